@@ -1,0 +1,13 @@
+# One INTERFACE target carries the language standard, warnings and sanitizer flags, so every
+# target opts in by linking it instead of through global flags.
+add_library(dstack_options INTERFACE)
+target_compile_features(dstack_options INTERFACE cxx_std_20)
+target_compile_options(dstack_options INTERFACE -Wall -Wextra -Wno-missing-field-initializers)
+if(DSTACK_WERROR)
+  target_compile_options(dstack_options INTERFACE -Werror)
+endif()
+if(DSTACK_SANITIZE)
+  target_compile_options(dstack_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
+                                                  -fno-sanitize-recover=undefined)
+  target_link_options(dstack_options INTERFACE -fsanitize=address,undefined)
+endif()

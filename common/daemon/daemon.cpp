@@ -1,0 +1,94 @@
+#include "common/daemon/daemon.hpp"
+
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "common/config/reader.hpp"
+#include "common/core/exit_codes.hpp"
+
+namespace dstack::daemon {
+
+void notify_ready() { sd_notify(0, "READY=1"); }
+void notify_reloading() { sd_notify(0, "RELOADING=1"); }
+void notify_stopping() { sd_notify(0, "STOPPING=1"); }
+void notify_status(const std::string& status) { sd_notify(0, ("STATUS=" + status).c_str()); }
+
+namespace {
+awaitable<void> watchdog_loop(std::chrono::microseconds interval) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    sd_notify(0, "WATCHDOG=1");
+    timer.expires_after(interval / 2);
+    co_await timer.async_wait(use_awaitable);
+  }
+}
+}  // namespace
+
+void start_watchdog(asio::io_context& io) {
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+    asio::co_spawn(io, watchdog_loop(std::chrono::microseconds(usec)), asio::detached);
+}
+
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+Signals::Signals(asio::io_context& io, std::function<void()> on_terminate,
+                 std::function<void()> on_reload)
+    : set_(io, SIGTERM, SIGINT, SIGHUP),
+      on_terminate_(std::move(on_terminate)),
+      on_reload_(std::move(on_reload)) {
+  wait();
+}
+
+void Signals::wait() {
+  set_.async_wait([this](const error_code& ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      if (on_reload_) on_reload_();
+    } else if (terminating_) {
+      std::_Exit(0);  // the operator insists
+    } else {
+      terminating_ = true;
+      if (on_terminate_) on_terminate_();
+    }
+    wait();
+  });
+}
+
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+    return std::nullopt;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << app.get_name() << ": " << e.what() << " (see --help)\n";
+    return exit_code::usage;
+  }
+}
+
+int run_main(const char* program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << '\n';
+    return exit_code::config;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << '\n';
+    return exit_code::failure;
+  }
+}
+
+}  // namespace dstack::daemon

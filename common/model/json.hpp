@@ -1,0 +1,46 @@
+#pragma once
+// JSON both ways for the wire API of SPEC §4. Parsing checks types and then validates values,
+// returning every problem found with the field it concerns.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/model/model.hpp"
+
+namespace dstack::model {
+
+using Problems = std::vector<std::string>;
+
+const char* to_string(Health h);
+std::optional<Health> health_from_string(std::string_view s);
+const char* to_string(Event::Type t);
+
+nlohmann::json to_json(const Lease& lease);
+nlohmann::json to_json(const Instance& instance);
+nlohmann::json to_json(const Route& route);
+nlohmann::json to_json(const Snapshot& snapshot);
+nlohmann::json to_json(const Event& event);
+nlohmann::json to_json(const DirectoryHealth& health);
+
+// The body of PUT /v1/services/{svc}/instances/{id}: {"lease","url","version","weight","health",
+// "tags","meta"}; service and id come from the path. Unknown keys are refused.
+std::variant<Instance, Problems> instance_from_request(const nlohmann::json& body,
+                                                       std::string service, std::string id);
+// The body of PUT /v1/routes/{svc}: {"targets":[{"version":"2","weight":10}]}.
+std::variant<Route, Problems> route_from_request(const nlohmann::json& body, std::string service,
+                                                 std::string consumer);
+
+// Reading what a directory sent back (client side). Validates like the server does: a directory
+// (or an etcd backend) is not trusted to have done it.
+std::variant<Lease, Problems> lease_from_json(const nlohmann::json& j);  // owner optional
+std::variant<Instance, Problems> instance_from_json(const nlohmann::json& j);
+std::variant<Route, Problems> route_from_json(const nlohmann::json& j);
+std::variant<Snapshot, Problems> snapshot_from_json(const nlohmann::json& j);
+std::variant<Event, Problems> event_from_json(const nlohmann::json& j);
+std::variant<DirectoryHealth, Problems> health_from_json(const nlohmann::json& j);
+
+}  // namespace dstack::model

@@ -1,0 +1,201 @@
+// Client side: what a directory (or an etcd backend, which validates nothing) sent back. Unknown
+// keys are ignored so a newer directory can add fields; everything known is type-checked and
+// validated exactly like the directory validates a request.
+
+#include <climits>
+
+#include "common/model/json.hpp"
+#include "common/model/json_fields.hpp"
+#include "common/model/validate.hpp"
+
+namespace dstack::model {
+namespace {
+
+using detail::Fields;
+using detail::json;
+
+// `where` names the value in the "not an object" message; `prefix` goes before every other one.
+bool expect_object(const json& j, Problems& problems, const std::string& where) {
+  if (j.is_object()) return true;
+  problems.push_back(where + ": expected an object, got " + detail::type_name(j));
+  return false;
+}
+
+void read_instance(const json& j, Problems& problems, const std::string& where,
+                   const std::string& prefix, Instance& out) {
+  if (!expect_object(j, problems, where)) return;
+  Fields f(j, problems, prefix);
+  if (auto service = f.string("service", true)) {
+    f.add(check_service_name(*service));
+    out.service = std::move(*service);
+  }
+  if (auto id = f.string("id", true)) {
+    f.add(check_instance_id(*id));
+    out.id = std::move(*id);
+  }
+  detail::read_instance_body(f, out, false);
+  if (auto revision = f.revision("revision", true)) out.revision = *revision;
+}
+
+void read_route(const json& j, Problems& problems, const std::string& where,
+                const std::string& prefix, Route& out) {
+  if (!expect_object(j, problems, where)) return;
+  Fields f(j, problems, prefix);
+  if (auto service = f.string("service", true)) {
+    f.add(check_service_name(*service));
+    out.service = std::move(*service);
+  }
+  if (auto consumer = f.string("consumer", false)) {
+    if (!consumer->empty()) f.add(check_consumer_name(*consumer));
+    out.consumer = std::move(*consumer);
+  }
+  detail::read_targets(f, out.targets, false);
+  if (auto revision = f.revision("revision", true)) out.revision = *revision;
+}
+
+template <class T, class ReadOne>
+void read_list(Fields& f, std::string_view key, std::vector<T>& out, ReadOne read_one) {
+  const json* list = f.member(key, true);
+  if (!list) return;
+  if (!list->is_array()) return f.wrong_type(key, "an array", *list);
+  out.reserve(list->size());
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string where = std::string(key) + "[" + std::to_string(i) + "]";
+    read_one((*list)[i], f.problems(), where, where + ": ", out.emplace_back());
+  }
+}
+
+std::optional<Event::Type> event_type_from_string(std::string_view s) {
+  for (auto t : {Event::Type::instance_put, Event::Type::instance_delete, Event::Type::route_put,
+                 Event::Type::route_delete}) {
+    if (s == to_string(t)) return t;
+  }
+  return std::nullopt;
+}
+
+// The body of an instance_put or route_put must describe what the event names, or a client
+// would file it under the wrong key.
+void check_same(Fields& f, std::string_view name, const std::string& inner,
+                const std::string& outer, std::string_view outer_name) {
+  if (inner == outer) return;
+  f.add(std::string(name) + " \"" + printable(inner) + "\" differs from " +
+        std::string(outer_name) + " \"" + printable(outer) + "\"");
+}
+
+void read_event_body(Fields& f, Event& out) {
+  const bool instance_event =
+      out.type == Event::Type::instance_put || out.type == Event::Type::instance_delete;
+  if (instance_event) {
+    if (auto id = f.string("id", true)) {
+      f.add(check_instance_id(*id));
+      out.id = std::move(*id);
+    }
+  } else if (auto consumer = f.string("consumer", false)) {
+    if (!consumer->empty()) f.add(check_consumer_name(*consumer));
+    out.consumer = std::move(*consumer);
+  }
+  const std::size_t before = f.problems().size();
+  if (out.type == Event::Type::instance_put) {
+    if (const json* j = f.member("instance", true)) {
+      read_instance(*j, f.problems(), "instance", "instance: ", out.instance);
+      if (f.problems().size() != before) return;
+      check_same(f, "instance.service", out.instance.service, out.service, "service");
+      check_same(f, "instance.id", out.instance.id, out.id, "id");
+    }
+  } else if (out.type == Event::Type::route_put) {
+    if (const json* j = f.member("route", true)) {
+      read_route(*j, f.problems(), "route", "route: ", out.route);
+      if (f.problems().size() != before) return;
+      check_same(f, "route.service", out.route.service, out.service, "service");
+      check_same(f, "route.consumer", out.route.consumer, out.consumer, "consumer");
+    }
+  }
+}
+
+template <class T>
+std::variant<T, Problems> result(T value, Problems problems) {
+  if (!problems.empty()) return problems;
+  return value;
+}
+
+}  // namespace
+
+std::variant<Lease, Problems> lease_from_json(const nlohmann::json& j) {
+  Problems problems;
+  Lease out;
+  if (!expect_object(j, problems, "lease")) return problems;
+  Fields f(j, problems);
+  if (auto id = f.string("id", true)) {
+    f.add(check_lease_id(*id, "id"));
+    out.id = std::move(*id);
+  }
+  if (auto ttl = f.integer("ttl", true, 1, INT_MAX)) {
+    f.add(check_range(*ttl, 1, INT_MAX, "ttl"));
+    out.ttl = std::chrono::seconds(*ttl);
+  }
+  if (auto owner = f.string("owner", false)) out.owner = std::move(*owner);
+  return result(std::move(out), std::move(problems));
+}
+
+std::variant<Instance, Problems> instance_from_json(const nlohmann::json& j) {
+  Problems problems;
+  Instance out;
+  read_instance(j, problems, "instance", "", out);
+  return result(std::move(out), std::move(problems));
+}
+
+std::variant<Route, Problems> route_from_json(const nlohmann::json& j) {
+  Problems problems;
+  Route out;
+  read_route(j, problems, "route", "", out);
+  return result(std::move(out), std::move(problems));
+}
+
+std::variant<Snapshot, Problems> snapshot_from_json(const nlohmann::json& j) {
+  Problems problems;
+  Snapshot out;
+  if (!expect_object(j, problems, "snapshot")) return problems;
+  Fields f(j, problems);
+  if (auto revision = f.revision("revision", true)) out.revision = *revision;
+  if (auto epoch = f.string("epoch", true)) out.epoch = std::move(*epoch);
+  if (auto synced = f.boolean("synced", true)) out.synced = *synced;
+  read_list(f, "instances", out.instances, read_instance);
+  read_list(f, "routes", out.routes, read_route);
+  return result(std::move(out), std::move(problems));
+}
+
+std::variant<Event, Problems> event_from_json(const nlohmann::json& j) {
+  Problems problems;
+  Event out;
+  if (!expect_object(j, problems, "event")) return problems;
+  Fields f(j, problems);
+  if (auto revision = f.revision("revision", true)) out.revision = *revision;
+  if (auto service = f.string("service", true)) {
+    f.add(check_service_name(*service));
+    out.service = std::move(*service);
+  }
+  if (auto type = f.string("type", true)) {
+    if (auto t = event_type_from_string(*type)) {
+      out.type = *t;
+      read_event_body(f, out);
+    } else {
+      f.add(invalid("type", *type,
+                    "must be one of instance_put, instance_delete, route_put, route_delete"));
+    }
+  }
+  return result(std::move(out), std::move(problems));
+}
+
+std::variant<DirectoryHealth, Problems> health_from_json(const nlohmann::json& j) {
+  Problems problems;
+  DirectoryHealth out;
+  if (!expect_object(j, problems, "health")) return problems;
+  Fields f(j, problems);
+  if (auto status = f.string("status", true)) out.status = std::move(*status);
+  if (auto revision = f.revision("revision", true)) out.revision = *revision;
+  if (auto epoch = f.string("epoch", true)) out.epoch = std::move(*epoch);
+  if (auto synced = f.boolean("synced", true)) out.synced = *synced;
+  return result(std::move(out), std::move(problems));
+}
+
+}  // namespace dstack::model

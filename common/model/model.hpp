@@ -1,0 +1,85 @@
+#pragma once
+// The directory's data: leases, instances, routes, and the events that change them.
+// Plain structs; validation lives in validate.hpp, JSON in json.hpp.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace dstack::model {
+
+enum class Health { passing, warning, critical, maintenance };
+
+// Passing and warning instances take traffic; critical and maintenance ones do not.
+inline bool routable(Health h) {
+  return h == Health::passing || h == Health::warning;
+}
+
+struct Lease {
+  std::string id;
+  std::chrono::seconds ttl{10};
+  std::string owner;
+  bool operator==(const Lease&) const = default;
+};
+
+struct Instance {
+  std::string service;
+  std::string id;
+  std::string lease;
+  std::string url;
+  std::string version = "1";
+  int weight = 100;  // 0..256; 0 = drained
+  Health health = Health::passing;
+  std::vector<std::string> tags;
+  std::map<std::string, std::string> meta;
+  std::uint64_t revision = 0;  // the directory revision that last changed it
+  bool operator==(const Instance&) const = default;
+};
+
+struct RouteTarget {
+  std::string version;
+  int weight = 0;  // percent, 0..100
+  bool operator==(const RouteTarget&) const = default;
+};
+
+// A route for one service, for every consumer (consumer empty) or for one consumer.
+struct Route {
+  std::string service;
+  std::string consumer;
+  std::vector<RouteTarget> targets;
+  std::uint64_t revision = 0;
+  bool operator==(const Route&) const = default;
+};
+
+struct Snapshot {
+  std::uint64_t revision = 0;
+  std::string epoch;
+  bool synced = true;
+  std::vector<Instance> instances;
+  std::vector<Route> routes;
+  bool operator==(const Snapshot&) const = default;
+};
+
+struct Event {
+  enum class Type { instance_put, instance_delete, route_put, route_delete };
+  Type type = Type::instance_put;
+  std::uint64_t revision = 0;
+  std::string service;
+  std::string id;        // instance id (instance events)
+  std::string consumer;  // route events; empty = everyone
+  Instance instance;     // instance_put
+  Route route;           // route_put
+  bool operator==(const Event&) const = default;
+};
+
+struct DirectoryHealth {
+  std::string status;
+  std::uint64_t revision = 0;
+  std::string epoch;
+  bool synced = true;
+  bool operator==(const DirectoryHealth&) const = default;
+};
+
+}  // namespace dstack::model

@@ -1,0 +1,61 @@
+#pragma once
+// Beast-free HTTP types shared by the server, the client and the programs, so that code using
+// them compiles without Beast.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace dstack::net {
+
+struct HttpRequest {
+  std::string method;  // "GET", "PUT", ...
+  std::string target;  // as sent: path and query
+  std::string path;    // percent-decoded path, without the query
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::string body;
+  std::string authorization;
+  std::string remote;  // peer address, for logs
+
+  std::optional<std::string> query_param(std::string_view name) const;
+};
+
+// A long-lived chunked response (the watch stream). The server owns the connection; the
+// application pushes chunks. Chunks are shared so one event line fans out to many watchers
+// without copies. The queue is bounded: a reader that falls too far behind is cut off.
+class StreamSink {
+ public:
+  using Chunk = std::shared_ptr<const std::string>;
+  virtual ~StreamSink() = default;
+  // Queues a chunk; false when the stream has ended (or just ended because the bound was hit).
+  virtual bool write(Chunk chunk) = 0;
+  // Ends the stream after what is queued has been sent.
+  virtual void close() = 0;
+  virtual bool closed() const = 0;
+  // Called once when the stream ends for any reason. Set it before returning from start_stream.
+  virtual void on_close(std::function<void()> callback) = 0;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the server answers `status` with a chunked body and hands the stream over.
+  std::function<void(std::shared_ptr<StreamSink>)> start_stream;
+};
+
+// Splits "/a%20b?x=1&y" into a decoded path and query pairs. Returns false when the
+// percent-encoding is malformed.
+bool split_target(std::string_view target, std::string& path,
+                  std::vector<std::pair<std::string, std::string>>& query);
+
+std::string_view status_reason(int status);
+
+}  // namespace dstack::net

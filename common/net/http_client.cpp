@@ -1,0 +1,275 @@
+#include "common/net/http_client.hpp"
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace dstack::net {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using asio::redirect_error;
+
+namespace {
+
+// The connection, with plain and TLS streams behind one interface.
+struct Conn {
+  virtual ~Conn() = default;
+  virtual awaitable<error_code> connect(tcp::endpoint ep, const std::string& host,
+                                        Duration timeout) = 0;
+  virtual awaitable<error_code> write(http::request<http::string_body>& req, Duration timeout) = 0;
+  virtual awaitable<error_code> read(http::response_parser<http::string_body>& p,
+                                     Duration timeout) = 0;
+  virtual awaitable<error_code> read_header(http::response_parser<http::buffer_body>& p,
+                                            Duration timeout) = 0;
+  virtual awaitable<error_code> read_some(http::response_parser<http::buffer_body>& p,
+                                          Duration timeout) = 0;
+  virtual void close() = 0;
+  beast::flat_buffer buffer;
+};
+
+template <class Stream>
+struct ConnImpl final : Conn {
+  template <class... Args>
+  explicit ConnImpl(Args&&... args) : stream(std::forward<Args>(args)...) {}
+
+  awaitable<error_code> connect(tcp::endpoint ep, const std::string& host,
+                                Duration timeout) override {
+    error_code ec;
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_after(timeout);
+    co_await lowest.async_connect(ep, redirect_error(use_awaitable, ec));
+    if (ec) co_return ec;
+    lowest.socket().set_option(tcp::no_delay(true), ec);
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+      if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()))
+        co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+      stream.set_verify_callback(ssl::host_name_verification(host));
+      co_await stream.async_handshake(ssl::stream_base::client, redirect_error(use_awaitable, ec));
+    }
+    co_return ec;
+  }
+  awaitable<error_code> write(http::request<http::string_body>& req, Duration timeout) override {
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await http::async_write(stream, req, redirect_error(use_awaitable, ec));
+    co_return ec;
+  }
+  awaitable<error_code> read(http::response_parser<http::string_body>& p,
+                             Duration timeout) override {
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await http::async_read(stream, buffer, p, redirect_error(use_awaitable, ec));
+    co_return ec;
+  }
+  awaitable<error_code> read_header(http::response_parser<http::buffer_body>& p,
+                                    Duration timeout) override {
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await http::async_read_header(stream, buffer, p, redirect_error(use_awaitable, ec));
+    co_return ec;
+  }
+  awaitable<error_code> read_some(http::response_parser<http::buffer_body>& p,
+                                  Duration timeout) override {
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await http::async_read(stream, buffer, p, redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    co_return ec;
+  }
+  void close() override { beast::get_lowest_layer(stream).close(); }
+
+  Stream stream;
+};
+
+Error unreachable(const std::string& authority, const std::string& what, const error_code& ec) {
+  return Error{ErrorKind::unreachable, "unreachable",
+               authority + ": " + what + ": " + (ec == beast::error::timeout ? "timed out"
+                                                                             : ec.message())};
+}
+
+class LineStreamImpl final : public LineStream {
+ public:
+  LineStreamImpl(std::unique_ptr<Conn> conn, std::unique_ptr<http::response_parser<http::buffer_body>> p,
+                 Duration idle, std::size_t max_line, std::string authority)
+      : conn_(std::move(conn)), parser_(std::move(p)), idle_(idle), max_line_(max_line),
+        authority_(std::move(authority)) {}
+  ~LineStreamImpl() override { close(); }
+
+  awaitable<Result<std::string>> next_line() override {
+    for (;;) {
+      if (auto nl = pending_.find('\n'); nl != std::string::npos) {
+        std::string line = pending_.substr(0, nl);
+        pending_.erase(0, nl + 1);
+        co_return line;
+      }
+      if (pending_.size() > max_line_)
+        co_return Error{ErrorKind::protocol, "line_too_long",
+                        authority_ + ": streamed line longer than " + std::to_string(max_line_)};
+      if (parser_->is_done() && !pending_.empty()) co_return std::exchange(pending_, {});
+      if (!conn_ || parser_->is_done())
+        co_return Error{ErrorKind::unreachable, "stream_ended", authority_ + ": stream ended"};
+      char buf[16384];
+      parser_->get().body().data = buf;
+      parser_->get().body().size = sizeof buf;
+      auto ec = co_await conn_->read_some(*parser_, idle_);
+      if (ec) {
+        close();
+        co_return unreachable(authority_, "reading stream", ec);
+      }
+      pending_.append(buf, sizeof buf - parser_->get().body().size);
+    }
+  }
+  void close() override {
+    if (conn_) conn_->close();
+    conn_.reset();
+  }
+
+ private:
+  std::unique_ptr<Conn> conn_;
+  std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
+  Duration idle_;
+  std::size_t max_line_;
+  std::string authority_;
+  std::string pending_;
+};
+
+}  // namespace
+
+struct HttpClient::Impl {
+  asio::any_io_executor ex;
+  std::string host;
+  std::uint16_t port;
+  ClientOptions options;
+  std::shared_ptr<ssl::context> tls;
+  std::unique_ptr<Conn> conn;  // the kept-alive connection, when there is one
+
+  awaitable<Result<std::unique_ptr<Conn>>> connect(const std::string& authority) {
+    error_code ec;
+    tcp::endpoint ep;
+    auto address = asio::ip::make_address(host, ec);
+    if (!ec) {
+      ep = tcp::endpoint(address, port);
+    } else {
+      tcp::resolver resolver(ex);
+      auto results = co_await resolver.async_resolve(host, std::to_string(port),
+                                                     redirect_error(use_awaitable, ec));
+      if (ec || results.empty()) co_return unreachable(authority, "cannot resolve", ec);
+      ep = *results.begin();
+    }
+    std::unique_ptr<Conn> c;
+    if (tls) {
+      c = std::make_unique<ConnImpl<beast::ssl_stream<beast::tcp_stream>>>(ex, *tls);
+    } else {
+      c = std::make_unique<ConnImpl<beast::tcp_stream>>(ex);
+    }
+    ec = co_await c->connect(ep, host, options.connect_timeout);
+    if (ec) co_return unreachable(authority, "cannot connect", ec);
+    co_return std::move(c);
+  }
+
+  http::request<http::string_body> make_request(const std::string& method,
+                                                const std::string& target, std::string body,
+                                                const std::string& authority) {
+    http::request<http::string_body> req;
+    req.method_string(method);
+    req.target(target);
+    req.version(11);
+    req.set(http::field::host, authority);
+    req.set(http::field::user_agent, "dstack");
+    if (!options.bearer_token.empty())
+      req.set(http::field::authorization, "Bearer " + options.bearer_token);
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = std::move(body);
+    req.keep_alive(true);
+    req.prepare_payload();
+    return req;
+  }
+};
+
+HttpClient::HttpClient(asio::any_io_executor ex, std::string host, std::uint16_t port,
+                       ClientOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  authority_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+               std::to_string(port);
+  impl_->ex = ex;
+  impl_->host = std::move(host);
+  impl_->port = port;
+  impl_->options = std::move(options);
+  if (impl_->options.tls) impl_->tls = make_client_context(*impl_->options.tls);
+}
+
+HttpClient::~HttpClient() { close(); }
+
+void HttpClient::close() {
+  if (impl_->conn) impl_->conn->close();
+  impl_->conn.reset();
+}
+
+awaitable<Result<ClientResponse>> HttpClient::request(std::string method, std::string target,
+                                                      std::string body) {
+  auto& im = *impl_;
+  // A kept-alive connection may have been closed by the server while idle; then one retry on a
+  // fresh connection. A fresh connection that fails is a real failure.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = im.conn != nullptr;
+    if (!im.conn) {
+      auto c = co_await im.connect(authority_);
+      if (!c) co_return c.error();
+      im.conn = std::move(*c);
+    }
+    auto req = im.make_request(method, target, body, authority_);
+    auto ec = co_await im.conn->write(req, im.options.request_timeout);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(im.options.max_body);
+    if (!ec) ec = co_await im.conn->read(parser, im.options.request_timeout);
+    if (ec) {
+      close();
+      bool stale = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                   ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+      if (reused && stale) continue;
+      if (ec == http::error::body_limit)
+        co_return Error{ErrorKind::protocol, "response_too_large",
+                        authority_ + ": response larger than " + std::to_string(im.options.max_body)};
+      co_return unreachable(authority_, method + " " + target, ec);
+    }
+    auto& res = parser.get();
+    if (!res.keep_alive()) close();
+    co_return ClientResponse{static_cast<int>(res.result_int()), std::move(res.body())};
+  }
+  co_return Error{ErrorKind::unreachable, "unreachable", authority_ + ": connection lost"};
+}
+
+awaitable<Result<StreamOpen>> HttpClient::open_stream(std::string target, Duration idle_timeout) {
+  auto& im = *impl_;
+  auto c = co_await im.connect(authority_);
+  if (!c) co_return c.error();
+  auto conn = std::move(*c);
+  auto req = im.make_request("GET", target, {}, authority_);
+  auto ec = co_await conn->write(req, im.options.request_timeout);
+  auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
+  parser->body_limit(boost::none);  // unbounded stream; each line is bounded instead
+  if (!ec) ec = co_await conn->read_header(*parser, im.options.request_timeout);
+  if (ec) co_return unreachable(authority_, "GET " + target, ec);
+  StreamOpen out;
+  out.status = static_cast<int>(parser->get().result_int());
+  auto stream = std::make_unique<LineStreamImpl>(std::move(conn), std::move(parser), idle_timeout,
+                                                 im.options.max_line, authority_);
+  if (out.status == 200) {
+    out.stream = std::move(stream);
+    co_return out;
+  }
+  // An error answer is small JSON: read it whole, bounded like any response.
+  for (;;) {
+    auto line = co_await stream->next_line();
+    if (!line) break;
+    out.body += *line;
+    out.body += '\n';
+    if (out.body.size() > im.options.max_line) break;
+  }
+  co_return out;
+}
+
+}  // namespace dstack::net

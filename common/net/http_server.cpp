@@ -1,0 +1,359 @@
+#include "common/net/http_server.hpp"
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <deque>
+#include <list>
+#include <system_error>
+
+#include "common/log/log.hpp"
+
+namespace dstack::net {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using asio::redirect_error;
+
+struct HttpServer::State {
+  State(asio::io_context& io, ServerLimits l, Handler h) : acceptor(io), limits(l), handler(h) {}
+  tcp::acceptor acceptor;
+  ServerLimits limits;
+  Handler handler;
+  std::shared_ptr<ssl::context> tls;
+  ServerStats stats;
+  bool stopping = false;
+  std::list<std::function<void()>> closers;  // one per open connection, to close them on stop()
+  std::shared_ptr<spdlog::logger> log = log::get("http");
+};
+
+namespace {
+
+using State = HttpServer::State;
+
+std::string error_json(std::string_view code, std::string_view message) {
+  // Only fixed texts of this file go through here, so no escaping is needed.
+  return "{\"error\":\"" + std::string(code) + "\",\"message\":\"" + std::string(message) + "\"}";
+}
+
+// Counts the connection and lets stop() close it, for as long as the session runs.
+class Registration {
+ public:
+  Registration(std::shared_ptr<State> st, std::function<void()> closer) : st_(std::move(st)) {
+    it_ = st_->closers.insert(st_->closers.end(), std::move(closer));
+    ++st_->stats.connections_open;
+    ++st_->stats.connections_total;
+  }
+  ~Registration() {
+    st_->closers.erase(it_);
+    --st_->stats.connections_open;
+  }
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+
+ private:
+  std::shared_ptr<State> st_;
+  std::list<std::function<void()>>::iterator it_;
+};
+
+class Sink final : public StreamSink {
+ public:
+  Sink(asio::any_io_executor ex, std::size_t limit) : signal_(ex), limit_(limit) {}
+
+  bool write(Chunk chunk) override {
+    if (ended_ || close_requested_) return false;
+    if (queued_bytes_ + chunk->size() > limit_) {
+      end();  // a reader this far behind resumes from a revision instead
+      return false;
+    }
+    queued_bytes_ += chunk->size();
+    queue_.push_back(std::move(chunk));
+    signal_.cancel();
+    return true;
+  }
+  void close() override {
+    close_requested_ = true;
+    signal_.cancel();
+  }
+  bool closed() const override { return ended_ || close_requested_; }
+  void on_close(std::function<void()> callback) override { on_close_ = std::move(callback); }
+
+  void end() {
+    if (ended_) return;
+    ended_ = true;
+    signal_.cancel();
+    if (auto cb = std::move(on_close_)) cb();
+  }
+
+  std::deque<Chunk> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool ended_ = false;
+  bool close_requested_ = false;
+  asio::steady_timer signal_;
+
+ private:
+  std::size_t limit_;
+  std::function<void()> on_close_;
+};
+
+template <class Stream>
+tcp::socket& socket_of(Stream& stream) {
+  return beast::get_lowest_layer(stream).socket();
+}
+
+template <class Stream>
+awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpResponse resp,
+                           unsigned version) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  auto sink = std::make_shared<Sink>(stream.get_executor(), st->limits.max_stream_buffer);
+  ++st->stats.streams_open;
+  resp.start_stream(sink);
+
+  http::response<http::empty_body> res{static_cast<http::status>(resp.status), version};
+  res.set(http::field::content_type, resp.content_type);
+  res.set(http::field::cache_control, "no-cache");
+  for (auto& [k, v] : resp.headers) res.set(k, v);
+  res.chunked(true);
+  http::response_serializer<http::empty_body> sr{res};
+  error_code ec;
+  lowest.expires_after(st->limits.write_timeout);
+  co_await http::async_write_header(stream, sr, redirect_error(use_awaitable, ec));
+
+  while (!ec && !sink->ended_) {
+    if (sink->queue_.empty()) {
+      if (sink->close_requested_) {
+        lowest.expires_after(st->limits.write_timeout);
+        co_await asio::async_write(stream, http::make_chunk_last(),
+                                   redirect_error(use_awaitable, ec));
+        break;
+      }
+      sink->signal_.expires_at(asio::steady_timer::time_point::max());
+      error_code wait_ec;
+      co_await sink->signal_.async_wait(redirect_error(use_awaitable, wait_ec));
+      continue;
+    }
+    // Everything queued goes out as one chunk: fewer syscalls when events come in bursts.
+    std::vector<StreamSink::Chunk> sending(sink->queue_.begin(), sink->queue_.end());
+    sink->queue_.clear();
+    sink->queued_bytes_ = 0;
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(sending.size());
+    for (auto& c : sending) buffers.emplace_back(c->data(), c->size());
+    lowest.expires_after(st->limits.write_timeout);
+    co_await asio::async_write(stream, http::make_chunk(buffers),
+                               redirect_error(use_awaitable, ec));
+  }
+  sink->end();
+  --st->stats.streams_open;
+}
+
+template <class Stream>
+awaitable<bool> write_response(std::shared_ptr<State> st, Stream& stream,
+                               http::response<http::string_body> res) {
+  error_code ec;
+  beast::get_lowest_layer(stream).expires_after(st->limits.write_timeout);
+  co_await http::async_write(stream, res, redirect_error(use_awaitable, ec));
+  co_return !ec;
+}
+
+http::response<http::string_body> make_response(const HttpResponse& r, unsigned version,
+                                                bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "dstack");
+  res.set(http::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) res.set(k, v);
+  res.keep_alive(keep_alive);
+  res.body() = r.body;
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse call_handler(State& st, const http::request<http::string_body>& req,
+                          const std::string& remote) {
+  HttpRequest r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  r.body = req.body();
+  r.authorization = std::string(req[http::field::authorization]);
+  r.remote = remote;
+  if (!split_target(r.target, r.path, r.query)) {
+    return {400, "application/json", error_json("bad_request", "malformed percent-encoding in URL")};
+  }
+  try {
+    return st.handler(r);
+  } catch (const std::exception& e) {
+    st.log->error("handler failed on {} {}: {}", r.method, r.target, e.what());
+    return {500, "application/json", error_json("internal", "internal error")};
+  }
+}
+
+// One connection: requests in order, keep-alive, a timeout on every wait.
+template <class Stream>
+awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  Registration reg(st, [&lowest] { lowest.close(); });
+  error_code ec;
+  std::string remote;
+  if (auto ep = socket_of(stream).remote_endpoint(ec); !ec)
+    remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+  const auto& limits = st->limits;
+
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    lowest.expires_after(limits.request_timeout);
+    co_await stream.async_handshake(ssl::stream_base::server, redirect_error(use_awaitable, ec));
+    if (ec) {
+      st->log->debug("tls handshake with {} failed: {}", remote, ec.message());
+      co_return;
+    }
+  }
+
+  beast::flat_buffer buffer;
+  for (;;) {
+    if (buffer.size() == 0) {
+      // Idle between requests: the longer idle timeout applies until the first byte arrives.
+      lowest.expires_after(limits.idle_timeout);
+      auto n = co_await stream.async_read_some(buffer.prepare(4096),
+                                               redirect_error(use_awaitable, ec));
+      if (ec) break;
+      buffer.commit(n);
+    }
+    lowest.expires_after(limits.request_timeout);
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
+    parser.body_limit(limits.max_body);
+    co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+      http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+      co_await http::async_write(stream, cont, redirect_error(use_awaitable, ec));
+    }
+    if (!ec && !parser.is_done())
+      co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    if (ec == http::error::end_of_stream) break;
+    if (ec) {
+      ++st->stats.bad_requests;
+      int status = 400;
+      std::string body = error_json("bad_request", "malformed HTTP request");
+      if (ec == http::error::body_limit) {
+        status = 413;
+        body = error_json("body_too_large", "request body is larger than the configured max_body");
+      } else if (ec == http::error::header_limit) {
+        status = 431;
+        body = error_json("header_too_large",
+                          "request header is larger than the configured max_header");
+      } else if (ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+                 ec == asio::error::eof || ec == asio::error::connection_reset) {
+        st->log->debug("connection from {} dropped mid-request: {}", remote, ec.message());
+        break;
+      }
+      auto res = make_response({status, "application/json", body}, 11, false);
+      co_await write_response(st, stream, std::move(res));
+      break;
+    }
+    ++st->stats.requests_total;
+    auto& req = parser.get();
+    HttpResponse resp = call_handler(*st, req, remote);
+    if (resp.start_stream) {
+      co_await run_stream(st, stream, std::move(resp), req.version());
+      break;
+    }
+    bool keep_alive = req.keep_alive() && !st->stopping;
+    if (!co_await write_response(st, stream, make_response(resp, req.version(), keep_alive)) ||
+        !keep_alive)
+      break;
+  }
+
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+  } else {
+    lowest.expires_after(std::chrono::seconds(1));
+    co_await stream.async_shutdown(redirect_error(use_awaitable, ec));
+  }
+}
+
+// Over max_connections: a clear answer instead of a silent hang, then close.
+awaitable<void> refuse(std::shared_ptr<State> st, beast::tcp_stream stream) {
+  auto res = make_response({503, "application/json",
+                            error_json("too_many_connections",
+                                       "the server is at its max_connections limit")},
+                           11, false);
+  co_await write_response(st, stream, std::move(res));
+}
+
+awaitable<void> accept_loop(std::shared_ptr<State> st) {
+  for (;;) {
+    error_code ec;
+    tcp::socket sock = co_await st->acceptor.async_accept(redirect_error(use_awaitable, ec));
+    if (st->stopping) co_return;
+    if (ec) {
+      // Out of descriptors or similar: back off briefly instead of spinning.
+      st->log->warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(st->acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(redirect_error(use_awaitable, ec));
+      continue;
+    }
+    sock.set_option(tcp::no_delay(true), ec);
+    auto ex = sock.get_executor();
+    if (st->stats.connections_open >= st->limits.max_connections) {
+      ++st->stats.connections_refused;
+      if (st->tls) continue;  // cannot answer in plain text on a TLS port; closing is the answer
+      asio::co_spawn(ex, refuse(st, beast::tcp_stream(std::move(sock))), asio::detached);
+      continue;
+    }
+    if (st->tls) {
+      asio::co_spawn(
+          ex, serve(st, beast::ssl_stream<beast::tcp_stream>(std::move(sock), *st->tls)),
+          asio::detached);
+    } else {
+      asio::co_spawn(ex, serve(st, beast::tcp_stream(std::move(sock))), asio::detached);
+    }
+  }
+}
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, ServerLimits limits, Handler handler,
+                       std::optional<ServerTls> tls)
+    : state_(std::make_shared<State>(io, limits, std::move(handler))) {
+  if (tls) state_->tls = make_server_context(*tls);
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::listen(const std::string& host, std::uint16_t port) {
+  error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    // A name: resolve it once, at start.
+    tcp::resolver resolver(state_->acceptor.get_executor());
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty())
+      throw std::system_error(ec, "cannot resolve listen address " + host);
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(address, port);
+  auto& a = state_->acceptor;
+  a.open(ep.protocol());
+  a.set_option(tcp::acceptor::reuse_address(true));
+  a.bind(ep, ec);
+  if (ec) throw std::system_error(ec, "cannot listen on " + host + ":" + std::to_string(port));
+  a.listen(asio::socket_base::max_listen_connections);
+  asio::co_spawn(a.get_executor(), accept_loop(state_), asio::detached);
+}
+
+std::uint16_t HttpServer::port() const { return state_->acceptor.local_endpoint().port(); }
+
+void HttpServer::stop() {
+  if (state_->stopping) return;
+  state_->stopping = true;
+  error_code ec;
+  state_->acceptor.close(ec);
+  // Closing may run session code that erases from the list: iterate over a copy.
+  auto closers = state_->closers;
+  for (auto& close : closers) close();
+}
+
+const ServerStats& HttpServer::stats() const { return state_->stats; }
+
+}  // namespace dstack::net

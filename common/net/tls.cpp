@@ -1,0 +1,46 @@
+#include "common/net/tls.hpp"
+
+#include <utility>
+
+#include <boost/asio/ssl/context.hpp>
+#include <stdexcept>
+
+namespace dstack::net {
+
+namespace ssl = boost::asio::ssl;
+
+namespace {
+void load(const std::string& what, const std::string& file, auto&& action) {
+  boost::system::error_code ec;
+  action(ec);
+  if (ec) throw std::runtime_error("tls " + what + " \"" + file + "\": " + ec.message());
+}
+}  // namespace
+
+std::shared_ptr<ssl::context> make_server_context(const ServerTls& tls) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  load("cert", tls.cert, [&](auto& ec) { ctx->use_certificate_chain_file(tls.cert, ec); });
+  load("key", tls.key, [&](auto& ec) { ctx->use_private_key_file(tls.key, ssl::context::pem, ec); });
+  if (!tls.client_ca.empty()) {
+    load("client_ca", tls.client_ca, [&](auto& ec) { ctx->load_verify_file(tls.client_ca, ec); });
+    ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  }
+  return ctx;
+}
+
+std::shared_ptr<ssl::context> make_client_context(const ClientTls& tls) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  if (tls.ca_file.empty()) {
+    ctx->set_default_verify_paths();
+  } else {
+    load("ca_file", tls.ca_file, [&](auto& ec) { ctx->load_verify_file(tls.ca_file, ec); });
+  }
+  ctx->set_verify_mode(tls.verify ? ssl::verify_peer : ssl::verify_none);
+  return ctx;
+}
+
+}  // namespace dstack::net

@@ -1,0 +1,28 @@
+#pragma once
+// OpenSSL contexts for the server and the client, built from file paths.
+
+#include <memory>
+#include <string>
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace dstack::net {
+
+struct ServerTls {
+  std::string cert;       // PEM chain
+  std::string key;        // PEM private key
+  std::string client_ca;  // when set, clients must present a certificate signed by it
+};
+
+struct ClientTls {
+  std::string ca_file;  // empty: the system CAs
+  bool verify = true;
+};
+
+// Throw std::runtime_error naming the file and OpenSSL's reason when a file cannot be used.
+std::shared_ptr<boost::asio::ssl::context> make_server_context(const ServerTls& tls);
+std::shared_ptr<boost::asio::ssl::context> make_client_context(const ClientTls& tls);
+
+}  // namespace dstack::net

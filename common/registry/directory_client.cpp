@@ -1,0 +1,282 @@
+#include "common/registry/directory_client.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "common/model/json.hpp"
+
+namespace dstack::registry {
+
+using nlohmann::json;
+
+std::string read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("token_file \"" + path + "\": cannot read");
+  std::string line;
+  std::getline(in, line);
+  auto first = line.find_first_not_of(" \t\r\n");
+  auto last = line.find_last_not_of(" \t\r\n");
+  if (first == std::string::npos) throw std::runtime_error("token_file \"" + path + "\": is empty");
+  return line.substr(first, last - first + 1);
+}
+
+namespace {
+
+// A failed answer as an Error, keeping the directory's own message when it sent one.
+Error error_from(const net::ClientResponse& r, const std::string& authority) {
+  Error e;
+  e.status = r.status;
+  auto body = json::parse(r.body, nullptr, false);
+  if (body.is_object() && body.contains("error") && body["error"].is_string()) {
+    e.code = body["error"].get<std::string>();
+    if (body.contains("message") && body["message"].is_string())
+      e.message = body["message"].get<std::string>();
+  } else {
+    e.code = "http_" + std::to_string(r.status);
+    e.message = authority + " answered " + std::to_string(r.status);
+  }
+  if (r.status == 401 || r.status == 403) e.kind = ErrorKind::unauthorized;
+  else if (r.status == 404) e.kind = ErrorKind::not_found;
+  else if (r.status == 410) e.kind = ErrorKind::stale;
+  else if (r.status >= 400 && r.status < 500) e.kind = ErrorKind::refused;
+  else e.kind = ErrorKind::server;
+  return e;
+}
+
+Error protocol(const std::string& authority, const std::string& what) {
+  return Error{ErrorKind::protocol, "bad_response", authority + ": " + what};
+}
+
+std::string join(const model::Problems& problems) {
+  std::string out;
+  for (auto& p : problems) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+// Parses a successful JSON answer with one of model's parsers.
+template <class T, class Parse>
+Result<T> parse_with(const std::string& body, const std::string& authority, Parse parse) {
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) return protocol(authority, "answer is not JSON");
+  auto parsed = parse(j);
+  if (auto* problems = std::get_if<model::Problems>(&parsed))
+    return protocol(authority, "answer refused: " + join(*problems));
+  return std::get<T>(std::move(parsed));
+}
+
+template <class T, class Parse>
+Result<std::vector<T>> parse_list(const json& items, const std::string& authority, Parse parse) {
+  if (!items.is_array()) return protocol(authority, "expected a list");
+  std::vector<T> out;
+  out.reserve(items.size());
+  for (auto& item : items) {
+    auto parsed = parse(item);
+    if (auto* problems = std::get_if<model::Problems>(&parsed))
+      return protocol(authority, "answer refused: " + join(*problems));
+    out.push_back(std::get<T>(std::move(parsed)));
+  }
+  return out;
+}
+
+std::string route_target(const std::string& service, const std::string& consumer) {
+  return "/v1/routes/" + service + (consumer.empty() ? "" : "?consumer=" + consumer);
+}
+
+class DirectoryWatch final : public Watch {
+ public:
+  DirectoryWatch(std::unique_ptr<net::LineStream> stream, std::uint64_t since, std::string authority)
+      : stream_(std::move(stream)), revision_(since), authority_(std::move(authority)) {}
+
+  awaitable<Result<model::Event>> next() override {
+    for (;;) {
+      auto line = co_await stream_->next_line();
+      if (!line) co_return line.error();
+      if (line->empty()) continue;
+      auto j = json::parse(*line, nullptr, false);
+      if (!j.is_object()) co_return protocol(authority_, "watch line is not a JSON object");
+      if (j.value("type", "") == "keepalive") {
+        if (j.contains("revision") && j["revision"].is_number_unsigned())
+          revision_ = std::max(revision_, j["revision"].get<std::uint64_t>());
+        continue;
+      }
+      if (j.value("type", "") == "error") {
+        // The directory ends a stream it can no longer serve (the watcher fell too far behind).
+        co_return Error{ErrorKind::stale, j.value("error", "stale"), j.value("message", "")};
+      }
+      auto event = model::event_from_json(j);
+      if (auto* problems = std::get_if<model::Problems>(&event))
+        co_return protocol(authority_, "watch event refused: " + join(*problems));
+      revision_ = std::get<model::Event>(event).revision;
+      co_return std::get<model::Event>(std::move(event));
+    }
+  }
+  std::uint64_t revision() const override { return revision_; }
+
+ private:
+  std::unique_ptr<net::LineStream> stream_;
+  std::uint64_t revision_;
+  std::string authority_;
+};
+
+class DirectoryClient final : public Registry {
+ public:
+  DirectoryClient(asio::any_io_executor ex, const DirectoryAddress& address, ClientSettings s)
+      : address_(address), settings_(std::move(s)) {
+    settings_.http.bearer_token = settings_.token;
+    if (address.tls && !settings_.http.tls) settings_.http.tls = net::ClientTls{};
+    if (!address.tls) settings_.http.tls.reset();
+    const auto& ep = address.endpoints.front();
+    http_ = std::make_unique<net::HttpClient>(ex, ep.host, ep.port, settings_.http);
+  }
+
+  std::string describe() const override { return address_.to_string(); }
+
+  awaitable<Result<model::DirectoryHealth>> health() override {
+    auto r = co_await call("GET", "/v1/health");
+    if (!r) co_return r.error();
+    co_return parse_with<model::DirectoryHealth>(*r, auth(), model::health_from_json);
+  }
+
+  awaitable<Result<model::Lease>> grant_lease(std::chrono::seconds ttl,
+                                              std::string owner) override {
+    json body{{"ttl", ttl.count()}, {"owner", owner}};
+    auto r = co_await call("POST", "/v1/leases", body.dump());
+    if (!r) co_return r.error();
+    auto j = json::parse(*r, nullptr, false);
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string() || !j.contains("ttl") ||
+        !j["ttl"].is_number_unsigned())
+      co_return protocol(auth(), "lease answer lacks id or ttl");
+    co_return model::Lease{j["id"].get<std::string>(),
+                           std::chrono::seconds(j["ttl"].get<std::uint64_t>()), owner};
+  }
+
+  awaitable<Status> keepalive(std::string lease_id) override {
+    co_return status_of(co_await call("PUT", "/v1/leases/" + lease_id));
+  }
+  awaitable<Status> revoke(std::string lease_id) override {
+    co_return status_of(co_await call("DELETE", "/v1/leases/" + lease_id));
+  }
+
+  awaitable<Status> put_instance(model::Instance in) override {
+    json body = model::to_json(in);
+    for (auto key : {"service", "id", "revision"}) body.erase(key);
+    co_return status_of(
+        co_await call("PUT", "/v1/services/" + in.service + "/instances/" + in.id, body.dump()));
+  }
+  awaitable<Status> delete_instance(std::string service, std::string id) override {
+    co_return status_of(co_await call("DELETE", "/v1/services/" + service + "/instances/" + id));
+  }
+
+  awaitable<Result<std::vector<ServiceSummary>>> services() override {
+    auto r = co_await call("GET", "/v1/services");
+    if (!r) co_return r.error();
+    auto j = json::parse(*r, nullptr, false);
+    if (!j.is_object() || !j.contains("services") || !j["services"].is_array())
+      co_return protocol(auth(), "services answer lacks \"services\"");
+    std::vector<ServiceSummary> out;
+    for (auto& s : j["services"]) {
+      if (!s.is_object() || !s.contains("name") || !s["name"].is_string())
+        co_return protocol(auth(), "service entry lacks a name");
+      out.push_back({s["name"].get<std::string>(), s.value<std::size_t>("instances", 0),
+                     s.value<std::size_t>("routable", 0), s.value<std::size_t>("routes", 0)});
+    }
+    co_return out;
+  }
+
+  awaitable<Result<ServiceView>> service(std::string name) override {
+    auto r = co_await call("GET", "/v1/services/" + name);
+    if (!r) co_return r.error();
+    auto j = json::parse(*r, nullptr, false);
+    if (!j.is_object() || !j.contains("instances") || !j.contains("routes"))
+      co_return protocol(auth(), "service answer lacks instances or routes");
+    auto instances = parse_list<model::Instance>(j["instances"], auth(), model::instance_from_json);
+    if (!instances) co_return instances.error();
+    auto routes = parse_list<model::Route>(j["routes"], auth(), model::route_from_json);
+    if (!routes) co_return routes.error();
+    co_return ServiceView{name, std::move(*instances), std::move(*routes)};
+  }
+
+  awaitable<Result<model::Snapshot>> snapshot() override {
+    auto r = co_await call("GET", "/v1/snapshot");
+    if (!r) co_return r.error();
+    co_return parse_with<model::Snapshot>(*r, auth(), model::snapshot_from_json);
+  }
+
+  awaitable<Result<std::unique_ptr<Watch>>> watch(std::uint64_t since,
+                                                  std::string epoch) override {
+    std::string target = "/v1/watch?since=" + std::to_string(since);
+    if (!epoch.empty()) target += "&epoch=" + epoch;
+    auto opened = co_await http_->open_stream(target, settings_.watch_idle_timeout);
+    if (!opened) co_return opened.error();
+    if (opened->status != 200) co_return error_from({opened->status, opened->body}, auth());
+    co_return std::unique_ptr<Watch>(
+        std::make_unique<DirectoryWatch>(std::move(opened->stream), since, auth()));
+  }
+
+  awaitable<Result<std::vector<model::Route>>> routes(std::optional<std::string> service) override {
+    auto r = co_await call("GET", "/v1/routes" + (service ? "?service=" + *service : ""));
+    if (!r) co_return r.error();
+    auto j = json::parse(*r, nullptr, false);
+    if (!j.is_object() || !j.contains("routes"))
+      co_return protocol(auth(), "routes answer lacks \"routes\"");
+    co_return parse_list<model::Route>(j["routes"], auth(), model::route_from_json);
+  }
+
+  awaitable<Result<model::Route>> route(std::string service, std::string consumer) override {
+    auto r = co_await call("GET", route_target(service, consumer));
+    if (!r) co_return r.error();
+    co_return parse_with<model::Route>(*r, auth(), model::route_from_json);
+  }
+
+  awaitable<Status> put_route(model::Route route) override {
+    json targets = json::array();
+    for (auto& t : route.targets) targets.push_back({{"version", t.version}, {"weight", t.weight}});
+    json body{{"targets", targets}};
+    co_return status_of(
+        co_await call("PUT", route_target(route.service, route.consumer), body.dump()));
+  }
+
+  awaitable<Status> delete_route(std::string service, std::string consumer) override {
+    co_return status_of(co_await call("DELETE", route_target(service, consumer)));
+  }
+
+ private:
+  const std::string& auth() const { return http_->authority(); }
+
+  // The body of a 2xx answer, or the error it stands for.
+  awaitable<Result<std::string>> call(std::string method, std::string target,
+                                      std::string body = {}) {
+    auto r = co_await http_->request(std::move(method), std::move(target), std::move(body));
+    if (!r) co_return r.error();
+    if (r->status < 200 || r->status >= 300) co_return error_from(*r, auth());
+    co_return std::move(r->body);
+  }
+
+  static Status status_of(const Result<std::string>& r) {
+    if (!r) return r.error();
+    return Ok{};
+  }
+
+  DirectoryAddress address_;
+  ClientSettings settings_;
+  std::unique_ptr<net::HttpClient> http_;
+};
+
+}  // namespace
+
+std::unique_ptr<Registry> make_directory_client(asio::any_io_executor ex,
+                                                const DirectoryAddress& address,
+                                                ClientSettings settings) {
+  return std::make_unique<DirectoryClient>(ex, address, std::move(settings));
+}
+
+std::unique_ptr<Registry> make_registry(asio::any_io_executor ex, const DirectoryAddress& address,
+                                        ClientSettings settings) {
+  if (address.kind == DirectoryAddress::Kind::etcd)
+    throw std::runtime_error("directory address \"" + address.to_string() +
+                             "\": the etcd backend is not available yet");
+  return make_directory_client(ex, address, std::move(settings));
+}
+
+}  // namespace dstack::registry

@@ -1,0 +1,30 @@
+#pragma once
+// Registry over the dstack directory's HTTP API (SPEC §4).
+
+#include <memory>
+
+#include "common/net/http_client.hpp"
+#include "common/registry/address.hpp"
+#include "common/registry/registry.hpp"
+
+namespace dstack::registry {
+
+struct ClientSettings {
+  std::string token;  // bearer token for writes; empty: none
+  net::ClientOptions http;
+  Duration watch_idle_timeout = std::chrono::seconds(20);  // the directory sends keep-alives every 5 s
+};
+
+// Reads a token file: the first line, surrounding whitespace trimmed. Throws std::runtime_error
+// naming the file when it cannot be read or is empty.
+std::string read_token_file(const std::string& path);
+
+std::unique_ptr<Registry> make_directory_client(asio::any_io_executor ex,
+                                                const DirectoryAddress& address,
+                                                ClientSettings settings);
+
+// Any backend for the address; etcd addresses are refused until that backend exists.
+std::unique_ptr<Registry> make_registry(asio::any_io_executor ex, const DirectoryAddress& address,
+                                        ClientSettings settings);
+
+}  // namespace dstack::registry

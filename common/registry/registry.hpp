@@ -1,0 +1,75 @@
+#pragma once
+// What watson, sherlock and dw need from a directory, whatever holds it: the dstack directory
+// over HTTP (directory_client) or, later, an etcd cluster. Every call is bounded in time and
+// reports failures as Result errors:
+//   unreachable  -> retry with backoff, keep the last known state
+//   not_found    -> (keepalive) the lease is gone: take a new one and re-register
+//   stale        -> (watch) the revision or epoch is no longer served: re-read the snapshot
+//   unauthorized / refused -> a person must fix the token or the input
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/core/result.hpp"
+#include "common/model/model.hpp"
+#include "common/net/asio.hpp"
+
+namespace dstack::registry {
+
+struct ServiceSummary {
+  std::string name;
+  std::size_t instances = 0;
+  std::size_t routable = 0;  // passing or warning
+  std::size_t routes = 0;
+};
+
+struct ServiceView {
+  std::string name;
+  std::vector<model::Instance> instances;
+  std::vector<model::Route> routes;
+};
+
+// An open watch. Keep-alive lines are consumed inside and only advance revision().
+class Watch {
+ public:
+  virtual ~Watch() = default;
+  virtual awaitable<Result<model::Event>> next() = 0;
+  virtual std::uint64_t revision() const = 0;  // the newest revision seen on this stream
+};
+
+class Registry {
+ public:
+  virtual ~Registry() = default;
+  virtual std::string describe() const = 0;  // the address, for messages
+
+  virtual awaitable<Result<model::DirectoryHealth>> health() = 0;
+
+  virtual awaitable<Result<model::Lease>> grant_lease(std::chrono::seconds ttl,
+                                                      std::string owner) = 0;
+  virtual awaitable<Status> keepalive(std::string lease_id) = 0;
+  virtual awaitable<Status> revoke(std::string lease_id) = 0;
+
+  virtual awaitable<Status> put_instance(model::Instance instance) = 0;
+  virtual awaitable<Status> delete_instance(std::string service, std::string id) = 0;
+
+  virtual awaitable<Result<std::vector<ServiceSummary>>> services() = 0;
+  virtual awaitable<Result<ServiceView>> service(std::string name) = 0;
+  virtual awaitable<Result<model::Snapshot>> snapshot() = 0;
+  // Events after `since`; `epoch` must be the one the revision came from.
+  virtual awaitable<Result<std::unique_ptr<Watch>>> watch(std::uint64_t since,
+                                                          std::string epoch) = 0;
+
+  // All routes, or those of one service.
+  virtual awaitable<Result<std::vector<model::Route>>> routes(
+      std::optional<std::string> service) = 0;
+  // The route for everyone (consumer empty) or for one consumer; not_found when there is none.
+  virtual awaitable<Result<model::Route>> route(std::string service, std::string consumer) = 0;
+  virtual awaitable<Status> put_route(model::Route route) = 0;
+  virtual awaitable<Status> delete_route(std::string service, std::string consumer) = 0;
+};
+
+}  // namespace dstack::registry

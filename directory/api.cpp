@@ -1,0 +1,319 @@
+#include "directory/api.hpp"
+
+#include <openssl/crypto.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "common/model/json.hpp"
+#include "common/model/validate.hpp"
+
+namespace dstack::directory {
+
+using nlohmann::json;
+using net::HttpRequest;
+using net::HttpResponse;
+
+namespace {
+
+HttpResponse json_response(int status, const json& body) {
+  return HttpResponse{status, "application/json", body.dump() + "\n", {}, {}};
+}
+
+HttpResponse error(const ApiError& e) {
+  auto r = json_response(e.status, json{{"error", e.code}, {"message", e.message}});
+  if (e.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+HttpResponse not_found(const HttpRequest& r) {
+  return error({404, "not_found", "no such endpoint: " + r.method + " " + r.path});
+}
+
+HttpResponse method_not_allowed(const HttpRequest& r, const std::string& allow) {
+  auto res = error({405, "method_not_allowed", r.method + " is not allowed on " + r.path +
+                                                   " (allowed: " + allow + ")"});
+  res.headers.emplace_back("Allow", allow);
+  return res;
+}
+
+std::string join(const std::vector<std::string>& problems) {
+  std::string out;
+  for (auto& p : problems) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+// The request body as JSON; an empty body reads as an empty object.
+std::variant<json, ApiError> parse_body(const HttpRequest& r) {
+  if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  try {
+    return json::parse(r.body);
+  } catch (const json::parse_error& e) {
+    return ApiError{400, "invalid_json", std::string("request body is not valid JSON: ") + e.what()};
+  }
+}
+
+// Lets a refusal from model::check_* through as a 400 naming the field.
+std::optional<ApiError> bad_name(const model::Problem& problem) {
+  if (!problem) return std::nullopt;
+  return ApiError{400, "invalid_name", *problem};
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  if (!parts.empty() && parts.back().empty()) parts.pop_back();  // a trailing slash
+  return parts;
+}
+
+json revision_body(const State& state) { return json{{"revision", state.revision()}}; }
+
+}  // namespace
+
+Api::Api(ApiOptions options, State& state, Watchers& watchers,
+         std::function<std::string()> extra_metrics)
+    : options_(std::move(options)),
+      state_(state),
+      watchers_(watchers),
+      extra_metrics_(std::move(extra_metrics)) {}
+
+bool Api::authorized(const HttpRequest& r) const {
+  if (options_.token.empty()) return true;
+  const std::string expected = "Bearer " + options_.token;
+  return r.authorization.size() == expected.size() &&
+         CRYPTO_memcmp(r.authorization.data(), expected.data(), expected.size()) == 0;
+}
+
+HttpResponse Api::handle(const HttpRequest& r) {
+  if (r.path.empty() || r.path.front() != '/') return not_found(r);
+  auto parts = split_path(r.path);
+  for (auto& p : parts)
+    if (p.empty()) return not_found(r);
+  if (r.method != "GET" && r.method != "HEAD" && !authorized(r))
+    return error({401, "unauthorized", "this directory needs a bearer token for writes: "
+                                       "missing or wrong Authorization header"});
+  return route(r, parts);
+}
+
+HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    return metrics();
+  }
+  if (parts.size() < 2 || parts[0] != "v1") return not_found(r);
+  const auto& what = parts[1];
+  if (what == "health" && parts.size() == 2) {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    return health();
+  }
+  if (what == "snapshot" && parts.size() == 2) {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    return json_response(200, model::to_json(state_.snapshot()));
+  }
+  if (what == "watch" && parts.size() == 2) {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    return watch(r);
+  }
+  if (what == "leases") return leases(r, parts);
+  if (what == "services") return services(r, parts);
+  if (what == "routes") return routes(r, parts);
+  return not_found(r);
+}
+
+HttpResponse Api::health() const {
+  json body = model::to_json(model::DirectoryHealth{"ok", state_.revision(), state_.epoch(),
+                                                    state_.synced()});
+  if (!options_.name.empty()) body["name"] = options_.name;
+  if (!options_.advertise.empty()) body["address"] = options_.advertise;
+  return json_response(200, body);
+}
+
+HttpResponse Api::leases(const HttpRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() == 2) {
+    if (r.method != "POST") return method_not_allowed(r, "POST");
+    auto body = parse_body(r);
+    if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
+    auto& j = std::get<json>(body);
+    if (!j.is_object()) return error({400, "invalid_lease", "body: expected a JSON object"});
+    std::vector<std::string> problems;
+    std::optional<std::int64_t> ttl;
+    std::string owner;
+    for (auto& [key, value] : j.items()) {
+      if (key == "ttl") {
+        if (value.is_number_integer()) ttl = value.get<std::int64_t>();
+        else problems.push_back("ttl: expected an integer number of seconds");
+      } else if (key == "owner") {
+        if (!value.is_string()) {
+          problems.push_back("owner: expected a string");
+        } else if (auto p = model::check_meta_value(value.get<std::string>(), "owner")) {
+          problems.push_back(*p);
+        } else {
+          owner = value.get<std::string>();
+        }
+      } else {
+        problems.push_back("unknown field \"" + key + "\"");
+      }
+    }
+    if (!problems.empty()) return error({400, "invalid_lease", join(problems)});
+    auto lease = state_.grant(ttl, owner);
+    if (auto* e = std::get_if<ApiError>(&lease)) return error(*e);
+    return json_response(201, model::to_json(std::get<model::Lease>(lease)));
+  }
+  if (parts.size() != 3) return not_found(r);
+  const auto& id = parts[2];
+  if (auto e = bad_name(model::check_lease_id(id))) return error(*e);
+  if (r.method == "PUT") {
+    auto done = state_.keepalive(id);
+    if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+    return json_response(200, json{{"id", id}});
+  }
+  if (r.method == "DELETE") {
+    auto done = state_.revoke(id);
+    if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+    return json_response(200, revision_body(state_));
+  }
+  return method_not_allowed(r, "PUT, DELETE");
+}
+
+HttpResponse Api::services(const HttpRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() == 2) {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    json list = json::array();
+    for (auto& name : state_.service_names()) {
+      auto instances = state_.instances_of(name);
+      std::size_t routable = 0;
+      for (auto* in : instances) routable += model::routable(in->health) && in->weight > 0;
+      list.push_back({{"name", name},
+                      {"instances", instances.size()},
+                      {"routable", routable},
+                      {"routes", state_.routes_of(name).size()}});
+    }
+    return json_response(200, json{{"services", list}, {"revision", state_.revision()}});
+  }
+  const auto& service = parts[2];
+  if (auto e = bad_name(model::check_service_name(service))) return error(*e);
+  if (parts.size() == 3) {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    auto instances = state_.instances_of(service);
+    auto routes = state_.routes_of(service);
+    if (instances.empty() && routes.empty())
+      return error({404, "service_not_found", "no service named " + service});
+    json body{{"service", service}, {"instances", json::array()}, {"routes", json::array()},
+              {"revision", state_.revision()}};
+    for (auto* in : instances) body["instances"].push_back(model::to_json(*in));
+    for (auto& route : routes) body["routes"].push_back(model::to_json(route));
+    return json_response(200, body);
+  }
+  if (parts.size() == 5 && parts[3] == "instances") return instances(r, service, parts[4]);
+  return not_found(r);
+}
+
+HttpResponse Api::instances(const HttpRequest& r, const std::string& service,
+                            const std::string& id) {
+  if (auto e = bad_name(model::check_instance_id(id))) return error(*e);
+  if (r.method == "GET") {
+    for (auto* in : state_.instances_of(service))
+      if (in->id == id) return json_response(200, model::to_json(*in));
+    return error({404, "instance_not_found", "service " + service + " has no instance " + id});
+  }
+  if (r.method == "DELETE") {
+    auto done = state_.delete_instance(service, id);
+    if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+    return json_response(200, revision_body(state_));
+  }
+  if (r.method != "PUT") return method_not_allowed(r, "GET, PUT, DELETE");
+  auto body = parse_body(r);
+  if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
+  auto parsed = model::instance_from_request(std::get<json>(body), service, id);
+  if (auto* problems = std::get_if<model::Problems>(&parsed))
+    return error({400, "invalid_instance", join(*problems)});
+  auto done = state_.put_instance(std::get<model::Instance>(std::move(parsed)));
+  if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+  return json_response(200, revision_body(state_));
+}
+
+HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() == 2) {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    auto service = r.query_param("service");
+    if (service)
+      if (auto e = bad_name(model::check_service_name(*service))) return error(*e);
+    json list = json::array();
+    for (auto& route : state_.routes_of(service)) list.push_back(model::to_json(route));
+    return json_response(200, json{{"routes", list}, {"revision", state_.revision()}});
+  }
+  if (parts.size() != 3) return not_found(r);
+  const auto& service = parts[2];
+  if (auto e = bad_name(model::check_service_name(service))) return error(*e);
+  std::string consumer = r.query_param("consumer").value_or("");
+  if (r.query_param("consumer"))
+    if (auto e = bad_name(model::check_consumer_name(consumer))) return error(*e);
+  if (r.method == "GET") {
+    auto route = state_.route(service, consumer);
+    if (!route)
+      return error({404, "route_not_found",
+                    "service " + service + " has no route" +
+                        (consumer.empty() ? std::string(" for everyone")
+                                          : " for consumer " + consumer)});
+    return json_response(200, model::to_json(*route));
+  }
+  if (r.method == "DELETE") {
+    auto done = state_.delete_route(service, consumer);
+    if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+    return json_response(200, revision_body(state_));
+  }
+  if (r.method != "PUT") return method_not_allowed(r, "GET, PUT, DELETE");
+  auto body = parse_body(r);
+  if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
+  auto parsed = model::route_from_request(std::get<json>(body), service, consumer);
+  if (auto* problems = std::get_if<model::Problems>(&parsed))
+    return error({400, "invalid_route", join(*problems)});
+  auto done = state_.put_route(std::get<model::Route>(std::move(parsed)));
+  if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+  return json_response(200, model::to_json(*state_.route(service, consumer)));
+}
+
+HttpResponse Api::watch(const HttpRequest& r) {
+  std::uint64_t since = state_.revision();
+  if (auto text = r.query_param("since")) {
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), since);
+    if (text->empty() || ec != std::errc{} || end != text->data() + text->size())
+      return error({400, "invalid_since", "since \"" + *text + "\" is not a revision number"});
+    auto epoch = r.query_param("epoch");
+    if (!epoch)
+      return error({400, "epoch_required",
+                    "since needs the epoch it came from: /v1/watch?since=REV&epoch=EPOCH"});
+    if (*epoch != state_.epoch())
+      return error({410, "stale_epoch", "epoch " + *epoch +
+                                            " is not the directory's current epoch " +
+                                            state_.epoch() + "; re-read /v1/snapshot"});
+  }
+  if (!state_.history().since(since))
+    return error({410, "stale_revision",
+                  "revision " + std::to_string(since) +
+                      " is no longer served (history holds revisions after " +
+                      std::to_string(state_.revision() - state_.history().size()) +
+                      " up to " + std::to_string(state_.revision()) + "); re-read /v1/snapshot"});
+  HttpResponse res{200, "application/x-ndjson", {}, {}, {}};
+  res.start_stream = [this, since](std::shared_ptr<net::StreamSink> sink) {
+    // Runs right after this handler, before any other change can slip in between the backlog
+    // and the live events.
+    auto backlog = state_.history().since(since);
+    if (!backlog) {
+      sink->close();
+      return;
+    }
+    for (auto& line : *backlog)
+      if (!sink->write(line)) return;
+    watchers_.add(sink);
+  };
+  return res;
+}
+
+}  // namespace dstack::directory

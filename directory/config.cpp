@@ -1,0 +1,95 @@
+#include "directory/config.hpp"
+
+#include <filesystem>
+
+#include "common/config/reader.hpp"
+#include "common/log/log.hpp"
+
+namespace dstack::directory {
+
+using namespace std::chrono_literals;
+
+namespace {
+std::optional<std::string> check_listen(std::string_view text) {
+  auto parsed = net::parse_host_port(text, 7400);
+  if (auto* why = std::get_if<std::string>(&parsed)) return *why;
+  return std::nullopt;
+}
+std::optional<std::string> check_level(std::string_view text) {
+  if (log::parse_level(text)) return std::nullopt;
+  return "\"" + std::string(text) + "\" is not a log level (trace, debug, info, warn, error, off)";
+}
+}  // namespace
+
+DirectoryConfig load_config(const std::string& path, bool must_exist) {
+  DirectoryConfig cfg;
+  if (!must_exist && !std::filesystem::exists(path)) return cfg;
+  config::Errors errors;
+  auto doc = config::load_file(path, errors);
+  if (!doc) errors.throw_if_any();
+  config::MapReader r(*doc, errors);
+
+  auto listen = r.string("listen", cfg.listen.to_string(), check_listen);
+  auto parsed = net::parse_host_port(listen, 7400);
+  if (auto* hp = std::get_if<net::HostPort>(&parsed)) cfg.listen = *hp;
+  cfg.data_dir = r.string("data_dir", cfg.data_dir);
+  cfg.token_file = r.string("token_file", "");
+  cfg.log_level = r.string("log_level", cfg.log_level, check_level);
+
+  if (r.has("tls")) {
+    auto tls = r.map("tls");
+    cfg.tls = net::ServerTls{tls.required_string("cert"), tls.required_string("key"),
+                             tls.string("client_ca", "")};
+  }
+
+  auto lease = r.map("lease");
+  auto secs = [](Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d); };
+  config::Bounds<Duration> ttl_bounds{1s, 24h};
+  cfg.state.min_ttl = secs(lease.duration("min_ttl", cfg.state.min_ttl, ttl_bounds));
+  cfg.state.max_ttl = secs(lease.duration("max_ttl", cfg.state.max_ttl, ttl_bounds));
+  cfg.state.default_ttl = secs(lease.duration("default_ttl", cfg.state.default_ttl, ttl_bounds));
+  if (cfg.state.min_ttl > cfg.state.max_ttl) lease.error("min_ttl", "is above lease.max_ttl");
+  if (cfg.state.default_ttl < cfg.state.min_ttl || cfg.state.default_ttl > cfg.state.max_ttl)
+    lease.error("default_ttl", "must lie between lease.min_ttl and lease.max_ttl");
+  cfg.state.sync_grace = r.duration("sync_grace", 0ms, {0ms, 24h});
+  cfg.watch_keepalive = r.duration("watch_keepalive", cfg.watch_keepalive, {100ms, 1h});
+
+  auto l = r.map("limits");
+  auto& lim = cfg.limits;
+  lim.max_body = l.size("max_body", lim.max_body, {1024, 64 << 20});
+  lim.max_header = l.size("max_header", lim.max_header, {1024, 1 << 20});
+  lim.idle_timeout = l.duration("idle_timeout", lim.idle_timeout, {100ms, 1h});
+  lim.request_timeout = l.duration("request_timeout", lim.request_timeout, {100ms, 1h});
+  lim.write_timeout = l.duration("write_timeout", lim.write_timeout, {100ms, 1h});
+  lim.max_connections = static_cast<std::size_t>(
+      l.integer("max_connections", static_cast<std::int64_t>(lim.max_connections), {1, 1000000}));
+  lim.max_stream_buffer = l.size("watch_buffer", lim.max_stream_buffer, {64 << 10, 1 << 30});
+  cfg.state.max_instances_per_lease = static_cast<std::size_t>(l.integer(
+      "max_instances_per_lease", static_cast<std::int64_t>(cfg.state.max_instances_per_lease),
+      {1, 1000000}));
+  cfg.state.history = static_cast<std::size_t>(
+      l.integer("watch_history", static_cast<std::int64_t>(cfg.state.history), {1, 10000000}));
+
+  r.finish();
+  errors.throw_if_any();
+  return cfg;
+}
+
+void apply_overrides(DirectoryConfig& cfg, const std::string& listen, const std::string& data_dir,
+                     const std::string& token_file, const std::string& log_level) {
+  std::vector<std::string> problems;
+  if (!listen.empty()) {
+    auto parsed = net::parse_host_port(listen, 7400);
+    if (auto* why = std::get_if<std::string>(&parsed)) problems.push_back("--listen: " + *why);
+    else cfg.listen = std::get<net::HostPort>(parsed);
+  }
+  if (!log_level.empty()) {
+    if (auto why = check_level(log_level)) problems.push_back("--log-level: " + *why);
+    else cfg.log_level = log_level;
+  }
+  if (!data_dir.empty()) cfg.data_dir = data_dir;
+  if (!token_file.empty()) cfg.token_file = token_file;
+  if (!problems.empty()) throw config::ConfigError(problems);
+}
+
+}  // namespace dstack::directory

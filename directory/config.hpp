@@ -1,0 +1,33 @@
+#pragma once
+// directory.yaml (SPEC §4): every key, its default and its bounds.
+
+#include <optional>
+#include <string>
+
+#include "common/net/address.hpp"
+#include "common/net/http_server.hpp"
+#include "directory/state.hpp"
+
+namespace dstack::directory {
+
+struct DirectoryConfig {
+  net::HostPort listen{"127.0.0.1", 7400};
+  std::string data_dir = "/var/lib/dstack-directory";
+  std::string token_file;                 // empty: writes need no token
+  std::optional<net::ServerTls> tls;
+  StateOptions state;                     // lease.*, sync_grace, limits.max_instances_per_lease
+  net::ServerLimits limits;
+  Duration watch_keepalive = std::chrono::seconds(5);
+  std::string log_level = "info";
+};
+
+// Reads the file (throws config::ConfigError listing every problem). A missing file at the
+// default path gives the defaults; a missing file that was asked for is an error.
+DirectoryConfig load_config(const std::string& path, bool must_exist);
+
+// Command-line flags win over the file; empty strings leave the file's value. Throws
+// config::ConfigError naming the flag when a value is invalid.
+void apply_overrides(DirectoryConfig& cfg, const std::string& listen, const std::string& data_dir,
+                     const std::string& token_file, const std::string& log_level);
+
+}  // namespace dstack::directory

@@ -1,0 +1,93 @@
+#include "directory/server.hpp"
+
+#include <random>
+#include <sstream>
+
+#include "common/daemon/daemon.hpp"
+#include "common/log/log.hpp"
+#include "common/registry/directory_client.hpp"
+#include "directory/api.hpp"
+
+namespace dstack::directory {
+
+namespace {
+
+std::string new_epoch() {
+  std::random_device rd;
+  std::uniform_int_distribution<std::uint64_t> dist;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(dist(rd)));
+  return buf;
+}
+
+// Runs `tick` every `period` until the io_context stops.
+awaitable<void> every(Duration period, std::function<void()> tick) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(period);
+    co_await timer.async_wait(use_awaitable);
+    tick();
+  }
+}
+
+std::string server_metrics(const net::ServerStats& s) {
+  std::ostringstream out;
+  out << "# TYPE dstack_directory_connections gauge\ndstack_directory_connections "
+      << s.connections_open << "\n# TYPE dstack_directory_connections_total counter\n"
+      << "dstack_directory_connections_total " << s.connections_total
+      << "\n# TYPE dstack_directory_connections_refused_total counter\n"
+      << "dstack_directory_connections_refused_total " << s.connections_refused
+      << "\n# TYPE dstack_directory_requests_total counter\ndstack_directory_requests_total "
+      << s.requests_total << "\n# TYPE dstack_directory_bad_requests_total counter\n"
+      << "dstack_directory_bad_requests_total " << s.bad_requests << '\n';
+  return out.str();
+}
+
+}  // namespace
+
+int run(const DirectoryConfig& config, const Identity& identity) {
+  auto log = log::get("directory");
+  daemon::raise_fd_limit();
+
+  std::string token;
+  if (!config.token_file.empty()) token = registry::read_token_file(config.token_file);
+
+  auto store = RouteStore::open(config.data_dir);
+  if (!store.recovery().message.empty()) log->warn("{}", store.recovery().message);
+
+  SteadyClock clock;
+  State state(config.state, clock, store, new_epoch());
+  Watchers watchers;
+  state.set_listener([&](std::uint64_t, const EventHistory::Line& line) { watchers.publish(line); });
+
+  asio::io_context io(1);
+  std::unique_ptr<net::HttpServer> server;
+  Api api({token, identity.name, identity.advertise}, state, watchers,
+          [&] { return server_metrics(server->stats()); });
+  server = std::make_unique<net::HttpServer>(
+      io, config.limits, [&](const net::HttpRequest& r) { return api.handle(r); }, config.tls);
+  server->listen(config.listen.host, config.listen.port);
+
+  asio::co_spawn(io, every(std::chrono::milliseconds(100), [&] {
+                   if (auto n = state.expire()) log->info("{} lease(s) expired", n);
+                 }),
+                 asio::detached);
+  asio::co_spawn(io, every(config.watch_keepalive, [&] { watchers.keepalive(state.revision()); }),
+                 asio::detached);
+  daemon::Signals signals(io, [&] {
+    log->info("shutting down");
+    daemon::notify_stopping();
+    server->stop();
+    io.stop();
+  });
+  daemon::start_watchdog(io);
+
+  log->info("listening on {}{} (epoch {}, {} route(s) loaded, writes {})",
+            config.tls ? "https://" : "http://", config.listen.to_string(), state.epoch(),
+            state.route_count(), token.empty() ? "open" : "need a token");
+  daemon::notify_ready();
+  io.run();
+  return 0;
+}
+
+}  // namespace dstack::directory

@@ -1,0 +1,109 @@
+#pragma once
+// The directory's state and its rules: leases with TTLs, instances bound to leases, durable
+// routes, one revision counter, and the history that lets watchers resume. No I/O besides the
+// route store, no Asio: the clock is injected so expiry is tested without sleeping.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/core/clock.hpp"
+#include "common/core/duration.hpp"
+#include "common/model/model.hpp"
+#include "directory/api_error.hpp"
+#include "directory/event_history.hpp"
+#include "directory/route_store.hpp"
+
+namespace dstack::directory {
+
+struct StateOptions {
+  std::chrono::seconds default_ttl{10};
+  std::chrono::seconds min_ttl{1};
+  std::chrono::seconds max_ttl{300};
+  std::size_t max_instances_per_lease = 1000;
+  std::size_t history = 100000;  // events kept for watchers that resume
+  Duration sync_grace{0};        // 0: twice max_ttl
+};
+
+struct StateCounters {
+  std::uint64_t leases_granted = 0;
+  std::uint64_t leases_expired = 0;
+  std::uint64_t leases_revoked = 0;
+  std::uint64_t keepalives = 0;
+};
+
+class State {
+ public:
+  // Called after every change with its revision and its NDJSON line (ending in '\n').
+  using Listener = std::function<void(std::uint64_t revision, const EventHistory::Line& line)>;
+
+  State(StateOptions options, const Clock& clock, RouteStore& store, std::string epoch);
+
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
+
+  Outcome<model::Lease> grant(std::optional<std::int64_t> ttl_seconds, std::string owner);
+  Outcome<> keepalive(const std::string& lease_id);
+  Outcome<> revoke(const std::string& lease_id);
+  // Drops every lease whose deadline has passed, with its instances. Returns how many.
+  std::size_t expire();
+
+  Outcome<> put_instance(model::Instance instance);  // validated by the caller
+  Outcome<> delete_instance(const std::string& service, const std::string& id);
+
+  Outcome<> put_route(model::Route route);  // validated by the caller; durable on success
+  Outcome<> delete_route(const std::string& service, const std::string& consumer);
+
+  std::uint64_t revision() const { return revision_; }
+  const std::string& epoch() const { return epoch_; }
+  bool synced() const { return clock_.now() >= synced_at_; }
+  std::size_t lease_count() const { return leases_.size(); }
+  std::size_t instance_count() const { return instance_count_; }
+  std::size_t route_count() const { return routes_.size(); }
+  const StateCounters& counters() const { return counters_; }
+  const EventHistory& history() const { return history_; }
+
+  // Reads. Services are those with instances or routes, in name order.
+  model::Snapshot snapshot() const;
+  std::vector<std::string> service_names() const;
+  std::vector<const model::Instance*> instances_of(const std::string& service) const;
+  std::vector<model::Route> routes_of(const std::optional<std::string>& service) const;
+  std::optional<model::Route> route(const std::string& service, const std::string& consumer) const;
+
+ private:
+  struct LeaseEntry {
+    model::Lease lease;
+    Clock::TimePoint deadline;
+    std::set<std::pair<std::string, std::string>> instances;  // (service, id)
+  };
+
+  void publish(model::Event event);
+  void drop_lease(std::unordered_map<std::string, LeaseEntry>::iterator it);
+  void erase_instance(const std::string& service, const std::string& id);
+  std::string new_lease_id();
+
+  StateOptions options_;
+  const Clock& clock_;
+  RouteStore& store_;  // durability only; routes_ is what is served
+  std::string epoch_;
+  Clock::TimePoint synced_at_;
+  std::uint64_t revision_;
+  EventHistory history_;
+  Listener listener_;
+  StateCounters counters_;
+  std::mt19937_64 rng_;
+
+  std::unordered_map<std::string, LeaseEntry> leases_;
+  std::set<std::pair<Clock::TimePoint, std::string>> deadlines_;
+  std::map<std::string, std::map<std::string, model::Instance>> instances_;  // service -> id ->
+  std::size_t instance_count_ = 0;
+  std::map<std::pair<std::string, std::string>, model::Route> routes_;  // (service, consumer) ->
+};
+
+}  // namespace dstack::directory

@@ -1,0 +1,28 @@
+#pragma once
+// The open watch streams: every change is written once and shared by all of them, and idle
+// streams get a keep-alive line so both ends notice a dead peer.
+
+#include <cstdint>
+#include <list>
+#include <memory>
+
+#include "common/net/http.hpp"
+
+namespace dstack::directory {
+
+class Watchers {
+ public:
+  // Adds a stream; it leaves the set by itself when it ends.
+  void add(std::shared_ptr<net::StreamSink> sink);
+  void publish(const net::StreamSink::Chunk& line);
+  void keepalive(std::uint64_t revision);
+  std::size_t size() const { return sinks_->size(); }
+  std::uint64_t cut_off() const { return cut_off_; }  // streams ended for falling behind
+
+ private:
+  using List = std::list<std::shared_ptr<net::StreamSink>>;
+  std::shared_ptr<List> sinks_ = std::make_shared<List>();
+  std::uint64_t cut_off_ = 0;
+};
+
+}  // namespace dstack::directory
