@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <limits>
 
 namespace dstack::net {
 
@@ -75,7 +76,9 @@ struct ConnImpl final : Conn {
                                   Duration timeout) override {
     error_code ec;
     beast::get_lowest_layer(stream).expires_after(timeout);
-    co_await http::async_read(stream, buffer, p, redirect_error(use_awaitable, ec));
+    // read_some, not read: a read completes only when the body buffer fills or the message
+    // ends, and a stream line must come out as soon as it arrives.
+    co_await http::async_read_some(stream, buffer, p, redirect_error(use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     co_return ec;
   }
@@ -250,7 +253,9 @@ awaitable<Result<StreamOpen>> HttpClient::open_stream(std::string target, Durati
   auto req = im.make_request("GET", target, {}, authority_);
   auto ec = co_await conn->write(req, im.options.request_timeout);
   auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
-  parser->body_limit(boost::none);  // unbounded stream; each line is bounded instead
+  // Unbounded stream; each line is bounded instead. (Beast 1.74 compares a length against
+  // boost::none as "over the limit", so the largest value stands for none.)
+  parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   if (!ec) ec = co_await conn->read_header(*parser, im.options.request_timeout);
   if (ec) co_return unreachable(authority_, "GET " + target, ec);
   StreamOpen out;

@@ -215,7 +215,10 @@ class DirectoryClient final : public Registry {
   }
 
   awaitable<Result<std::vector<model::Route>>> routes(std::optional<std::string> service) override {
-    auto r = co_await call("GET", "/v1/routes" + (service ? "?service=" + *service : ""));
+    // Built apart from the co_await: GCC 12 miscompiles a conditional temporary inside it.
+    std::string target = "/v1/routes";
+    if (service) target += "?service=" + *service;
+    auto r = co_await call("GET", target);
     if (!r) co_return r.error();
     auto j = json::parse(*r, nullptr, false);
     if (!j.is_object() || !j.contains("routes"))

@@ -1,0 +1,106 @@
+#include "dw/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "common/core/exit_codes.hpp"
+#include "common/daemon/daemon.hpp"
+#include "common/registry/directory_client.hpp"
+#include "dw/commands.hpp"
+
+namespace dstack::dw {
+
+namespace {
+
+struct Args {
+  std::string directory, token_file, service, consumer, version_arg, percent;
+  std::vector<std::string> targets;
+  bool json = false;
+};
+
+// Runs one command coroutine to completion.
+int run_command(asio::io_context& io,
+                std::function<awaitable<int>(registry::Registry&)> command,
+                std::unique_ptr<registry::Registry> reg) {
+  int code = exit_code::failure;
+  asio::co_spawn(io, command(*reg), [&](std::exception_ptr e, int result) {
+    if (e) std::rethrow_exception(e);
+    code = result;
+  });
+  io.run();
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dw: see services, shift traffic, watch the directory"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  Args a;
+  app.add_option("-d,--directory", a.directory, "directory address (else $DSTACK_DIRECTORY)");
+  app.add_option("--token-file", a.token_file, "bearer token for writes (else $DSTACK_TOKEN_FILE)");
+  app.add_flag("--json", a.json, "machine-readable output");
+
+  auto* services = app.add_subcommand("services", "list services");
+  auto* instances = app.add_subcommand("instances", "list one service's instances");
+  instances->add_option("SERVICE", a.service)->required();
+  auto* route = app.add_subcommand("route", "list, set and remove routes")->require_subcommand(1);
+  auto* list = route->add_subcommand("list", "list routes");
+  list->add_option("SERVICE", a.service);
+  auto* set = route->add_subcommand("set", "set a service's route: VERSION=PCT...");
+  set->add_option("SERVICE", a.service)->required();
+  set->add_option("TARGETS", a.targets, "VERSION=PCT pairs")->required();
+  set->add_option("--consumer", a.consumer, "only for this consumer");
+  auto* add = route->add_subcommand("add", "seed form: //CONSUMER //SERVICE(VERSION) PCT%");
+  add->add_option("CONSUMER", a.consumer)->required();
+  add->add_option("SERVICE_VERSION", a.version_arg)->required();
+  add->add_option("PERCENT", a.percent)->required();
+  auto* rm = route->add_subcommand("rm", "remove a route");
+  rm->add_option("SERVICE", a.service)->required();
+  rm->add_option("--consumer", a.consumer, "the consumer's route instead of everyone's");
+  auto* watch = app.add_subcommand("watch", "print changes as they happen");
+  auto* status = app.add_subcommand("status", "the directory's health and counts");
+  if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
+
+  auto address = registry::parse_directory_address(
+      registry::choose_directory_address(a.directory, ""));
+  if (auto* why = std::get_if<std::string>(&address)) {
+    std::cerr << "dw: " << *why << '\n';
+    return exit_code::usage;
+  }
+  registry::ClientSettings settings;
+  if (a.token_file.empty())
+    if (const char* env = std::getenv("DSTACK_TOKEN_FILE")) a.token_file = env;
+  asio::io_context io(1);
+  std::unique_ptr<registry::Registry> reg;
+  try {
+    if (!a.token_file.empty()) settings.token = registry::read_token_file(a.token_file);
+    reg = registry::make_registry(io.get_executor(),
+                                  std::get<registry::DirectoryAddress>(address), settings);
+  } catch (const std::exception& e) {
+    std::cerr << "dw: " << e.what() << '\n';
+    return exit_code::usage;
+  }
+
+  Output o{std::cout, std::cerr, a.json};
+  std::function<awaitable<int>(registry::Registry&)> command;
+  if (*services) command = [o](registry::Registry& r) { return dw::services(r, o); };
+  if (*instances) command = [o, a](registry::Registry& r) { return dw::instances(r, o, a.service); };
+  if (*list) command = [o, a](registry::Registry& r) { return route_list(r, o, a.service); };
+  if (*set)
+    command = [o, a](registry::Registry& r) {
+      return route_set(r, o, a.service, a.consumer, a.targets);
+    };
+  if (*add)
+    command = [o, a](registry::Registry& r) {
+      return route_add(r, o, a.consumer, a.version_arg, a.percent);
+    };
+  if (*rm) command = [o, a](registry::Registry& r) { return route_rm(r, o, a.service, a.consumer); };
+  if (*watch) command = [o](registry::Registry& r) { return dw::watch(r, o); };
+  if (*status) command = [o](registry::Registry& r) { return dw::status(r, o); };
+  return run_command(io, command, std::move(reg));
+}
+
+}  // namespace dstack::dw

@@ -1,0 +1,268 @@
+#include "dw/commands.hpp"
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "common/core/backoff.hpp"
+#include "common/core/exit_codes.hpp"
+#include "common/model/json.hpp"
+#include "common/model/validate.hpp"
+#include "dw/route_args.hpp"
+#include "dw/table.hpp"
+
+namespace dstack::dw {
+
+using nlohmann::json;
+
+int fail(const Output& o, const Error& e) {
+  o.err << "dw: " << (e.message.empty() ? e.code : e.message) << '\n';
+  switch (e.kind) {
+    case ErrorKind::unauthorized: return exit_code::unauthorized;
+    case ErrorKind::refused:
+    case ErrorKind::not_found:
+    case ErrorKind::stale: return exit_code::refused;
+    case ErrorKind::unreachable:
+    case ErrorKind::server:
+    case ErrorKind::protocol: return exit_code::unavailable;
+  }
+  return exit_code::failure;
+}
+
+namespace {
+
+int refuse(const Output& o, const std::vector<std::string>& problems) {
+  for (auto& p : problems) o.err << "dw: " << p << '\n';
+  return exit_code::refused;
+}
+
+std::string who(const std::string& consumer) {
+  return consumer.empty() ? "everyone" : consumer;
+}
+
+// "2=10% 1=90%", and what unlisted versions share.
+std::string describe_targets(const std::vector<model::RouteTarget>& targets) {
+  std::string text;
+  int sum = 0;
+  for (auto& t : targets) {
+    text += (text.empty() ? "" : " ") + t.version + "=" + std::to_string(t.weight) + "%";
+    sum += t.weight;
+  }
+  if (sum < 100) text += " (others " + std::to_string(100 - sum) + "%)";
+  return text;
+}
+
+std::string describe_instance(const model::Instance& in) {
+  return in.url + " version=" + in.version + " weight=" + std::to_string(in.weight) + " " +
+         model::to_string(in.health);
+}
+
+void print_event(const Output& o, const model::Event& e) {
+  if (o.json) {
+    o.out << model::to_json(e).dump() << std::endl;  // flushed: watchers pipe this
+    return;
+  }
+  std::string subject = e.service;
+  std::string detail;
+  switch (e.type) {
+    case model::Event::Type::instance_put:
+      subject += "/" + e.id;
+      detail = describe_instance(e.instance);
+      break;
+    case model::Event::Type::instance_delete: subject += "/" + e.id; break;
+    case model::Event::Type::route_put:
+      subject += " for " + who(e.consumer);
+      detail = describe_targets(e.route.targets);
+      break;
+    case model::Event::Type::route_delete: subject += " for " + who(e.consumer); break;
+  }
+  o.out << e.revision << "  " << model::to_string(e.type) << "  " << subject
+        << (detail.empty() ? "" : "  " + detail) << std::endl;
+}
+
+awaitable<int> put_route(registry::Registry& reg, Output o, model::Route route) {
+  if (auto problems = model::validate_route(route); !problems.empty()) co_return refuse(o, problems);
+  auto done = co_await reg.put_route(route);
+  if (!done) co_return fail(o, done.error());
+  if (o.json) {
+    o.out << model::to_json(route).dump() << '\n';
+  } else {
+    o.out << "route for " << route.service << " (" << who(route.consumer)
+          << "): " << describe_targets(route.targets) << '\n';
+  }
+  co_return exit_code::ok;
+}
+
+}  // namespace
+
+awaitable<int> services(registry::Registry& reg, Output o) {
+  auto list = co_await reg.services();
+  if (!list) co_return fail(o, list.error());
+  if (o.json) {
+    json out = json::array();
+    for (auto& s : *list)
+      out.push_back({{"name", s.name}, {"instances", s.instances}, {"routable", s.routable},
+                     {"routes", s.routes}});
+    o.out << out.dump(2) << '\n';
+    co_return exit_code::ok;
+  }
+  Table t({"SERVICE", "INSTANCES", "ROUTABLE", "ROUTES"});
+  for (auto& s : *list)
+    t.add({s.name, std::to_string(s.instances), std::to_string(s.routable),
+           std::to_string(s.routes)});
+  t.print(o.out);
+  co_return exit_code::ok;
+}
+
+awaitable<int> instances(registry::Registry& reg, Output o, std::string service) {
+  service = service_argument(service);
+  if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
+  auto view = co_await reg.service(service);
+  if (!view) co_return fail(o, view.error());
+  if (o.json) {
+    json out = json::array();
+    for (auto& in : view->instances) out.push_back(model::to_json(in));
+    o.out << out.dump(2) << '\n';
+    co_return exit_code::ok;
+  }
+  Table t({"ID", "VERSION", "WEIGHT", "HEALTH", "URL", "TAGS"});
+  for (auto& in : view->instances) {
+    std::string tags;
+    for (auto& tag : in.tags) tags += (tags.empty() ? "" : ",") + tag;
+    t.add({in.id, in.version, std::to_string(in.weight), model::to_string(in.health), in.url, tags});
+  }
+  t.print(o.out);
+  co_return exit_code::ok;
+}
+
+awaitable<int> route_list(registry::Registry& reg, Output o, std::string service) {
+  std::optional<std::string> filter;
+  if (!service.empty()) {
+    filter = service_argument(service);
+    if (auto p = model::check_service_name(*filter)) co_return refuse(o, {*p});
+  }
+  auto routes = co_await reg.routes(filter);
+  if (!routes) co_return fail(o, routes.error());
+  if (o.json) {
+    json out = json::array();
+    for (auto& r : *routes) out.push_back(model::to_json(r));
+    o.out << out.dump(2) << '\n';
+    co_return exit_code::ok;
+  }
+  Table t({"SERVICE", "CONSUMER", "TARGETS"});
+  for (auto& r : *routes) t.add({r.service, who(r.consumer), describe_targets(r.targets)});
+  t.print(o.out);
+  co_return exit_code::ok;
+}
+
+awaitable<int> route_set(registry::Registry& reg, Output o, std::string service,
+                         std::string consumer, std::vector<std::string> targets) {
+  auto parsed = parse_targets(targets);
+  if (auto* why = std::get_if<std::string>(&parsed)) co_return refuse(o, {*why});
+  model::Route route{service_argument(service), service_argument(consumer),
+                     std::get<std::vector<model::RouteTarget>>(std::move(parsed)), 0};
+  co_return co_await put_route(reg, o, std::move(route));
+}
+
+awaitable<int> route_add(registry::Registry& reg, Output o, std::string consumer,
+                         std::string service_version, std::string percent) {
+  auto parsed = parse_route_add(consumer, service_version, percent);
+  if (auto* why = std::get_if<std::string>(&parsed)) co_return refuse(o, {*why});
+  auto add = std::get<RouteAdd>(std::move(parsed));
+  model::Route route{add.service, add.consumer, {}, 0};
+  for (auto p : {model::check_service_name(add.service), model::check_consumer_name(add.consumer),
+                 model::check_version(add.target.version)})
+    if (p) co_return refuse(o, {*p});
+  // Adds to (or changes one version of) the consumer's current route.
+  auto current = co_await reg.route(add.service, add.consumer);
+  if (current) {
+    route.targets = current->targets;
+  } else if (current.error().kind != ErrorKind::not_found) {
+    co_return fail(o, current.error());
+  }
+  route.targets = merge_target(std::move(route.targets), add.target);
+  co_return co_await put_route(reg, o, std::move(route));
+}
+
+awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
+                        std::string consumer) {
+  service = service_argument(service);
+  consumer = service_argument(consumer);
+  if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
+  if (!consumer.empty())
+    if (auto p = model::check_consumer_name(consumer)) co_return refuse(o, {*p});
+  auto done = co_await reg.delete_route(service, consumer);
+  if (!done) co_return fail(o, done.error());
+  if (!o.json) o.out << "route for " << service << " (" << who(consumer) << ") removed\n";
+  co_return exit_code::ok;
+}
+
+awaitable<int> status(registry::Registry& reg, Output o) {
+  auto health = co_await reg.health();
+  if (!health) co_return fail(o, health.error());
+  auto list = co_await reg.services();
+  if (!list) co_return fail(o, list.error());
+  std::size_t instances = 0, routable = 0;
+  for (auto& s : *list) {
+    instances += s.instances;
+    routable += s.routable;
+  }
+  if (o.json) {
+    json out = model::to_json(*health);
+    out["directory"] = reg.describe();
+    out["services"] = list->size();
+    out["instances"] = instances;
+    out["routable"] = routable;
+    o.out << out.dump(2) << '\n';
+    co_return exit_code::ok;
+  }
+  o.out << "directory  " << reg.describe() << '\n'
+        << "status     " << health->status << '\n'
+        << "synced     " << (health->synced ? "yes" : "no (start-up grace period)") << '\n'
+        << "revision   " << health->revision << '\n'
+        << "epoch      " << health->epoch << '\n'
+        << "services   " << list->size() << '\n'
+        << "instances  " << instances << " (" << routable << " routable)\n";
+  co_return exit_code::ok;
+}
+
+awaitable<int> watch(registry::Registry& reg, Output o) {
+  auto health = co_await reg.health();
+  if (!health) co_return fail(o, health.error());
+  std::uint64_t since = health->revision;
+  std::string epoch = health->epoch;
+  Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(5));
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    auto stream = co_await reg.watch(since, epoch);
+    if (stream) {
+      backoff.reset();
+      for (;;) {
+        auto event = co_await (*stream)->next();
+        if (!event) {
+          o.err << "dw: watch interrupted (" << event.error().message << "); resuming\n";
+          break;
+        }
+        print_event(o, *event);
+        since = event->revision;
+      }
+      since = std::max(since, (*stream)->revision());
+    } else if (stream.error().kind == ErrorKind::unauthorized ||
+               stream.error().kind == ErrorKind::refused) {
+      co_return fail(o, stream.error());
+    } else if (stream.error().kind == ErrorKind::stale) {
+      // The directory restarted or forgot our revision: carry on from its present.
+      auto now = co_await reg.health();
+      if (now) {
+        o.err << "dw: directory restarted or history lost; watching from revision "
+              << now->revision << " (earlier changes may be missed)\n";
+        since = now->revision;
+        epoch = now->epoch;
+        continue;
+      }
+    }
+    pause.expires_after(backoff.next());
+    co_await pause.async_wait(use_awaitable);
+  }
+}
+
+}  // namespace dstack::dw

@@ -1,0 +1,4 @@
+// dw: the operator's command line for dstack.
+#include "dw/cli.hpp"
+
+int main(int argc, char** argv) { return dstack::dw::main(argc, argv); }

@@ -1,0 +1,40 @@
+#include "dw/table.hpp"
+
+#include <algorithm>
+
+namespace dstack::dw {
+
+namespace {
+std::string terminal_safe(std::string s) {
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
+}
+}  // namespace
+
+Table::Table(std::vector<std::string> header) : header_(std::move(header)) {}
+
+void Table::add(std::vector<std::string> row) {
+  for (auto& cell : row) cell = terminal_safe(std::move(cell));
+  row.resize(header_.size());
+  rows_.push_back(std::move(row));
+}
+
+void Table::print(std::ostream& out) const {
+  std::vector<std::size_t> width(header_.size());
+  for (std::size_t i = 0; i < header_.size(); ++i) width[i] = header_[i].size();
+  for (auto& row : rows_)
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  auto line = [&](const std::vector<std::string>& row) {
+    std::string text;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      text += row[i];
+      if (i + 1 < row.size()) text.append(width[i] - row[i].size() + 2, ' ');
+    }
+    out << text << '\n';
+  };
+  line(header_);
+  for (auto& row : rows_) line(row);
+}
+
+}  // namespace dstack::dw
