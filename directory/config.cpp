@@ -43,11 +43,15 @@ DirectoryConfig load_config(const std::string& path, bool must_exist) {
   }
 
   auto lease = r.map("lease");
-  auto secs = [](Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d); };
-  config::Bounds<Duration> ttl_bounds{1s, 24h};
-  cfg.state.min_ttl = secs(lease.duration("min_ttl", cfg.state.min_ttl, ttl_bounds));
-  cfg.state.max_ttl = secs(lease.duration("max_ttl", cfg.state.max_ttl, ttl_bounds));
-  cfg.state.default_ttl = secs(lease.duration("default_ttl", cfg.state.default_ttl, ttl_bounds));
+  // Leases count whole seconds on the wire, so 1500ms would be silently cut: refuse it.
+  auto ttl = [&lease](std::string_view key, std::chrono::seconds def) {
+    auto d = lease.duration(key, def, {1s, 24h});
+    if (d % 1s != 0ms) lease.error(key, "must be a whole number of seconds");
+    return std::chrono::duration_cast<std::chrono::seconds>(d);
+  };
+  cfg.state.min_ttl = ttl("min_ttl", cfg.state.min_ttl);
+  cfg.state.max_ttl = ttl("max_ttl", cfg.state.max_ttl);
+  cfg.state.default_ttl = ttl("default_ttl", cfg.state.default_ttl);
   if (cfg.state.min_ttl > cfg.state.max_ttl) lease.error("min_ttl", "is above lease.max_ttl");
   if (cfg.state.default_ttl < cfg.state.min_ttl || cfg.state.default_ttl > cfg.state.max_ttl)
     lease.error("default_ttl", "must lie between lease.min_ttl and lease.max_ttl");

@@ -59,6 +59,13 @@ Outcome<> State::keepalive(const std::string& lease_id) {
   if (it == leases_.end())
     return ApiError{404, "lease_not_found", "lease " + lease_id + " is unknown or expired"};
   auto& entry = it->second;
+  if (entry.deadline <= clock_.now()) {
+    // Expired but not swept yet: renewing it now would revive instances consumers may have
+    // already dropped. Sweep it here, as the timer would.
+    drop_lease(it);
+    ++counters_.leases_expired;
+    return ApiError{404, "lease_not_found", "lease " + lease_id + " is unknown or expired"};
+  }
   deadlines_.erase({entry.deadline, lease_id});
   entry.deadline = clock_.now() + entry.lease.ttl;
   deadlines_.emplace(entry.deadline, lease_id);
@@ -110,6 +117,14 @@ Outcome<> State::put_instance(model::Instance in) {
   auto lease = leases_.find(in.lease);
   if (lease == leases_.end())
     return ApiError{404, "lease_not_found", "lease " + in.lease + " is unknown or expired"};
+  auto key = std::make_pair(in.service, in.id);
+  if (!lease->second.instances.contains(key) &&
+      lease->second.instances.size() >= options_.max_instances_per_lease) {
+    return ApiError{409, "too_many_instances",
+                    "lease " + in.lease + " already holds " +
+                        std::to_string(options_.max_instances_per_lease) +
+                        " instances (limits.max_instances_per_lease)"};
+  }
   auto& svc = instances_[in.service];
   auto existing = svc.find(in.id);
   if (existing != svc.end()) {
@@ -118,17 +133,8 @@ Outcome<> State::put_instance(model::Instance in) {
     if (existing->second.lease != in.lease) {
       // Moved to a new lease (its watson restarted): the old lease no longer holds it.
       if (auto old = leases_.find(existing->second.lease); old != leases_.end())
-        old->second.instances.erase({in.service, in.id});
+        old->second.instances.erase(key);
     }
-  }
-  auto key = std::make_pair(in.service, in.id);
-  if (!lease->second.instances.contains(key) &&
-      lease->second.instances.size() >= options_.max_instances_per_lease) {
-    if (svc.empty()) instances_.erase(in.service);
-    return ApiError{409, "too_many_instances",
-                    "lease " + in.lease + " already holds " +
-                        std::to_string(options_.max_instances_per_lease) +
-                        " instances (limits.max_instances_per_lease)"};
   }
   lease->second.instances.insert(key);
   if (existing == svc.end()) ++instance_count_;

@@ -44,9 +44,12 @@ std::variant<DirectoryAddress, std::string> parse_directory_address(std::string_
     out.prefix = path.empty() || path == "/" ? "/dstack" : std::string(path);
     while (out.prefix.size() > 1 && out.prefix.back() == '/') out.prefix.pop_back();
   } else if (!seed_form && !path.empty() && path != "/") {
-    return fail("a directory address has no path (did you mean //host" + std::string(path) + "?)");
+    return fail("a directory address has no path (did you mean //" + std::string(hosts) +
+                std::string(path) + "?)");
   }
   if (hosts.empty()) return fail("host is missing");
+  if (hosts.back() == ',' || hosts.front() == ',' || hosts.find(",,") != std::string_view::npos)
+    return fail("empty host in the list");
   while (!hosts.empty()) {
     auto comma = hosts.find(',');
     auto one = hosts.substr(0, comma);

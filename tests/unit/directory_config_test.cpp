@@ -1,0 +1,353 @@
+// directory.yaml (SPEC §4): defaults, every key mapped, and every problem an operator can see,
+// pinned as the exact `file:line:col: key: problem` line.
+
+#include "directory/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/config/reader.hpp"
+
+namespace dstack::directory {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+
+class DirectoryConfigTest : public ::testing::Test {
+ protected:
+  DirectoryConfigTest() {
+    std::string pattern = (fs::temp_directory_path() / "directory_config_test.XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    path_ = (dir_ / "directory.yaml").string();
+  }
+  ~DirectoryConfigTest() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void write(std::string_view text) {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  }
+
+  DirectoryConfig load(std::string_view text) {
+    write(text);
+    return load_config(path_, true);
+  }
+
+  // The problem lines for `text`, each with the file's path taken off its front so the
+  // expectations read like the file: "1:9: listen: ...".
+  std::vector<std::string> problems(std::string_view text) {
+    write(text);
+    try {
+      load_config(path_, true);
+    } catch (const config::ConfigError& e) {
+      std::vector<std::string> out;
+      for (const auto& l : e.lines()) {
+        if (l.rfind(path_ + ":", 0) == 0)
+          out.push_back(l.substr(path_.size() + 1));
+        else
+          out.push_back("<other file> " + l);
+      }
+      return out;
+    }
+    return {"<accepted>"};
+  }
+
+  fs::path dir_;
+  std::string path_;
+};
+
+void expect_defaults(const DirectoryConfig& cfg) {
+  EXPECT_EQ(cfg.listen.host, "127.0.0.1");
+  EXPECT_EQ(cfg.listen.port, 7400);
+  EXPECT_EQ(cfg.data_dir, "/var/lib/dstack-directory");
+  EXPECT_EQ(cfg.token_file, "");
+  EXPECT_FALSE(cfg.tls.has_value());
+  EXPECT_EQ(cfg.state.default_ttl, 10s);
+  EXPECT_EQ(cfg.state.min_ttl, 1s);
+  EXPECT_EQ(cfg.state.max_ttl, 300s);
+  EXPECT_EQ(cfg.state.sync_grace, 0ms);  // 0: twice max_ttl
+  EXPECT_EQ(cfg.state.max_instances_per_lease, 1000u);
+  EXPECT_EQ(cfg.state.history, 100000u);
+  EXPECT_EQ(cfg.limits.max_body, 1u << 20);     // SPEC: request body 1 MiB
+  EXPECT_EQ(cfg.limits.max_header, 16u << 10);  // SPEC: header 16 KiB
+  EXPECT_EQ(cfg.limits.idle_timeout, 60s);
+  EXPECT_EQ(cfg.limits.request_timeout, 10s);
+  EXPECT_EQ(cfg.limits.write_timeout, 10s);
+  EXPECT_EQ(cfg.limits.max_connections, 10000u);
+  EXPECT_EQ(cfg.limits.max_stream_buffer, 8u << 20);
+  EXPECT_EQ(cfg.watch_keepalive, 5s);
+  EXPECT_EQ(cfg.log_level, "info");
+}
+
+// --- loading ---------------------------------------------------------------------------------
+
+TEST_F(DirectoryConfigTest, MissingFileAtTheDefaultPathGivesTheDefaults) {
+  expect_defaults(load_config((dir_ / "absent.yaml").string(), false));
+}
+
+TEST_F(DirectoryConfigTest, MissingFileThatWasAskedForIsAnError) {
+  const std::string absent = (dir_ / "absent.yaml").string();
+  try {
+    load_config(absent, true);
+    FAIL() << "accepted a missing file";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(), ElementsAre(absent + ": cannot read: No such file or directory"));
+  }
+}
+
+TEST_F(DirectoryConfigTest, FileAtTheDefaultPathIsReadWhenItExists) {
+  write("listen: 0.0.0.0:7400\n");
+  EXPECT_EQ(load_config(path_, false).listen.host, "0.0.0.0");
+  write("log_level: loud\n");
+  EXPECT_THROW(load_config(path_, false), config::ConfigError);
+}
+
+TEST_F(DirectoryConfigTest, EmptyFileGivesTheDefaults) {
+  expect_defaults(load("# nothing here\n"));
+}
+
+TEST_F(DirectoryConfigTest, FullFileMapsToTheStruct) {
+  auto cfg = load(R"(listen: 0.0.0.0:7500
+data_dir: /srv/directory
+token_file: /etc/datawire/directory.token
+log_level: debug
+tls:
+  cert: /etc/datawire/directory.crt
+  key: /etc/datawire/directory.key
+  client_ca: /etc/datawire/ca.crt
+lease:
+  default_ttl: 15s
+  min_ttl: 2s
+  max_ttl: 2m
+sync_grace: 90s
+watch_keepalive: 2s
+limits:
+  max_body: 2MiB
+  max_header: 32KiB
+  idle_timeout: 30s
+  request_timeout: 5s
+  write_timeout: 7s
+  max_connections: 500
+  watch_buffer: 1MiB
+  max_instances_per_lease: 50
+  watch_history: 2000
+)");
+  EXPECT_EQ(cfg.listen.host, "0.0.0.0");
+  EXPECT_EQ(cfg.listen.port, 7500);
+  EXPECT_EQ(cfg.data_dir, "/srv/directory");
+  EXPECT_EQ(cfg.token_file, "/etc/datawire/directory.token");
+  EXPECT_EQ(cfg.log_level, "debug");
+  ASSERT_TRUE(cfg.tls.has_value());
+  EXPECT_EQ(cfg.tls->cert, "/etc/datawire/directory.crt");
+  EXPECT_EQ(cfg.tls->key, "/etc/datawire/directory.key");
+  EXPECT_EQ(cfg.tls->client_ca, "/etc/datawire/ca.crt");
+  EXPECT_EQ(cfg.state.default_ttl, 15s);
+  EXPECT_EQ(cfg.state.min_ttl, 2s);
+  EXPECT_EQ(cfg.state.max_ttl, 120s);
+  EXPECT_EQ(cfg.state.sync_grace, 90s);
+  EXPECT_EQ(cfg.watch_keepalive, 2s);
+  EXPECT_EQ(cfg.limits.max_body, 2u << 20);
+  EXPECT_EQ(cfg.limits.max_header, 32u << 10);
+  EXPECT_EQ(cfg.limits.idle_timeout, 30s);
+  EXPECT_EQ(cfg.limits.request_timeout, 5s);
+  EXPECT_EQ(cfg.limits.write_timeout, 7s);
+  EXPECT_EQ(cfg.limits.max_connections, 500u);
+  EXPECT_EQ(cfg.limits.max_stream_buffer, 1u << 20);
+  EXPECT_EQ(cfg.state.max_instances_per_lease, 50u);
+  EXPECT_EQ(cfg.state.history, 2000u);
+}
+
+TEST_F(DirectoryConfigTest, TlsWithoutClientCaAndIpv6Listen) {
+  auto cfg = load("listen: \"[::]:7400\"\ntls:\n  cert: /c.pem\n  key: /k.pem\n");
+  EXPECT_EQ(cfg.listen.host, "::");
+  EXPECT_EQ(cfg.listen.port, 7400);
+  ASSERT_TRUE(cfg.tls.has_value());
+  EXPECT_EQ(cfg.tls->cert, "/c.pem");
+  EXPECT_EQ(cfg.tls->client_ca, "");
+}
+
+TEST_F(DirectoryConfigTest, ListenWithoutPortUses7400) {
+  auto cfg = load("listen: 10.0.0.5\n");
+  EXPECT_EQ(cfg.listen.host, "10.0.0.5");
+  EXPECT_EQ(cfg.listen.port, 7400);
+}
+
+// --- problems --------------------------------------------------------------------------------
+
+TEST_F(DirectoryConfigTest, UnknownKeyAtTheTop) {
+  EXPECT_THAT(problems("listen: 127.0.0.1:7400\nlistne: 1.2.3.4\n"),
+              ElementsAre("2:1: listne: unknown key"));
+}
+
+TEST_F(DirectoryConfigTest, UnknownKeyNestedInLimitsAndLease) {
+  EXPECT_THAT(problems("limits:\n  max_body: 2MiB\n  max_bodyy: 1\nlease:\n  ttl: 5s\n"),
+              ElementsAre("3:3: limits.max_bodyy: unknown key", "5:3: lease.ttl: unknown key"));
+}
+
+TEST_F(DirectoryConfigTest, WrongTypes) {
+  EXPECT_THAT(problems("lease: 5\n"), ElementsAre("1:8: lease: expected a map, got \"5\""));
+  EXPECT_THAT(problems("listen: [a, b]\n"),
+              ElementsAre("1:9: listen: expected a string, got a sequence"));
+  EXPECT_THAT(problems("limits:\n  max_connections: many\n"),
+              ElementsAre("2:20: limits.max_connections: expected an integer, got \"many\""));
+  EXPECT_THAT(problems("lease:\n  default_ttl: soon\n"),
+              ElementsAre("2:16: lease.default_ttl: expected a duration like 3s or 500ms, got "
+                          "\"soon\""));
+  EXPECT_THAT(problems("limits:\n  max_body: lots\n"),
+              ElementsAre("2:13: limits.max_body: expected a size like 512, 16KiB or 1MiB, got "
+                          "\"lots\""));
+}
+
+// Leases count whole seconds on the wire: 1500ms must not quietly become 1 s.
+TEST_F(DirectoryConfigTest, LeaseDurationsMustBeWholeSeconds) {
+  EXPECT_THAT(problems("lease:\n  default_ttl: 1500ms\n"),
+              ElementsAre("2:16: lease.default_ttl: must be a whole number of seconds"));
+}
+
+TEST_F(DirectoryConfigTest, DurationsOutOfRange) {
+  EXPECT_THAT(problems("lease:\n  max_ttl: 2d\n"),
+              ElementsAre("2:12: lease.max_ttl: 2d is above the maximum 24h"));
+  EXPECT_THAT(problems("lease:\n  min_ttl: 500ms\n"),
+              ElementsAre("2:12: lease.min_ttl: 500ms is below the minimum 1s"));
+  EXPECT_THAT(problems("sync_grace: 25h\n"),
+              ElementsAre("1:13: sync_grace: 25h is above the maximum 24h"));
+  EXPECT_THAT(problems("watch_keepalive: 50ms\n"),
+              ElementsAre("1:18: watch_keepalive: 50ms is below the minimum 100ms"));
+  EXPECT_THAT(problems("limits:\n  idle_timeout: 2h\n"),
+              ElementsAre("2:17: limits.idle_timeout: 2h is above the maximum 1h"));
+}
+
+TEST_F(DirectoryConfigTest, SizesAndCountsOutOfRange) {
+  EXPECT_THAT(problems("limits:\n  max_body: 100\n"),
+              ElementsAre("2:13: limits.max_body: 100 is below the minimum 1KiB"));
+  EXPECT_THAT(problems("limits:\n  max_body: 65MiB\n"),
+              ElementsAre("2:13: limits.max_body: 65MiB is above the maximum 64MiB"));
+  EXPECT_THAT(problems("limits:\n  max_header: 2MiB\n"),
+              ElementsAre("2:15: limits.max_header: 2MiB is above the maximum 1MiB"));
+  EXPECT_THAT(problems("limits:\n  watch_buffer: 1KiB\n"),
+              ElementsAre("2:17: limits.watch_buffer: 1KiB is below the minimum 64KiB"));
+  EXPECT_THAT(problems("limits:\n  max_connections: 0\n"),
+              ElementsAre("2:20: limits.max_connections: 0 is out of range 1..1000000"));
+  EXPECT_THAT(problems("limits:\n  max_instances_per_lease: 0\n"),
+              ElementsAre("2:28: limits.max_instances_per_lease: 0 is out of range 1..1000000"));
+}
+
+TEST_F(DirectoryConfigTest, MinTtlAboveMaxTtl) {
+  // No default_ttl can lie in an empty range, so that is reported too, where `lease` is.
+  EXPECT_THAT(problems("lease:\n  min_ttl: 60s\n  max_ttl: 30s\n"),
+              ElementsAre("2:12: lease.min_ttl: is above lease.max_ttl",
+                          "2:3: lease.default_ttl: must lie between lease.min_ttl and "
+                          "lease.max_ttl"));
+}
+
+TEST_F(DirectoryConfigTest, DefaultTtlOutsideMinMax) {
+  EXPECT_THAT(problems("lease:\n  default_ttl: 400s\n"),
+              ElementsAre("2:16: lease.default_ttl: must lie between lease.min_ttl and "
+                          "lease.max_ttl"));
+  EXPECT_THAT(problems("lease:\n  min_ttl: 5s\n  default_ttl: 3s\n"),
+              ElementsAre("3:16: lease.default_ttl: must lie between lease.min_ttl and "
+                          "lease.max_ttl"));
+  // The default (10 s) above a lowered max_ttl is reported at the lease map.
+  EXPECT_THAT(problems("lease:\n  max_ttl: 5s\n"),
+              ElementsAre("2:3: lease.default_ttl: must lie between lease.min_ttl and "
+                          "lease.max_ttl"));
+}
+
+TEST_F(DirectoryConfigTest, BadListenAddress) {
+  EXPECT_THAT(problems("listen: \"vm101:99999\"\n"),
+              ElementsAre("1:9: listen: \"vm101:99999\": port must be 1..65535"));
+  EXPECT_THAT(problems("listen: \":7400\"\n"),
+              ElementsAre("1:9: listen: \":7400\": host is missing"));
+}
+
+TEST_F(DirectoryConfigTest, BadLogLevel) {
+  EXPECT_THAT(problems("log_level: loud\n"),
+              ElementsAre("1:12: log_level: \"loud\" is not a log level (trace, debug, info, "
+                          "warn, error, off)"));
+}
+
+TEST_F(DirectoryConfigTest, TlsMissingCertOrKey) {
+  EXPECT_THAT(problems("tls:\n  key: /k.pem\n"), ElementsAre("2:3: tls.cert: required"));
+  EXPECT_THAT(problems("tls:\n  cert: /c.pem\n"), ElementsAre("2:3: tls.key: required"));
+}
+
+TEST_F(DirectoryConfigTest, SeveralProblemsAreReportedAtOnce) {
+  EXPECT_THAT(problems(R"(listen: "::1"
+log_level: loud
+lease:
+  max_ttl: 1h
+  bogus: 1
+limits:
+  max_body: 1
+colour: blue
+)"),
+              ElementsAre("1:9: listen: \"::1\": IPv6 addresses need brackets, like [::1]:7400",
+                          "2:12: log_level: \"loud\" is not a log level (trace, debug, info, "
+                          "warn, error, off)",
+                          "7:13: limits.max_body: 1 is below the minimum 1KiB",
+                          "5:3: lease.bogus: unknown key", "8:1: colour: unknown key"));
+}
+
+// --- command-line overrides ------------------------------------------------------------------
+
+TEST_F(DirectoryConfigTest, OverridesWinOverTheFile) {
+  auto cfg = load("listen: 0.0.0.0:7500\ndata_dir: /srv/d\nlog_level: debug\n");
+  apply_overrides(cfg, "[::1]:7600", "/tmp/d", "/etc/token", "warn");
+  EXPECT_EQ(cfg.listen.host, "::1");
+  EXPECT_EQ(cfg.listen.port, 7600);
+  EXPECT_EQ(cfg.data_dir, "/tmp/d");
+  EXPECT_EQ(cfg.token_file, "/etc/token");
+  EXPECT_EQ(cfg.log_level, "warn");
+}
+
+TEST_F(DirectoryConfigTest, EmptyOverridesKeepTheFile) {
+  auto cfg = load("listen: 0.0.0.0:7500\ndata_dir: /srv/d\ntoken_file: /t\nlog_level: debug\n");
+  apply_overrides(cfg, "", "", "", "");
+  EXPECT_EQ(cfg.listen.to_string(), "0.0.0.0:7500");
+  EXPECT_EQ(cfg.data_dir, "/srv/d");
+  EXPECT_EQ(cfg.token_file, "/t");
+  EXPECT_EQ(cfg.log_level, "debug");
+}
+
+TEST_F(DirectoryConfigTest, InvalidOverridesNameTheFlag) {
+  DirectoryConfig cfg;
+  try {
+    apply_overrides(cfg, "vm101:0", "", "", "");
+    FAIL() << "accepted --listen vm101:0";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(), ElementsAre("--listen: \"vm101:0\": port must be 1..65535"));
+  }
+  try {
+    apply_overrides(cfg, "", "", "", "loud");
+    FAIL() << "accepted --log-level loud";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(), ElementsAre("--log-level: \"loud\" is not a log level (trace, debug, "
+                                       "info, warn, error, off)"));
+  }
+  try {
+    apply_overrides(cfg, "::1", "", "", "verbose");
+    FAIL() << "accepted both";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(),
+                ElementsAre("--listen: \"::1\": IPv6 addresses need brackets, like [::1]:7400",
+                            "--log-level: \"verbose\" is not a log level (trace, debug, info, "
+                            "warn, error, off)"));
+  }
+  EXPECT_EQ(cfg.listen.to_string(), "127.0.0.1:7400");
+  EXPECT_EQ(cfg.log_level, "info");
+}
+
+}  // namespace
+}  // namespace dstack::directory
