@@ -17,7 +17,10 @@ using net::HttpResponse;
 namespace {
 
 HttpResponse json_response(int status, const json& body) {
-  return HttpResponse{status, "application/json", body.dump() + "\n", {}, {}};
+  // Messages may quote what a client sent (a percent-decoded path can hold any byte): replace
+  // invalid UTF-8 instead of failing the answer.
+  return HttpResponse{status, "application/json",
+                      body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", {}, {}};
 }
 
 HttpResponse error(const ApiError& e) {
