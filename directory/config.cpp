@@ -4,6 +4,7 @@
 
 #include "common/config/reader.hpp"
 #include "common/log/log.hpp"
+#include "common/registry/directory_client.hpp"
 
 namespace dstack::directory {
 
@@ -94,6 +95,15 @@ void apply_overrides(DirectoryConfig& cfg, const std::string& listen, const std:
   if (!data_dir.empty()) cfg.data_dir = data_dir;
   if (!token_file.empty()) cfg.token_file = token_file;
   if (!problems.empty()) throw config::ConfigError(problems);
+}
+
+void load_token(DirectoryConfig& cfg) {
+  if (cfg.token_file.empty()) return;
+  try {
+    cfg.token = registry::read_token_file(cfg.token_file);
+  } catch (const std::runtime_error& e) {
+    throw config::ConfigError({e.what()});
+  }
 }
 
 }  // namespace dstack::directory

@@ -14,6 +14,7 @@ struct DirectoryConfig {
   net::HostPort listen{"127.0.0.1", 7400};
   std::string data_dir = "/var/lib/dstack-directory";
   std::string token_file;                 // empty: writes need no token
+  std::string token;                      // read from token_file by load_token()
   std::optional<net::ServerTls> tls;
   StateOptions state;                     // lease.*, sync_grace, limits.max_instances_per_lease
   net::ServerLimits limits;
@@ -24,6 +25,10 @@ struct DirectoryConfig {
 // Reads the file (throws config::ConfigError listing every problem). A missing file at the
 // default path gives the defaults; a missing file that was asked for is an error.
 DirectoryConfig load_config(const std::string& path, bool must_exist);
+
+// Reads token_file into token. Throws config::ConfigError naming the file when it cannot be
+// read or is empty, so --check-config catches it too.
+void load_token(DirectoryConfig& cfg);
 
 // Command-line flags win over the file; empty strings leave the file's value. Throws
 // config::ConfigError naming the flag when a value is invalid.

@@ -5,7 +5,6 @@
 
 #include "common/daemon/daemon.hpp"
 #include "common/log/log.hpp"
-#include "common/registry/directory_client.hpp"
 #include "directory/api.hpp"
 
 namespace dstack::directory {
@@ -49,8 +48,7 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   auto log = log::get("directory");
   daemon::raise_fd_limit();
 
-  std::string token;
-  if (!config.token_file.empty()) token = registry::read_token_file(config.token_file);
+  const std::string& token = config.token;
 
   auto store = RouteStore::open(config.data_dir);
   if (!store.recovery().message.empty()) log->warn("{}", store.recovery().message);

@@ -1,5 +1,7 @@
 #include "common/registry/directory_client.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -12,7 +14,8 @@ using nlohmann::json;
 
 std::string read_token_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("token_file \"" + path + "\": cannot read");
+  if (!in)
+    throw std::runtime_error("token_file \"" + path + "\": cannot read: " + std::strerror(errno));
   std::string line;
   std::getline(in, line);
   auto first = line.find_first_not_of(" \t\r\n");
