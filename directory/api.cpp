@@ -10,17 +10,20 @@
 
 namespace dstack::directory {
 
-using nlohmann::json;
 using net::HttpRequest;
 using net::HttpResponse;
+using nlohmann::json;
 
 namespace {
 
 HttpResponse json_response(int status, const json& body) {
   // Messages may quote what a client sent (a percent-decoded path can hold any byte): replace
   // invalid UTF-8 instead of failing the answer.
-  return HttpResponse{status, "application/json",
-                      body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", {}, {}};
+  return HttpResponse{status,
+                      "application/json",
+                      body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                      {},
+                      {}};
 }
 
 HttpResponse error(const ApiError& e) {
@@ -34,8 +37,8 @@ HttpResponse not_found(const HttpRequest& r) {
 }
 
 HttpResponse method_not_allowed(const HttpRequest& r, const std::string& allow) {
-  auto res = error({405, "method_not_allowed", r.method + " is not allowed on " + r.path +
-                                                   " (allowed: " + allow + ")"});
+  auto res = error({405, "method_not_allowed",
+                    r.method + " is not allowed on " + r.path + " (allowed: " + allow + ")"});
   res.headers.emplace_back("Allow", allow);
   return res;
 }
@@ -52,7 +55,8 @@ std::variant<json, ApiError> parse_body(const HttpRequest& r) {
   try {
     return json::parse(r.body);
   } catch (const json::parse_error& e) {
-    return ApiError{400, "invalid_json", std::string("request body is not valid JSON: ") + e.what()};
+    return ApiError{400, "invalid_json",
+                    std::string("request body is not valid JSON: ") + e.what()};
   }
 }
 
@@ -62,20 +66,9 @@ std::optional<ApiError> bad_name(const model::Problem& problem) {
   return ApiError{400, "invalid_name", *problem};
 }
 
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t start = 1;
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    if (slash == std::string::npos) slash = path.size();
-    parts.push_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  if (!parts.empty() && parts.back().empty()) parts.pop_back();  // a trailing slash
-  return parts;
+json revision_body(const State& state) {
+  return json{{"revision", state.revision()}};
 }
-
-json revision_body(const State& state) { return json{{"revision", state.revision()}}; }
 
 }  // namespace
 
@@ -95,12 +88,16 @@ bool Api::authorized(const HttpRequest& r) const {
 
 HttpResponse Api::handle(const HttpRequest& r) {
   if (r.path.empty() || r.path.front() != '/') return not_found(r);
-  auto parts = split_path(r.path);
+  auto segments = net::path_segments(r.path);
+  if (!segments)
+    return error({400, "bad_request", "malformed percent-encoding in the path " + r.path});
+  const auto& parts = *segments;
   for (auto& p : parts)
     if (p.empty()) return not_found(r);
   if (r.method != "GET" && r.method != "HEAD" && !authorized(r))
-    return error({401, "unauthorized", "this directory needs a bearer token for writes: "
-                                       "missing or wrong Authorization header"});
+    return error({401, "unauthorized",
+                  "this directory needs a bearer token for writes: "
+                  "missing or wrong Authorization header"});
   return route(r, parts);
 }
 
@@ -130,8 +127,8 @@ HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& pa
 }
 
 HttpResponse Api::health() const {
-  json body = model::to_json(model::DirectoryHealth{"ok", state_.revision(), state_.epoch(),
-                                                    state_.synced()});
+  json body = model::to_json(
+      model::DirectoryHealth{"ok", state_.revision(), state_.epoch(), state_.synced()});
   if (!options_.name.empty()) body["name"] = options_.name;
   if (!options_.advertise.empty()) body["address"] = options_.advertise;
   return json_response(200, body);
@@ -149,8 +146,10 @@ HttpResponse Api::leases(const HttpRequest& r, const std::vector<std::string>& p
     std::string owner;
     for (auto& [key, value] : j.items()) {
       if (key == "ttl") {
-        if (value.is_number_integer()) ttl = value.get<std::int64_t>();
-        else problems.push_back("ttl: expected an integer number of seconds");
+        if (value.is_number_integer())
+          ttl = value.get<std::int64_t>();
+        else
+          problems.push_back("ttl: expected an integer number of seconds");
       } else if (key == "owner") {
         if (!value.is_string()) {
           problems.push_back("owner: expected a string");
@@ -207,7 +206,9 @@ HttpResponse Api::services(const HttpRequest& r, const std::vector<std::string>&
     auto routes = state_.routes_of(service);
     if (instances.empty() && routes.empty())
       return error({404, "service_not_found", "no service named " + service});
-    json body{{"service", service}, {"instances", json::array()}, {"routes", json::array()},
+    json body{{"service", service},
+              {"instances", json::array()},
+              {"routes", json::array()},
               {"revision", state_.revision()}};
     for (auto* in : instances) body["instances"].push_back(model::to_json(*in));
     for (auto& route : routes) body["routes"].push_back(model::to_json(route));
@@ -260,10 +261,10 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
   if (r.method == "GET") {
     auto route = state_.route(service, consumer);
     if (!route)
-      return error({404, "route_not_found",
-                    "service " + service + " has no route" +
-                        (consumer.empty() ? std::string(" for everyone")
-                                          : " for consumer " + consumer)});
+      return error(
+          {404, "route_not_found",
+           "service " + service + " has no route" +
+               (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer)});
     return json_response(200, model::to_json(*route));
   }
   if (r.method == "DELETE") {
@@ -293,16 +294,16 @@ HttpResponse Api::watch(const HttpRequest& r) {
       return error({400, "epoch_required",
                     "since needs the epoch it came from: /v1/watch?since=REV&epoch=EPOCH"});
     if (*epoch != state_.epoch())
-      return error({410, "stale_epoch", "epoch " + *epoch +
-                                            " is not the directory's current epoch " +
-                                            state_.epoch() + "; re-read /v1/snapshot"});
+      return error({410, "stale_epoch",
+                    "epoch " + *epoch + " is not the directory's current epoch " + state_.epoch() +
+                        "; re-read /v1/snapshot"});
   }
   if (!state_.history().since(since))
     return error({410, "stale_revision",
                   "revision " + std::to_string(since) +
                       " is no longer served (history holds revisions after " +
-                      std::to_string(state_.revision() - state_.history().size()) +
-                      " up to " + std::to_string(state_.revision()) + "); re-read /v1/snapshot"});
+                      std::to_string(state_.revision() - state_.history().size()) + " up to " +
+                      std::to_string(state_.revision()) + "); re-read /v1/snapshot"});
   HttpResponse res{200, "application/x-ndjson", {}, {}, {}};
   res.start_stream = [this, since](std::shared_ptr<net::StreamSink> sink) {
     // Runs right after this handler, before any other change can slip in between the backlog

@@ -2,8 +2,10 @@
 
 #include <filesystem>
 
+#include "common/config/checks.hpp"
 #include "common/config/reader.hpp"
 #include "common/log/log.hpp"
+#include "common/net/tls.hpp"
 #include "common/registry/directory_client.hpp"
 
 namespace dstack::directory {
@@ -16,6 +18,17 @@ std::optional<std::string> check_listen(std::string_view text) {
   if (auto* why = std::get_if<std::string>(&parsed)) return *why;
   return std::nullopt;
 }
+// Reads the token now, so a missing or empty token file is a config error (exit 78) that
+// --check-config also reports.
+std::optional<std::string> read_token(const std::string& path, std::string& token) {
+  try {
+    token = registry::read_token_file(path);
+    return std::nullopt;
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+}
+
 std::optional<std::string> check_level(std::string_view text) {
   if (log::parse_level(text)) return std::nullopt;
   return "\"" + std::string(text) + "\" is not a log level (trace, debug, info, warn, error, off)";
@@ -34,13 +47,24 @@ DirectoryConfig load_config(const std::string& path, bool must_exist) {
   auto parsed = net::parse_host_port(listen, 7400);
   if (auto* hp = std::get_if<net::HostPort>(&parsed)) cfg.listen = *hp;
   cfg.data_dir = r.string("data_dir", cfg.data_dir);
-  cfg.token_file = r.string("token_file", "");
+  cfg.token_file = r.string("token_file", "", [&cfg](std::string_view path) {
+    return read_token(std::string(path), cfg.token);
+  });
   cfg.log_level = r.string("log_level", cfg.log_level, check_level);
 
   if (r.has("tls")) {
     auto tls = r.map("tls");
-    cfg.tls = net::ServerTls{tls.required_string("cert"), tls.required_string("key"),
-                             tls.string("client_ca", "")};
+    auto file = config::readable_file;
+    cfg.tls = net::ServerTls{tls.required_string("cert", file), tls.required_string("key", file),
+                             tls.string("client_ca", "", file)};
+    if (errors.empty()) {
+      // Readable is not enough: the files must also be a matching PEM certificate and key.
+      try {
+        net::make_server_context(*cfg.tls);
+      } catch (const std::runtime_error& e) {
+        tls.error("", e.what());
+      }
+    }
   }
 
   auto lease = r.map("lease");
@@ -69,9 +93,9 @@ DirectoryConfig load_config(const std::string& path, bool must_exist) {
   lim.max_connections = static_cast<std::size_t>(
       l.integer("max_connections", static_cast<std::int64_t>(lim.max_connections), {1, 1000000}));
   lim.max_stream_buffer = l.size("watch_buffer", lim.max_stream_buffer, {64 << 10, 1 << 30});
-  cfg.state.max_instances_per_lease = static_cast<std::size_t>(l.integer(
-      "max_instances_per_lease", static_cast<std::int64_t>(cfg.state.max_instances_per_lease),
-      {1, 1000000}));
+  cfg.state.max_instances_per_lease = static_cast<std::size_t>(
+      l.integer("max_instances_per_lease",
+                static_cast<std::int64_t>(cfg.state.max_instances_per_lease), {1, 1000000}));
   cfg.state.history = static_cast<std::size_t>(
       l.integer("watch_history", static_cast<std::int64_t>(cfg.state.history), {1, 10000000}));
 
@@ -85,25 +109,23 @@ void apply_overrides(DirectoryConfig& cfg, const std::string& listen, const std:
   std::vector<std::string> problems;
   if (!listen.empty()) {
     auto parsed = net::parse_host_port(listen, 7400);
-    if (auto* why = std::get_if<std::string>(&parsed)) problems.push_back("--listen: " + *why);
-    else cfg.listen = std::get<net::HostPort>(parsed);
+    if (auto* why = std::get_if<std::string>(&parsed))
+      problems.push_back("--listen: " + *why);
+    else
+      cfg.listen = std::get<net::HostPort>(parsed);
   }
   if (!log_level.empty()) {
-    if (auto why = check_level(log_level)) problems.push_back("--log-level: " + *why);
-    else cfg.log_level = log_level;
+    if (auto why = check_level(log_level))
+      problems.push_back("--log-level: " + *why);
+    else
+      cfg.log_level = log_level;
   }
   if (!data_dir.empty()) cfg.data_dir = data_dir;
-  if (!token_file.empty()) cfg.token_file = token_file;
-  if (!problems.empty()) throw config::ConfigError(problems);
-}
-
-void load_token(DirectoryConfig& cfg) {
-  if (cfg.token_file.empty()) return;
-  try {
-    cfg.token = registry::read_token_file(cfg.token_file);
-  } catch (const std::runtime_error& e) {
-    throw config::ConfigError({e.what()});
+  if (!token_file.empty()) {
+    if (auto why = read_token(token_file, cfg.token)) problems.push_back("--token-file: " + *why);
+    cfg.token_file = token_file;
   }
+  if (!problems.empty()) throw config::ConfigError(problems);
 }
 
 }  // namespace dstack::directory

@@ -13,10 +13,10 @@ namespace dstack::directory {
 struct DirectoryConfig {
   net::HostPort listen{"127.0.0.1", 7400};
   std::string data_dir = "/var/lib/dstack-directory";
-  std::string token_file;                 // empty: writes need no token
-  std::string token;                      // read from token_file by load_token()
+  std::string token_file;  // empty: writes need no token
+  std::string token;       // read from token_file while loading
   std::optional<net::ServerTls> tls;
-  StateOptions state;                     // lease.*, sync_grace, limits.max_instances_per_lease
+  StateOptions state;  // lease.*, sync_grace, limits.max_instances_per_lease
   net::ServerLimits limits;
   Duration watch_keepalive = std::chrono::seconds(5);
   std::string log_level = "info";
@@ -25,10 +25,6 @@ struct DirectoryConfig {
 // Reads the file (throws config::ConfigError listing every problem). A missing file at the
 // default path gives the defaults; a missing file that was asked for is an error.
 DirectoryConfig load_config(const std::string& path, bool must_exist);
-
-// Reads token_file into token. Throws config::ConfigError naming the file when it cannot be
-// read or is empty, so --check-config catches it too.
-void load_token(DirectoryConfig& cfg);
 
 // Command-line flags win over the file; empty strings leave the file's value. Throws
 // config::ConfigError naming the flag when a value is invalid.

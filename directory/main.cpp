@@ -26,7 +26,6 @@ int main(int argc, char** argv) {
   return daemon::run_main("dstack-directory", [&] {
     auto cfg = directory::load_config(config_path, config_opt->count() > 0);
     directory::apply_overrides(cfg, listen, data_dir, token_file, level);
-    directory::load_token(cfg);
     if (check_only) {
       std::cout << config_path << ": ok\n";
       return exit_code::ok;

@@ -20,8 +20,7 @@ struct Args {
 };
 
 // Runs one command coroutine to completion.
-int run_command(asio::io_context& io,
-                std::function<awaitable<int>(registry::Registry&)> command,
+int run_command(asio::io_context& io, std::function<awaitable<int>(registry::Registry&)> command,
                 std::unique_ptr<registry::Registry> reg) {
   int code = exit_code::failure;
   asio::co_spawn(io, command(*reg), [&](std::exception_ptr e, int result) {
@@ -64,8 +63,8 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "the directory's health and counts");
   if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
 
-  auto address = registry::parse_directory_address(
-      registry::choose_directory_address(a.directory, ""));
+  auto address =
+      registry::parse_directory_address(registry::choose_directory_address(a.directory, ""));
   if (auto* why = std::get_if<std::string>(&address)) {
     std::cerr << "dw: " << *why << '\n';
     return exit_code::usage;
@@ -76,9 +75,15 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   std::unique_ptr<registry::Registry> reg;
   try {
-    if (!a.token_file.empty()) settings.token = registry::read_token_file(a.token_file);
-    reg = registry::make_registry(io.get_executor(),
-                                  std::get<registry::DirectoryAddress>(address), settings);
+    if (!a.token_file.empty()) {
+      try {
+        settings.token = registry::read_token_file(a.token_file);
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string("token file ") + e.what());
+      }
+    }
+    reg = registry::make_registry(io.get_executor(), std::get<registry::DirectoryAddress>(address),
+                                  settings);
   } catch (const std::exception& e) {
     std::cerr << "dw: " << e.what() << '\n';
     return exit_code::usage;
@@ -87,7 +92,8 @@ int main(int argc, char** argv) {
   Output o{std::cout, std::cerr, a.json};
   std::function<awaitable<int>(registry::Registry&)> command;
   if (*services) command = [o](registry::Registry& r) { return dw::services(r, o); };
-  if (*instances) command = [o, a](registry::Registry& r) { return dw::instances(r, o, a.service); };
+  if (*instances)
+    command = [o, a](registry::Registry& r) { return dw::instances(r, o, a.service); };
   if (*list) command = [o, a](registry::Registry& r) { return route_list(r, o, a.service); };
   if (*set)
     command = [o, a](registry::Registry& r) {
@@ -97,7 +103,8 @@ int main(int argc, char** argv) {
     command = [o, a](registry::Registry& r) {
       return route_add(r, o, a.consumer, a.version_arg, a.percent);
     };
-  if (*rm) command = [o, a](registry::Registry& r) { return route_rm(r, o, a.service, a.consumer); };
+  if (*rm)
+    command = [o, a](registry::Registry& r) { return route_rm(r, o, a.service, a.consumer); };
   if (*watch) command = [o](registry::Registry& r) { return dw::watch(r, o); };
   if (*status) command = [o](registry::Registry& r) { return dw::status(r, o); };
   return run_command(io, command, std::move(reg));

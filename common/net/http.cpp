@@ -41,7 +41,7 @@ std::optional<std::string> HttpRequest::query_param(std::string_view name) const
 bool split_target(std::string_view target, std::string& path,
                   std::vector<std::pair<std::string, std::string>>& query) {
   auto qmark = target.find('?');
-  if (!decode(target.substr(0, qmark), path, false)) return false;
+  path = std::string(target.substr(0, qmark));
   query.clear();
   if (qmark == std::string_view::npos) return true;
   std::string_view rest = target.substr(qmark + 1);
@@ -59,24 +59,18 @@ bool split_target(std::string_view target, std::string& path,
   return true;
 }
 
-std::string_view status_reason(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "";
+std::optional<std::vector<std::string>> path_segments(std::string_view raw_path) {
+  std::vector<std::string> parts;
+  if (!raw_path.empty() && raw_path.front() == '/') raw_path.remove_prefix(1);
+  if (!raw_path.empty() && raw_path.back() == '/') raw_path.remove_suffix(1);
+  if (raw_path.empty()) return parts;
+  for (;;) {
+    auto slash = raw_path.find('/');
+    std::string segment;
+    if (!decode(raw_path.substr(0, slash), segment, false)) return std::nullopt;
+    parts.push_back(std::move(segment));
+    if (slash == std::string_view::npos) return parts;
+    raw_path.remove_prefix(slash + 1);
   }
 }
 

@@ -17,7 +17,7 @@ namespace dstack::net {
 struct HttpRequest {
   std::string method;  // "GET", "PUT", ...
   std::string target;  // as sent: path and query
-  std::string path;    // percent-decoded path, without the query
+  std::string path;    // the path as sent (still percent-encoded), without the query
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::string body;
   std::string authorization;
@@ -51,11 +51,14 @@ struct HttpResponse {
   std::function<void(std::shared_ptr<StreamSink>)> start_stream;
 };
 
-// Splits "/a%20b?x=1&y" into a decoded path and query pairs. Returns false when the
-// percent-encoding is malformed.
+// Splits "/a%20b?x=1&y" into the path as sent and decoded query pairs. Returns false when the
+// query's percent-encoding is malformed.
 bool split_target(std::string_view target, std::string& path,
                   std::vector<std::pair<std::string, std::string>>& query);
 
-std::string_view status_reason(int status);
+// "/v1/routes/e%2Fmitter/" -> {"v1", "routes", "e/mitter"}: split first, then decode each
+// segment, so an encoded '/' stays inside its segment. A trailing '/' is ignored. nullopt when a
+// segment's percent-encoding is malformed.
+std::optional<std::vector<std::string>> path_segments(std::string_view raw_path);
 
 }  // namespace dstack::net

@@ -179,7 +179,8 @@ HttpResponse call_handler(State& st, const http::request<http::string_body>& req
   r.authorization = std::string(req[http::field::authorization]);
   r.remote = remote;
   if (!split_target(r.target, r.path, r.query)) {
-    return {400, "application/json", error_json("bad_request", "malformed percent-encoding in URL")};
+    return {400, "application/json",
+            error_json("bad_request", "malformed percent-encoding in the query")};
   }
   try {
     return st.handler(r);
@@ -214,8 +215,8 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
     if (buffer.size() == 0) {
       // Idle between requests: the longer idle timeout applies until the first byte arrives.
       lowest.expires_after(limits.idle_timeout);
-      auto n = co_await stream.async_read_some(buffer.prepare(4096),
-                                               redirect_error(use_awaitable, ec));
+      auto n =
+          co_await stream.async_read_some(buffer.prepare(4096), redirect_error(use_awaitable, ec));
       if (ec) break;
       buffer.commit(n);
     }
@@ -274,10 +275,10 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
 
 // Over max_connections: a clear answer instead of a silent hang, then close.
 awaitable<void> refuse(std::shared_ptr<State> st, beast::tcp_stream stream) {
-  auto res = make_response({503, "application/json",
-                            error_json("too_many_connections",
-                                       "the server is at its max_connections limit")},
-                           11, false);
+  auto res = make_response(
+      {503, "application/json",
+       error_json("too_many_connections", "the server is at its max_connections limit")},
+      11, false);
   co_await write_response(st, stream, std::move(res));
 }
 
@@ -302,9 +303,8 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
       continue;
     }
     if (st->tls) {
-      asio::co_spawn(
-          ex, serve(st, beast::ssl_stream<beast::tcp_stream>(std::move(sock), *st->tls)),
-          asio::detached);
+      asio::co_spawn(ex, serve(st, beast::ssl_stream<beast::tcp_stream>(std::move(sock), *st->tls)),
+                     asio::detached);
     } else {
       asio::co_spawn(ex, serve(st, beast::tcp_stream(std::move(sock))), asio::detached);
     }
@@ -319,7 +319,9 @@ HttpServer::HttpServer(asio::io_context& io, ServerLimits limits, Handler handle
   if (tls) state_->tls = make_server_context(*tls);
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 void HttpServer::listen(const std::string& host, std::uint16_t port) {
   error_code ec;
@@ -328,8 +330,7 @@ void HttpServer::listen(const std::string& host, std::uint16_t port) {
     // A name: resolve it once, at start.
     tcp::resolver resolver(state_->acceptor.get_executor());
     auto results = resolver.resolve(host, std::to_string(port), ec);
-    if (ec || results.empty())
-      throw std::system_error(ec, "cannot resolve listen address " + host);
+    if (ec || results.empty()) throw std::system_error(ec, "cannot resolve listen address " + host);
     address = results.begin()->endpoint().address();
   }
   tcp::endpoint ep(address, port);
@@ -342,7 +343,9 @@ void HttpServer::listen(const std::string& host, std::uint16_t port) {
   asio::co_spawn(a.get_executor(), accept_loop(state_), asio::detached);
 }
 
-std::uint16_t HttpServer::port() const { return state_->acceptor.local_endpoint().port(); }
+std::uint16_t HttpServer::port() const {
+  return state_->acceptor.local_endpoint().port();
+}
 
 void HttpServer::stop() {
   if (state_->stopping) return;
@@ -354,6 +357,8 @@ void HttpServer::stop() {
   for (auto& close : closers) close();
 }
 
-const ServerStats& HttpServer::stats() const { return state_->stats; }
+const ServerStats& HttpServer::stats() const {
+  return state_->stats;
+}
 
 }  // namespace dstack::net

@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include <openssl/err.h>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <stdexcept>
 
 namespace dstack::net {
@@ -10,10 +12,19 @@ namespace dstack::net {
 namespace ssl = boost::asio::ssl;
 
 namespace {
+// OpenSSL 3 packs library and reason into one code, which Asio 1.74's message() cannot look up
+// ("asio.ssl error"); ERR_error_string_n can.
+std::string reason(const boost::system::error_code& ec) {
+  if (ec.category() != boost::asio::error::get_ssl_category()) return ec.message();
+  char buf[256];
+  ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof buf);
+  return buf;
+}
+
 void load(const std::string& what, const std::string& file, auto&& action) {
   boost::system::error_code ec;
   action(ec);
-  if (ec) throw std::runtime_error("tls " + what + " \"" + file + "\": " + ec.message());
+  if (ec) throw std::runtime_error(what + " \"" + file + "\": " + reason(ec));
 }
 }  // namespace
 
@@ -22,7 +33,8 @@ std::shared_ptr<ssl::context> make_server_context(const ServerTls& tls) {
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   load("cert", tls.cert, [&](auto& ec) { ctx->use_certificate_chain_file(tls.cert, ec); });
-  load("key", tls.key, [&](auto& ec) { ctx->use_private_key_file(tls.key, ssl::context::pem, ec); });
+  load("key", tls.key,
+       [&](auto& ec) { ctx->use_private_key_file(tls.key, ssl::context::pem, ec); });
   if (!tls.client_ca.empty()) {
     load("client_ca", tls.client_ca, [&](auto& ec) { ctx->load_verify_file(tls.client_ca, ec); });
     ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);

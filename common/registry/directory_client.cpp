@@ -14,13 +14,12 @@ using nlohmann::json;
 
 std::string read_token_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in)
-    throw std::runtime_error("token_file \"" + path + "\": cannot read: " + std::strerror(errno));
+  if (!in) throw std::runtime_error("\"" + path + "\": cannot read: " + std::strerror(errno));
   std::string line;
   std::getline(in, line);
   auto first = line.find_first_not_of(" \t\r\n");
   auto last = line.find_last_not_of(" \t\r\n");
-  if (first == std::string::npos) throw std::runtime_error("token_file \"" + path + "\": is empty");
+  if (first == std::string::npos) throw std::runtime_error("\"" + path + "\": is empty");
   return line.substr(first, last - first + 1);
 }
 
@@ -39,11 +38,16 @@ Error error_from(const net::ClientResponse& r, const std::string& authority) {
     e.code = "http_" + std::to_string(r.status);
     e.message = authority + " answered " + std::to_string(r.status);
   }
-  if (r.status == 401 || r.status == 403) e.kind = ErrorKind::unauthorized;
-  else if (r.status == 404) e.kind = ErrorKind::not_found;
-  else if (r.status == 410) e.kind = ErrorKind::stale;
-  else if (r.status >= 400 && r.status < 500) e.kind = ErrorKind::refused;
-  else e.kind = ErrorKind::server;
+  if (r.status == 401 || r.status == 403)
+    e.kind = ErrorKind::unauthorized;
+  else if (r.status == 404)
+    e.kind = ErrorKind::not_found;
+  else if (r.status == 410)
+    e.kind = ErrorKind::stale;
+  else if (r.status >= 400 && r.status < 500)
+    e.kind = ErrorKind::refused;
+  else
+    e.kind = ErrorKind::server;
   return e;
 }
 
@@ -88,7 +92,8 @@ std::string route_target(const std::string& service, const std::string& consumer
 
 class DirectoryWatch final : public Watch {
  public:
-  DirectoryWatch(std::unique_ptr<net::LineStream> stream, std::uint64_t since, std::string authority)
+  DirectoryWatch(std::unique_ptr<net::LineStream> stream, std::uint64_t since,
+                 std::string authority)
       : stream_(std::move(stream)), revision_(since), authority_(std::move(authority)) {}
 
   awaitable<Result<model::Event>> next() override {
@@ -206,8 +211,7 @@ class DirectoryClient final : public Registry {
     co_return parse_with<model::Snapshot>(*r, auth(), model::snapshot_from_json);
   }
 
-  awaitable<Result<std::unique_ptr<Watch>>> watch(std::uint64_t since,
-                                                  std::string epoch) override {
+  awaitable<Result<std::unique_ptr<Watch>>> watch(std::uint64_t since, std::string epoch) override {
     std::string target = "/v1/watch?since=" + std::to_string(since);
     if (!epoch.empty()) target += "&epoch=" + epoch;
     auto opened = co_await http_->open_stream(target, settings_.watch_idle_timeout);

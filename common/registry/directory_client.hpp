@@ -12,11 +12,12 @@ namespace dstack::registry {
 struct ClientSettings {
   std::string token;  // bearer token for writes; empty: none
   net::ClientOptions http;
-  Duration watch_idle_timeout = std::chrono::seconds(20);  // the directory sends keep-alives every 5 s
+  Duration watch_idle_timeout =
+      std::chrono::seconds(20);  // the directory sends keep-alives every 5 s
 };
 
 // Reads a token file: the first line, surrounding whitespace trimmed. Throws std::runtime_error
-// naming the file when it cannot be read or is empty.
+// like `"PATH": cannot read: REASON` or `"PATH": is empty`.
 std::string read_token_file(const std::string& path);
 
 std::unique_ptr<Registry> make_directory_client(asio::any_io_executor ex,

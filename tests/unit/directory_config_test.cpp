@@ -40,6 +40,13 @@ class DirectoryConfigTest : public ::testing::Test {
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
   }
 
+  // A token file in the test's directory holding `text`; returns its path.
+  std::string token_file(std::string_view text) {
+    auto path = (dir_ / ("token" + std::to_string(tokens_++))).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
   DirectoryConfig load(std::string_view text) {
     write(text);
     return load_config(path_, true);
@@ -66,6 +73,7 @@ class DirectoryConfigTest : public ::testing::Test {
 
   fs::path dir_;
   std::string path_;
+  int tokens_ = 0;
 };
 
 void expect_defaults(const DirectoryConfig& cfg) {
@@ -119,14 +127,12 @@ TEST_F(DirectoryConfigTest, EmptyFileGivesTheDefaults) {
 }
 
 TEST_F(DirectoryConfigTest, FullFileMapsToTheStruct) {
+  auto token = token_file("s3cret\n");
   auto cfg = load(R"(listen: 0.0.0.0:7500
 data_dir: /srv/directory
-token_file: /etc/datawire/directory.token
+token_file: )" + token +
+                  R"(
 log_level: debug
-tls:
-  cert: /etc/datawire/directory.crt
-  key: /etc/datawire/directory.key
-  client_ca: /etc/datawire/ca.crt
 lease:
   default_ttl: 15s
   min_ttl: 2s
@@ -147,12 +153,9 @@ limits:
   EXPECT_EQ(cfg.listen.host, "0.0.0.0");
   EXPECT_EQ(cfg.listen.port, 7500);
   EXPECT_EQ(cfg.data_dir, "/srv/directory");
-  EXPECT_EQ(cfg.token_file, "/etc/datawire/directory.token");
+  EXPECT_EQ(cfg.token_file, token);
+  EXPECT_EQ(cfg.token, "s3cret");
   EXPECT_EQ(cfg.log_level, "debug");
-  ASSERT_TRUE(cfg.tls.has_value());
-  EXPECT_EQ(cfg.tls->cert, "/etc/datawire/directory.crt");
-  EXPECT_EQ(cfg.tls->key, "/etc/datawire/directory.key");
-  EXPECT_EQ(cfg.tls->client_ca, "/etc/datawire/ca.crt");
   EXPECT_EQ(cfg.state.default_ttl, 15s);
   EXPECT_EQ(cfg.state.min_ttl, 2s);
   EXPECT_EQ(cfg.state.max_ttl, 120s);
@@ -169,13 +172,22 @@ limits:
   EXPECT_EQ(cfg.state.history, 2000u);
 }
 
-TEST_F(DirectoryConfigTest, TlsWithoutClientCaAndIpv6Listen) {
-  auto cfg = load("listen: \"[::]:7400\"\ntls:\n  cert: /c.pem\n  key: /k.pem\n");
+TEST_F(DirectoryConfigTest, Ipv6Listen) {
+  auto cfg = load("listen: \"[::]:7400\"\n");
   EXPECT_EQ(cfg.listen.host, "::");
   EXPECT_EQ(cfg.listen.port, 7400);
-  ASSERT_TRUE(cfg.tls.has_value());
-  EXPECT_EQ(cfg.tls->cert, "/c.pem");
-  EXPECT_EQ(cfg.tls->client_ca, "");
+}
+
+// The files are read at load time, so --check-config catches them (valid PEM files are covered
+// by the integration tests, which make a certificate).
+TEST_F(DirectoryConfigTest, TlsAndTokenFilesMustBeReadable) {
+  EXPECT_THAT(problems("tls:\n  cert: /c.pem\n  key: /k.pem\ntoken_file: /t\n"),
+              ElementsAre("4:13: token_file: \"/t\": cannot read: No such file or directory",
+                          "2:9: tls.cert: \"/c.pem\": cannot read: No such file or directory",
+                          "3:8: tls.key: \"/k.pem\": cannot read: No such file or directory"));
+  auto empty = token_file("\n");
+  EXPECT_THAT(problems("token_file: " + empty + "\n"),
+              ElementsAre("1:13: token_file: \"" + empty + "\": is empty"));
 }
 
 TEST_F(DirectoryConfigTest, ListenWithoutPortUses7400) {
@@ -279,8 +291,9 @@ TEST_F(DirectoryConfigTest, BadLogLevel) {
 }
 
 TEST_F(DirectoryConfigTest, TlsMissingCertOrKey) {
-  EXPECT_THAT(problems("tls:\n  key: /k.pem\n"), ElementsAre("2:3: tls.cert: required"));
-  EXPECT_THAT(problems("tls:\n  cert: /c.pem\n"), ElementsAre("2:3: tls.key: required"));
+  auto file = token_file("not a certificate\n");
+  EXPECT_THAT(problems("tls:\n  key: " + file + "\n"), ElementsAre("2:3: tls.cert: required"));
+  EXPECT_THAT(problems("tls:\n  cert: " + file + "\n"), ElementsAre("2:3: tls.key: required"));
 }
 
 TEST_F(DirectoryConfigTest, SeveralProblemsAreReportedAtOnce) {
@@ -304,20 +317,24 @@ colour: blue
 
 TEST_F(DirectoryConfigTest, OverridesWinOverTheFile) {
   auto cfg = load("listen: 0.0.0.0:7500\ndata_dir: /srv/d\nlog_level: debug\n");
-  apply_overrides(cfg, "[::1]:7600", "/tmp/d", "/etc/token", "warn");
+  auto token = token_file("t0ken\n");
+  apply_overrides(cfg, "[::1]:7600", "/tmp/d", token, "warn");
   EXPECT_EQ(cfg.listen.host, "::1");
   EXPECT_EQ(cfg.listen.port, 7600);
   EXPECT_EQ(cfg.data_dir, "/tmp/d");
-  EXPECT_EQ(cfg.token_file, "/etc/token");
+  EXPECT_EQ(cfg.token_file, token);
+  EXPECT_EQ(cfg.token, "t0ken");
   EXPECT_EQ(cfg.log_level, "warn");
 }
 
 TEST_F(DirectoryConfigTest, EmptyOverridesKeepTheFile) {
-  auto cfg = load("listen: 0.0.0.0:7500\ndata_dir: /srv/d\ntoken_file: /t\nlog_level: debug\n");
+  auto token = token_file("t\n");
+  auto cfg =
+      load("listen: 0.0.0.0:7500\ndata_dir: /srv/d\ntoken_file: " + token + "\nlog_level: debug\n");
   apply_overrides(cfg, "", "", "", "");
   EXPECT_EQ(cfg.listen.to_string(), "0.0.0.0:7500");
   EXPECT_EQ(cfg.data_dir, "/srv/d");
-  EXPECT_EQ(cfg.token_file, "/t");
+  EXPECT_EQ(cfg.token_file, token);
   EXPECT_EQ(cfg.log_level, "debug");
 }
 

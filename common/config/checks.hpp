@@ -1,0 +1,13 @@
+#pragma once
+// Checks shared by the daemons' configs, for MapReader's `check` argument.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dstack::config {
+
+// A file the daemon must read at start (token, certificate, key): `"PATH": cannot read: REASON`.
+std::optional<std::string> readable_file(std::string_view path);
+
+}  // namespace dstack::config

@@ -1,0 +1,154 @@
+// A token guards writes, reads stay open; TLS serves the same API.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "directory_fixture.hpp"
+
+namespace dstack::test {
+namespace {
+
+const std::string kRoute = R"({"targets":[{"version":"2","weight":10}]})";
+
+class Auth : public ::testing::Test {
+ protected:
+  void SetUp() override { d_.start(); }
+  Response send(const std::string& method, const std::string& target,
+                const std::optional<std::string>& authorization, const std::string& body = "") {
+    Headers h;
+    if (authorization) h.emplace_back("Authorization", *authorization);
+    return http(d_.port(), method, target, body, h);
+  }
+  // Blanks around the token in its file are not part of it.
+  Directory d_{
+      {.args = {"--token-file", "{dir}/token"}, .files = {{"token", "  s3cret-token \n"}}}};
+};
+
+TEST_F(Auth, WritesWithoutOrWithAWrongTokenAnswer401AndChangeNothing) {
+  auto before = d_.snapshot();
+  struct Write {
+    std::string method, target, body;
+  } writes[] = {
+      {"POST", "/v1/leases", R"({"ttl":10})"},
+      {"PUT", "/v1/leases/abc", ""},
+      {"DELETE", "/v1/leases/abc", ""},
+      {"PUT", "/v1/services/emitter/instances/a",
+       R"({"lease":"abc","url":"http://10.0.0.1:8080"})"},
+      {"DELETE", "/v1/services/emitter/instances/a", ""},
+      {"PUT", "/v1/routes/emitter", kRoute},
+      {"DELETE", "/v1/routes/emitter", ""},
+  };
+  for (const std::optional<std::string>& auth :
+       {std::optional<std::string>(), std::optional<std::string>("Bearer wrong"),
+        std::optional<std::string>("Bearer s3cret-token2"),
+        std::optional<std::string>("bearer s3cret-token"),
+        std::optional<std::string>("s3cret-token"), std::optional<std::string>("Bearer ")}) {
+    for (auto& w : writes) {
+      auto r = send(w.method, w.target, auth, w.body);
+      EXPECT_EQ(r.status, 401) << w.method << " " << w.target << " with " << auth.value_or("-");
+      EXPECT_EQ(r.header("www-authenticate"), "Bearer");
+      EXPECT_EQ(body_json(r)["error"], "unauthorized");
+      EXPECT_EQ(body_json(r)["message"],
+                "this directory needs a bearer token for writes: missing or wrong "
+                "Authorization header");
+    }
+  }
+  EXPECT_EQ(d_.snapshot(), before);
+  EXPECT_EQ(d_.get("/v1/routes/emitter").status, 404);
+}
+
+TEST_F(Auth, TheRightTokenWritesAndReadsNeedNone) {
+  const std::string bearer = "Bearer s3cret-token";
+  auto lease = send("POST", "/v1/leases", bearer, R"({"ttl":10})");
+  ASSERT_EQ(lease.status, 201) << lease.body;
+  auto id = body_json(lease)["id"].get<std::string>();
+  EXPECT_EQ(send("PUT", "/v1/services/emitter/instances/a", bearer,
+                 json{{"lease", id}, {"url", "http://10.0.0.1:8080"}}.dump())
+                .status,
+            200);
+  EXPECT_EQ(send("PUT", "/v1/routes/emitter", bearer, kRoute).status, 200);
+  EXPECT_EQ(send("PUT", "/v1/leases/" + id, bearer).status, 200);
+
+  for (auto target :
+       {"/v1/health", "/v1/snapshot", "/v1/services", "/v1/services/emitter",
+        "/v1/services/emitter/instances/a", "/v1/routes", "/v1/routes/emitter", "/metrics"})
+    EXPECT_EQ(send("GET", target, std::nullopt).status, 200) << target;
+  LineStream watch(d_.port(), "/v1/watch");
+  EXPECT_EQ(watch.head().status, 200);
+
+  EXPECT_EQ(send("DELETE", "/v1/routes/emitter", bearer).status, 200);
+  EXPECT_EQ(send("DELETE", "/v1/leases/" + id, bearer).status, 200);
+  EXPECT_EQ(d_.snapshot()["instances"], json::array());
+}
+
+TEST(AuthConfig, AnUnreadableOrEmptyTokenFileIsAConfigError) {
+  TempDir tmp;
+  auto config = tmp.write("directory.yaml", "");
+  Process p({directory_binary(), "-c", config.string(), "--listen",
+             "127.0.0.1:" + std::to_string(free_port()), "--data-dir",
+             (tmp.path() / "data").string(), "--token-file", (tmp.path() / "missing").string()},
+            tmp.path());
+  auto status = p.wait(10s);
+  ASSERT_TRUE(status) << "started without its token file";
+  EXPECT_EQ(*status, 78);
+  EXPECT_NE(p.stderr_text().find("--token-file: \"" + (tmp.path() / "missing").string() +
+                                 "\": cannot read"),
+            std::string::npos)
+      << p.stderr_text();
+
+  tmp.write("empty", "\n");
+  Process q({directory_binary(), "-c", config.string(), "--listen",
+             "127.0.0.1:" + std::to_string(free_port()), "--data-dir",
+             (tmp.path() / "data").string(), "--token-file", (tmp.path() / "empty").string()},
+            tmp.path());
+  status = q.wait(10s);
+  ASSERT_TRUE(status) << "started with an empty token";
+  EXPECT_EQ(*status, 78);
+  EXPECT_NE(q.stderr_text().find("\": is empty"), std::string::npos) << q.stderr_text();
+}
+
+// Runs a command line and returns its output and exit status.
+std::pair<std::string, int> run(const std::string& command) {
+  std::string out;
+  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
+  if (!f) return {"popen failed", -1};
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  int status = ::pclose(f);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+TEST(Tls, ServesTheApiOverTls) {
+  TempDir certs;
+  const auto cert = certs.path() / "cert.pem", key = certs.path() / "key.pem";
+  auto [gen, gen_status] =
+      run("timeout 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+          "-days 1 "
+          "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout " +
+          key.string() + " -out " + cert.string());
+  ASSERT_EQ(gen_status, 0) << gen;
+
+  Directory d({.config = "tls:\n  cert: " + cert.string() + "\n  key: " + key.string() + "\n",
+               .tls = true});
+  d.start();
+  const std::string url = "https://127.0.0.1:" + std::to_string(d.port());
+  auto [health, status] =
+      run("curl -sS --max-time 10 --cacert " + cert.string() + " " + url + "/v1/health");
+  ASSERT_EQ(status, 0) << health;
+  auto j = json::parse(health, nullptr, false);
+  EXPECT_EQ(j["status"], "ok") << health;
+
+  auto [put, put_status] = run("curl -sS --max-time 10 --cacert " + cert.string() +
+                               " -X PUT --data '" + kRoute + "' " + url + "/v1/routes/emitter");
+  ASSERT_EQ(put_status, 0) << put;
+  EXPECT_EQ(json::parse(put, nullptr, false)["targets"], json::parse(kRoute)["targets"]) << put;
+
+  // A client that does not trust the certificate is refused by its own TLS check (curl: 60).
+  auto [untrusted, untrusted_status] = run("curl -sS --max-time 10 " + url + "/v1/health");
+  EXPECT_EQ(untrusted_status, 60) << untrusted;
+  // Plain HTTP on the TLS port gets no API answer.
+  EXPECT_NE(http(d.port(), "GET", "/v1/health", "", {}, 3s).status, 200);
+}
+
+}  // namespace
+}  // namespace dstack::test

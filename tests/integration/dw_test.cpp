@@ -1,0 +1,250 @@
+// dw against a real directory: every command of SPEC §7, its tables and --json, and its exit
+// codes (0 ok, 64 usage, 65 refused input, 69 unreachable, 77 not authorized).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "directory_fixture.hpp"
+
+namespace dstack::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct DwRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class DwTest : public ::testing::Test {
+ protected:
+  explicit DwTest(DirectoryOptions options = {}) : dir_(std::move(options)) { dir_.start(); }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(dir_.port()); }
+
+  // Runs dw with `-d` pointing at the test's directory, unless `args` starts with "-d" itself.
+  DwRun dw(std::vector<std::string> args) {
+    std::vector<std::string> argv{DSTACK_DW_BIN};
+    if (args.empty() || args[0] != "-d") {
+      argv.push_back("-d");
+      argv.push_back(address());
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process p(argv, logs_.path());
+    auto code = p.wait(10s);
+    if (!code) ADD_FAILURE() << "dw did not finish in time";
+    return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
+  }
+
+  void register_emitter() {
+    auto lease = dir_.grant(60);
+    dir_.put_instance(
+        "emitter", "vm101:8080", lease,
+        {{"url", "http://10.0.0.1:8080/emitter"}, {"version", "2"}, {"tags", {"blue"}}});
+    dir_.put_instance("emitter", "vm102:8080", lease,
+                      {{"url", "http://10.0.0.2:8080/emitter"}, {"health", "maintenance"}});
+  }
+
+  Directory dir_;
+  TempDir logs_;
+};
+
+TEST_F(DwTest, ServicesListsEachServiceWithCounts) {
+  register_emitter();
+  auto r = dw({"services"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "SERVICE  INSTANCES  ROUTABLE  ROUTES\n"
+            "emitter  2          1         0\n");
+  auto j = dw({"--json", "services"});
+  ASSERT_EQ(j.code, 0);
+  EXPECT_EQ(json::parse(j.out),
+            json::parse(R"([{"name":"emitter","instances":2,"routable":1,"routes":0}])"));
+}
+
+TEST_F(DwTest, InstancesShowsEveryInstance) {
+  register_emitter();
+  auto r = dw({"instances", "//services/emitter"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "ID          VERSION  WEIGHT  HEALTH       URL                           TAGS\n"
+            "vm101:8080  2        100     passing      http://10.0.0.1:8080/emitter  blue\n"
+            "vm102:8080  1        100     maintenance  http://10.0.0.2:8080/emitter  \n");
+  auto j = dw({"--json", "instances", "emitter"});
+  ASSERT_EQ(j.code, 0);
+  auto list = json::parse(j.out);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["url"], "http://10.0.0.1:8080/emitter");
+  EXPECT_EQ(list[1]["health"], "maintenance");
+}
+
+TEST_F(DwTest, UnknownServiceIsRefusedInput) {
+  auto r = dw({"instances", "nosuch"});
+  EXPECT_EQ(r.code, 65);
+  EXPECT_EQ(r.err, "dw: no service named nosuch\n");
+  auto bad = dw({"instances", "No_Such!"});
+  EXPECT_EQ(bad.code, 65);
+  EXPECT_THAT(bad.err, HasSubstr("service \"No_Such!\" is invalid: must match"));
+}
+
+TEST_F(DwTest, RouteSetListAndRemove) {
+  auto set = dw({"route", "set", "emitter", "2=10", "1=80%"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  EXPECT_EQ(set.out, "route for emitter (everyone): 2=10% 1=80% (others 10%)\n");
+  auto mine = dw({"route", "set", "emitter", "2=50", "--consumer", "monolith"});
+  ASSERT_EQ(mine.code, 0) << mine.err;
+
+  auto list = dw({"route", "list"});
+  ASSERT_EQ(list.code, 0);
+  EXPECT_EQ(list.out,
+            "SERVICE  CONSUMER  TARGETS\n"
+            "emitter  everyone  2=10% 1=80% (others 10%)\n"
+            "emitter  monolith  2=50% (others 50%)\n");
+  auto stored = body_json(dir_.get("/v1/routes/emitter?consumer=monolith"));
+  EXPECT_EQ(stored["targets"], json::parse(R"([{"version":"2","weight":50}])"));
+
+  auto rm = dw({"route", "rm", "emitter", "--consumer", "monolith"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "route for emitter (monolith) removed\n");
+  EXPECT_EQ(dir_.get("/v1/routes/emitter?consumer=monolith").status, 404);
+  EXPECT_EQ(dir_.get("/v1/routes/emitter").status, 200);
+
+  auto again = dw({"route", "rm", "emitter", "--consumer", "monolith"});
+  EXPECT_EQ(again.code, 65);
+  EXPECT_EQ(again.err, "dw: service emitter has no route for consumer monolith\n");
+}
+
+TEST_F(DwTest, RouteListJsonForOneService) {
+  ASSERT_EQ(dw({"route", "set", "emitter", "2=10"}).code, 0);
+  ASSERT_EQ(dw({"route", "set", "barker", "3=1"}).code, 0);
+  auto r = dw({"--json", "route", "list", "barker"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto list = json::parse(r.out);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["service"], "barker");
+  EXPECT_EQ(list[0]["targets"], json::parse(R"([{"version":"3","weight":1}])"));
+}
+
+TEST_F(DwTest, SeedRouteAddBuildsTheConsumersRouteStepByStep) {
+  auto first = dw({"route", "add", "//monolith", "//barker(2)", "10%"});
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_EQ(first.out, "route for barker (monolith): 2=10% (others 90%)\n");
+  auto second = dw({"route", "add", "//monolith", "//barker(3)", "5%"});
+  ASSERT_EQ(second.code, 0) << second.err;
+  auto changed = dw({"route", "add", "//monolith", "//barker(2)", "20%"});
+  ASSERT_EQ(changed.code, 0) << changed.err;
+  EXPECT_EQ(changed.out, "route for barker (monolith): 2=20% 3=5% (others 75%)\n");
+  auto stored = body_json(dir_.get("/v1/routes/barker?consumer=monolith"));
+  EXPECT_EQ(stored["targets"],
+            json::parse(R"([{"version":"2","weight":20},{"version":"3","weight":5}])"));
+  EXPECT_EQ(dir_.get("/v1/routes/barker").status, 404) << "the route is the consumer's only";
+}
+
+TEST_F(DwTest, InvalidRoutesAreRefusedAndChangeNothing) {
+  ASSERT_EQ(dw({"route", "set", "emitter", "2=10"}).code, 0);
+  auto over = dw({"route", "set", "emitter", "2=60", "3=50"});
+  EXPECT_EQ(over.code, 65);
+  EXPECT_EQ(over.err, "dw: targets: weights add up to 110, more than 100\n");
+  auto malformed = dw({"route", "set", "emitter", "2:10"});
+  EXPECT_EQ(malformed.code, 65);
+  EXPECT_EQ(malformed.err, "dw: target \"2:10\" is invalid: write VERSION=PERCENT, like 2=10\n");
+  auto seed = dw({"route", "add", "//monolith", "//barker", "10%"});
+  EXPECT_EQ(seed.code, 65);
+  auto stored = body_json(dir_.get("/v1/routes/emitter"));
+  EXPECT_EQ(stored["targets"], json::parse(R"([{"version":"2","weight":10}])"));
+}
+
+TEST_F(DwTest, UsageErrorsExit64) {
+  EXPECT_EQ(dw({"bogus"}).code, 64);
+  EXPECT_EQ(dw({"route"}).code, 64);
+  EXPECT_EQ(dw({"route", "set", "emitter"}).code, 64);
+  auto bad_address = dw({"-d", "ftp://x", "services"});
+  EXPECT_EQ(bad_address.code, 64);
+  EXPECT_THAT(bad_address.err, HasSubstr("directory address \"ftp://x\" is invalid"));
+}
+
+TEST_F(DwTest, UnreachableDirectoryExits69) {
+  auto port = free_port();
+  auto r = dw({"-d", "127.0.0.1:" + std::to_string(port), "services"});
+  EXPECT_EQ(r.code, 69);
+  EXPECT_THAT(r.err, HasSubstr("cannot connect"));
+}
+
+TEST_F(DwTest, AddressFormsAndEnvironment) {
+  EXPECT_EQ(dw({"-d", "http://" + address(), "services"}).code, 0);
+  ::setenv("DSTACK_DIRECTORY", ("http://" + address()).c_str(), 1);
+  std::vector<std::string> argv{DSTACK_DW_BIN, "status"};
+  Process p(argv, logs_.path());
+  auto code = p.wait(10s);
+  ::unsetenv("DSTACK_DIRECTORY");
+  EXPECT_EQ(code, 0) << p.stderr_text();
+  EXPECT_THAT(p.stdout_text(), HasSubstr("directory  http://" + address()));
+}
+
+TEST_F(DwTest, StatusShowsHealthAndCounts) {
+  register_emitter();
+  auto r = dw({"status"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("status     ok\n"));
+  EXPECT_THAT(r.out, HasSubstr("epoch      " + dir_.epoch() + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("instances  2 (1 routable)\n"));
+  auto j = json::parse(dw({"--json", "status"}).out);
+  EXPECT_EQ(j["revision"], dir_.revision());
+  EXPECT_EQ(j["services"], 1);
+}
+
+TEST_F(DwTest, WatchPrintsEventsAsTheyHappenAndSurvivesARestart) {
+  std::vector<std::string> argv{DSTACK_DW_BIN, "-d", address(), "--json", "watch"};
+  Process watch(argv, logs_.path());
+  // The watch is open once a change made now shows up.
+  ASSERT_TRUE(poll_until(10s, [&] {
+    dir_.put("/v1/routes/probe", R"({"targets":[{"version":"1","weight":1}]})");
+    return watch.stdout_text().find("\"probe\"") != std::string::npos;
+  }));
+  auto before = watch.stdout_text().size();
+  ASSERT_EQ(dw({"route", "set", "emitter", "2=10"}).code, 0);
+  ASSERT_TRUE(poll_until(
+      5s, [&] { return watch.stdout_text().find("\"emitter\"", before) != std::string::npos; }));
+  // Later probe events may still be arriving: take the emitter's line.
+  auto text = watch.stdout_text();
+  auto at = text.rfind('\n', text.find("\"emitter\"", before)) + 1;
+  auto event = json::parse(text.substr(at, text.find('\n', at) - at));
+  EXPECT_EQ(event["type"], "route_put");
+  EXPECT_EQ(event["route"]["targets"], json::parse(R"([{"version":"2","weight":10}])"));
+
+  // A restart changes the epoch: dw says so and carries on with the new directory.
+  dir_.restart();
+  ASSERT_TRUE(poll_until(15s, [&] {
+    return watch.stderr_text().find("directory restarted") != std::string::npos;
+  })) << watch.stderr_text();
+  before = watch.stdout_text().size();
+  ASSERT_TRUE(poll_until(10s, [&] {
+    dir_.put("/v1/routes/after", R"({"targets":[{"version":"1","weight":1}]})");
+    return watch.stdout_text().find("\"after\"", before) != std::string::npos;
+  }));
+  EXPECT_TRUE(watch.running());
+}
+
+class DwAuthTest : public DwTest {
+ protected:
+  DwAuthTest()
+      : DwTest(DirectoryOptions{
+            "", {"--token-file", "{dir}/token"}, "s3cret", {{"token", "s3cret\n"}}, false}) {}
+};
+
+TEST_F(DwAuthTest, WritesWithoutTheTokenExit77AndChangeNothing) {
+  auto r = dw({"route", "set", "emitter", "2=10"});
+  EXPECT_EQ(r.code, 77);
+  EXPECT_THAT(r.err, HasSubstr("bearer token"));
+  EXPECT_EQ(dir_.get("/v1/routes/emitter").status, 404);
+  auto token = dir_.dir().write("dw-token", "s3cret\n");
+  auto ok = dw({"--token-file", token.string(), "route", "set", "emitter", "2=10"});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(dir_.get("/v1/routes/emitter").status, 200);
+  // Reads need no token.
+  EXPECT_EQ(dw({"route", "list"}).code, 0);
+}
+
+}  // namespace
+}  // namespace dstack::test

@@ -1,0 +1,194 @@
+// The watch stream: from a revision, resume without gaps, keep-alive lines, and the 410/400
+// answers that send a client back to the snapshot.
+#include <gtest/gtest.h>
+
+#include "directory_fixture.hpp"
+
+namespace dstack::test {
+namespace {
+
+std::string watch_from(Directory& d, std::uint64_t since) {
+  return "/v1/watch?since=" + std::to_string(since) + "&epoch=" + d.epoch();
+}
+
+// The next event line, skipping keep-alive lines.
+json next_event(LineStream& s, Clock::duration timeout = 5s) {
+  const auto deadline = Clock::now() + timeout;
+  while (auto line = s.next_line(deadline - Clock::now())) {
+    auto j = json::parse(*line);
+    if (j["type"] != "keepalive") return j;
+  }
+  return nullptr;
+}
+
+// Five changes of every kind; returns the revision before them.
+std::uint64_t make_changes(Directory& d) {
+  auto before = d.revision();
+  auto lease = d.grant(60);  // leases themselves are not events
+  d.put_instance("emitter", "a", lease);
+  d.put_instance("emitter", "a", lease, {{"weight", 7}});
+  EXPECT_EQ(d.put("/v1/routes/emitter?consumer=barker",
+                  json::parse(R"({"targets":[{"version":"1","weight":100}]})"))
+                .status,
+            200);
+  EXPECT_EQ(d.del("/v1/routes/emitter?consumer=barker").status, 200);
+  EXPECT_EQ(d.del("/v1/services/emitter/instances/a").status, 200);
+  EXPECT_EQ(d.revision(), before + 5);
+  return before;
+}
+
+TEST(Watch, SinceRevisionGivesExactlyTheLaterEventsThenLiveOnes) {
+  Directory d;
+  d.start();
+  const auto r0 = make_changes(d);
+  LineStream s(d.port(), watch_from(d, r0 + 2));
+  ASSERT_EQ(s.head().status, 200) << s.head().body;
+  EXPECT_EQ(s.head().header("content-type"), "application/x-ndjson");
+  EXPECT_EQ(s.head().header("transfer-encoding"), "chunked");
+
+  auto e3 = next_event(s);
+  EXPECT_EQ(e3["revision"], r0 + 3);
+  EXPECT_EQ(e3["type"], "route_put");
+  EXPECT_EQ(e3["service"], "emitter");
+  EXPECT_EQ(e3["consumer"], "barker");
+  EXPECT_EQ(e3["route"]["targets"], json::parse(R"([{"version":"1","weight":100}])"));
+  auto e4 = next_event(s);
+  EXPECT_EQ(e4["revision"], r0 + 4);
+  EXPECT_EQ(e4["type"], "route_delete");
+  EXPECT_EQ(e4["consumer"], "barker");
+  auto e5 = next_event(s);
+  EXPECT_EQ(e5, json({{"revision", r0 + 5},
+                      {"type", "instance_delete"},
+                      {"service", "emitter"},
+                      {"id", "a"}}));
+
+  // Nothing more is queued; the next change arrives live with the next revision.
+  d.put_instance("barker", "b", d.grant(60));
+  auto live = next_event(s);
+  EXPECT_EQ(live["revision"], r0 + 6);
+  EXPECT_EQ(live["type"], "instance_put");
+  EXPECT_EQ(live["instance"]["id"], "b");
+  EXPECT_EQ(live["instance"]["lease"].get<std::string>().size(), 16u);
+}
+
+TEST(Watch, WithoutSinceStartsAtTheCurrentRevision) {
+  Directory d;
+  d.start();
+  const auto r0 = make_changes(d);
+  LineStream s(d.port(), "/v1/watch");
+  ASSERT_EQ(s.head().status, 200);
+  d.put_instance("emitter", "z", d.grant(60));
+  auto e = next_event(s);
+  EXPECT_EQ(e["revision"], r0 + 6);
+  EXPECT_EQ(e["id"], "z");
+}
+
+TEST(Watch, ResumeAfterDisconnectHasNoGapAndNoDuplicate) {
+  Directory d;
+  d.start();
+  auto lease = d.grant(60);
+  const auto r0 = d.revision();
+  std::vector<std::uint64_t> seen;
+  {
+    LineStream s(d.port(), watch_from(d, r0));
+    ASSERT_EQ(s.head().status, 200);
+    for (int i = 0; i < 3; ++i) d.put_instance("emitter", "i" + std::to_string(i), lease);
+    for (int i = 0; i < 3; ++i) seen.push_back(next_event(s)["revision"].get<std::uint64_t>());
+  }  // disconnected; changes go on meanwhile
+  for (int i = 3; i < 6; ++i) d.put_instance("emitter", "i" + std::to_string(i), lease);
+  LineStream s(d.port(), watch_from(d, seen.back()));
+  ASSERT_EQ(s.head().status, 200);
+  for (int i = 6; i < 8; ++i) d.put_instance("emitter", "i" + std::to_string(i), lease);
+  for (int i = 3; i < 8; ++i) {
+    auto e = next_event(s);
+    ASSERT_FALSE(e.is_null()) << "event " << i << " missing";
+    seen.push_back(e["revision"].get<std::uint64_t>());
+    EXPECT_EQ(e["id"], "i" + std::to_string(i));
+  }
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], r0 + 1 + i) << "at " << i;
+}
+
+TEST(Watch, KeepaliveLinesArriveWhenIdle) {
+  Directory d({.config = "watch_keepalive: 200ms\n"});
+  d.start();
+  make_changes(d);
+  const auto rev = d.revision();
+  LineStream s(d.port(), watch_from(d, rev));
+  ASSERT_EQ(s.head().status, 200);
+  for (int i = 0; i < 2; ++i) {
+    auto line = s.next_line(3s);
+    ASSERT_TRUE(line) << "no keep-alive line within 3 s";
+    EXPECT_EQ(json::parse(*line), json({{"type", "keepalive"}, {"revision", rev}}));
+  }
+}
+
+TEST(Watch, OldEpochAfterRestartAnswers410StaleEpoch) {
+  Directory d;
+  d.start();
+  const auto old_epoch = d.epoch();
+  const auto rev = d.revision();
+  d.restart();
+  const auto epoch = d.epoch();
+  EXPECT_NE(epoch, old_epoch);
+  auto r = d.get("/v1/watch?since=" + std::to_string(rev) + "&epoch=" + old_epoch);
+  EXPECT_EQ(r.status, 410);
+  EXPECT_EQ(body_json(r)["error"], "stale_epoch");
+  EXPECT_EQ(body_json(r)["message"], "epoch " + old_epoch +
+                                         " is not the directory's current epoch " + epoch +
+                                         "; re-read /v1/snapshot");
+  // The current epoch from the same revision works.
+  LineStream ok(d.port(), "/v1/watch?since=" + std::to_string(d.revision()) + "&epoch=" + epoch);
+  EXPECT_EQ(ok.head().status, 200);
+}
+
+TEST(Watch, RevisionOlderThanHistoryAnswers410StaleRevision) {
+  Directory d({.config = "limits:\n  watch_history: 3\n"});
+  d.start();
+  const auto r0 = make_changes(d);  // r0+1 .. r0+5; history keeps r0+3 .. r0+5
+  LineStream kept(d.port(), watch_from(d, r0 + 2));
+  ASSERT_EQ(kept.head().status, 200);
+  EXPECT_EQ(next_event(kept)["revision"], r0 + 3);
+
+  auto r = d.get(watch_from(d, r0 + 1));
+  EXPECT_EQ(r.status, 410);
+  EXPECT_EQ(body_json(r)["error"], "stale_revision");
+  EXPECT_EQ(body_json(r)["message"], "revision " + std::to_string(r0 + 1) +
+                                         " is no longer served (history holds " +
+                                         "revisions after " + std::to_string(r0 + 2) + " up to " +
+                                         std::to_string(r0 + 5) + "); re-read /v1/snapshot");
+}
+
+TEST(Watch, SinceNeedsAnEpochAndANumber) {
+  Directory d;
+  d.start();
+  auto r = d.get("/v1/watch?since=1");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(body_json(r)["error"], "epoch_required");
+  EXPECT_EQ(body_json(r)["message"],
+            "since needs the epoch it came from: /v1/watch?since=REV&epoch=EPOCH");
+  for (auto since : {"abc", "-1", "1x", ""}) {
+    auto bad = d.get(std::string("/v1/watch?since=") + since + "&epoch=" + d.epoch());
+    EXPECT_EQ(bad.status, 400) << since;
+    EXPECT_EQ(body_json(bad)["error"], "invalid_since") << since;
+    EXPECT_EQ(body_json(bad)["message"],
+              std::string("since \"") + since + "\" is not a revision number");
+  }
+}
+
+TEST(Watch, WatchersAreCountedAndReleasedOnDisconnect) {
+  // Keep-alive lines are what lets the server notice a reader that went away.
+  Directory d({.config = "watch_keepalive: 200ms\n"});
+  d.start();
+  auto watchers = [&] { return d.metric("dstack_directory_watchers"); };
+  {
+    LineStream a(d.port(), "/v1/watch");
+    LineStream b(d.port(), "/v1/watch");
+    ASSERT_EQ(a.head().status, 200);
+    ASSERT_EQ(b.head().status, 200);
+    EXPECT_TRUE(poll_until(5s, [&] { return watchers() == 2; }));
+  }
+  EXPECT_TRUE(poll_until(5s, [&] { return watchers() == 0; })) << watchers();
+}
+
+}  // namespace
+}  // namespace dstack::test
