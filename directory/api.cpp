@@ -94,7 +94,7 @@ HttpResponse Api::handle(const HttpRequest& r) {
   const auto& parts = *segments;
   for (auto& p : parts)
     if (p.empty()) return not_found(r);
-  if (r.method != "GET" && r.method != "HEAD" && !authorized(r))
+  if (r.method != "GET" && !authorized(r))
     return error({401, "unauthorized",
                   "this directory needs a bearer token for writes: "
                   "missing or wrong Authorization header"});
@@ -298,6 +298,10 @@ HttpResponse Api::watch(const HttpRequest& r) {
                     "epoch " + *epoch + " is not the directory's current epoch " + state_.epoch() +
                         "; re-read /v1/snapshot"});
   }
+  if (since > state_.revision())
+    return error({410, "stale_revision",
+                  "revision " + std::to_string(since) + " is ahead of this directory (at " +
+                      std::to_string(state_.revision()) + "); re-read /v1/snapshot"});
   if (!state_.history().since(since))
     return error({410, "stale_revision",
                   "revision " + std::to_string(since) +

@@ -35,7 +35,8 @@ std::optional<std::string> check_level(std::string_view text) {
 }
 }  // namespace
 
-DirectoryConfig load_config(const std::string& path, bool must_exist) {
+DirectoryConfig load_config(const std::string& path, bool must_exist,
+                            const std::string& token_file_flag) {
   DirectoryConfig cfg;
   if (!must_exist && !std::filesystem::exists(path)) return cfg;
   config::Errors errors;
@@ -47,7 +48,8 @@ DirectoryConfig load_config(const std::string& path, bool must_exist) {
   auto parsed = net::parse_host_port(listen, 7400);
   if (auto* hp = std::get_if<net::HostPort>(&parsed)) cfg.listen = *hp;
   cfg.data_dir = r.string("data_dir", cfg.data_dir);
-  cfg.token_file = r.string("token_file", "", [&cfg](std::string_view path) {
+  cfg.token_file = r.string("token_file", "", [&](std::string_view path) {
+    if (!token_file_flag.empty()) return std::optional<std::string>{};  // the flag wins
     return read_token(std::string(path), cfg.token);
   });
   cfg.log_level = r.string("log_level", cfg.log_level, check_level);

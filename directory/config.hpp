@@ -23,8 +23,10 @@ struct DirectoryConfig {
 };
 
 // Reads the file (throws config::ConfigError listing every problem). A missing file at the
-// default path gives the defaults; a missing file that was asked for is an error.
-DirectoryConfig load_config(const std::string& path, bool must_exist);
+// default path gives the defaults; a missing file that was asked for is an error. When
+// `token_file_flag` is set, the file's token_file is replaced by it and not read.
+DirectoryConfig load_config(const std::string& path, bool must_exist,
+                            const std::string& token_file_flag = "");
 
 // Command-line flags win over the file; empty strings leave the file's value. Throws
 // config::ConfigError naming the flag when a value is invalid.

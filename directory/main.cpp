@@ -1,5 +1,6 @@
 // dstack-directory: the registry watsons write to and sherlocks read from.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "common/core/exit_codes.hpp"
@@ -24,10 +25,11 @@ int main(int argc, char** argv) {
   if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
 
   return daemon::run_main("dstack-directory", [&] {
-    auto cfg = directory::load_config(config_path, config_opt->count() > 0);
+    auto cfg = directory::load_config(config_path, config_opt->count() > 0, token_file);
     directory::apply_overrides(cfg, listen, data_dir, token_file, level);
     if (check_only) {
-      std::cout << config_path << ": ok\n";
+      bool found = std::filesystem::exists(config_path);
+      std::cout << config_path << (found ? ": ok\n" : ": not found, defaults are ok\n");
       return exit_code::ok;
     }
     log::setup(*log::parse_level(cfg.log_level));

@@ -26,7 +26,7 @@ namespace dstack::directory {
 struct StateOptions {
   std::chrono::seconds default_ttl{10};
   std::chrono::seconds min_ttl{1};
-  std::chrono::seconds max_ttl{300};
+  std::chrono::seconds max_ttl{60};
   std::size_t max_instances_per_lease = 1000;
   std::size_t history = 100000;  // events kept for watchers that resume
   Duration sync_grace{0};        // 0: twice max_ttl

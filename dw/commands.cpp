@@ -17,13 +17,16 @@ using nlohmann::json;
 int fail(const Output& o, const Error& e) {
   o.err << "dw: " << (e.message.empty() ? e.code : e.message) << '\n';
   switch (e.kind) {
-    case ErrorKind::unauthorized: return exit_code::unauthorized;
+    case ErrorKind::unauthorized:
+      return exit_code::unauthorized;
     case ErrorKind::refused:
     case ErrorKind::not_found:
-    case ErrorKind::stale: return exit_code::refused;
+    case ErrorKind::stale:
+      return exit_code::refused;
     case ErrorKind::unreachable:
     case ErrorKind::server:
-    case ErrorKind::protocol: return exit_code::unavailable;
+    case ErrorKind::protocol:
+      return exit_code::unavailable;
   }
   return exit_code::failure;
 }
@@ -68,21 +71,28 @@ void print_event(const Output& o, const model::Event& e) {
       subject += "/" + e.id;
       detail = describe_instance(e.instance);
       break;
-    case model::Event::Type::instance_delete: subject += "/" + e.id; break;
+    case model::Event::Type::instance_delete:
+      subject += "/" + e.id;
+      break;
     case model::Event::Type::route_put:
       subject += " for " + who(e.consumer);
       detail = describe_targets(e.route.targets);
       break;
-    case model::Event::Type::route_delete: subject += " for " + who(e.consumer); break;
+    case model::Event::Type::route_delete:
+      subject += " for " + who(e.consumer);
+      break;
   }
   o.out << e.revision << "  " << model::to_string(e.type) << "  " << subject
         << (detail.empty() ? "" : "  " + detail) << std::endl;
 }
 
 awaitable<int> put_route(registry::Registry& reg, Output o, model::Route route) {
-  if (auto problems = model::validate_route(route); !problems.empty()) co_return refuse(o, problems);
+  if (auto problems = model::validate_route(route); !problems.empty())
+    co_return refuse(o, problems);
   auto done = co_await reg.put_route(route);
   if (!done) co_return fail(o, done.error());
+  // Show what the directory stored (with its revision), not what was sent.
+  if (auto stored = co_await reg.route(route.service, route.consumer)) route = *stored;
   if (o.json) {
     o.out << model::to_json(route).dump() << '\n';
   } else {
@@ -100,7 +110,9 @@ awaitable<int> services(registry::Registry& reg, Output o) {
   if (o.json) {
     json out = json::array();
     for (auto& s : *list)
-      out.push_back({{"name", s.name}, {"instances", s.instances}, {"routable", s.routable},
+      out.push_back({{"name", s.name},
+                     {"instances", s.instances},
+                     {"routable", s.routable},
                      {"routes", s.routes}});
     o.out << out.dump(2) << '\n';
     co_return exit_code::ok;
@@ -128,7 +140,8 @@ awaitable<int> instances(registry::Registry& reg, Output o, std::string service)
   for (auto& in : view->instances) {
     std::string tags;
     for (auto& tag : in.tags) tags += (tags.empty() ? "" : ",") + tag;
-    t.add({in.id, in.version, std::to_string(in.weight), model::to_string(in.health), in.url, tags});
+    t.add(
+        {in.id, in.version, std::to_string(in.weight), model::to_string(in.health), in.url, tags});
   }
   t.print(o.out);
   co_return exit_code::ok;
@@ -192,7 +205,13 @@ awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
     if (auto p = model::check_consumer_name(consumer)) co_return refuse(o, {*p});
   auto done = co_await reg.delete_route(service, consumer);
   if (!done) co_return fail(o, done.error());
-  if (!o.json) o.out << "route for " << service << " (" << who(consumer) << ") removed\n";
+  if (o.json) {
+    json out{{"service", service}, {"removed", true}};
+    if (!consumer.empty()) out["consumer"] = consumer;
+    o.out << out.dump() << '\n';
+  } else {
+    o.out << "route for " << service << " (" << who(consumer) << ") removed\n";
+  }
   co_return exit_code::ok;
 }
 
@@ -253,8 +272,8 @@ awaitable<int> watch(registry::Registry& reg, Output o) {
       // The directory restarted or forgot our revision: carry on from its present.
       auto now = co_await reg.health();
       if (now) {
-        o.err << "dw: directory restarted or history lost; watching from revision "
-              << now->revision << " (earlier changes may be missed)\n";
+        o.err << "dw: directory restarted or history lost; watching from revision " << now->revision
+              << " (earlier changes may be missed)\n";
         since = now->revision;
         epoch = now->epoch;
         continue;

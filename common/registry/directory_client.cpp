@@ -108,10 +108,6 @@ class DirectoryWatch final : public Watch {
           revision_ = std::max(revision_, j["revision"].get<std::uint64_t>());
         continue;
       }
-      if (j.value("type", "") == "error") {
-        // The directory ends a stream it can no longer serve (the watcher fell too far behind).
-        co_return Error{ErrorKind::stale, j.value("error", "stale"), j.value("message", "")};
-      }
       auto event = model::event_from_json(j);
       if (auto* problems = std::get_if<model::Problems>(&event))
         co_return protocol(authority_, "watch event refused: " + join(*problems));

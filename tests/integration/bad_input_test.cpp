@@ -26,7 +26,7 @@ class BadInput : public ::testing::Test {
 
   void SetUp() override {
     d_.start();
-    lease_ = d_.grant(300);
+    lease_ = d_.grant(60);
     d_.put_instance("emitter", "vm101:8080", lease_);
     ASSERT_EQ(d_.put("/v1/routes/emitter", R"({"targets":[{"version":"1","weight":100}]})").status,
               200);
@@ -352,7 +352,7 @@ TEST(Connections, OverMaxConnectionsAnswer503AndServiceResumes) {
   Directory d(
       {.config = "sync_grace: 1h\nlimits:\n  max_connections: 1000\n  idle_timeout: 60s\n"});
   d.start();
-  auto lease = d.grant(300);
+  auto lease = d.grant(60);
   d.put_instance("emitter", "a", lease);
   const auto before = d.snapshot();
   // Every slot but the one asking must be free, or the count of refusals below would be off.

@@ -126,6 +126,17 @@ TEST_F(DwTest, RouteListJsonForOneService) {
   EXPECT_EQ(list[0]["targets"], json::parse(R"([{"version":"3","weight":1}])"));
 }
 
+TEST_F(DwTest, JsonWritesShowWhatTheDirectoryStored) {
+  auto set = dw({"--json", "route", "set", "emitter", "2=10"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  auto stored = json::parse(set.out);
+  EXPECT_EQ(stored["revision"], dir_.revision());
+  EXPECT_EQ(stored["targets"], json::parse(R"([{"version":"2","weight":10}])"));
+  auto rm = dw({"--json", "route", "rm", "emitter"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(json::parse(rm.out), json::parse(R"({"service":"emitter","removed":true})"));
+}
+
 TEST_F(DwTest, SeedRouteAddBuildsTheConsumersRouteStepByStep) {
   auto first = dw({"route", "add", "//monolith", "//barker(2)", "10%"});
   ASSERT_EQ(first.code, 0) << first.err;

@@ -84,7 +84,7 @@ void expect_defaults(const DirectoryConfig& cfg) {
   EXPECT_FALSE(cfg.tls.has_value());
   EXPECT_EQ(cfg.state.default_ttl, 10s);
   EXPECT_EQ(cfg.state.min_ttl, 1s);
-  EXPECT_EQ(cfg.state.max_ttl, 300s);
+  EXPECT_EQ(cfg.state.max_ttl, 60s);
   EXPECT_EQ(cfg.state.sync_grace, 0ms);  // 0: twice max_ttl
   EXPECT_EQ(cfg.state.max_instances_per_lease, 1000u);
   EXPECT_EQ(cfg.state.history, 100000u);

@@ -153,13 +153,13 @@ TEST_F(StateTest, GrantWithoutTtlUsesTheDefaultTtl) {
 TEST_F(StateTest, GrantWithExplicitTtlUsesItAndHandsOutDistinctIds) {
   auto a = state().grant(30, "vm101");
   auto b = state().grant(1, "vm102");
-  auto c = state().grant(300, "vm103");
+  auto c = state().grant(60, "vm103");
   ASSERT_TRUE(std::holds_alternative<model::Lease>(a));
   ASSERT_TRUE(std::holds_alternative<model::Lease>(b));
   ASSERT_TRUE(std::holds_alternative<model::Lease>(c));
   EXPECT_EQ(std::get<model::Lease>(a).ttl, 30s);
   EXPECT_EQ(std::get<model::Lease>(b).ttl, 1s);
-  EXPECT_EQ(std::get<model::Lease>(c).ttl, 300s);
+  EXPECT_EQ(std::get<model::Lease>(c).ttl, 60s);
   EXPECT_NE(std::get<model::Lease>(a).id, std::get<model::Lease>(b).id);
   EXPECT_NE(std::get<model::Lease>(b).id, std::get<model::Lease>(c).id);
   EXPECT_EQ(state().counters().leases_granted, 3u);
@@ -178,7 +178,7 @@ TEST_F(StateTest, GrantRefusesTtlOutsideTheConfiguredRange) {
     const auto& err = std::get<ApiError>(out);
     EXPECT_EQ(err.status, 400);
     EXPECT_EQ(err.code, "invalid_ttl");
-    EXPECT_EQ(err.message, "ttl " + std::to_string(ttl) + " is out of range 1..300 seconds");
+    EXPECT_EQ(err.message, "ttl " + std::to_string(ttl) + " is out of range 1..60 seconds");
   }
   EXPECT_EQ(state().lease_count(), 0u);
   EXPECT_EQ(state().counters().leases_granted, 0u);
@@ -553,7 +553,7 @@ TEST_F(StateTest, DeletingAnUnknownRouteIs404) {
 TEST_F(StateTest, NotSyncedUntilTwiceTheLargestTtlHasPassed) {
   EXPECT_FALSE(state().synced());
   EXPECT_FALSE(state().snapshot().synced);
-  clock_.advance(600s - 1ms);  // 2 × max_ttl (300 s)
+  clock_.advance(120s - 1ms);  // 2 × max_ttl (60 s)
   EXPECT_FALSE(state().synced());
   clock_.advance(1ms);
   EXPECT_TRUE(state().synced());
