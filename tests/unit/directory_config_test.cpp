@@ -327,6 +327,16 @@ TEST_F(DirectoryConfigTest, OverridesWinOverTheFile) {
   EXPECT_EQ(cfg.log_level, "warn");
 }
 
+// --token-file replaces the file's token_file, so the file's one is not read at all.
+TEST_F(DirectoryConfigTest, TokenFileFlagMeansTheFilesTokenIsNotRead) {
+  write("token_file: /nonexistent/token\n");
+  auto token = token_file("fl4g\n");
+  auto cfg = load_config(path_, true, token);
+  apply_overrides(cfg, "", "", token, "");
+  EXPECT_EQ(cfg.token, "fl4g");
+  EXPECT_EQ(cfg.token_file, token);
+}
+
 TEST_F(DirectoryConfigTest, EmptyOverridesKeepTheFile) {
   auto token = token_file("t\n");
   auto cfg =
