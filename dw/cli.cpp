@@ -14,7 +14,7 @@ namespace dstack::dw {
 namespace {
 
 struct Args {
-  std::string directory, token_file, service, consumer, version_arg, percent;
+  std::string directory, token_file, ca_file, service, consumer, version_arg, percent;
   std::vector<std::string> targets;
   bool json = false;
 };
@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   Args a;
   app.add_option("-d,--directory", a.directory, "directory address (else $DSTACK_DIRECTORY)");
   app.add_option("--token-file", a.token_file, "bearer token for writes (else $DSTACK_TOKEN_FILE)");
+  app.add_option("--ca-file", a.ca_file, "CA bundle for an https:// directory (else system CAs)");
   app.add_flag("--json", a.json, "machine-readable output");
 
   auto* services = app.add_subcommand("services", "list services");
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     return exit_code::usage;
   }
   registry::ClientSettings settings;
+  if (!a.ca_file.empty()) settings.http.tls = net::ClientTls{a.ca_file, true};
   if (a.token_file.empty())
     if (const char* env = std::getenv("DSTACK_TOKEN_FILE")) a.token_file = env;
   asio::io_context io(1);

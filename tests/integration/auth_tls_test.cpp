@@ -146,6 +146,14 @@ TEST(Tls, ServesTheApiOverTls) {
   // A client that does not trust the certificate is refused by its own TLS check (curl: 60).
   auto [untrusted, untrusted_status] = run("curl -sS --max-time 10 " + url + "/v1/health");
   EXPECT_EQ(untrusted_status, 60) << untrusted;
+  // dw trusts the directory's certificate through --ca-file, and refuses it without.
+  const std::string dw = std::string(DSTACK_DW_BIN) + " -d " + url;
+  auto [listed, listed_status] = run(dw + " --ca-file " + cert.string() + " route list");
+  EXPECT_EQ(listed_status, 0) << listed;
+  EXPECT_NE(listed.find("emitter"), std::string::npos) << listed;
+  auto [refused, refused_status] = run(dw + " status");
+  EXPECT_EQ(refused_status, 69) << refused;
+  EXPECT_NE(refused.find("certificate verify failed"), std::string::npos) << refused;
   // Plain HTTP on the TLS port gets no API answer.
   EXPECT_NE(http(d.port(), "GET", "/v1/health", "", {}, 3s).status, 200);
 }
