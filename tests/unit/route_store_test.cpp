@@ -2,9 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include "unit/temp_dir.hpp"
 
 #include <csignal>
 #include <fstream>
@@ -20,24 +22,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using Routes = std::map<RouteStore::Key, model::Route>;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "route_store_test.XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 model::Route route(std::string service, std::string consumer,
                    std::vector<model::RouteTarget> targets = {{"1", 90}, {"2", 10}},
