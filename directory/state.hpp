@@ -28,8 +28,8 @@ struct StateOptions {
   std::chrono::seconds min_ttl{1};
   std::chrono::seconds max_ttl{60};
   std::size_t max_instances_per_lease = 1000;
-  std::size_t history = 100000;  // events kept for watchers that resume
-  Duration sync_grace{0};        // 0: twice max_ttl
+  std::size_t history = 10000;  // events kept for watchers that resume (~0.5 KiB each)
+  Duration sync_grace{0};       // 0: twice max_ttl
 };
 
 struct StateCounters {

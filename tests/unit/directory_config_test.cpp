@@ -87,7 +87,7 @@ void expect_defaults(const DirectoryConfig& cfg) {
   EXPECT_EQ(cfg.state.max_ttl, 60s);
   EXPECT_EQ(cfg.state.sync_grace, 0ms);  // 0: twice max_ttl
   EXPECT_EQ(cfg.state.max_instances_per_lease, 1000u);
-  EXPECT_EQ(cfg.state.history, 100000u);
+  EXPECT_EQ(cfg.state.history, 10000u);
   EXPECT_EQ(cfg.limits.max_body, 1u << 20);     // SPEC: request body 1 MiB
   EXPECT_EQ(cfg.limits.max_header, 16u << 10);  // SPEC: header 16 KiB
   EXPECT_EQ(cfg.limits.idle_timeout, 60s);
