@@ -4,8 +4,9 @@ add_library(dstack_options INTERFACE)
 target_compile_features(dstack_options INTERFACE cxx_std_20)
 # -Wno-mismatched-new-delete: GCC 12 reports a false positive on every Asio coroutine frame in
 # optimised builds (Asio allocates frames with its own recycling allocator).
+# -Wno-restrict: GCC 12 at -O3 warns inside libstdc++'s std::string (GCC bug 105329).
 target_compile_options(dstack_options INTERFACE -Wall -Wextra -Wno-missing-field-initializers
-                                                -Wno-mismatched-new-delete)
+                                                -Wno-mismatched-new-delete -Wno-restrict)
 if(DSTACK_WERROR)
   target_compile_options(dstack_options INTERFACE -Werror)
 endif()

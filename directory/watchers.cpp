@@ -14,9 +14,12 @@ void Watchers::add(std::shared_ptr<net::StreamSink> sink) {
 }
 
 void Watchers::publish(const net::StreamSink::Chunk& line) {
-  // write() may end a stream that fell behind, which erases it from the list: step first.
+  // write() may end a stream that fell behind, which erases it from the list: step first. The
+  // raw pointer stays valid (the connection owns the sink) and saves two atomic operations a
+  // watcher.
   for (auto it = sinks_->begin(); it != sinks_->end();) {
-    auto sink = *it++;
+    net::StreamSink* sink = it->get();
+    ++it;
     if (!sink->write(line)) ++cut_off_;
   }
 }

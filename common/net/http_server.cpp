@@ -4,7 +4,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <deque>
 #include <list>
 #include <system_error>
 
@@ -87,7 +86,7 @@ class Sink final : public StreamSink {
     if (auto cb = std::move(on_close_)) cb();
   }
 
-  std::deque<Chunk> queue_;
+  std::vector<Chunk> queue_;  // a vector: swapped with the one being sent, no allocation
   std::size_t queued_bytes_ = 0;
   bool ended_ = false;
   bool close_requested_ = false;
@@ -120,6 +119,8 @@ awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpRespon
   error_code ec;
   lowest.expires_after(st->limits.write_timeout);
   co_await http::async_write_header(stream, sr, redirect_error(use_awaitable, ec));
+  std::vector<StreamSink::Chunk> sending;
+  std::vector<asio::const_buffer> buffers;
 
   while (!ec && !sink->ended_) {
     if (sink->queue_.empty()) {
@@ -135,15 +136,16 @@ awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpRespon
       continue;
     }
     // Everything queued goes out as one chunk: fewer syscalls when events come in bursts.
-    std::vector<StreamSink::Chunk> sending(sink->queue_.begin(), sink->queue_.end());
-    sink->queue_.clear();
+    // Swap, not copy: with a thousand watchers every shared_ptr copy is two atomic operations,
+    // and both vectors keep their capacity from one event to the next.
+    sending.swap(sink->queue_);
     sink->queued_bytes_ = 0;
-    std::vector<asio::const_buffer> buffers;
-    buffers.reserve(sending.size());
+    buffers.clear();
     for (auto& c : sending) buffers.emplace_back(c->data(), c->size());
     lowest.expires_after(st->limits.write_timeout);
     co_await asio::async_write(stream, http::make_chunk(buffers),
                                redirect_error(use_awaitable, ec));
+    sending.clear();
   }
   sink->end();
   --st->stats.streams_open;
