@@ -28,8 +28,10 @@ bool alnum(char c) {
 
 // Unreserved and sub-delims of RFC 3986 plus ':', '@', '/' and '%': what a path may hold
 // unescaped. Spaces, quotes, '\', '#', '?', control and non-ASCII bytes stay out.
+// RFC 3986 path characters without ' and $: HAProxy treats ' as a quote and expands $ inside
+// double quotes, and these paths end up in its config. Both can still be sent as %27 and %24.
 bool path_char(char c) {
-  return alnum(c) || std::string_view("-._~!$&'()*+,;=:@/%").find(c) != std::string_view::npos;
+  return alnum(c) || std::string_view("-._~!&()*+,;=:@/%").find(c) != std::string_view::npos;
 }
 
 std::string lower(std::string_view s) {
@@ -119,7 +121,7 @@ std::optional<std::string_view> parse_port(std::string_view text, std::uint16_t&
 std::optional<std::string_view> check_path(std::string_view path) {
   for (std::size_t i = 0; i < path.size(); ++i) {
     if (!path_char(path[i])) {
-      return "path may hold only letters, digits and -._~!$&'()*+,;=:@/%";
+      return "path may hold only letters, digits and -._~!&()*+,;=:@/%";
     }
     if (path[i] == '%' && (i + 2 >= path.size() || !hex(path[i + 1]) || !hex(path[i + 2]))) {
       return "path has a '%' not followed by two hex digits";
