@@ -6,7 +6,6 @@
 #include "common/config/reader.hpp"
 #include "common/log/log.hpp"
 #include "common/net/tls.hpp"
-#include "common/registry/directory_client.hpp"
 
 namespace dstack::directory {
 
@@ -17,21 +16,6 @@ std::optional<std::string> check_listen(std::string_view text) {
   auto parsed = net::parse_host_port(text, 7400);
   if (auto* why = std::get_if<std::string>(&parsed)) return *why;
   return std::nullopt;
-}
-// Reads the token now, so a missing or empty token file is a config error (exit 78) that
-// --check-config also reports.
-std::optional<std::string> read_token(const std::string& path, std::string& token) {
-  try {
-    token = registry::read_token_file(path);
-    return std::nullopt;
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-}
-
-std::optional<std::string> check_level(std::string_view text) {
-  if (log::parse_level(text)) return std::nullopt;
-  return "\"" + std::string(text) + "\" is not a log level (trace, debug, info, warn, error, off)";
 }
 }  // namespace
 
@@ -50,9 +34,9 @@ DirectoryConfig load_config(const std::string& path, bool must_exist,
   cfg.data_dir = r.string("data_dir", cfg.data_dir);
   cfg.token_file = r.string("token_file", "", [&](std::string_view path) {
     if (!token_file_flag.empty()) return std::optional<std::string>{};  // the flag wins
-    return read_token(std::string(path), cfg.token);
+    return config::read_token(path, cfg.token);  // now: --check-config reports it
   });
-  cfg.log_level = r.string("log_level", cfg.log_level, check_level);
+  cfg.log_level = r.string("log_level", cfg.log_level, log::check_level);
 
   if (r.has("tls")) {
     auto tls = r.map("tls");
@@ -117,14 +101,15 @@ void apply_overrides(DirectoryConfig& cfg, const std::string& listen, const std:
       cfg.listen = std::get<net::HostPort>(parsed);
   }
   if (!log_level.empty()) {
-    if (auto why = check_level(log_level))
+    if (auto why = log::check_level(log_level))
       problems.push_back("--log-level: " + *why);
     else
       cfg.log_level = log_level;
   }
   if (!data_dir.empty()) cfg.data_dir = data_dir;
   if (!token_file.empty()) {
-    if (auto why = read_token(token_file, cfg.token)) problems.push_back("--token-file: " + *why);
+    if (auto why = config::read_token(token_file, cfg.token))
+      problems.push_back("--token-file: " + *why);
     cfg.token_file = token_file;
   }
   if (!problems.empty()) throw config::ConfigError(problems);

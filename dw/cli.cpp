@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/config/checks.hpp"
 #include "common/core/exit_codes.hpp"
 #include "common/daemon/daemon.hpp"
 #include "common/registry/directory_client.hpp"
@@ -77,13 +78,9 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   std::unique_ptr<registry::Registry> reg;
   try {
-    if (!a.token_file.empty()) {
-      try {
-        settings.token = registry::read_token_file(a.token_file);
-      } catch (const std::runtime_error& e) {
-        throw std::runtime_error(std::string("token file ") + e.what());
-      }
-    }
+    if (!a.token_file.empty())
+      if (auto why = config::read_token(a.token_file, settings.token))
+        throw std::runtime_error("token file " + *why);
     reg = registry::make_registry(io.get_executor(), std::get<registry::DirectoryAddress>(address),
                                   settings);
   } catch (const std::exception& e) {

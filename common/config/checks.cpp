@@ -12,4 +12,16 @@ std::optional<std::string> readable_file(std::string_view path) {
   return std::nullopt;
 }
 
+std::optional<std::string> read_token(std::string_view path, std::string& token) {
+  const std::string quoted = "\"" + std::string(path) + "\"";
+  std::ifstream in{std::string(path)};
+  if (!in) return quoted + ": cannot read: " + std::strerror(errno);
+  std::string line;
+  std::getline(in, line);
+  const auto first = line.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return quoted + ": is empty";
+  token = line.substr(first, line.find_last_not_of(" \t\r\n") - first + 1);
+  return std::nullopt;
+}
+
 }  // namespace dstack::config

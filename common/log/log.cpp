@@ -16,6 +16,11 @@ std::optional<spdlog::level::level_enum> parse_level(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_level(std::string_view text) {
+  if (parse_level(text)) return std::nullopt;
+  return "\"" + std::string(text) + "\" is not a log level (trace, debug, info, warn, error, off)";
+}
+
 void setup(spdlog::level::level_enum level) {
   spdlog::set_level(level);
   if (std::getenv("JOURNAL_STREAM") != nullptr) {

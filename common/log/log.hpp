@@ -13,6 +13,9 @@ namespace dstack::log {
 
 std::optional<spdlog::level::level_enum> parse_level(std::string_view text);
 
+// For config checks: nullopt for a level, else `"loud" is not a log level (trace, ...)`.
+std::optional<std::string> check_level(std::string_view text);
+
 // Sets the level and format of every logger, existing and future. Under systemd (JOURNAL_STREAM
 // set) timestamps are left to the journal.
 void setup(spdlog::level::level_enum level);

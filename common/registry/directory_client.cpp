@@ -1,8 +1,5 @@
 #include "common/registry/directory_client.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -11,17 +8,6 @@
 namespace dstack::registry {
 
 using nlohmann::json;
-
-std::string read_token_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("\"" + path + "\": cannot read: " + std::strerror(errno));
-  std::string line;
-  std::getline(in, line);
-  auto first = line.find_first_not_of(" \t\r\n");
-  auto last = line.find_last_not_of(" \t\r\n");
-  if (first == std::string::npos) throw std::runtime_error("\"" + path + "\": is empty");
-  return line.substr(first, last - first + 1);
-}
 
 namespace {
 

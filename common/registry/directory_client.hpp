@@ -16,10 +16,6 @@ struct ClientSettings {
       std::chrono::seconds(20);  // the directory sends keep-alives every 5 s
 };
 
-// Reads a token file: the first line, surrounding whitespace trimmed. Throws std::runtime_error
-// like `"PATH": cannot read: REASON` or `"PATH": is empty`.
-std::string read_token_file(const std::string& path);
-
 std::unique_ptr<Registry> make_directory_client(asio::any_io_executor ex,
                                                 const DirectoryAddress& address,
                                                 ClientSettings settings);

@@ -1,0 +1,35 @@
+#pragma once
+// watson.yaml (SPEC §5): every key, its default and its bounds.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/net/address.hpp"
+#include "common/registry/address.hpp"
+
+namespace dstack::watson {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/datawire/watson.yaml";
+inline constexpr const char* kDefaultServicesDir = "/etc/datawire.d";
+inline constexpr std::uint16_t kDefaultListenPort = 7401;
+
+struct WatsonConfig {
+  // watson registers with every one of these; absent or empty: http://127.0.0.1:7400.
+  std::vector<registry::DirectoryAddress> directories;
+  std::string services_dir = kDefaultServicesDir;
+  std::string token_file;                                 // empty: requests carry no token
+  std::string token;                                      // read from token_file while loading
+  std::chrono::seconds lease_ttl{10};                     // 1s..1h, whole seconds
+  net::HostPort listen{"127.0.0.1", kDefaultListenPort};  // local API
+  std::string log_level = "info";
+};
+
+// The built-in defaults, directories included.
+WatsonConfig default_watson_config();
+
+// Reads the file (throws config::ConfigError listing every problem). A missing file gives the
+// defaults unless `must_exist` (the path was asked for), when it is an error.
+WatsonConfig load_watson_config(const std::string& path, bool must_exist);
+
+}  // namespace dstack::watson
