@@ -56,7 +56,8 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   SteadyClock clock;
   State state(config.state, clock, store, new_epoch());
   Watchers watchers;
-  state.set_listener([&](std::uint64_t, const EventHistory::Line& line) { watchers.publish(line); });
+  state.set_listener(
+      [&](std::uint64_t, const EventHistory::Line& line) { watchers.publish(line); });
 
   asio::io_context io(1);
   std::unique_ptr<net::HttpServer> server;
@@ -66,9 +67,11 @@ int run(const DirectoryConfig& config, const Identity& identity) {
       io, config.limits, [&](const net::HttpRequest& r) { return api.handle(r); }, config.tls);
   server->listen(config.listen.host, config.listen.port);
 
-  asio::co_spawn(io, every(std::chrono::milliseconds(100), [&] {
-                   if (auto n = state.expire()) log->info("{} lease(s) expired", n);
-                 }),
+  asio::co_spawn(io,
+                 every(std::chrono::milliseconds(100),
+                       [&] {
+                         if (auto n = state.expire()) log->info("{} lease(s) expired", n);
+                       }),
                  asio::detached);
   asio::co_spawn(io, every(config.watch_keepalive, [&] { watchers.keepalive(state.revision()); }),
                  asio::detached);

@@ -177,10 +177,10 @@ Outcome<> State::put_route(model::Route route) {
 Outcome<> State::delete_route(const std::string& service, const std::string& consumer) {
   auto it = routes_.find({service, consumer});
   if (it == routes_.end())
-    return ApiError{404, "route_not_found",
-                    "service " + service + " has no route" +
-                        (consumer.empty() ? std::string(" for everyone")
-                                          : " for consumer " + consumer)};
+    return ApiError{
+        404, "route_not_found",
+        "service " + service + " has no route" +
+            (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer)};
   if (auto ec = store_.remove(service, consumer))
     return ApiError{503, "store_failed", "route not removed: " + ec.message()};
   routes_.erase(it);

@@ -1,4 +1,6 @@
 // dw: the operator's command line for dstack.
 #include "dw/cli.hpp"
 
-int main(int argc, char** argv) { return dstack::dw::main(argc, argv); }
+int main(int argc, char** argv) {
+  return dstack::dw::main(argc, argv);
+}

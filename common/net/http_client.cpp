@@ -88,16 +88,20 @@ struct ConnImpl final : Conn {
 };
 
 Error unreachable(const std::string& authority, const std::string& what, const error_code& ec) {
-  return Error{ErrorKind::unreachable, "unreachable",
-               authority + ": " + what + ": " + (ec == beast::error::timeout ? "timed out"
-                                                                             : ec.message())};
+  return Error{
+      ErrorKind::unreachable, "unreachable",
+      authority + ": " + what + ": " + (ec == beast::error::timeout ? "timed out" : ec.message())};
 }
 
 class LineStreamImpl final : public LineStream {
  public:
-  LineStreamImpl(std::unique_ptr<Conn> conn, std::unique_ptr<http::response_parser<http::buffer_body>> p,
-                 Duration idle, std::size_t max_line, std::string authority)
-      : conn_(std::move(conn)), parser_(std::move(p)), idle_(idle), max_line_(max_line),
+  LineStreamImpl(std::unique_ptr<Conn> conn,
+                 std::unique_ptr<http::response_parser<http::buffer_body>> p, Duration idle,
+                 std::size_t max_line, std::string authority)
+      : conn_(std::move(conn)),
+        parser_(std::move(p)),
+        idle_(idle),
+        max_line_(max_line),
         authority_(std::move(authority)) {}
   ~LineStreamImpl() override { close(); }
 
@@ -195,8 +199,8 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(asio::any_io_executor ex, std::string host, std::uint16_t port,
                        ClientOptions options)
     : impl_(std::make_unique<Impl>()) {
-  authority_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-               std::to_string(port);
+  authority_ =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   impl_->ex = ex;
   impl_->host = std::move(host);
   impl_->port = port;
@@ -204,7 +208,9 @@ HttpClient::HttpClient(asio::any_io_executor ex, std::string host, std::uint16_t
   if (impl_->options.tls) impl_->tls = make_client_context(*impl_->options.tls);
 }
 
-HttpClient::~HttpClient() { close(); }
+HttpClient::~HttpClient() {
+  close();
+}
 
 void HttpClient::close() {
   if (impl_->conn) impl_->conn->close();
@@ -234,8 +240,9 @@ awaitable<Result<ClientResponse>> HttpClient::request(std::string method, std::s
                    ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
       if (reused && stale) continue;
       if (ec == http::error::body_limit)
-        co_return Error{ErrorKind::protocol, "response_too_large",
-                        authority_ + ": response larger than " + std::to_string(im.options.max_body)};
+        co_return Error{
+            ErrorKind::protocol, "response_too_large",
+            authority_ + ": response larger than " + std::to_string(im.options.max_body)};
       co_return unreachable(authority_, method + " " + target, ec);
     }
     auto& res = parser.get();
