@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/config/reader.hpp"
+#include "unit/temp_dir.hpp"
 
 namespace dstack::directory {
 namespace {
@@ -24,16 +25,7 @@ using ::testing::ElementsAre;
 
 class DirectoryConfigTest : public ::testing::Test {
  protected:
-  DirectoryConfigTest() {
-    std::string pattern = (fs::temp_directory_path() / "directory_config_test.XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-    path_ = (dir_ / "directory.yaml").string();
-  }
-  ~DirectoryConfigTest() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  DirectoryConfigTest() : dir_(tmp_.path()), path_((dir_ / "directory.yaml").string()) {}
 
   void write(std::string_view text) {
     std::ofstream out(path_, std::ios::binary | std::ios::trunc);
@@ -71,6 +63,7 @@ class DirectoryConfigTest : public ::testing::Test {
     return {"<accepted>"};
   }
 
+  test::TempDir tmp_;
   fs::path dir_;
   std::string path_;
   int tokens_ = 0;
