@@ -1,0 +1,47 @@
+// The project's HTTP client against the project's server on loopback: limits a peer cannot
+// push past.
+#include <gtest/gtest.h>
+
+#include "common/net/http_client.hpp"
+#include "common/net/http_server.hpp"
+
+namespace dstack::net {
+namespace {
+
+awaitable<void> fetch(HttpClient* client, HttpServer* server,
+                      std::optional<Result<ClientResponse>>* out) {
+  out->emplace(co_await client->request("GET", "/"));
+  server->stop();
+}
+
+Result<ClientResponse> get(std::size_t body_size, std::size_t max_body) {
+  asio::io_context io(1);
+  HttpServer server(io, ServerLimits{}, [body_size](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", std::string(body_size, 'x'), {}, {}};
+  });
+  server.listen("127.0.0.1", 0);
+  ClientOptions options;
+  options.max_body = max_body;
+  HttpClient client(io.get_executor(), "127.0.0.1", server.port(), options);
+  std::optional<Result<ClientResponse>> out;
+  asio::co_spawn(io, fetch(&client, &server, &out), asio::detached);
+  io.run_for(std::chrono::seconds(10));
+  if (!out) return Error{ErrorKind::unreachable, "test", "no answer within 10 s"};
+  return *out;
+}
+
+TEST(HttpClient, ABodyOverMaxBodyIsRefused) {
+  auto r = get(100 << 10, 64 << 10);
+  ASSERT_FALSE(r.ok()) << "a 100 KiB body passed a 64 KiB limit";
+  EXPECT_EQ(r.error().code, "response_too_large");
+}
+
+TEST(HttpClient, ABodyWithinMaxBodyArrivesWhole) {
+  auto r = get(60 << 10, 64 << 10);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), 60u << 10);
+}
+
+}  // namespace
+}  // namespace dstack::net
