@@ -1,0 +1,96 @@
+#pragma once
+// Keeps ONE directory's view of this host's instances true (SPEC §5): one lease per directory,
+// keepalive every ttl/3, a new lease and full re-registration when the lease is gone, jittered
+// capped backoff while the directory is unreachable, prompt and coalesced puts and removes.
+//
+// Not thread-safe: construct, call and destroy it on its executor's thread. The loop started by
+// start() refers to the Registrar, so await shutdown() (or stop the executor) before destroying it.
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "common/core/backoff.hpp"
+#include "common/log/log.hpp"
+#include "common/model/model.hpp"
+#include "common/net/asio.hpp"
+#include "common/registry/registry.hpp"
+
+namespace dstack::watson {
+
+class Registrar {
+ public:
+  Registrar(asio::any_io_executor ex, std::unique_ptr<registry::Registry> reg,
+            std::chrono::seconds ttl, std::string owner);
+  Registrar(const Registrar&) = delete;
+  Registrar& operator=(const Registrar&) = delete;
+
+  void start();  // spawns the loop; call once
+  // Registers or updates one instance; the lease field is filled in here. The latest desired
+  // state of an instance wins; nothing is sent when it equals what the directory already has.
+  void put(model::Instance desired);
+  void remove(const std::string& service, const std::string& id);
+  // Deregisters everything, revokes the lease and stops the loop. Bounded by the client's
+  // timeouts; gives up on the first unreachable answer.
+  awaitable<void> shutdown();
+
+  struct Status {
+    std::string directory;
+    bool connected = false;
+    std::string lease;
+    std::string last_error;
+    std::size_t registered = 0;  // desired instances the directory has as desired
+    std::size_t pending = 0;     // puts and removes still to send (refused ones excluded)
+  };
+  Status status() const;
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // service, id
+
+  awaitable<void> run();
+  awaitable<bool> step();  // one round of lease, keepalive and sync; false: back off
+  awaitable<bool> ensure_lease();
+  awaitable<bool> keepalive();
+  awaitable<bool> sync();
+  awaitable<bool> sync_one(Key key);
+  awaitable<void> wait(std::chrono::steady_clock::duration d, bool wakeable);
+  awaitable<void> finish();  // the shutdown work once the loop has stopped
+
+  bool needs_work(const Key& key) const;
+  void lease_lost(const std::string& why);
+  void failed(const Error& error, const char* what);
+  void mark_connected();
+  void wake();
+
+  asio::any_io_executor ex_;
+  std::unique_ptr<registry::Registry> reg_;
+  std::chrono::seconds ttl_;
+  std::string owner_;
+  std::shared_ptr<spdlog::logger> log_;
+  Backoff backoff_;
+
+  std::map<Key, model::Instance> desired_;
+  std::map<Key, model::Instance> applied_;  // what the directory has (or may have) under lease_
+  std::map<Key, model::Instance> refused_;  // desired versions (lease blank) it refused
+  std::set<Key> unconfirmed_;               // in applied_ but unknown after a failure: send again
+  std::string lease_;
+  std::chrono::seconds lease_ttl_;
+  std::chrono::steady_clock::time_point next_keepalive_{};
+  bool connected_ = false;
+  bool ever_connected_ = false;
+  std::string last_error_;
+
+  asio::steady_timer wake_;
+  asio::steady_timer done_;
+  bool waiting_wakeable_ = false;
+  bool dirty_ = false;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool loop_done_ = false;
+};
+
+}  // namespace dstack::watson
