@@ -154,7 +154,10 @@ awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpRespon
 // Answers are serialised by hand into one buffer per connection, so the answers to pipelined
 // requests leave in one write instead of one system call each. Header names and values come
 // from this codebase, never from a client.
-void append_response(std::string& out, const HttpResponse& r, unsigned version, bool keep_alive) {
+// A HEAD answer has the headers of the GET answer and no body (RFC 9110 §9.3.2): a body would
+// be read as the start of the next answer.
+void append_response(std::string& out, const HttpResponse& r, unsigned version, bool keep_alive,
+                     bool head = false) {
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(r.status);
   out += ' ';
@@ -175,7 +178,7 @@ void append_response(std::string& out, const HttpResponse& r, unsigned version, 
   else if (version == 10)
     out += "\r\nConnection: keep-alive";
   out += "\r\n\r\n";
-  out += r.body;
+  if (!head) out += r.body;
 }
 
 // Writes what is pending, if anything. False when the connection failed.
@@ -289,7 +292,7 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
       break;
     }
     bool keep_alive = req.keep_alive() && !st->stopping;
-    append_response(pending, resp, req.version(), keep_alive);
+    append_response(pending, resp, req.version(), keep_alive, req.method() == http::verb::head);
     if (!keep_alive) break;
     if (!next_header_buffered(buffer) || pending.size() >= kMaxPending)
       if (!co_await flush(st, stream, pending)) break;

@@ -65,6 +65,19 @@ TEST_F(Http, Http10KeepAliveIsHonouredAndSaidSo) {
   EXPECT_NE(second.find("Connection: close\r\n"), std::string::npos) << second;
 }
 
+// A HEAD answer carries no body, or the client would read it as the next answer.
+TEST_F(Http, HeadAnswersCarryNoBody) {
+  auto raw = exchange(
+      "HEAD /v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto got = statuses(raw);
+  ASSERT_EQ(got.size(), 2u) << raw;
+  EXPECT_EQ(got[0], 405);
+  EXPECT_EQ(got[1], 200);
+  auto second = raw.find("HTTP/1.1", 1);
+  EXPECT_EQ(raw.rfind("\r\n\r\n", second), second - 4) << "the HEAD answer had a body: " << raw;
+}
+
 TEST_F(Http, AMalformedRequestInAPipelineComesAfterTheAnswersBeforeIt) {
   auto raw = exchange("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n");
   auto got = statuses(raw);
