@@ -91,8 +91,12 @@ awaitable<CheckOutcome> run_http(Check check) {
   auto client = std::make_shared<net::HttpClient>(ex, check.http_host, check.http_port, options);
   CheckOutcome late = http_failure(timed_out(check.timeout));
   Duration limit = check.timeout;
-  co_return co_await within(http_probe(client, std::move(check)), limit, std::move(late),
-                            [client] { client->close(); });
+  // The call is a statement of its own: GCC 12 destroys temporaries made inside a co_await
+  // expression twice (a lambda holding a shared_ptr was released twice, caught by ASan).
+  std::function<void()> abandon = [client] { client->close(); };
+  auto race =
+      within(http_probe(client, std::move(check)), limit, std::move(late), std::move(abandon));
+  co_return co_await std::move(race);
 }
 
 // ---- tcp -------------------------------------------------------------------------------------
@@ -131,12 +135,15 @@ awaitable<CheckOutcome> run_tcp(Check check) {
   auto attempt = std::make_shared<TcpAttempt>(ex);
   CheckOutcome late = evaluate_tcp(false, timed_out(check.timeout));
   Duration limit = check.timeout;
-  co_return co_await within(tcp_probe(attempt, check.tcp_host, check.tcp_port), limit,
-                            std::move(late), [attempt] {
-                              error_code ec;
-                              attempt->resolver.cancel();
-                              attempt->socket.close(ec);
-                            });
+  // A statement of its own, not inside co_await: see run_http.
+  std::function<void()> abandon = [attempt] {
+    error_code ec;
+    attempt->resolver.cancel();
+    attempt->socket.close(ec);
+  };
+  auto race = within(tcp_probe(attempt, check.tcp_host, check.tcp_port), limit, std::move(late),
+                     std::move(abandon));
+  co_return co_await std::move(race);
 }
 
 awaitable<CheckOutcome> dispatch(Check check) {
