@@ -69,17 +69,11 @@ struct ConnImpl final : Conn {
   }
   awaitable<error_code> read_header(http::response_parser<http::buffer_body>& p,
                                     Duration timeout) override {
-    error_code ec;
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    co_await http::async_read_header(stream, buffer, p, redirect_error(use_awaitable, ec));
-    co_return ec;
+    return header_into(p, timeout);
   }
   awaitable<error_code> read_header(http::response_parser<http::string_body>& p,
                                     Duration timeout) override {
-    error_code ec;
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    co_await http::async_read_header(stream, buffer, p, redirect_error(use_awaitable, ec));
-    co_return ec;
+    return header_into(p, timeout);
   }
   awaitable<error_code> read_some(http::response_parser<http::buffer_body>& p,
                                   Duration timeout) override {
@@ -94,6 +88,16 @@ struct ConnImpl final : Conn {
   void close() override { beast::get_lowest_layer(stream).close(); }
 
   Stream stream;
+
+ private:
+  // The caller awaits at once, so the parser outlives the coroutine.
+  template <class Parser>
+  awaitable<error_code> header_into(Parser& p, Duration timeout) {
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await http::async_read_header(stream, buffer, p, redirect_error(use_awaitable, ec));
+    co_return ec;
+  }
 };
 
 Error unreachable(const std::string& authority, const std::string& what, const error_code& ec) {
