@@ -71,6 +71,16 @@ Transition HealthState::record(CheckStatus s) {
   return between(before, {routable(), health()});
 }
 
+HealthState HealthState::with_thresholds(int rise, int fall) const {
+  assert(rise >= 1 && fall >= 1);
+  HealthState next = *this;
+  next.rise_ = rise;
+  next.fall_ = fall;
+  if (next.up_ && next.failures_ >= fall) next.up_ = false;
+  if (!next.up_ && next.passes_ >= rise) next.up_ = true;
+  return next;
+}
+
 Transition HealthState::set_maintenance(bool on, std::string reason) {
   View before{routable(), health()};
   maintenance_ = on;

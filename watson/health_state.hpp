@@ -38,6 +38,10 @@ class HealthState {
   HealthState(int rise, int fall);  // both >= 1; config validation guarantees it
 
   Transition record(CheckStatus s);
+  // The same history under new thresholds (a reloaded definition): counts and maintenance stay,
+  // and routability is what the new thresholds make of them, so an edit of rise or fall does not
+  // take a healthy instance out of the directory.
+  HealthState with_thresholds(int rise, int fall) const;
   Transition set_maintenance(bool on, std::string reason = {});
 
   bool routable() const { return up_ && !maintenance_; }

@@ -61,6 +61,7 @@ void Registrar::put(model::Instance desired) {
 void Registrar::remove(const std::string& service, const std::string& id) {
   Key key{service, id};
   refused_.erase(key);
+  refusal_.erase(key);
   if (desired_.erase(key) > 0) wake();
 }
 
@@ -93,6 +94,19 @@ Registrar::Status Registrar::status() const {
   for (const auto& [key, had] : applied_)
     if (desired_.count(key) == 0) ++s.pending;
   return s;
+}
+
+std::string Registrar::state_of(const std::string& service, const std::string& id) const {
+  Key key{service, id};
+  if (needs_work(key)) return "pending";
+  if (desired_.count(key) == 0) return "absent";
+  auto r = refusal_.find(key);
+  if (r != refusal_.end() && refused_.count(key) > 0) return "refused: " + r->second;
+  return "registered";
+}
+
+bool Registrar::settled() const {
+  return status().pending == 0;
 }
 
 void Registrar::mark_connected() {
@@ -226,6 +240,7 @@ awaitable<bool> Registrar::sync_one(Key key) {
       applied_[key] = want;
       unconfirmed_.erase(key);
       refused_.erase(key);
+      refusal_.erase(key);
       co_return true;
     }
     const Error& e = r.error();
@@ -239,6 +254,7 @@ awaitable<bool> Registrar::sync_one(Key key) {
                   e.message);
       want.lease.clear();
       refused_[key] = std::move(want);
+      refusal_[key] = e.message;
       last_error_ = "register " + key.first + "/" + key.second + ": " + e.message;
       co_return true;
     }
@@ -287,8 +303,10 @@ awaitable<void> Registrar::finish() {
   if (!r && r.error().kind != ErrorKind::not_found) {
     log_->warn("cannot revoke lease {} on {}: {}", lease_, reg_->describe(), r.error().message);
   } else {
-    log_->info("deregistered {} instance(s) and revoked lease {} on {}", keys.size(), lease_,
-               reg_->describe());
+    log_->info("revoked lease {} on {}{}", lease_, reg_->describe(),
+               keys.empty() ? std::string()
+                            : " after deregistering " + std::to_string(keys.size()) +
+                                  " instance(s)");
   }
   lease_.clear();
   applied_.clear();

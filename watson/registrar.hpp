@@ -47,6 +47,11 @@ class Registrar {
     std::size_t pending = 0;     // puts and removes still to send (refused ones excluded)
   };
   Status status() const;
+  // One instance as this directory sees it: `registered`, `pending` (a put or remove still to
+  // send), `absent`, or `refused: <the directory's message>`.
+  std::string state_of(const std::string& service, const std::string& id) const;
+  // True once nothing is left to send (refused instances aside).
+  bool settled() const;
 
  private:
   using Key = std::pair<std::string, std::string>;  // service, id
@@ -76,6 +81,7 @@ class Registrar {
   std::map<Key, model::Instance> desired_;
   std::map<Key, model::Instance> applied_;  // what the directory has (or may have) under lease_
   std::map<Key, model::Instance> refused_;  // desired versions (lease blank) it refused
+  std::map<Key, std::string> refusal_;      // and why, for the status page
   std::set<Key> unconfirmed_;               // in applied_ but unknown after a failure: send again
   std::string lease_;
   std::chrono::seconds lease_ttl_;

@@ -1,5 +1,6 @@
 #include "watson/watson_config.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <variant>
@@ -82,6 +83,50 @@ WatsonConfig load_watson_config(const std::string& path, bool must_exist) {
   r.finish();
   errors.throw_if_any();
   return cfg;
+}
+
+void apply_overrides(WatsonConfig& cfg, const WatsonOverrides& flags) {
+  std::vector<std::string> problems;
+  std::vector<std::string> dirs = flags.directories;
+  const char* source = "-d";
+  if (dirs.empty()) {
+    const char* env = std::getenv("DSTACK_DIRECTORY");
+    if (env && *env) {
+      dirs.emplace_back(env);
+      source = "DSTACK_DIRECTORY";
+    }
+  }
+  if (!dirs.empty()) {
+    std::vector<registry::DirectoryAddress> parsed;
+    for (const auto& text : dirs) {
+      auto address = registry::parse_directory_address(text);
+      if (auto* why = std::get_if<std::string>(&address))
+        problems.push_back(std::string(source) + ": " + *why);
+      else
+        parsed.push_back(std::get<registry::DirectoryAddress>(address));
+    }
+    cfg.directories = std::move(parsed);
+  }
+  if (!flags.listen.empty()) {
+    if (auto why = check_listen(flags.listen)) {
+      problems.push_back("--listen: " + *why);
+    } else {
+      cfg.listen = std::get<net::HostPort>(net::parse_host_port(flags.listen, kDefaultListenPort));
+    }
+  }
+  if (!flags.token_file.empty()) {
+    cfg.token.clear();
+    if (auto why = config::read_token(flags.token_file, cfg.token))
+      problems.push_back("--token-file: " + *why);
+    cfg.token_file = flags.token_file;
+  }
+  if (!flags.log_level.empty()) {
+    if (auto why = log::check_level(flags.log_level))
+      problems.push_back("--log-level: " + *why);
+    else
+      cfg.log_level = flags.log_level;
+  }
+  if (!problems.empty()) throw config::ConfigError(problems);
 }
 
 }  // namespace dstack::watson

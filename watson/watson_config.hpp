@@ -32,4 +32,13 @@ WatsonConfig default_watson_config();
 // defaults unless `must_exist` (the path was asked for), when it is an error.
 WatsonConfig load_watson_config(const std::string& path, bool must_exist);
 
+// Command-line flags over the file: each -d replaces `directories` (all of them together), and
+// without -d $DSTACK_DIRECTORY does (SPEC §2). Throws config::ConfigError with lines that start
+// with the flag's name (`-d: `, `DSTACK_DIRECTORY: `, `--listen: `...).
+struct WatsonOverrides {
+  std::vector<std::string> directories;
+  std::string listen, token_file, log_level;
+};
+void apply_overrides(WatsonConfig& cfg, const WatsonOverrides& flags);
+
 }  // namespace dstack::watson

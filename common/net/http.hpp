@@ -56,6 +56,10 @@ struct HttpResponse {
 bool split_target(std::string_view target, std::string& path,
                   std::vector<std::pair<std::string, std::string>>& query);
 
+// Percent-encodes everything but RFC 3986's unreserved characters, for a path segment or a
+// query value.
+std::string percent_encode(std::string_view text);
+
 // "/v1/routes/e%2Fmitter/" -> {"v1", "routes", "e/mitter"}: split first, then decode each
 // segment, so an encoded '/' stays inside its segment. A trailing '/' is ignored. nullopt when a
 // segment's percent-encoding is malformed.

@@ -1,0 +1,123 @@
+// watson: health-checks this host's service instances and keeps the directories' view of them
+// true (SPEC §5).
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "common/config/reader.hpp"
+#include "common/core/exit_codes.hpp"
+#include "common/daemon/daemon.hpp"
+#include "common/log/log.hpp"
+#include "watson/daemon.hpp"
+#include "watson/maint_command.hpp"
+#include "watson/service_config.hpp"
+#include "watson/watson_config.hpp"
+
+namespace {
+
+using namespace dstack;
+
+// `watson maint SERVICE on|off [--reason TEXT]`. Parsed apart from the daemon's command line so
+// that quick mode's positional SERVICE can never be mistaken for it.
+int maint_main(int argc, char** argv) {
+  CLI::App app{"watson maint: drain (on) or restore (off) every instance of a service"};
+  app.name("watson maint");
+  std::string service, state, reason, api, config_path = watson::kDefaultConfigPath;
+  app.add_option("SERVICE", service, "the service, as registered (or //host/.../service)")
+      ->required();
+  app.add_option("STATE", state, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--reason", reason, "why, shown in watson's status (at most 256 characters)");
+  auto* config_opt =
+      app.add_option("-c,--config", config_path, "watson.yaml, to find watson's local API");
+  app.add_option("--api", api, "watson's local API, host:port (default: listen from the config)");
+  if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
+
+  return daemon::run_main("watson maint", [&] {
+    if (service.rfind("//", 0) == 0) service = service.substr(service.rfind('/') + 1);
+    auto cfg = watson::load_watson_config(config_path, config_opt->count() > 0);
+    if (!api.empty()) {
+      auto parsed = net::parse_host_port(api, watson::kDefaultListenPort);
+      if (auto* why = std::get_if<std::string>(&parsed)) {
+        std::cerr << "watson maint: --api: " << *why << "\n";
+        return exit_code::usage;
+      }
+      cfg.listen = std::get<net::HostPort>(parsed);
+    }
+    return watson::run_maint(cfg.listen, service, state == "on", reason);
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "maint") == 0) return maint_main(argc - 1, argv + 1);
+
+  CLI::App app{
+      "watson: health-checks this host's services and registers the healthy ones with the "
+      "directory.\n\n"
+      "  watson [-c FILE] [options]                      services from services_dir\n"
+      "  watson -d DIR SERVICE URL [INTERVAL] [options]  quick mode: one service\n"
+      "  watson maint SERVICE on|off [--reason TEXT]     drain or restore a service\n"};
+  app.name("watson");
+  std::string config_path = watson::kDefaultConfigPath, check_url;
+  watson::WatsonOverrides flags;
+  std::vector<std::string> quick;
+  bool check_only = false;
+  auto* config_opt = app.add_option("-c,--config", config_path, "watson.yaml to read");
+  app.add_option("-d,--directory", flags.directories,
+                 "directory to register with (repeatable; replaces `directories`)")
+      ->allow_extra_args(false);  // `-d DIR SERVICE URL`: one address per -d
+  app.add_option("SERVICE URL INTERVAL", quick,
+                 "quick mode: the service name (or //host/.../name), the URL consumers are sent "
+                 "to, and the check interval (seconds, or a duration like 500ms; default 3)")
+      ->expected(0, 3);
+  app.add_option("--check", check_url,
+                 "quick mode: the URL to check (default URL/liveness_check; tcp:// URLs are "
+                 "connected to)");
+  app.add_option("--listen", flags.listen, "local API host:port (overrides listen)");
+  app.add_option("--token-file", flags.token_file, "bearer token for the directory");
+  app.add_option("--log-level", flags.log_level,
+                 "trace, debug, info, warn, error (overrides log_level)");
+  app.add_flag("--check-config", check_only,
+               "validate watson.yaml and every service file (or the quick-mode arguments) and "
+               "exit: 0 when all are valid, 78 otherwise");
+  if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
+  if (quick.size() == 1) {
+    std::cerr << "watson: quick mode needs SERVICE and URL (and optionally INTERVAL); see "
+                 "--help\n";
+    return exit_code::usage;
+  }
+  if (!check_url.empty() && quick.empty()) {
+    std::cerr << "watson: --check is for quick mode (watson -d DIR SERVICE URL --check URL)\n";
+    return exit_code::usage;
+  }
+
+  return daemon::run_main("watson", [&] {
+    auto cfg = watson::load_watson_config(config_path, config_opt->count() > 0);
+    watson::apply_overrides(cfg, flags);
+    watson::RunOptions options;
+    if (!quick.empty()) {
+      options.quick = watson::quick_service(quick[0], quick[1], quick.size() > 2 ? quick[2] : "",
+                                            check_url);
+      // The seed ran one quick-mode watson per service: only an asked-for address must bind.
+      options.listen_required = !flags.listen.empty();
+    }
+    if (check_only) {
+      bool found = std::filesystem::exists(config_path);
+      std::cout << config_path << (found ? ": ok\n" : ": not found, defaults are ok\n");
+      if (options.quick) {
+        std::cout << "quick mode: " << options.quick->service << " " << options.quick->url
+                  << ": ok\n";
+        return exit_code::ok;
+      }
+      auto files = watson::load_services_dir(cfg.services_dir, {});
+      if (!files.problems.empty()) throw config::ConfigError(files.problems);
+      std::cout << cfg.services_dir << ": " << files.definitions.size()
+                << " service file(s) ok\n";
+      return exit_code::ok;
+    }
+    log::setup(*log::parse_level(cfg.log_level));
+    return watson::run_daemon(cfg, options);
+  });
+}
