@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <set>
 #include <system_error>
 #include <vector>
 
@@ -41,9 +42,14 @@ class ServiceFiles {
   void reload() {
     auto log = log::get("watson");
     ServicesDir next = load_services_dir(dir_, current_);
-    for (const auto& p : next.problems) log->error("{}", p);
+    // Each problem is logged when it appears, not again on every later read.
+    std::set<std::string> seen(next.problems.begin(), next.problems.end());
+    for (const auto& p : next.problems)
+      if (logged_.count(p) == 0) log->error("{}", p);
     for (const auto& f : next.kept_previous)
-      log->warn("{}: keeping its previous definition", f);
+      if (kept_.count(f) == 0) log->warn("{}: keeping its previous definition", f);
+    logged_ = std::move(seen);
+    kept_ = std::set<std::string>(next.kept_previous.begin(), next.kept_previous.end());
     if (!loaded_ || next.definitions != current_)
       log->info("{} service file(s) in force from {}", next.definitions.size(), dir_);
     loaded_ = true;
@@ -56,6 +62,8 @@ class ServiceFiles {
   std::string dir_;
   Agent& agent_;
   std::map<std::string, ServiceDefinition> current_;
+  std::set<std::string> logged_;  // problems of the last read
+  std::set<std::string> kept_;    // files kept at their previous definition at the last read
   bool loaded_ = false;
 };
 

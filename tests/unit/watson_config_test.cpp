@@ -3,6 +3,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -20,6 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
@@ -657,6 +661,59 @@ TEST_F(WatsonConfigTest, WatsonYamlProblems) {
   EXPECT_THAT(watson_problems("lease_ttl: 0s\nlisten: \":1\"\nbogus: 1\n"),
               ElementsAre("1:12: lease_ttl: 0s is below the minimum 1s",
                           "2:9: listen: \":1\": host is missing", "3:1: bogus: unknown key"));
+}
+
+// --- command-line flags over watson.yaml -----------------------------------------------------
+
+TEST_F(WatsonConfigTest, FlagsOverrideTheFile) {
+  ::unsetenv("DSTACK_DIRECTORY");
+  auto cfg = load_watson_config(write("watson.yaml", "directories: [a, b]\n"), true);
+  const auto token = write("token", "t0k\n");
+  apply_overrides(cfg, {{"//dir1/services/directory", "https://dir2:7500"}, "127.0.0.1:7555",
+                        token, "debug"});
+  ASSERT_EQ(cfg.directories.size(), 2u);
+  EXPECT_EQ(cfg.directories[0].to_string(), "http://dir1:7400");
+  EXPECT_EQ(cfg.directories[1].to_string(), "https://dir2:7500");
+  EXPECT_EQ(cfg.listen.port, 7555);
+  EXPECT_EQ(cfg.token, "t0k");
+  EXPECT_EQ(cfg.log_level, "debug");
+
+  auto untouched = load_watson_config(write("watson.yaml", "directories: [a, b]\n"), true);
+  apply_overrides(untouched, {});
+  EXPECT_EQ(untouched.directories.size(), 2u);
+}
+
+TEST_F(WatsonConfigTest, EnvironmentDirectoryComesAfterTheFlag) {
+  ::setenv("DSTACK_DIRECTORY", "envdir:7600", 1);
+  auto cfg = load_watson_config(write("watson.yaml", "directories: [a, b]\n"), true);
+  apply_overrides(cfg, {});
+  ASSERT_EQ(cfg.directories.size(), 1u);
+  EXPECT_EQ(cfg.directories[0].to_string(), "http://envdir:7600");
+  apply_overrides(cfg, {{"flagdir"}, "", "", ""});
+  EXPECT_EQ(cfg.directories.at(0).to_string(), "http://flagdir:7400");
+  ::setenv("DSTACK_DIRECTORY", "ftp://nope", 1);
+  try {
+    apply_overrides(cfg, {});
+    ADD_FAILURE() << "accepted a bad $DSTACK_DIRECTORY";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(), ElementsAre(HasSubstr("DSTACK_DIRECTORY: directory address \"ftp://nope\"")));
+  }
+  ::unsetenv("DSTACK_DIRECTORY");
+}
+
+TEST_F(WatsonConfigTest, BadFlagsAreAllReported) {
+  auto cfg = default_watson_config();
+  const auto missing = (tmp_.path() / "no-token").string();
+  try {
+    apply_overrides(cfg, {{"http://d/x"}, ":1", missing, "loud"});
+    ADD_FAILURE() << "accepted bad flags";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(), ElementsAre(StartsWith("-d: directory address \"http://d/x\""),
+                                       StartsWith("--listen: "),
+                                       "--token-file: \"" + missing +
+                                           "\": cannot read: No such file or directory",
+                                       StartsWith("--log-level: \"loud\"")));
+  }
 }
 
 // --- the example files in etc/ ---------------------------------------------------------------

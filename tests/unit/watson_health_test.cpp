@@ -410,5 +410,30 @@ TEST(BoundOutputTest, CutsAtACharacterBoundary) {
   EXPECT_EQ(bound_output(s), std::string(kMaxCheckOutput - 4, 'a') + "...");
 }
 
+// A reloaded definition with new rise/fall keeps the history: a healthy instance stays
+// registered, one still rising may now be enough, and one with failures may now be too many.
+TEST(HealthStateTest, NewThresholdsKeepTheHistory) {
+  HealthState up(2, 3);
+  feed(up, {pass, pass, fail});
+  ASSERT_TRUE(up.routable());
+  EXPECT_TRUE(up.with_thresholds(5, 3).routable());  // rise matters only on the way up
+  EXPECT_FALSE(up.with_thresholds(2, 1).routable()); // one failure is now enough to fall
+
+  HealthState rising(3, 3);
+  feed(rising, {pass, pass});
+  ASSERT_FALSE(rising.routable());
+  EXPECT_TRUE(rising.with_thresholds(2, 3).routable());
+  EXPECT_FALSE(rising.with_thresholds(4, 3).routable());
+
+  HealthState held(1, 1);
+  feed(held, {warn});
+  held.set_maintenance(true, "deploy");
+  HealthState next = held.with_thresholds(2, 2);
+  EXPECT_TRUE(next.maintenance());
+  EXPECT_EQ(next.maintenance_reason(), "deploy");
+  EXPECT_EQ(next.set_maintenance(false), T::became_routable);
+  EXPECT_EQ(next.health(), Health::warning);
+}
+
 }  // namespace
 }  // namespace dstack::watson
