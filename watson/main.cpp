@@ -62,33 +62,39 @@ int main(int argc, char** argv) {
   app.name("watson");
   std::string config_path = watson::kDefaultConfigPath, check_url;
   watson::WatsonOverrides flags;
-  std::vector<std::string> quick;
   bool check_only = false;
-  auto* config_opt = app.add_option("-c,--config", config_path, "watson.yaml to read");
+  auto* config_opt = app.add_option("-c,--config", config_path, "watson.yaml to read")->type_name("FILE");
   app.add_option("-d,--directory", flags.directories,
                  "directory to register with (repeatable; replaces `directories`)")
+      ->type_name("DIR")
       ->allow_extra_args(false);  // `-d DIR SERVICE URL`: one address per -d
-  app.add_option("SERVICE URL INTERVAL", quick,
-                 "quick mode: the service name (or //host/.../name), the URL consumers are sent "
-                 "to, and the check interval (seconds, or a duration like 500ms; default 3)")
-      ->expected(0, 3);
+  std::string quick_service, quick_url, quick_interval;
+  app.add_option("SERVICE", quick_service,
+                 "quick mode: the service to register (a name, or //host/.../name)");
+  app.add_option("URL", quick_url, "quick mode: the URL consumers are sent to");
+  app.add_option("INTERVAL", quick_interval,
+                 "quick mode: seconds between checks, or a duration like 500ms (default 3)");
   app.add_option("--check", check_url,
                  "quick mode: the URL to check (default URL/liveness_check; tcp:// URLs are "
-                 "connected to)");
-  app.add_option("--listen", flags.listen, "local API host:port (overrides listen)");
-  app.add_option("--token-file", flags.token_file, "bearer token for the directory");
+                 "connected to)")
+      ->type_name("URL");
+  app.add_option("--listen", flags.listen, "local API host:port (overrides listen)")
+      ->type_name("HOST:PORT");
+  app.add_option("--token-file", flags.token_file, "bearer token for the directory (overrides token_file)")
+      ->type_name("FILE");
   app.add_option("--log-level", flags.log_level,
-                 "trace, debug, info, warn, error (overrides log_level)");
+                 "trace, debug, info, warn, error (overrides log_level)")
+      ->type_name("LEVEL");
   app.add_flag("--check-config", check_only,
                "validate watson.yaml and every service file (or the quick-mode arguments) and "
                "exit: 0 when all are valid, 78 otherwise");
   if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
-  if (quick.size() == 1) {
+  if (!quick_service.empty() && quick_url.empty()) {
     std::cerr << "watson: quick mode needs SERVICE and URL (and optionally INTERVAL); see "
                  "--help\n";
     return exit_code::usage;
   }
-  if (!check_url.empty() && quick.empty()) {
+  if (!check_url.empty() && quick_service.empty()) {
     std::cerr << "watson: --check is for quick mode (watson -d DIR SERVICE URL --check URL)\n";
     return exit_code::usage;
   }
@@ -97,9 +103,8 @@ int main(int argc, char** argv) {
     auto cfg = watson::load_watson_config(config_path, config_opt->count() > 0);
     watson::apply_overrides(cfg, flags);
     watson::RunOptions options;
-    if (!quick.empty()) {
-      options.quick = watson::quick_service(quick[0], quick[1], quick.size() > 2 ? quick[2] : "",
-                                            check_url);
+    if (!quick_service.empty()) {
+      options.quick = watson::quick_service(quick_service, quick_url, quick_interval, check_url);
       // The seed ran one quick-mode watson per service: only an asked-for address must bind.
       options.listen_required = !flags.listen.empty();
     }
