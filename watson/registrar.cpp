@@ -13,6 +13,13 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr Duration kBackoffBase = std::chrono::milliseconds(200);
 constexpr Duration kBackoffCap = std::chrono::seconds(10);
 
+// Retries while the directory is away come at least every ttl/3 (10 s at most), so a directory
+// that comes back is registered with again within one lease TTL.
+Duration backoff_cap(std::chrono::seconds ttl) {
+  return std::clamp<Duration>(std::chrono::duration_cast<Duration>(ttl) / 3, kBackoffBase,
+                              kBackoffCap);
+}
+
 SteadyClock::duration keepalive_interval(std::chrono::seconds ttl) {
   return std::max<SteadyClock::duration>(std::chrono::milliseconds(ttl) / 3,
                                          std::chrono::milliseconds(100));
@@ -27,7 +34,7 @@ Registrar::Registrar(asio::any_io_executor ex, std::unique_ptr<registry::Registr
       ttl_(ttl),
       owner_(std::move(owner)),
       log_(log::get("registrar")),
-      backoff_(kBackoffBase, kBackoffCap),
+      backoff_(kBackoffBase, backoff_cap(ttl)),
       lease_ttl_(ttl),
       wake_(ex),
       done_(ex) {}
