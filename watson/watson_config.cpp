@@ -1,20 +1,17 @@
 #include "watson/watson_config.hpp"
 
-#include <cstdlib>
 #include <filesystem>
-#include <set>
 #include <variant>
 
 #include "common/config/checks.hpp"
 #include "common/config/reader.hpp"
 #include "common/log/log.hpp"
+#include "common/registry/address_config.hpp"
 
 namespace dstack::watson {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr const char* kDefaultDirectory = "http://127.0.0.1:7400";
 
 std::optional<std::string> check_listen(std::string_view text) {
   auto parsed = net::parse_host_port(text, kDefaultListenPort);
@@ -22,37 +19,11 @@ std::optional<std::string> check_listen(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<std::string> check_directory(std::string_view text) {
-  auto parsed = registry::parse_directory_address(text);
-  if (auto* why = std::get_if<std::string>(&parsed)) return *why;
-  return std::nullopt;
-}
-
-void read_directories(config::MapReader& r, const config::Document& doc, config::Errors& errors,
-                      WatsonConfig& cfg) {
-  const auto texts = r.string_list("directories", {}, check_directory);
-  std::set<std::string> seen;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    auto address =
-        std::get<registry::DirectoryAddress>(registry::parse_directory_address(texts[i]));
-    // Two spellings of one directory would mean two leases and every instance registered twice.
-    if (!seen.insert(address.to_string()).second) {
-      const YAML::Node& root = doc.root;
-      errors.add(doc.file, root["directories"][i].Mark(), "directories[" + std::to_string(i) + "]",
-                 "\"" + texts[i] + "\" is listed twice (as " + address.to_string() + ")");
-      continue;
-    }
-    cfg.directories.push_back(std::move(address));
-  }
-  if (texts.empty()) cfg.directories = default_watson_config().directories;
-}
-
 }  // namespace
 
 WatsonConfig default_watson_config() {
   WatsonConfig cfg;
-  cfg.directories.push_back(
-      std::get<registry::DirectoryAddress>(registry::parse_directory_address(kDefaultDirectory)));
+  cfg.directories = registry::default_directories();
   return cfg;
 }
 
@@ -64,8 +35,7 @@ WatsonConfig load_watson_config(const std::string& path, bool must_exist) {
   if (!doc) errors.throw_if_any();
   config::MapReader r(*doc, errors);
 
-  cfg.directories.clear();
-  read_directories(r, *doc, errors, cfg);
+  cfg.directories = registry::read_directories(r, *doc, errors);
   cfg.services_dir = r.string("services_dir", cfg.services_dir, [](std::string_view dir) {
     return dir.empty() ? std::optional<std::string>("must not be empty") : std::nullopt;
   });
@@ -87,26 +57,7 @@ WatsonConfig load_watson_config(const std::string& path, bool must_exist) {
 
 void apply_overrides(WatsonConfig& cfg, const WatsonOverrides& flags) {
   std::vector<std::string> problems;
-  std::vector<std::string> dirs = flags.directories;
-  const char* source = "-d";
-  if (dirs.empty()) {
-    const char* env = std::getenv("DSTACK_DIRECTORY");
-    if (env && *env) {
-      dirs.emplace_back(env);
-      source = "DSTACK_DIRECTORY";
-    }
-  }
-  if (!dirs.empty()) {
-    std::vector<registry::DirectoryAddress> parsed;
-    for (const auto& text : dirs) {
-      auto address = registry::parse_directory_address(text);
-      if (auto* why = std::get_if<std::string>(&address))
-        problems.push_back(std::string(source) + ": " + *why);
-      else
-        parsed.push_back(std::get<registry::DirectoryAddress>(address));
-    }
-    cfg.directories = std::move(parsed);
-  }
+  registry::override_directories(cfg.directories, flags.directories, problems);
   if (!flags.listen.empty()) {
     if (auto why = check_listen(flags.listen)) {
       problems.push_back("--listen: " + *why);

@@ -1,0 +1,27 @@
+#pragma once
+// The `directories` list shared by watson.yaml and sherlock.yaml, and the -d / $DSTACK_DIRECTORY
+// overrides over it (SPEC §2), so both daemons read and refuse addresses the same way.
+
+#include <string>
+#include <vector>
+
+#include "common/config/reader.hpp"
+#include "common/registry/address.hpp"
+
+namespace dstack::registry {
+
+// `directories: [...]` from the file: each address parsed, and one directory written twice (two
+// spellings of the same address) refused. Absent or empty: http://127.0.0.1:7400.
+std::vector<DirectoryAddress> read_directories(config::MapReader& r, const config::Document& doc,
+                                               config::Errors& errors);
+
+// The built-in default list: http://127.0.0.1:7400.
+std::vector<DirectoryAddress> default_directories();
+
+// -d flags (all of them together), else $DSTACK_DIRECTORY, replace `directories`; nothing given
+// leaves them. Problems are appended as `-d: ...` or `DSTACK_DIRECTORY: ...`.
+void override_directories(std::vector<DirectoryAddress>& directories,
+                          const std::vector<std::string>& flags,
+                          std::vector<std::string>& problems);
+
+}  // namespace dstack::registry
