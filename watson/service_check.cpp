@@ -9,6 +9,7 @@
 #include <system_error>
 #include <variant>
 
+#include "common/config/checks.hpp"
 #include "common/model/url.hpp"
 #include "common/model/validate.hpp"
 #include "watson/service_reader.hpp"
@@ -106,8 +107,7 @@ void read_timing(config::MapReader& c, config::Errors& errors, Check& check) {
 }  // namespace
 
 Problem bare(Problem problem) {
-  if (problem && !problem->empty() && problem->front() == ' ') problem->erase(0, 1);
-  return problem;
+  return config::without_field(std::move(problem));
 }
 
 Problem parse_http_check(std::string_view text, Check& check) {

@@ -24,4 +24,9 @@ std::optional<std::string> read_token(std::string_view path, std::string& token)
   return std::nullopt;
 }
 
+std::optional<std::string> without_field(std::optional<std::string> problem) {
+  if (problem && !problem->empty() && problem->front() == ' ') problem->erase(0, 1);
+  return problem;
+}
+
 }  // namespace dstack::config

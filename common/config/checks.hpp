@@ -14,4 +14,15 @@ std::optional<std::string> readable_file(std::string_view path);
 // Problems read `"PATH": cannot read: REASON` or `"PATH": is empty`.
 std::optional<std::string> read_token(std::string_view path, std::string& token);
 
+// The model's checks (common/model/validate.hpp) start their message with the field they are
+// given; a config reader names the key itself. This drops the empty field's leading space, so
+// `"x" is invalid: RULE` follows the key.
+std::optional<std::string> without_field(std::optional<std::string> problem);
+
+// Adapts a model check (value, field) to a reader's check (value).
+template <class ModelCheck>
+auto model_rule(ModelCheck check) {
+  return [check](std::string_view v) { return without_field(check(v, "")); };
+}
+
 }  // namespace dstack::config

@@ -1,0 +1,150 @@
+#include "sherlock/sherlock_config.hpp"
+
+#include <filesystem>
+#include <set>
+#include <variant>
+
+#include "common/config/checks.hpp"
+#include "common/config/reader.hpp"
+#include "common/log/log.hpp"
+#include "common/model/validate.hpp"
+#include "common/registry/address_config.hpp"
+
+namespace dstack::sherlock {
+namespace {
+
+using namespace std::chrono_literals;
+
+config::Check host_port_check(std::uint16_t default_port) {
+  return [default_port](std::string_view text) -> std::optional<std::string> {
+    auto parsed = net::parse_host_port(text, default_port);
+    if (auto* why = std::get_if<std::string>(&parsed)) return *why;
+    return std::nullopt;
+  };
+}
+
+net::HostPort host_port(const std::string& text, std::uint16_t default_port) {
+  return std::get<net::HostPort>(net::parse_host_port(text, default_port));
+}
+
+// Operator-written lines go into the HAProxy config as they are: one line each, nothing that
+// could start another.
+std::optional<std::string> one_line(std::string_view line) {
+  for (unsigned char c : line)
+    if (c < 0x20 && c != '\t') return std::string("must be one line without control characters");
+  return std::nullopt;
+}
+
+std::optional<std::string> absolute_path(std::string_view path) {
+  if (path.empty() || path.front() != '/') return std::string("must be an absolute path");
+  return one_line(path);
+}
+
+void read_haproxy(config::MapReader h, HaproxySettings& s) {
+  s.binary = h.string("binary", s.binary, absolute_path);
+  s.run_dir = h.string("run_dir", s.run_dir, absolute_path);
+  auto manage = h.one_of("manage", "child", {"child", "external"});
+  s.manage = manage == "external" ? HaproxySettings::Manage::external : HaproxySettings::Manage::child;
+  s.reload_command = h.string("reload_command", "", one_line);
+  if (s.manage == HaproxySettings::Manage::external && s.reload_command.empty())
+    h.error("reload_command", "required with manage: external (e.g. systemctl reload haproxy)");
+  s.min_reload_interval = h.duration("min_reload_interval", s.min_reload_interval, {0ms, 1h});
+  s.retries = static_cast<int>(h.integer("retries", s.retries, {0, 10}));
+  s.health_check_interval =
+      h.duration("health_check_interval", s.health_check_interval, {100ms, 1h});
+  auto t = h.map("timeouts");
+  s.timeouts.connect = t.duration("connect", s.timeouts.connect, {1ms, 1h});
+  s.timeouts.client = t.duration("client", s.timeouts.client, {1ms, 24h});
+  s.timeouts.server = t.duration("server", s.timeouts.server, {1ms, 24h});
+  s.timeouts.check = t.duration("check", s.timeouts.check, {1ms, 1h});
+  s.timeouts.tunnel = t.duration("tunnel", s.timeouts.tunnel, {1ms, 7 * 24h});
+  s.extra_global = h.string_list("extra_global", {}, one_line);
+  s.extra_defaults = h.string_list("extra_defaults", {}, one_line);
+}
+
+void read_tcp(config::MapReader r, SherlockConfig& cfg) {
+  if (!r.has("tcp")) {
+    r.map("tcp");  // `tcp:` with no value: nothing to read, not unknown
+    return;
+  }
+  auto tcp = r.map("tcp");
+  std::set<std::int64_t> ports;
+  for (const auto& service : tcp.keys()) {
+    auto port = tcp.integer(service, 0, {1, 65535});
+    if (auto why = config::without_field(model::check_service_name(service, ""))) {
+      tcp.error(service, *why);
+      continue;
+    }
+    if (port == 0) continue;  // reported by integer()
+    if (!ports.insert(port).second) {
+      tcp.error(service, "port " + std::to_string(port) + " is given to another service too");
+      continue;
+    }
+    if (port == cfg.proxy.port) {
+      tcp.error(service, "port " + std::to_string(port) + " is the proxy's (proxy.listen)");
+      continue;
+    }
+    cfg.tcp[service] = static_cast<std::uint16_t>(port);
+  }
+}
+
+}  // namespace
+
+SherlockConfig default_sherlock_config() {
+  SherlockConfig cfg;
+  cfg.directories = registry::default_directories();
+  return cfg;
+}
+
+SherlockConfig load_sherlock_config(const std::string& path, bool must_exist) {
+  SherlockConfig cfg = default_sherlock_config();
+  if (!must_exist && !std::filesystem::exists(path)) return cfg;
+  config::Errors errors;
+  auto doc = config::load_file(path, errors);
+  if (!doc) errors.throw_if_any();
+  config::MapReader r(*doc, errors);
+
+  cfg.directories = registry::read_directories(r, *doc, errors);
+  cfg.consumer = r.string("consumer", "", config::model_rule(model::check_consumer_name));
+  auto proxy = r.map("proxy");
+  cfg.proxy = host_port(proxy.string("listen", cfg.proxy.to_string(),
+                                     host_port_check(kDefaultProxyPort)),
+                        kDefaultProxyPort);
+  read_tcp(r, cfg);
+  read_haproxy(r.map("haproxy"), cfg.haproxy);
+  cfg.state_dir = r.string("state_dir", cfg.state_dir, absolute_path);
+  cfg.token_file = r.string("token_file", "", [&cfg](std::string_view file) {
+    return config::read_token(file, cfg.token);
+  });
+  cfg.listen = host_port(r.string("listen", cfg.listen.to_string(),
+                                  host_port_check(kDefaultListenPort)),
+                         kDefaultListenPort);
+  cfg.log_level = r.string("log_level", cfg.log_level, log::check_level);
+  if (cfg.listen.to_string() == cfg.proxy.to_string())
+    r.error("listen", "is the same address as proxy.listen");
+
+  r.finish();
+  errors.throw_if_any();
+  return cfg;
+}
+
+void apply_overrides(SherlockConfig& cfg, const SherlockOverrides& flags) {
+  std::vector<std::string> problems;
+  registry::override_directories(cfg.directories, flags.directories, problems);
+  if (flags.proxy_port != 0) {
+    if (flags.proxy_port < 1 || flags.proxy_port > 65535)
+      problems.push_back("--proxy-port: " + std::to_string(flags.proxy_port) +
+                         " is out of range 1..65535");
+    else
+      cfg.proxy.port = static_cast<std::uint16_t>(flags.proxy_port);
+  }
+  if (!flags.log_level.empty()) {
+    if (auto why = log::check_level(flags.log_level))
+      problems.push_back("--log-level: " + *why);
+    else
+      cfg.log_level = flags.log_level;
+  }
+  if (!problems.empty()) throw config::ConfigError(problems);
+}
+
+}  // namespace dstack::sherlock
