@@ -100,10 +100,17 @@ struct ConnImpl final : Conn {
   }
 };
 
+// Beast's and Asio's words for the common cases are for programmers ("end of stream"); these
+// are read by operators on status pages and in logs.
+std::string describe(const error_code& ec) {
+  if (ec == beast::error::timeout) return "timed out";
+  if (ec == http::error::end_of_stream || ec == asio::error::eof)
+    return "connection closed without an answer";
+  return ec.message();
+}
+
 Error unreachable(const std::string& authority, const std::string& what, const error_code& ec) {
-  return Error{
-      ErrorKind::unreachable, "unreachable",
-      authority + ": " + what + ": " + (ec == beast::error::timeout ? "timed out" : ec.message())};
+  return Error{ErrorKind::unreachable, "unreachable", authority + ": " + what + ": " + describe(ec)};
 }
 
 class LineStreamImpl final : public LineStream {
