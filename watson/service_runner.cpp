@@ -1,5 +1,7 @@
 #include "watson/service_runner.hpp"
 
+#include <algorithm>
+#include <random>
 #include <utility>
 
 #include "common/log/log.hpp"
@@ -15,6 +17,15 @@ using SteadyClock = std::chrono::steady_clock;
 // `check: none` means "registered while watson runs": one pass is enough.
 int effective_rise(const Check& c) {
   return c.kind == Check::Kind::none ? 1 : c.rise;
+}
+
+// Services loaded together would otherwise be checked in the same millisecond every interval:
+// a burst of connections, then nothing. A random start within the first second (or interval, when
+// shorter) spreads them the way HAProxy spreads its own checks.
+Duration first_check_delay(Duration interval) {
+  static std::mt19937_64 random{std::random_device{}()};
+  const auto spread = std::min<Duration>(interval, std::chrono::seconds(1)).count();
+  return Duration(std::uniform_int_distribution<Duration::rep>(0, spread - 1)(random));
 }
 
 std::string first_line(const std::string& text) {
@@ -51,6 +62,9 @@ void ServiceRunner::stop_checks() {
 }
 
 awaitable<void> ServiceRunner::check_loop(std::shared_ptr<ServiceRunner> self) {
+  self->next_check_.expires_after(first_check_delay(self->def_.check.interval));
+  error_code first_ec;
+  co_await self->next_check_.async_wait(asio::redirect_error(use_awaitable, first_ec));
   while (self->checking_) {
     auto started = SteadyClock::now();
     std::uint64_t generation = self->check_generation_;

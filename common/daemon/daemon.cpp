@@ -1,7 +1,6 @@
 #include "common/daemon/daemon.hpp"
 
 #include <sys/resource.h>
-#include <systemd/sd-daemon.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,19 +8,20 @@
 
 #include "common/config/reader.hpp"
 #include "common/core/exit_codes.hpp"
+#include "common/daemon/sd_notify.hpp"
 
 namespace dstack::daemon {
 
-void notify_ready() { sd_notify(0, "READY=1"); }
-void notify_reloading() { sd_notify(0, "RELOADING=1"); }
-void notify_stopping() { sd_notify(0, "STOPPING=1"); }
-void notify_status(const std::string& status) { sd_notify(0, ("STATUS=" + status).c_str()); }
+void notify_ready() { sd_notify_send("READY=1"); }
+void notify_reloading() { sd_notify_send("RELOADING=1"); }
+void notify_stopping() { sd_notify_send("STOPPING=1"); }
+void notify_status(const std::string& status) { sd_notify_send("STATUS=" + status); }
 
 namespace {
 awaitable<void> watchdog_loop(std::chrono::microseconds interval) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
-    sd_notify(0, "WATCHDOG=1");
+    sd_notify_send("WATCHDOG=1");
     timer.expires_after(interval / 2);
     co_await timer.async_wait(use_awaitable);
   }
@@ -29,9 +29,8 @@ awaitable<void> watchdog_loop(std::chrono::microseconds interval) {
 }  // namespace
 
 void start_watchdog(asio::io_context& io) {
-  uint64_t usec = 0;
-  if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
-    asio::co_spawn(io, watchdog_loop(std::chrono::microseconds(usec)), asio::detached);
+  if (auto interval = sd_watchdog_interval())
+    asio::co_spawn(io, watchdog_loop(*interval), asio::detached);
 }
 
 void raise_fd_limit() {

@@ -171,7 +171,9 @@ struct HttpClient::Impl {
   std::uint16_t port;
   ClientOptions options;
   std::shared_ptr<ssl::context> tls;
-  std::unique_ptr<Conn> conn;  // the kept-alive connection, when there is one
+  // The kept-alive connection, when there is one. Shared: a request in flight holds its own
+  // reference, so close() from outside (a caller's deadline) cannot free it under the request.
+  std::shared_ptr<Conn> conn;
 
   awaitable<Result<std::unique_ptr<Conn>>> connect(const std::string& authority) {
     error_code ec;
@@ -249,19 +251,21 @@ awaitable<Result<ClientResponse>> HttpClient::request(std::string method, std::s
       if (!c) co_return c.error();
       im.conn = std::move(*c);
     }
+    std::shared_ptr<Conn> conn = im.conn;
     auto req = im.make_request(method, target, body, authority_);
-    auto ec = co_await im.conn->write(req, im.options.request_timeout);
+    auto ec = co_await conn->write(req, im.options.request_timeout);
     http::response_parser<http::string_body> parser;
     parser.body_limit(im.options.max_body);
     // Beast 1.74's parser does not hold a response to body_limit (seen in tests), so the limit is
     // checked here: on the announced length before reading the body, and on what arrived.
-    if (!ec) ec = co_await im.conn->read_header(parser, im.options.request_timeout);
+    if (!ec) ec = co_await conn->read_header(parser, im.options.request_timeout);
     if (!ec && parser.content_length().value_or(0) > im.options.max_body)
       ec = http::error::body_limit;
-    if (!ec && !parser.is_done()) ec = co_await im.conn->read(parser, im.options.request_timeout);
+    if (!ec && !parser.is_done()) ec = co_await conn->read(parser, im.options.request_timeout);
     if (!ec && parser.get().body().size() > im.options.max_body) ec = http::error::body_limit;
     if (ec) {
-      close();
+      conn->close();
+      if (im.conn == conn) im.conn.reset();
       bool stale = ec == http::error::end_of_stream || ec == asio::error::eof ||
                    ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
       if (reused && stale) continue;
@@ -272,7 +276,10 @@ awaitable<Result<ClientResponse>> HttpClient::request(std::string method, std::s
       co_return unreachable(authority_, method + " " + target, ec);
     }
     auto& res = parser.get();
-    if (!res.keep_alive()) close();
+    if (!res.keep_alive()) {
+      conn->close();
+      if (im.conn == conn) im.conn.reset();
+    }
     co_return ClientResponse{static_cast<int>(res.result_int()), std::move(res.body())};
   }
   co_return Error{ErrorKind::unreachable, "unreachable", authority_ + ": connection lost"};

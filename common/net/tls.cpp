@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include <map>
+#include <mutex>
+
 #include <openssl/err.h>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -42,7 +45,9 @@ std::shared_ptr<ssl::context> make_server_context(const ServerTls& tls) {
   return ctx;
 }
 
-std::shared_ptr<ssl::context> make_client_context(const ClientTls& tls) {
+namespace {
+
+std::shared_ptr<ssl::context> new_client_context(const ClientTls& tls) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
@@ -53,6 +58,20 @@ std::shared_ptr<ssl::context> make_client_context(const ClientTls& tls) {
   }
   ctx->set_verify_mode(tls.verify ? ssl::verify_peer : ssl::verify_none);
   return ctx;
+}
+
+}  // namespace
+
+// Loading the system CA bundle takes ~20 ms of CPU; an agent that makes a client for every https
+// check would spend that on each one. A context is immutable once made, so one per distinct
+// setting is shared for the life of the process (a changed CA file is read on restart).
+std::shared_ptr<ssl::context> make_client_context(const ClientTls& tls) {
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, bool>, std::shared_ptr<ssl::context>> cache;
+  std::lock_guard lock(mutex);
+  auto& slot = cache[{tls.ca_file, tls.verify}];
+  if (!slot) slot = new_client_context(tls);
+  return slot;
 }
 
 }  // namespace dstack::net

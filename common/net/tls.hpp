@@ -23,6 +23,7 @@ struct ClientTls {
 
 // Throw std::runtime_error naming the file and OpenSSL's reason when a file cannot be used.
 std::shared_ptr<boost::asio::ssl::context> make_server_context(const ServerTls& tls);
+// Shared per distinct setting: made once, then handed out again (see tls.cpp).
 std::shared_ptr<boost::asio::ssl::context> make_client_context(const ClientTls& tls);
 
 }  // namespace dstack::net

@@ -2,6 +2,9 @@
 // push past.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <optional>
+
 #include "common/net/http_client.hpp"
 #include "common/net/http_server.hpp"
 
@@ -41,6 +44,29 @@ TEST(HttpClient, ABodyWithinMaxBodyArrivesWhole) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body.size(), 60u << 10);
+}
+
+// A caller's deadline closes the client while a request waits for an answer (watson's check
+// timeout does): the request must end with an error, not touch the connection it lost.
+TEST(HttpClient, CloseDuringARequestEndsItCleanly) {
+  asio::io_context io(1);
+  net::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+  net::tcp::socket accepted(io);
+  silent.async_accept(accepted, [](error_code) {});  // accepts, then never reads nor answers
+  HttpClient client(io.get_executor(), "127.0.0.1", silent.local_endpoint().port(), {});
+  std::optional<Result<ClientResponse>> out;
+  auto request = [](HttpClient* c, std::optional<Result<ClientResponse>>* o) -> awaitable<void> {
+    o->emplace(co_await c->request("GET", "/"));
+  };
+  asio::co_spawn(io, request(&client, &out), asio::detached);
+  asio::steady_timer deadline(io, std::chrono::milliseconds(100));
+  deadline.async_wait([&](error_code) { client.close(); });
+  auto started = std::chrono::steady_clock::now();
+  while (!out && std::chrono::steady_clock::now() - started < std::chrono::seconds(5))
+    io.run_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(out.has_value()) << "the request did not end after close()";
+  EXPECT_FALSE(out->ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
 }  // namespace

@@ -16,6 +16,14 @@ class WatsonDaemon : public WatsonTest {};
 
 // ---- health thresholds ------------------------------------------------------------------
 
+// What watson may hold while hostile targets flood it: a normal build stays near 10 MB; under
+// AddressSanitizer the shadow memory and the quarantine of freed blocks add well over 100 MB.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kRssBoundKiB = 512 * 1024;
+#else
+constexpr long kRssBoundKiB = 64 * 1024;
+#endif
+
 TEST_F(WatsonDaemon, RegistersOnlyAfterRisePasses) {
   TestService svc;
   auto& w = start({.services = {{"emitter.yaml",
@@ -158,7 +166,7 @@ TEST_F(WatsonDaemon, HostileTargetsFailTheirChecksAndDisturbNothingElse) {
   // watson gave up on the flood rather than reading 100 MiB per check.
   EXPECT_LT(big.big_bytes_sent(), big.requests() * TestService::kBigBody / 2);
   EXPECT_GT(max_rss, 0);
-  EXPECT_LT(max_rss, 64 * 1024) << "VmRSS in KiB";
+  EXPECT_LT(max_rss, kRssBoundKiB) << "VmRSS in KiB";
 
   // The healthy service kept being checked, and its registration never moved.
   EXPECT_GE(steady.requests() - steady_before, 3u);
