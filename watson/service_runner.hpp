@@ -37,7 +37,7 @@ class ServiceRunner : public std::enable_shared_from_this<ServiceRunner> {
   ServiceRunner(const ServiceRunner&) = delete;
   ServiceRunner& operator=(const ServiceRunner&) = delete;
 
-  void start();  // the first check runs within a second (spread: see first_check_delay)
+  void start();  // the first check runs within a second (spread over phases: first_check_delay)
   // No more checks and no more publishing; a drain in progress is abandoned.
   void stop();
   // No more checks, but maintenance and drains still publish (watson's own shutdown).
