@@ -1,7 +1,6 @@
 #include "watson/agent.hpp"
 
 #include <algorithm>
-#include <set>
 #include <sstream>
 
 #include "common/log/log.hpp"

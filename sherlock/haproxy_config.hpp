@@ -1,0 +1,55 @@
+#pragma once
+// The HAProxy configuration for a Plan, as text. Pure: no I/O. Everything that reaches the text
+// has been validated (plan.hpp) or comes from sherlock.yaml, so no value can add a line.
+//
+// Shape (see docs/notes/haproxy-2.6.md for why each setting is there; every one was tested):
+// - global: master CLI is on the command line; an admin stats socket in run_dir; the server
+//   state file in run_dir; hard-stop-after; extra_global lines.
+// - defaults: mode http, the timeouts, retries + option redispatch 1 + retry-on conn-failure
+//   empty-response response-timeout, option idle-close-on-response,
+//   load-server-state-from-file global; extra_defaults lines.
+// - frontend on proxy.listen: Host (host_only) looked up in host.map first, else the first path
+//   segment looked up exactly in path.map (so /emitterx is not emitter); unknown: 404 whose
+//   one-line body names a sanitised, truncated service name.
+// - one backend per http service: path rewrite (the /svc prefix replaced by the base path, the
+//   query kept) only when routed by path; L7 retries only for GET and OPTIONS; a 503 with a
+//   one-line body when no server can take the request; balance roundrobin; one server line per
+//   planned server: address:port, weight, TLS (ssl verify required, ca-file, sni, verifyhost)
+//   when tls, and `check inter <health_check_interval> fall 2 rise 2 observe layer4 error-limit 1
+//   on-error mark-down` (a plain TCP check: the service's own health path is unknown here, and
+//   watson checks the application).
+// - one `listen` in mode tcp per tcp service on 127.0.0.1:<port>.
+
+#include <string>
+
+#include "sherlock/plan.hpp"
+#include "sherlock/sherlock_config.hpp"
+
+namespace dstack::sherlock {
+
+struct RenderedConfig {
+  std::string haproxy_cfg;
+  std::string path_map;  // "<service> <backend>\n" per http service
+  // The same keys, for Host: <service>[:port], except names clients use to reach the proxy
+  // itself (`localhost`, the proxy's listen host): Host routing is tried first, so such a
+  // service would capture every request.
+  std::string host_map;
+};
+
+// Paths used inside the text.
+struct RuntimePaths {
+  std::string path_map;      // <run_dir>/path.map
+  std::string host_map;      // <run_dir>/host.map
+  std::string admin_socket;  // <run_dir>/admin.sock
+  std::string state_file;    // <run_dir>/server-state
+  std::string ca_file = "@system-ca";
+};
+RuntimePaths runtime_paths(const SherlockConfig& config);
+
+RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& config,
+                                     const RuntimePaths& paths);
+
+// The backend name of a service (`be_<service>`), the same in the config and the runtime API.
+std::string backend_name(const std::string& service);
+
+}  // namespace dstack::sherlock

@@ -1,0 +1,73 @@
+#pragma once
+// What HAProxy should serve, decided from the directory's view: one backend per service, one
+// server per usable instance with its weight. Pure: no I/O. Host names in instance URLs are
+// looked up in `addresses` (sherlock resolves them elsewhere, off this path).
+//
+// Rules (docs/sherlock.md repeats them):
+// - Every value is validated again here (SPEC §3), whatever the directory said: an instance or
+//   route that fails is left out and reported in `Plan::problems`, never rendered.
+// - A service's instances are served over HTTP (`http://`, `https://` URLs) through the proxy
+//   port, or over TCP (`tcp://` URLs) through its own listener when sherlock.yaml gives it a
+//   port under `tcp:`. An instance of the other kind than its service's is left out and
+//   reported; a tcp service without a `tcp:` port is reported and not served.
+// - The base path: the path of the instances' URLs. All instances of a service must share it,
+//   because HAProxy rewrites the path before it picks a server. The path most instances have
+//   wins (ties: the shorter, then the smaller); instances with another path are left out and
+//   reported.
+// - An instance whose host does not resolve (absent from `addresses`) is left out for now.
+// - Weights come from weights.hpp (routes, versions, health); left-out instances are not
+//   counted. A service with no usable instance still gets its backend (its requests get 503,
+//   not 404).
+// - `services` in the view that have only routes and no instance are served the same way
+//   (an empty backend: 503).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/model/model.hpp"
+#include "sherlock/sherlock_config.hpp"
+
+namespace dstack::sherlock {
+
+struct PlannedServer {
+  std::string name;     // the instance id: HAProxy server names allow exactly its characters
+  std::string address;  // a numeric IPv4 or IPv6 address
+  std::uint16_t port = 0;
+  bool tls = false;
+  std::string host;  // the URL's host: the SNI and the name verified, for tls
+  int weight = 0;    // 0..256
+  bool operator==(const PlannedServer&) const = default;
+};
+
+struct PlannedBackend {
+  enum class Mode { http, tcp };
+  std::string service;
+  Mode mode = Mode::http;
+  std::string base_path;        // http: "" for the root, else "/emitter" (no trailing '/')
+  std::uint16_t tcp_port = 0;   // tcp: the listener's port on 127.0.0.1
+  std::vector<PlannedServer> servers;  // by name
+  bool operator==(const PlannedBackend&) const = default;
+};
+
+struct Plan {
+  std::vector<PlannedBackend> backends;  // by service name
+  std::vector<std::string> problems;     // what was left out and why, one line each
+};
+
+// One service as the directory has it.
+struct ServiceView {
+  std::vector<model::Instance> instances;
+  std::vector<model::Route> routes;
+};
+
+Plan make_plan(const std::map<std::string, ServiceView>& services, const SherlockConfig& config,
+               const std::map<std::string, std::string>& addresses);
+
+// True when going from `a` to `b` needs a new HAProxy configuration (a reload): services added
+// or removed, a mode, base path or tcp port changed. Servers, their addresses, ports, TLS and
+// weights change through the runtime API.
+bool needs_reload(const Plan& a, const Plan& b);
+
+}  // namespace dstack::sherlock
