@@ -3,8 +3,9 @@
 // has been validated (plan.hpp) or comes from sherlock.yaml, so no value can add a line.
 //
 // Shape (see docs/notes/haproxy-2.6.md for why each setting is there; every one was tested):
-// - global: master CLI is on the command line; an admin stats socket in run_dir; the server
-//   state file in run_dir; hard-stop-after; extra_global lines.
+// - global: master CLI is on the command line; an admin stats socket in run_dir (stats timeout
+//   1h: sherlock's runtime-API connection idles); the server state file in run_dir;
+//   hard-stop-after; extra_global lines.
 // - defaults: mode http, the timeouts, retries + option redispatch 1 + retry-on conn-failure
 //   empty-response response-timeout, option idle-close-on-response,
 //   load-server-state-from-file global; extra_defaults lines.
@@ -18,7 +19,13 @@
 //   when tls, and `check inter <health_check_interval> fall 2 rise 2 observe layer4 error-limit 1
 //   on-error mark-down` (a plain TCP check: the service's own health path is unknown here, and
 //   watson checks the application).
-// - one `listen` in mode tcp per tcp service on 127.0.0.1:<port>.
+// - one `listen` in mode tcp per tcp service on 127.0.0.1:<port>, named like a backend, with
+//   the tunnel timeout as its client and server timeouts and the same server lines (TLS only
+//   for tls servers).
+// Operator paths (run_dir, ca_file) are escaped for HAProxy's parser; a run_dir holding ','
+// still fails `haproxy -c` (its address parser splits on it), which is safe but not useful.
+// A plan entry that make_plan could not have produced (an invalid service or server name,
+// address, host or base path) is left out of the text rather than trusted.
 
 #include <string>
 
@@ -31,8 +38,8 @@ struct RenderedConfig {
   std::string haproxy_cfg;
   std::string path_map;  // "<service> <backend>\n" per http service
   // The same keys, for Host: <service>[:port], except names clients use to reach the proxy
-  // itself (`localhost`, the proxy's listen host): Host routing is tried first, so such a
-  // service would capture every request.
+  // itself (`localhost`, `localhost.localdomain`, `127.0.0.1`, the proxy's listen host): Host
+  // routing is tried first, so such a service would capture every request.
   std::string host_map;
 };
 
@@ -48,6 +55,11 @@ RuntimePaths runtime_paths(const SherlockConfig& config);
 
 RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& config,
                                      const RuntimePaths& paths);
+
+// What follows `server <name>` for one server (address:port, weight, TLS, checks): the same
+// words in the config and in the runtime API's `add server`.
+std::string server_arguments(const PlannedServer& server, const SherlockConfig& config,
+                             const RuntimePaths& paths);
 
 // The backend name of a service (`be_<service>`), the same in the config and the runtime API.
 std::string backend_name(const std::string& service);

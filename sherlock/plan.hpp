@@ -5,19 +5,27 @@
 //
 // Rules (docs/sherlock.md repeats them):
 // - Every value is validated again here (SPEC §3), whatever the directory said: an instance or
-//   route that fails is left out and reported in `Plan::problems`, never rendered.
+//   route that fails is left out and reported in `Plan::problems`, never rendered. That is every
+//   field model::validate_instance checks (lease and meta too, though they are never rendered),
+//   an instance or route naming another service than the one it is filed under, a health
+//   outside the enum, and a repeated instance id (the first is kept). A service whose name
+//   fails gets no backend at all.
 // - A service's instances are served over HTTP (`http://`, `https://` URLs) through the proxy
 //   port, or over TCP (`tcp://` URLs) through its own listener when sherlock.yaml gives it a
 //   port under `tcp:`. An instance of the other kind than its service's is left out and
-//   reported; a tcp service without a `tcp:` port is reported and not served.
+//   reported; a tcp service without a `tcp:` port (every valid instance is tcp://) is reported
+//   and not served.
 // - The base path: the path of the instances' URLs. All instances of a service must share it,
 //   because HAProxy rewrites the path before it picks a server. The path most instances have
 //   wins (ties: the shorter, then the smaller); instances with another path are left out and
-//   reported.
-// - An instance whose host does not resolve (absent from `addresses`) is left out for now.
+//   reported. Unresolved instances count too, so a name that stops resolving for a while does
+//   not move the base path (a reload).
+// - An instance whose host does not resolve (absent from `addresses`) is left out for now. A
+//   lookup that is not a numeric IP is refused; addresses are written canonically (inet_ntop).
 // - Weights come from weights.hpp (routes, versions, health); left-out instances are not
-//   counted. A service with no usable instance still gets its backend (its requests get 503,
-//   not 404).
+//   counted. Instances that take no traffic (critical, maintenance, weight 0) stay servers at
+//   weight 0, so a flap is a weight change, not a new server. A service with no usable instance
+//   still gets its backend (its requests get 503, not 404).
 // - `services` in the view that have only routes and no instance are served the same way
 //   (an empty backend: 503).
 

@@ -1,0 +1,289 @@
+#include "sherlock/haproxy_config.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <set>
+#include <variant>
+
+#include "common/model/url.hpp"
+#include "common/model/validate.hpp"
+
+namespace dstack::sherlock {
+namespace {
+
+// Every check line in both the config and `add server`: HAProxy's own checks only prove the port
+// answers (watson checks the application), and one failed live connection marks a server down
+// at once instead of waiting for `fall` checks (docs/notes/haproxy-2.6.md §6).
+constexpr const char* kCheckTail = " fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down";
+
+std::string ms(Duration d) {
+  return std::to_string(d.count()) + "ms";
+}
+
+// One config word as HAProxy's line parser reads it back: separators, comment, quote and escape
+// characters backslash-escaped. Only operator-given paths need it; `$` is literal outside quotes.
+std::string word(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ' ' || c == '\t' || c == '#' || c == '\\' || c == '\'' || c == '"') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// A converter argument inside `name(...)`: quoted at the argument level when it holds anything
+// the argument parser treats as syntax, then escaped as a word (configuration.txt §2.2).
+std::string argument(std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("/._-+@=:").find(c) != std::string_view::npos;
+  });
+  if (plain) return std::string(s);
+  std::string quoted = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return word(quoted + "\"");
+}
+
+// Inside a double-quoted HAProxy string: `"`, `\` and `$` (environment expansion) escaped,
+// anything unprintable as \xNN, so the string stays one string on one line.
+std::string quoted_text(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\' || c == '$') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20 || c > 0x7e) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+bool numeric_ip(const std::string& text) {
+  std::array<unsigned char, 16> bytes{};
+  return ::inet_pton(AF_INET, text.c_str(), bytes.data()) == 1 ||
+         ::inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1;
+}
+
+// A URL host (DNS name, IPv4 or bare IPv6), as parse_instance_url accepts it.
+bool valid_host(const std::string& host) {
+  if (host.empty()) return false;
+  const bool v6 = host.find(':') != std::string::npos;
+  auto url = model::parse_instance_url("https://" + (v6 ? "[" + host + "]" : host));
+  const auto* parsed = std::get_if<model::InstanceUrl>(&url);
+  return parsed != nullptr && parsed->host == host;
+}
+
+bool valid_base_path(const std::string& path) {
+  if (path.empty()) return true;
+  auto url = model::parse_instance_url("http://h" + path);
+  const auto* parsed = std::get_if<model::InstanceUrl>(&url);
+  return parsed != nullptr && parsed->path == path;
+}
+
+// What make_plan guarantees, checked again: a hand-made plan must not reach the text unchecked.
+bool valid_server(const PlannedServer& s) {
+  return !model::check_instance_id(s.name) && numeric_ip(s.address) && s.port != 0 &&
+         (!s.tls || valid_host(s.host));
+}
+
+bool valid_backend(const PlannedBackend& be) {
+  return !model::check_service_name(be.service) &&
+         (be.mode == PlannedBackend::Mode::tcp ? be.tcp_port != 0 : valid_base_path(be.base_path));
+}
+
+std::string regex_literal(std::string_view service) {
+  std::string out;
+  for (char c : service) {
+    if (c == '.') out += '\\';  // service names hold no other regex syntax
+    out += c;
+  }
+  return out;
+}
+
+// replace-path's replacement is a log-format string: a literal '%' is written "%%".
+std::string log_format_literal(std::string_view path) {
+  std::string out;
+  for (char c : path) {
+    out += c;
+    if (c == '%') out += '%';
+  }
+  return out;
+}
+
+void global_section(std::string& out, const SherlockConfig& cfg, const RuntimePaths& paths) {
+  // No `daemon`: the master runs in the foreground under sherlock (-W -S on the command line).
+  out += "global\n";
+  out += "    stats socket " + word(paths.admin_socket) + " mode 600 level admin\n";
+  // sherlock keeps one prompt-mode connection; the 10 s default would cut it when idle.
+  out += "    stats timeout 1h\n";
+  out += "    server-state-file " + word(paths.state_file) + "\n";
+  // Old workers keep draining keep-alive clients after a reload; this bounds how long.
+  out += "    hard-stop-after 30s\n";
+  for (const auto& line : cfg.haproxy.extra_global) out += "    " + line + "\n";
+}
+
+void defaults_section(std::string& out, const SherlockConfig& cfg) {
+  const auto& h = cfg.haproxy;
+  const auto& t = h.timeouts;
+  out += "\ndefaults\n";
+  out += "    mode http\n";
+  out += "    timeout connect " + ms(t.connect) + "\n";
+  out += "    timeout client " + ms(t.client) + "\n";
+  out += "    timeout server " + ms(t.server) + "\n";
+  out += "    timeout check " + ms(t.check) + "\n";
+  out += "    timeout tunnel " + ms(t.tunnel) + "\n";
+  // A refused connection is retried on another server (safe even for POST: nothing was sent);
+  // replays after a request was sent are limited to idempotent methods in each backend.
+  out += "    retries " + std::to_string(h.retries) + "\n";
+  out += "    option redispatch 1\n";
+  out += "    retry-on conn-failure empty-response response-timeout\n";
+  // Without it keep-alive clients see resets when a reload closes their idle connection.
+  out += "    option idle-close-on-response\n";
+  out += "    load-server-state-from-file global\n";
+  for (const auto& line : h.extra_defaults) out += "    " + line + "\n";
+}
+
+void frontend_section(std::string& out, const SherlockConfig& cfg, const RuntimePaths& paths) {
+  out += "\nfrontend fe_proxy\n";
+  out += "    bind " + word(cfg.proxy.to_string()) + "\n";
+  // Host: <service>[:port] first, keeping the whole path; else the first path segment, matched
+  // exactly (a prefix match would send /emitterx to emitter).
+  out += "    http-request set-var(txn.be) req.hdr(host),host_only,map_str(" +
+         argument(paths.host_map) + ")\n";
+  out += "    http-request set-var(txn.route) str(host) if { var(txn.be) -m found }\n";
+  out += "    http-request set-var(txn.be) path,field(2,/),map_str(" + argument(paths.path_map) +
+         ") unless { var(txn.be) -m found }\n";
+  out +=
+      "    http-request set-var(txn.route) str(path) if { var(txn.be) -m found } "
+      "!{ var(txn.route) -m found }\n";
+  // The body echoes the client's segment only through a whitelist and a length limit.
+  out +=
+      "    http-request return status 404 content-type text/plain lf-string \"unknown service: "
+      "%[path,field(2,/),regsub([^A-Za-z0-9._-],_,g),bytes(0,64)]\\n\" "
+      "hdr X-Content-Type-Options nosniff unless { var(txn.be) -m found }\n";
+  out += "    use_backend %[var(txn.be)]\n";
+}
+
+void server_lines(std::string& out, const PlannedBackend& be, const SherlockConfig& cfg,
+                  const RuntimePaths& paths) {
+  for (const auto& s : be.servers) {
+    if (!valid_server(s)) continue;
+    out += "    server " + s.name + " " + server_arguments(s, cfg, paths) + "\n";
+  }
+}
+
+void http_backend(std::string& out, const PlannedBackend& be, const SherlockConfig& cfg,
+                  const RuntimePaths& paths) {
+  const std::string svc = regex_literal(be.service);
+  out += "\nbackend " + backend_name(be.service) + "\n";
+  out += "    balance roundrobin\n";
+  out += "    http-request disable-l7-retry unless METH_GET || METH_OPTIONS\n";
+  // /<svc>[/rest] becomes <base>/rest (the query is not part of the path, so it is kept).
+  if (be.base_path.empty()) {
+    out += "    http-request replace-path ^/" + svc + "/?(.*)$ /\\1";
+  } else {
+    out += "    http-request replace-path ^/" + svc + "(/.*)?$ " +
+           log_format_literal(be.base_path) + "\\1";
+  }
+  out += " if { var(txn.route) -m str path }\n";
+  out +=
+      "    http-error status 503 content-type text/plain string \"no available instance of "
+      "service " +
+      quoted_text(be.service) + "\\n\"\n";
+  server_lines(out, be, cfg, paths);
+}
+
+void tcp_listener(std::string& out, const PlannedBackend& be, const SherlockConfig& cfg,
+                  const RuntimePaths& paths) {
+  const std::string tunnel = ms(cfg.haproxy.timeouts.tunnel);
+  out += "\nlisten " + backend_name(be.service) + "\n";
+  out += "    mode tcp\n";
+  out += "    bind 127.0.0.1:" + std::to_string(be.tcp_port) + "\n";
+  out += "    no option idle-close-on-response\n";  // HTTP only: HAProxy warns otherwise
+  out += "    balance roundrobin\n";
+  // A TCP client (a database pool) may idle for long between requests: only the tunnel timeout
+  // should end its connection.
+  out += "    timeout client " + tunnel + "\n";
+  out += "    timeout server " + tunnel + "\n";
+  server_lines(out, be, cfg, paths);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+}  // namespace
+
+RuntimePaths runtime_paths(const SherlockConfig& config) {
+  std::string dir = config.haproxy.run_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir == "/") dir.clear();
+  RuntimePaths p;
+  p.path_map = dir + "/path.map";
+  p.host_map = dir + "/host.map";
+  p.admin_socket = dir + "/admin.sock";
+  p.state_file = dir + "/server-state";
+  return p;
+}
+
+std::string backend_name(const std::string& service) {
+  return "be_" + service;
+}
+
+std::string server_arguments(const PlannedServer& s, const SherlockConfig& config,
+                             const RuntimePaths& paths) {
+  if (!valid_server(s)) return {};
+  const bool v6 = s.address.find(':') != std::string::npos;
+  std::string out = (v6 ? "[" + s.address + "]" : s.address) + ":" + std::to_string(s.port);
+  out += " weight " + std::to_string(std::clamp(s.weight, 0, 256));
+  // Without sni and verifyhost the certificate's name is not checked at all (§7).
+  if (s.tls) {
+    out += " ssl verify required ca-file " + word(paths.ca_file) + " sni str(" + s.host +
+           ") verifyhost " + s.host;
+  }
+  out += " check";
+  // Explicit, though implied for config servers: `add server` checks over plain TCP without it.
+  if (s.tls) out += " check-ssl check-sni " + s.host;
+  out += " inter " + ms(config.haproxy.health_check_interval) + kCheckTail;
+  return out;
+}
+
+RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& config,
+                                     const RuntimePaths& paths) {
+  RenderedConfig r;
+  r.haproxy_cfg = "# Written by sherlock from the directory; rewritten on every change.\n";
+  global_section(r.haproxy_cfg, config, paths);
+  defaults_section(r.haproxy_cfg, config);
+  frontend_section(r.haproxy_cfg, config, paths);
+  const std::set<std::string> not_hosts = {"localhost", "localhost.localdomain", "127.0.0.1",
+                                           lower(config.proxy.host)};
+  for (const auto& be : plan.backends) {
+    if (!valid_backend(be)) continue;
+    if (be.mode == PlannedBackend::Mode::tcp) {
+      tcp_listener(r.haproxy_cfg, be, config, paths);
+      continue;
+    }
+    http_backend(r.haproxy_cfg, be, config, paths);
+    const std::string entry = be.service + " " + backend_name(be.service) + "\n";
+    r.path_map += entry;
+    if (!not_hosts.contains(be.service)) r.host_map += entry;
+  }
+  return r;
+}
+
+}  // namespace dstack::sherlock
