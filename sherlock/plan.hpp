@@ -53,8 +53,8 @@ struct PlannedBackend {
   enum class Mode { http, tcp };
   std::string service;
   Mode mode = Mode::http;
-  std::string base_path;        // http: "" for the root, else "/emitter" (no trailing '/')
-  std::uint16_t tcp_port = 0;   // tcp: the listener's port on 127.0.0.1
+  std::string base_path;               // http: "" for the root, else "/emitter" (no trailing '/')
+  std::uint16_t tcp_port = 0;          // tcp: the listener's port on 127.0.0.1
   std::vector<PlannedServer> servers;  // by name
   bool operator==(const PlannedBackend&) const = default;
 };

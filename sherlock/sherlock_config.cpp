@@ -44,7 +44,8 @@ void read_haproxy(config::MapReader h, HaproxySettings& s) {
   s.binary = h.string("binary", s.binary, absolute_path);
   s.run_dir = h.string("run_dir", s.run_dir, absolute_path);
   auto manage = h.one_of("manage", "child", {"child", "external"});
-  s.manage = manage == "external" ? HaproxySettings::Manage::external : HaproxySettings::Manage::child;
+  s.manage =
+      manage == "external" ? HaproxySettings::Manage::external : HaproxySettings::Manage::child;
   s.reload_command = h.string("reload_command", "", one_line);
   if (s.manage == HaproxySettings::Manage::external && s.reload_command.empty())
     h.error("reload_command", "required with manage: external (e.g. systemctl reload haproxy)");
@@ -107,18 +108,18 @@ SherlockConfig load_sherlock_config(const std::string& path, bool must_exist) {
   cfg.directories = registry::read_directories(r, *doc, errors);
   cfg.consumer = r.string("consumer", "", config::model_rule(model::check_consumer_name));
   auto proxy = r.map("proxy");
-  cfg.proxy = host_port(proxy.string("listen", cfg.proxy.to_string(),
-                                     host_port_check(kDefaultProxyPort)),
-                        kDefaultProxyPort);
+  cfg.proxy =
+      host_port(proxy.string("listen", cfg.proxy.to_string(), host_port_check(kDefaultProxyPort)),
+                kDefaultProxyPort);
   read_tcp(r, cfg);
   read_haproxy(r.map("haproxy"), cfg.haproxy);
   cfg.state_dir = r.string("state_dir", cfg.state_dir, absolute_path);
   cfg.token_file = r.string("token_file", "", [&cfg](std::string_view file) {
     return config::read_token(file, cfg.token);
   });
-  cfg.listen = host_port(r.string("listen", cfg.listen.to_string(),
-                                  host_port_check(kDefaultListenPort)),
-                         kDefaultListenPort);
+  cfg.listen =
+      host_port(r.string("listen", cfg.listen.to_string(), host_port_check(kDefaultListenPort)),
+                kDefaultListenPort);
   cfg.log_level = r.string("log_level", cfg.log_level, log::check_level);
   if (cfg.listen.to_string() == cfg.proxy.to_string())
     r.error("listen", "is the same address as proxy.listen");

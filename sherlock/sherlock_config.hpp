@@ -33,7 +33,7 @@ struct HaproxySettings {
   Manage manage = Manage::child;
   std::string reload_command;  // manage: external; run without a shell, split on spaces
   Duration min_reload_interval = std::chrono::seconds(1);
-  int retries = 2;                                         // 0..10, with option redispatch
+  int retries = 2;                                           // 0..10, with option redispatch
   Duration health_check_interval = std::chrono::seconds(2);  // HAProxy's own checks
   HaproxyTimeouts timeouts;
   std::vector<std::string> extra_global;    // lines appended to `global`, as written

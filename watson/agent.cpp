@@ -101,15 +101,14 @@ void Agent::apply(const std::vector<ServiceDefinition>& definitions) {
     }
     log->info("{}/{}: checking {}{}{}", key.first, key.second, def->url,
               def->file.empty() ? "" : " (from ", def->file.empty() ? "" : def->file + ")");
-    auto runner = std::make_shared<ServiceRunner>(
-        ex_, *def, [this](const ServiceRunner& r) { publish(r); });
+    auto runner =
+        std::make_shared<ServiceRunner>(ex_, *def, [this](const ServiceRunner& r) { publish(r); });
     runners_.emplace(key, runner);
     runner->start();
   }
 }
 
-std::size_t Agent::set_maintenance(const std::string& service, bool on,
-                                   const std::string& reason) {
+std::size_t Agent::set_maintenance(const std::string& service, bool on, const std::string& reason) {
   std::size_t n = 0;
   for (auto& [key, runner] : runners_) {
     if (key.first != service) continue;
@@ -165,23 +164,23 @@ nlohmann::json Agent::status() const {
     const auto& h = runner->health();
     const auto& last = runner->last_outcome();
     json registration = json::object();
-    for (const auto& r : registrars_) registration[r->status().directory] = r->state_of(key.first, key.second);
-    services.push_back(
-        {{"service", def.service},
-         {"id", def.id},
-         {"url", def.url},
-         {"file", def.file},
-         {"health", model::to_string(h.health())},
-         {"routable", h.routable()},
-         {"maintenance", h.maintenance()},
-         {"reason", h.maintenance_reason()},
-         {"summary", h.summary()},
-         {"check",
-          {{"kind", kind_name(def.check.kind)},
-           {"status", last ? json(to_string(last->status)) : json(nullptr)},
-           {"output", last ? last->output : std::string()},
-           {"checks", h.checks()}}},
-         {"registration", registration}});
+    for (const auto& r : registrars_)
+      registration[r->status().directory] = r->state_of(key.first, key.second);
+    services.push_back({{"service", def.service},
+                        {"id", def.id},
+                        {"url", def.url},
+                        {"file", def.file},
+                        {"health", model::to_string(h.health())},
+                        {"routable", h.routable()},
+                        {"maintenance", h.maintenance()},
+                        {"reason", h.maintenance_reason()},
+                        {"summary", h.summary()},
+                        {"check",
+                         {{"kind", kind_name(def.check.kind)},
+                          {"status", last ? json(to_string(last->status)) : json(nullptr)},
+                          {"output", last ? last->output : std::string()},
+                          {"checks", h.checks()}}},
+                        {"registration", registration}});
   }
   return {{"directories", dirs}, {"services", services}, {"problems", problems_}};
 }
@@ -192,9 +191,8 @@ std::string Agent::metrics() const {
          "# TYPE watson_checks_total counter\n";
   for (const auto& [key, runner] : runners_) {
     for (auto s : {CheckStatus::passing, CheckStatus::warning, CheckStatus::critical})
-      out << "watson_checks_total{service=\"" << label(key.first) << "\",id=\""
-          << label(key.second) << "\",status=\"" << to_string(s) << "\"} " << runner->results(s)
-          << '\n';
+      out << "watson_checks_total{service=\"" << label(key.first) << "\",id=\"" << label(key.second)
+          << "\",status=\"" << to_string(s) << "\"} " << runner->results(s) << '\n';
   }
   out << "# HELP watson_service_routable 1 while the instance should take traffic.\n"
          "# TYPE watson_service_routable gauge\n";
@@ -216,8 +214,8 @@ std::string Agent::metrics() const {
         << s.registered << '\n';
   }
   out << "# HELP watson_config_problems Problems in the service files at the last read.\n"
-         "# TYPE watson_config_problems gauge\nwatson_config_problems " << problems_.size()
-      << '\n';
+         "# TYPE watson_config_problems gauge\nwatson_config_problems "
+      << problems_.size() << '\n';
   return out.str();
 }
 

@@ -44,8 +44,8 @@ DirWatcher::~DirWatcher() {
 void DirWatcher::try_watch() {
   wd_ = ::inotify_add_watch(fd_.native_handle(), dir_.c_str(), kEvents | IN_ONLYDIR);
   if (wd_ >= 0) return;
-  log::get("watson")->warn("cannot watch {} ({}); SIGHUP reloads it, and watching is retried",
-                           dir_, std::strerror(errno));
+  log::get("watson")->warn("cannot watch {} ({}); SIGHUP reloads it, and watching is retried", dir_,
+                           std::strerror(errno));
   try_watch_later();
 }
 

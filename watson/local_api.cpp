@@ -14,8 +14,11 @@ using nlohmann::json;
 namespace {
 
 HttpResponse json_response(int status, const json& body) {
-  return HttpResponse{status, "application/json",
-                      body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", {}, {}};
+  return HttpResponse{status,
+                      "application/json",
+                      body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                      {},
+                      {}};
 }
 
 HttpResponse error(int status, const std::string& code, const std::string& message) {

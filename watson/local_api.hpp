@@ -1,8 +1,8 @@
 #pragma once
 // watson's local API (SPEC §5, §8), served on `listen` (127.0.0.1:7401 by default):
-//   GET /v1/status                    every instance: health, last check, registration per directory
-//   GET /metrics                      Prometheus text
-//   PUT /v1/maintenance/{service}?enable=true|false[&reason=TEXT]
+//   GET /v1/status                    every instance: health, last check, registration per
+//   directory GET /metrics                      Prometheus text PUT
+//   /v1/maintenance/{service}?enable=true|false[&reason=TEXT]
 // Errors are {"error": code, "message": text}, as the directory's. There is no token: the API
 // changes only this host's own instances and is meant for loopback.
 

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   std::string config_path = watson::kDefaultConfigPath, check_url;
   watson::WatsonOverrides flags;
   bool check_only = false;
-  auto* config_opt = app.add_option("-c,--config", config_path, "watson.yaml to read")->type_name("FILE");
+  auto* config_opt =
+      app.add_option("-c,--config", config_path, "watson.yaml to read")->type_name("FILE");
   app.add_option("-d,--directory", flags.directories,
                  "directory to register with (repeatable; replaces `directories`)")
       ->type_name("DIR")
@@ -80,7 +81,8 @@ int main(int argc, char** argv) {
       ->type_name("URL");
   app.add_option("--listen", flags.listen, "local API host:port (overrides listen)")
       ->type_name("HOST:PORT");
-  app.add_option("--token-file", flags.token_file, "bearer token for the directory (overrides token_file)")
+  app.add_option("--token-file", flags.token_file,
+                 "bearer token for the directory (overrides token_file)")
       ->type_name("FILE");
   app.add_option("--log-level", flags.log_level,
                  "trace, debug, info, warn, error (overrides log_level)")
@@ -118,8 +120,7 @@ int main(int argc, char** argv) {
       }
       auto files = watson::load_services_dir(cfg.services_dir, {});
       if (!files.problems.empty()) throw config::ConfigError(files.problems);
-      std::cout << cfg.services_dir << ": " << files.definitions.size()
-                << " service file(s) ok\n";
+      std::cout << cfg.services_dir << ": " << files.definitions.size() << " service file(s) ok\n";
       return exit_code::ok;
     }
     log::setup(*log::parse_level(cfg.log_level));

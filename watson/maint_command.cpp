@@ -27,10 +27,9 @@ awaitable<int> ask(net::HostPort api, std::string target) {
   auto body = nlohmann::json::parse(r->body, nullptr, false);
   if (r->status == 200 && body.is_object()) {
     bool on = body.value("maintenance", false);
-    std::cout << body.value("service", std::string()) << ": maintenance "
-              << (on ? "on" : "off") << " for " << body.value("instances", 0)
-              << " instance(s)" << (on ? "; each drains, then leaves the directory" : "")
-              << "\n";
+    std::cout << body.value("service", std::string()) << ": maintenance " << (on ? "on" : "off")
+              << " for " << body.value("instances", 0) << " instance(s)"
+              << (on ? "; each drains, then leaves the directory" : "") << "\n";
     co_return exit_code::ok;
   }
   std::string message = body.is_object() ? body.value("message", r->body) : r->body;
@@ -42,8 +41,8 @@ awaitable<int> ask(net::HostPort api, std::string target) {
 
 int run_maint(const net::HostPort& api, const std::string& service, bool on,
               const std::string& reason) {
-  std::string target = "/v1/maintenance/" + net::percent_encode(service) +
-                       "?enable=" + (on ? "true" : "false");
+  std::string target =
+      "/v1/maintenance/" + net::percent_encode(service) + "?enable=" + (on ? "true" : "false");
   if (!reason.empty()) target += "&reason=" + net::percent_encode(reason);
   asio::io_context io(1);
   int code = exit_code::failure;

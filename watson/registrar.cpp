@@ -311,9 +311,9 @@ awaitable<void> Registrar::finish() {
     log_->warn("cannot revoke lease {} on {}: {}", lease_, reg_->describe(), r.error().message);
   } else {
     log_->info("revoked lease {} on {}{}", lease_, reg_->describe(),
-               keys.empty() ? std::string()
-                            : " after deregistering " + std::to_string(keys.size()) +
-                                  " instance(s)");
+               keys.empty()
+                   ? std::string()
+                   : " after deregistering " + std::to_string(keys.size()) + " instance(s)");
   }
   lease_.clear();
   applied_.clear();

@@ -92,8 +92,8 @@ void ServiceRunner::record(const CheckOutcome& outcome) {
   Transition t = health_.record(outcome.status);
   const std::string who = def_.service + "/" + def_.id;
   if (status_changed)
-    log_->info("{}: check {} ({}); {}", who, to_string(outcome.status),
-               first_line(outcome.output), health_.summary());
+    log_->info("{}: check {} ({}); {}", who, to_string(outcome.status), first_line(outcome.output),
+               health_.summary());
   if (t == Transition::became_routable) {
     log_->info("{}: registering ({})", who, model::to_string(health_.health()));
   } else if (t == Transition::became_unroutable) {

@@ -12,10 +12,18 @@
 
 namespace dstack::daemon {
 
-void notify_ready() { sd_notify_send("READY=1"); }
-void notify_reloading() { sd_notify_send("RELOADING=1"); }
-void notify_stopping() { sd_notify_send("STOPPING=1"); }
-void notify_status(const std::string& status) { sd_notify_send("STATUS=" + status); }
+void notify_ready() {
+  sd_notify_send("READY=1");
+}
+void notify_reloading() {
+  sd_notify_send("RELOADING=1");
+}
+void notify_stopping() {
+  sd_notify_send("STOPPING=1");
+}
+void notify_status(const std::string& status) {
+  sd_notify_send("STATUS=" + status);
+}
 
 namespace {
 awaitable<void> watchdog_loop(std::chrono::microseconds interval) {

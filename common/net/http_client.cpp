@@ -110,7 +110,8 @@ std::string describe(const error_code& ec) {
 }
 
 Error unreachable(const std::string& authority, const std::string& what, const error_code& ec) {
-  return Error{ErrorKind::unreachable, "unreachable", authority + ": " + what + ": " + describe(ec)};
+  return Error{ErrorKind::unreachable, "unreachable",
+               authority + ": " + what + ": " + describe(ec)};
 }
 
 class LineStreamImpl final : public LineStream {

@@ -162,7 +162,8 @@ TEST_F(WatsonDaemon, HostileTargetsFailTheirChecksAndDisturbNothingElse) {
   EXPECT_EQ(w.output("slow"), "timed out after 300ms");
   EXPECT_EQ(w.output("big"), "body over 64 KiB");
   EXPECT_EQ(w.output("reset"), id_of(reset) + ": GET /reset/health: Connection reset by peer");
-  EXPECT_EQ(w.output("close"), id_of(closes) + ": GET /close/health: connection closed without an answer");
+  EXPECT_EQ(w.output("close"),
+            id_of(closes) + ": GET /close/health: connection closed without an answer");
 
   // watson gave up on the flood rather than reading 100 MiB per check.
   EXPECT_LT(big.big_bytes_sent(), big.requests() * TestService::kBigBody / 2);

@@ -58,7 +58,8 @@ TEST_F(SherlockConfigTest, Defaults) {
 }
 
 TEST_F(SherlockConfigTest, FullFileMapsToTheStruct) {
-  auto cfg = load_sherlock_config(write("sherlock.yaml", R"(directories: [//dir1/services/directory, "dir2:7500"]
+  auto cfg = load_sherlock_config(
+      write("sherlock.yaml", R"(directories: [//dir1/services/directory, "dir2:7500"]
 consumer: monolith
 proxy: {listen: "127.0.0.1:9000"}
 tcp: {mongo: 27017, redis.cache: 6379}
@@ -77,13 +78,14 @@ state_dir: /srv/sherlock
 listen: 127.0.0.1:7502
 log_level: debug
 )"),
-                                  true);
+      true);
   ASSERT_EQ(cfg.directories.size(), 2u);
   EXPECT_EQ(cfg.directories[0].to_string(), "http://dir1:7400");
   EXPECT_EQ(cfg.directories[1].to_string(), "http://dir2:7500");
   EXPECT_EQ(cfg.consumer, "monolith");
   EXPECT_EQ(cfg.proxy.port, 9000);
-  EXPECT_EQ(cfg.tcp, (std::map<std::string, std::uint16_t>{{"mongo", 27017}, {"redis.cache", 6379}}));
+  EXPECT_EQ(cfg.tcp,
+            (std::map<std::string, std::uint16_t>{{"mongo", 27017}, {"redis.cache", 6379}}));
   const auto& h = cfg.haproxy;
   EXPECT_EQ(h.binary, "/opt/haproxy/sbin/haproxy");
   EXPECT_EQ(h.run_dir, "/run/sherlock-test");
@@ -119,8 +121,9 @@ TEST_F(SherlockConfigTest, ProblemsNameTheKeyAndPosition) {
               ElementsAre("1:10: tcp.a: port 8000 is the proxy's (proxy.listen)"));
   EXPECT_THAT(problems("haproxy: {manage: sidecar}\n"),
               ElementsAre(StartsWith("1:19: haproxy.manage: ")));
-  EXPECT_THAT(problems("haproxy: {manage: external}\n"),
-              ElementsAre(StartsWith("1:10: haproxy.reload_command: required with manage: external")));
+  EXPECT_THAT(
+      problems("haproxy: {manage: external}\n"),
+      ElementsAre(StartsWith("1:10: haproxy.reload_command: required with manage: external")));
   EXPECT_THAT(problems("haproxy: {binary: haproxy}\n"),
               ElementsAre("1:19: haproxy.binary: must be an absolute path"));
   EXPECT_THAT(problems("haproxy: {retries: 11}\n"),
@@ -146,8 +149,9 @@ TEST_F(SherlockConfigTest, FlagsOverrideTheFile) {
     apply_overrides(cfg, {{"ftp://x"}, 70000, "loud"});
     ADD_FAILURE() << "accepted bad flags";
   } catch (const config::ConfigError& e) {
-    EXPECT_THAT(e.lines(), ElementsAre(StartsWith("-d: "), "--proxy-port: 70000 is out of range 1..65535",
-                                       StartsWith("--log-level: ")));
+    EXPECT_THAT(e.lines(),
+                ElementsAre(StartsWith("-d: "), "--proxy-port: 70000 is out of range 1..65535",
+                            StartsWith("--log-level: ")));
   }
 }
 

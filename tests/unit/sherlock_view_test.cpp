@@ -73,7 +73,7 @@ TEST(DirectoryViewTest, SnapshotThenEvents) {
   EXPECT_EQ(v.epoch(), "e1");
 
   EXPECT_EQ(v.apply(put(instance("barker", "c"), 11)), "barker");
-  EXPECT_EQ(v.apply(put(instance("emitter", "a", 50), 12)), "emitter");  // weight change
+  EXPECT_EQ(v.apply(put(instance("emitter", "a", 50), 12)), "emitter");     // weight change
   EXPECT_EQ(v.apply(put(instance("emitter", "a", 50), 13)), std::nullopt);  // same again
   EXPECT_EQ(v.apply(del("emitter", "b", 14)), "emitter");
   EXPECT_EQ(v.apply(del("emitter", "zz", 15)), std::nullopt);

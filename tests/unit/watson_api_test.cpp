@@ -88,7 +88,8 @@ TEST_F(LocalApiTest, StatusListsEveryInstanceAndTheProblems) {
 TEST_F(LocalApiTest, MaintenanceAppliesToEveryInstanceOfTheServiceOnly) {
   auto r = call("PUT", "/v1/maintenance/emitter?enable=true&reason=deploy%2042");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(json::parse(r.body), (json{{"service", "emitter"}, {"maintenance", true}, {"instances", 2}}));
+  EXPECT_EQ(json::parse(r.body),
+            (json{{"service", "emitter"}, {"maintenance", true}, {"instances", 2}}));
   for (const char* id : {"a:1", "b:1"}) {
     json s = service_status(id);
     EXPECT_EQ(s["health"], "maintenance") << id;
@@ -140,8 +141,9 @@ TEST_F(LocalApiTest, MetricsCountChecksAndRoutability) {
   EXPECT_NE(r.body.find("watson_service_routable{service=\"emitter\",id=\"a:1\"} 1\n"),
             std::string::npos)
       << r.body;
-  EXPECT_NE(r.body.find("watson_checks_total{service=\"barker\",id=\"c:1\",status=\"critical\"} 0\n"),
-            std::string::npos);
+  EXPECT_NE(
+      r.body.find("watson_checks_total{service=\"barker\",id=\"c:1\",status=\"critical\"} 0\n"),
+      std::string::npos);
   EXPECT_NE(r.body.find("watson_config_problems 1\n"), std::string::npos);
   call("PUT", "/v1/maintenance/barker?enable=true");
   r = call("GET", "/metrics");

@@ -4,8 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <sys/stat.h>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -22,10 +22,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
 // Lines 1 and 2 of most service files below; what a test is about starts on line 3.
@@ -669,8 +669,8 @@ TEST_F(WatsonConfigTest, FlagsOverrideTheFile) {
   ::unsetenv("DSTACK_DIRECTORY");
   auto cfg = load_watson_config(write("watson.yaml", "directories: [a, b]\n"), true);
   const auto token = write("token", "t0k\n");
-  apply_overrides(cfg, {{"//dir1/services/directory", "https://dir2:7500"}, "127.0.0.1:7555",
-                        token, "debug"});
+  apply_overrides(
+      cfg, {{"//dir1/services/directory", "https://dir2:7500"}, "127.0.0.1:7555", token, "debug"});
   ASSERT_EQ(cfg.directories.size(), 2u);
   EXPECT_EQ(cfg.directories[0].to_string(), "http://dir1:7400");
   EXPECT_EQ(cfg.directories[1].to_string(), "https://dir2:7500");
@@ -696,7 +696,8 @@ TEST_F(WatsonConfigTest, EnvironmentDirectoryComesAfterTheFlag) {
     apply_overrides(cfg, {});
     ADD_FAILURE() << "accepted a bad $DSTACK_DIRECTORY";
   } catch (const config::ConfigError& e) {
-    EXPECT_THAT(e.lines(), ElementsAre(HasSubstr("DSTACK_DIRECTORY: directory address \"ftp://nope\"")));
+    EXPECT_THAT(e.lines(),
+                ElementsAre(HasSubstr("DSTACK_DIRECTORY: directory address \"ftp://nope\"")));
   }
   ::unsetenv("DSTACK_DIRECTORY");
 }
@@ -708,11 +709,11 @@ TEST_F(WatsonConfigTest, BadFlagsAreAllReported) {
     apply_overrides(cfg, {{"http://d/x"}, ":1", missing, "loud"});
     ADD_FAILURE() << "accepted bad flags";
   } catch (const config::ConfigError& e) {
-    EXPECT_THAT(e.lines(), ElementsAre(StartsWith("-d: directory address \"http://d/x\""),
-                                       StartsWith("--listen: "),
-                                       "--token-file: \"" + missing +
-                                           "\": cannot read: No such file or directory",
-                                       StartsWith("--log-level: \"loud\"")));
+    EXPECT_THAT(
+        e.lines(),
+        ElementsAre(StartsWith("-d: directory address \"http://d/x\""), StartsWith("--listen: "),
+                    "--token-file: \"" + missing + "\": cannot read: No such file or directory",
+                    StartsWith("--log-level: \"loud\"")));
   }
 }
 

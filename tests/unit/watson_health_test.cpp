@@ -416,8 +416,8 @@ TEST(HealthStateTest, NewThresholdsKeepTheHistory) {
   HealthState up(2, 3);
   feed(up, {pass, pass, fail});
   ASSERT_TRUE(up.routable());
-  EXPECT_TRUE(up.with_thresholds(5, 3).routable());  // rise matters only on the way up
-  EXPECT_FALSE(up.with_thresholds(2, 1).routable()); // one failure is now enough to fall
+  EXPECT_TRUE(up.with_thresholds(5, 3).routable());   // rise matters only on the way up
+  EXPECT_FALSE(up.with_thresholds(2, 1).routable());  // one failure is now enough to fall
 
   HealthState rising(3, 3);
   feed(rising, {pass, pass});
