@@ -126,7 +126,7 @@ void global_section(std::string& out, const SherlockConfig& cfg, const RuntimePa
   // No `daemon`: the master runs in the foreground under sherlock (-W -S on the command line).
   out += "global\n";
   out += "    stats socket " + word(paths.admin_socket) + " mode 600 level admin\n";
-  // sherlock keeps one prompt-mode connection; the 10 s default would cut it when idle.
+  // A large runtime batch (one prompt-mode connection) must not be cut by the 10 s default.
   out += "    stats timeout 1h\n";
   out += "    server-state-file " + word(paths.state_file) + "\n";
   // Old workers keep draining keep-alive clients after a reload; this bounds how long.
@@ -266,7 +266,9 @@ std::string server_arguments(const PlannedServer& s, const SherlockConfig& confi
 RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& config,
                                      const RuntimePaths& paths) {
   RenderedConfig r;
-  r.haproxy_cfg = "# Written by sherlock from the directory; rewritten on every change.\n";
+  r.haproxy_cfg =
+      "# Written by sherlock from the directory at each reload; instance changes since then\n"
+      "# were applied through the runtime API (sherlock's /v1/status shows them).\n";
   global_section(r.haproxy_cfg, config, paths);
   defaults_section(r.haproxy_cfg, config);
   frontend_section(r.haproxy_cfg, config, paths);

@@ -4,7 +4,7 @@
 //
 // Shape (see docs/notes/haproxy-2.6.md for why each setting is there; every one was tested):
 // - global: master CLI is on the command line; an admin stats socket in run_dir (stats timeout
-//   1h: sherlock's runtime-API connection idles); the server state file in run_dir;
+//   1h: a large runtime-API batch must not be cut); the server state file in run_dir;
 //   hard-stop-after; extra_global lines.
 // - defaults: mode http, the timeouts, retries + option redispatch 1 + retry-on conn-failure
 //   empty-response response-timeout, option idle-close-on-response,

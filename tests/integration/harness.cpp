@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -369,8 +370,12 @@ Response parse_response(const std::string& raw) {
 namespace {
 std::string request_text(std::uint16_t port, const std::string& method, const std::string& target,
                          const std::string& body, const Headers& headers) {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                    "\r\nConnection: close\r\n";
+  // A caller's Host replaces the default: two Host headers are a 400 in HAProxy.
+  bool has_host = false;
+  for (auto& [k, v] : headers) has_host = has_host || strcasecmp(k.c_str(), "Host") == 0;
+  std::string req = method + " " + target + " HTTP/1.1\r\n";
+  if (!has_host) req += "Host: 127.0.0.1:" + std::to_string(port) + "\r\n";
+  req += "Connection: close\r\n";
   for (auto& [k, v] : headers) req += k + ": " + v + "\r\n";
   if (!body.empty() || (method != "GET" && method != "HEAD"))
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";

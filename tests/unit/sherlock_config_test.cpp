@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -153,6 +154,24 @@ TEST_F(SherlockConfigTest, FlagsOverrideTheFile) {
                 ElementsAre(StartsWith("-d: "), "--proxy-port: 70000 is out of range 1..65535",
                             StartsWith("--log-level: ")));
   }
+}
+
+// The packaged example states the defaults: it must load, and load to exactly them.
+TEST_F(SherlockConfigTest, ExampleFileInEtcIsTheDefaults) {
+  const auto etc =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "etc";
+  auto cfg = load_sherlock_config((etc / "sherlock.yaml").string(), true);
+  auto defaults = default_sherlock_config();
+  ASSERT_EQ(cfg.directories.size(), 1u);
+  EXPECT_EQ(cfg.directories[0].to_string(), defaults.directories[0].to_string());
+  EXPECT_EQ(cfg.consumer, defaults.consumer);
+  EXPECT_EQ(cfg.proxy.to_string(), defaults.proxy.to_string());
+  EXPECT_EQ(cfg.tcp, defaults.tcp);
+  EXPECT_EQ(cfg.haproxy, defaults.haproxy);
+  EXPECT_EQ(cfg.state_dir, defaults.state_dir);
+  EXPECT_EQ(cfg.token_file, defaults.token_file);
+  EXPECT_EQ(cfg.listen.to_string(), defaults.listen.to_string());
+  EXPECT_EQ(cfg.log_level, defaults.log_level);
 }
 
 }  // namespace

@@ -1,0 +1,206 @@
+#include "sherlock/agent.hpp"
+
+#include <algorithm>
+#include <variant>
+
+#include "common/log/log.hpp"
+#include "common/model/url.hpp"
+
+namespace dstack::sherlock {
+namespace {
+
+constexpr Duration kResolveRefresh = std::chrono::seconds(30);
+constexpr Duration kSaveDelay = std::chrono::seconds(1);
+constexpr Duration kStopGrace = std::chrono::seconds(10);
+
+std::optional<std::string> url_host(const std::string& url) {
+  auto parsed = model::parse_instance_url(url);
+  if (auto* u = std::get_if<model::InstanceUrl>(&parsed)) return u->host;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Agent::Agent(asio::any_io_executor ex, const SherlockConfig& config,
+             std::vector<std::unique_ptr<registry::Registry>> directories)
+    : ex_(ex),
+      config_(config),
+      store_(config.state_dir),
+      resolver_(ex, kResolveRefresh,
+                [this](const std::set<std::string>& hosts) {
+                  std::set<std::string> services;
+                  for (const auto& h : hosts) {
+                    auto it = host_services_.find(h);
+                    if (it != host_services_.end())
+                      services.insert(it->second.begin(), it->second.end());
+                  }
+                  changed(services);
+                }),
+      haproxy_(ex, config),
+      watcher_(ex, std::move(directories), view_,
+               [this](const std::set<std::string>& services) { changed(services); }) {}
+
+void Agent::start() {
+  auto log = log::get("sherlock");
+  try {
+    if (auto saved = store_.load()) {
+      auto services = view_.load(*saved);
+      log->info(
+          "serving the saved view from {} (revision {}, {} service(s)) until a directory "
+          "answers",
+          store_.path(), saved->revision, view_.services().size());
+      for (const auto& s : services) replan(s);
+    }
+  } catch (const std::exception& e) {
+    log->error("ignoring the saved view: {}", e.what());
+  }
+  haproxy_.start();
+  submit();
+  watcher_.start();
+}
+
+awaitable<void> Agent::stop() {
+  watcher_.stop();
+  resolver_.stop();
+  auto op = haproxy_.stop(kStopGrace);
+  co_await std::move(op);
+}
+
+void Agent::changed(const std::set<std::string>& services) {
+  if (services.empty()) return;
+  for (const auto& s : services) replan(s);
+  submit();
+  schedule_save();
+}
+
+void Agent::replan(const std::string& service) {
+  auto log = log::get("sherlock");
+  backends_.erase(service);
+  auto old_problems = std::move(problems_[service]);
+  problems_.erase(service);
+  for (auto& [host, users] : host_services_) users.erase(service);
+
+  auto it = view_.services().find(service);
+  if (it == view_.services().end()) return;
+  std::map<std::string, std::string> addresses;
+  for (const auto& inst : it->second.instances) {
+    auto host = url_host(inst.url);
+    if (!host) continue;  // make_plan reports the URL
+    host_services_[*host].insert(service);
+    if (auto ip = resolver_.lookup(*host)) addresses[*host] = *ip;
+  }
+  std::map<std::string, ServiceView> one{{service, it->second}};
+  Plan plan = make_plan(one, config_, addresses);
+  for (auto& be : plan.backends) backends_[be.service] = std::move(be);
+  for (const auto& p : plan.problems)
+    if (std::find(old_problems.begin(), old_problems.end(), p) == old_problems.end())
+      log->warn("{}", p);
+  if (!plan.problems.empty()) problems_[service] = std::move(plan.problems);
+}
+
+void Agent::submit() {
+  Plan plan;
+  plan.backends.reserve(backends_.size());
+  for (const auto& [name, be] : backends_) plan.backends.push_back(be);
+  haproxy_.submit(std::move(plan));
+}
+
+void Agent::schedule_save() {
+  if (save_scheduled_) return;
+  save_scheduled_ = true;
+  asio::co_spawn(ex_, save_later(), asio::detached);
+}
+
+awaitable<void> Agent::save_later() {
+  asio::steady_timer t(ex_);
+  t.expires_after(kSaveDelay);
+  auto op = t.async_wait(use_awaitable);
+  co_await std::move(op);
+  save_scheduled_ = false;
+  try {
+    store_.save(view_.to_snapshot());
+    if (!save_error_.empty()) log::get("sherlock")->info("saving the view works again");
+    save_error_.clear();
+  } catch (const std::exception& e) {
+    if (save_error_ != e.what()) log::get("sherlock")->error("cannot save the view: {}", e.what());
+    save_error_ = e.what();
+  }
+}
+
+nlohmann::json Agent::status() const {
+  using nlohmann::json;
+  json j;
+  j["directory"] = watcher_.status();
+  j["haproxy"] = haproxy_.status();
+  json services = json::object();
+  for (const auto& be : haproxy_.applied().backends) {
+    json s;
+    s["mode"] = be.mode == PlannedBackend::Mode::tcp ? "tcp" : "http";
+    if (be.mode == PlannedBackend::Mode::tcp) {
+      s["listen"] = "127.0.0.1:" + std::to_string(be.tcp_port);
+    } else {
+      s["base_path"] = be.base_path.empty() ? "/" : be.base_path;
+    }
+    json servers = json::array();
+    for (const auto& srv : be.servers)
+      servers.push_back({{"id", srv.name},
+                         {"address", srv.address},
+                         {"port", srv.port},
+                         {"tls", srv.tls},
+                         {"weight", srv.weight}});
+    s["servers"] = servers;
+    services[be.service] = s;
+  }
+  j["services"] = services;
+  json problems = json::array();
+  for (const auto& [svc, list] : problems_)
+    for (const auto& p : list) problems.push_back(p);
+  j["problems"] = problems;
+  j["state_file"] = store_.path();
+  j["state_save_error"] = save_error_.empty() ? json(nullptr) : json(save_error_);
+  j["unresolved_hosts"] = resolver_.unresolved();
+  return j;
+}
+
+std::string Agent::metrics() const {
+  const auto& c = haproxy_.counters();
+  std::size_t servers = 0;
+  for (const auto& be : haproxy_.applied().backends) servers += be.servers.size();
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(value) + "\n";
+  };
+  metric("sherlock_directory_connected", "gauge", "1 while a directory is being followed.",
+         watcher_.connected() ? 1 : 0);
+  metric("sherlock_directory_revision", "gauge", "The directory revision of the view.",
+         view_.revision());
+  metric("sherlock_directory_events_total", "counter", "Watch events received.", watcher_.events());
+  metric("sherlock_directory_snapshots_total", "counter", "Snapshots read.", watcher_.snapshots());
+  metric("sherlock_haproxy_serving", "gauge", "1 while HAProxy serves a config from sherlock.",
+         haproxy_.serving() ? 1 : 0);
+  metric("sherlock_reloads_total", "counter", "HAProxy reloads that succeeded.", c.reloads);
+  metric("sherlock_reload_failures_total", "counter", "Reloads HAProxy refused.",
+         c.reload_failures);
+  metric("sherlock_failed_validations_total", "counter",
+         "Configs haproxy -c refused (never loaded).", c.failed_validations);
+  metric("sherlock_runtime_updates_total", "counter", "Runtime-API commands HAProxy took.",
+         c.runtime_updates);
+  metric("sherlock_runtime_failures_total", "counter", "Runtime-API commands HAProxy refused.",
+         c.runtime_failures);
+  metric("sherlock_haproxy_starts_total", "counter", "Times sherlock started HAProxy.",
+         c.haproxy_starts);
+  metric("sherlock_haproxy_exits_total", "counter", "HAProxy exits sherlock did not ask for.",
+         c.haproxy_exits);
+  metric("sherlock_services", "gauge", "Services HAProxy serves.",
+         haproxy_.applied().backends.size());
+  metric("sherlock_servers", "gauge", "Servers HAProxy has.", servers);
+  metric("sherlock_problems", "gauge", "Instances or routes left out (see /v1/status).", [&] {
+    std::size_t n = 0;
+    for (const auto& [s, l] : problems_) n += l.size();
+    return n;
+  }());
+  return out;
+}
+
+}  // namespace dstack::sherlock

@@ -1,0 +1,56 @@
+#pragma once
+// sherlock's moving parts joined: the watcher fills the view, each change re-plans only the
+// services it touched (with their hosts resolved), the HAProxy manager applies the new plan, and
+// the view is saved to state_dir a moment later. Also what the local API reports.
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/registry/registry.hpp"
+#include "sherlock/directory_view.hpp"
+#include "sherlock/haproxy_manager.hpp"
+#include "sherlock/host_resolver.hpp"
+#include "sherlock/state_store.hpp"
+#include "sherlock/watcher.hpp"
+
+namespace dstack::sherlock {
+
+class Agent {
+ public:
+  Agent(asio::any_io_executor ex, const SherlockConfig& config,
+        std::vector<std::unique_ptr<registry::Registry>> directories);
+
+  // Loads the saved view (if any), starts HAProxy, follows the directories.
+  void start();
+  awaitable<void> stop();
+
+  nlohmann::json status() const;
+  std::string metrics() const;
+
+ private:
+  void changed(const std::set<std::string>& services);
+  void replan(const std::string& service);
+  void submit();
+  void schedule_save();
+  awaitable<void> save_later();
+
+  asio::any_io_executor ex_;
+  const SherlockConfig& config_;
+  DirectoryView view_;
+  StateStore store_;
+  HostResolver resolver_;
+  HaproxyManager haproxy_;
+  Watcher watcher_;
+
+  std::map<std::string, PlannedBackend> backends_;              // by service
+  std::map<std::string, std::vector<std::string>> problems_;    // by service
+  std::map<std::string, std::set<std::string>> host_services_;  // host -> services using it
+  bool save_scheduled_ = false;
+  std::string save_error_;
+};
+
+}  // namespace dstack::sherlock

@@ -1,0 +1,174 @@
+#include "sherlock/daemon.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "common/core/exit_codes.hpp"
+#include "common/daemon/daemon.hpp"
+#include "common/log/log.hpp"
+#include "common/model/url.hpp"
+#include "common/net/http_server.hpp"
+#include "common/registry/directory_client.hpp"
+#include "sherlock/agent.hpp"
+#include "sherlock/child_process.hpp"
+#include "sherlock/haproxy_files.hpp"
+#include "sherlock/local_api.hpp"
+#include "sherlock/state_store.hpp"
+
+namespace dstack::sherlock {
+namespace {
+
+std::vector<std::unique_ptr<registry::Registry>> registries(asio::io_context& io,
+                                                            const SherlockConfig& cfg) {
+  registry::ClientSettings settings;
+  settings.token = cfg.token;
+  std::vector<std::unique_ptr<registry::Registry>> out;
+  for (const auto& address : cfg.directories)
+    out.push_back(registry::make_registry(io.get_executor(), address, settings));
+  return out;
+}
+
+// The first directory's snapshot, else the saved one; where it came from in `source`.
+awaitable<std::optional<model::Snapshot>> current_snapshot(
+    std::vector<std::unique_ptr<registry::Registry>>& dirs, const SherlockConfig& cfg,
+    std::string& source) {
+  for (auto& d : dirs) {
+    auto op = d->snapshot();
+    auto snap = co_await std::move(op);
+    if (snap) {
+      source = d->describe() + " revision " + std::to_string(snap->revision);
+      co_return *snap;
+    }
+    std::cerr << "sherlock: " << d->describe() << ": " << snap.error().message << "\n";
+  }
+  StateStore store(cfg.state_dir);
+  auto saved = store.load();
+  if (saved) source = store.path() + " (saved) revision " + std::to_string(saved->revision);
+  co_return saved;
+}
+
+awaitable<void> stop_then_exit(Agent& agent, net::HttpServer& server, asio::io_context& io) {
+  auto op = agent.stop();
+  co_await std::move(op);
+  log::get("sherlock")->info("stopped");
+  server.stop();
+  io.stop();
+}
+
+}  // namespace
+
+int run_daemon(const SherlockConfig& config) {
+  auto log = log::get("sherlock");
+  asio::io_context io(1);
+  Agent agent(io.get_executor(), config, registries(io, config));
+
+  net::ServerLimits limits;
+  limits.max_connections = 64;  // loopback tools, not traffic
+  limits.max_body = 4 << 10;
+  net::HttpServer server(io, limits,
+                         [&](const net::HttpRequest& r) { return handle_local_api(agent, r); });
+  server.listen(config.listen.host, config.listen.port);
+  log->info("local API on http://{}", config.listen.to_string());
+
+  agent.start();
+  bool stopping = false;
+  daemon::Signals signals(
+      io,
+      [&] {
+        if (stopping) return;
+        stopping = true;
+        log->info("stopping: HAProxy finishes its requests, then exits");
+        daemon::notify_stopping();
+        asio::co_spawn(io, stop_then_exit(agent, server, io), asio::detached);
+      },
+      [&] {
+        log->info("SIGHUP: sherlock.yaml is read at start only; restart sherlock to change it");
+      });
+  daemon::start_watchdog(io);
+  daemon::notify_ready();
+  io.run();
+  return exit_code::ok;
+}
+
+int render_now(const SherlockConfig& config) {
+  asio::io_context io(1);
+  auto dirs = registries(io, config);
+  std::string source;
+  std::optional<model::Snapshot> snapshot;
+  std::exception_ptr failure;
+  asio::co_spawn(io, current_snapshot(dirs, config, source),
+                 [&](std::exception_ptr e, std::optional<model::Snapshot> s) {
+                   failure = e;
+                   snapshot = std::move(s);
+                 });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  if (!snapshot) {
+    std::cerr << "sherlock: no directory answered and no view is saved in " << config.state_dir
+              << "\n";
+    return exit_code::unavailable;
+  }
+  DirectoryView view;
+  view.load(*snapshot);
+  // Names resolved here, blocking: this is a one-shot command.
+  std::map<std::string, std::string> addresses;
+  net::tcp::resolver resolver(io);
+  for (const auto& [svc, sv] : view.services()) {
+    for (const auto& inst : sv.instances) {
+      auto parsed = model::parse_instance_url(inst.url);
+      auto* url = std::get_if<model::InstanceUrl>(&parsed);
+      if (url == nullptr || addresses.count(url->host)) continue;
+      error_code ec;
+      auto results = resolver.resolve(url->host, "", ec);
+      if (!ec && !results.empty())
+        addresses[url->host] = results.begin()->endpoint().address().to_string();
+    }
+  }
+  Plan plan = make_plan(view.services(), config, addresses);
+  auto rendered = render_haproxy_config(plan, config, runtime_paths(config));
+  std::cout << "# from " << source << "\n" << rendered.haproxy_cfg;
+  auto comment = [](const std::string& name, const std::string& text) {
+    std::cout << "\n# " << name << ":\n";
+    std::size_t at = 0;
+    while (at < text.size()) {
+      auto nl = text.find('\n', at);
+      std::cout << "#   " << text.substr(at, nl - at) << "\n";
+      at = nl == std::string::npos ? text.size() : nl + 1;
+    }
+  };
+  comment(runtime_paths(config).path_map, rendered.path_map);
+  comment(runtime_paths(config).host_map, rendered.host_map);
+  for (const auto& p : plan.problems) std::cerr << "sherlock: left out: " << p << "\n";
+  return exit_code::ok;
+}
+
+int check_with_haproxy(const SherlockConfig& config) {
+  if (::access(config.haproxy.binary.c_str(), X_OK) != 0) {
+    std::cout << config.haproxy.binary << ": not found; HAProxy settings not checked by HAProxy\n";
+    return exit_code::ok;
+  }
+  // In a scratch run_dir: the real one may not exist yet or may be in use.
+  char scratch[] = "/tmp/sherlock-check-XXXXXX";
+  if (::mkdtemp(scratch) == nullptr) throw std::runtime_error("cannot make a scratch directory");
+  SherlockConfig copy = config;
+  copy.haproxy.run_dir = scratch;
+  asio::io_context io(1);
+  HaproxyFiles files(copy);
+  std::optional<std::string> refused;
+  const Plan empty;  // outlives the coroutine, which holds a reference to it
+  asio::co_spawn(io, files.validate_only(empty),
+                 [&](std::exception_ptr, std::optional<std::string> r) { refused = std::move(r); });
+  io.run();
+  std::filesystem::remove_all(scratch);
+  if (refused) {
+    std::cerr << "sherlock: haproxy settings: " << *refused << "\n";
+    return exit_code::config;
+  }
+  std::cout << "haproxy -c: the config for these settings is valid\n";
+  return exit_code::ok;
+}
+
+}  // namespace dstack::sherlock

@@ -1,0 +1,127 @@
+#include "sherlock/haproxy_files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include "sherlock/child_process.hpp"
+
+namespace dstack::sherlock {
+namespace {
+
+std::string trimmed_dir(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+// HAProxy's refusal, short enough for a log line and /v1/status: its [ALERT] lines.
+std::string alerts(const CommandResult& r) {
+  if (r.timed_out) return "haproxy -c did not finish in time";
+  std::istringstream in(r.output);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.find("[ALERT]") == std::string::npos) continue;
+    if (!out.empty()) out += " | ";
+    out += line;
+    if (out.size() > 2000) break;
+  }
+  if (out.empty()) out = r.output.substr(0, 2000);
+  return "haproxy -c refused the config (exit " + std::to_string(r.code) + "): " + out;
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& text, bool sync) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(e));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (sync && ::fdatasync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw std::runtime_error("cannot sync " + tmp + ": " + std::strerror(e));
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+}
+
+HaproxyFiles::HaproxyFiles(const SherlockConfig& config)
+    : config_(config),
+      run_dir_(trimmed_dir(config.haproxy.run_dir)),
+      paths_(runtime_paths(config)) {}
+
+void HaproxyFiles::prepare_run_dir() const {
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir_, ec);
+  if (ec) throw std::runtime_error("haproxy.run_dir " + run_dir_ + ": " + ec.message());
+  // Sockets with admin rights live here: only sherlock's user may reach them.
+  if (::chmod(run_dir_.c_str(), 0700) != 0)
+    throw std::runtime_error("haproxy.run_dir " + run_dir_ + ": " + std::strerror(errno));
+}
+
+void HaproxyFiles::write_all(const RenderedConfig& r, const RuntimePaths& paths,
+                             const std::string& cfg_path) const {
+  write_file_atomically(paths.path_map, r.path_map);
+  write_file_atomically(paths.host_map, r.host_map);
+  write_file_atomically(cfg_path, r.haproxy_cfg);
+}
+
+awaitable<std::optional<std::string>> HaproxyFiles::validate_only(const Plan& plan) {
+  // The copy differs from the real config only in where its maps are: HAProxy opens map files
+  // while checking, and the real ones may be in use.
+  RuntimePaths check_paths = paths_;
+  check_paths.path_map = run_dir_ + "/check-path.map";
+  check_paths.host_map = run_dir_ + "/check-host.map";
+  const std::string cfg = run_dir_ + "/check-haproxy.cfg";
+  try {
+    write_all(render_haproxy_config(plan, config_, check_paths), check_paths, cfg);
+  } catch (const std::exception& e) {
+    co_return std::string(e.what());
+  }
+  auto op = run_command({config_.haproxy.binary, "-c", "-f", cfg}, kValidateTimeout);
+  CommandResult r = co_await std::move(op);
+  if (r.code != 0) co_return alerts(r);
+  co_return std::nullopt;
+}
+
+awaitable<std::optional<std::string>> HaproxyFiles::install(const Plan& plan) {
+  auto op = validate_only(plan);
+  auto refused = co_await std::move(op);
+  if (refused) co_return refused;
+  try {
+    installed_ = render_haproxy_config(plan, config_, paths_);
+    write_all(installed_, paths_, config_path());
+  } catch (const std::exception& e) {
+    co_return std::string(e.what());
+  }
+  co_return std::nullopt;
+}
+
+void HaproxyFiles::mark_loaded() {
+  loaded_ = installed_;
+}
+
+void HaproxyFiles::restore_loaded() {
+  if (!loaded_) return;
+  write_all(*loaded_, paths_, config_path());
+  installed_ = *loaded_;
+}
+
+}  // namespace dstack::sherlock

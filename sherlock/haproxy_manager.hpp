@@ -1,0 +1,112 @@
+#pragma once
+// Keeps HAProxy serving the newest plan (SPEC §6 "Applying changes"):
+// - instance changes (servers added, removed, moved, reweighted) go through the runtime API at
+//   once, with no reload;
+// - structural changes (a service added or removed, its base path, mode or TCP port, a server's
+//   TLS settings) are validated and loaded by a hitless reload, at most one per
+//   min_reload_interval; changes arriving meanwhile are coalesced into the next one, and the
+//   runtime part of them (other services' servers) is applied without waiting;
+// - before each reload HAProxy's server state is saved to the server-state file, which the new
+//   worker loads, so weights, drain and health survive it;
+// - a config `haproxy -c` refuses is never installed; a reload HAProxy refuses leaves the old
+//   config running and on disk;
+// - manage: child — HAProxy's master runs as sherlock's child and is restarted (with backoff)
+//   whenever it exits without being asked; an HAProxy left running by an earlier sherlock
+//   (found through run_dir's pid file) is taken over with a reload rather than killed, so
+//   restarting sherlock does not interrupt traffic;
+// - manage: external — the config is written and reload_command is run; the runtime API is used
+//   the same way through the admin socket.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "common/core/backoff.hpp"
+#include "common/net/asio.hpp"
+#include "sherlock/child_process.hpp"
+#include "sherlock/haproxy_files.hpp"
+#include "sherlock/runtime_diff.hpp"
+
+namespace dstack::sherlock {
+
+struct ManagerCounters {
+  std::uint64_t reloads = 0;             // successful
+  std::uint64_t reload_failures = 0;     // refused by HAProxy or reload_command
+  std::uint64_t failed_validations = 0;  // refused by haproxy -c: never loaded
+  std::uint64_t runtime_updates = 0;     // runtime-API commands that succeeded
+  std::uint64_t runtime_failures = 0;    // refused commands (each led to a reload)
+  std::uint64_t haproxy_starts = 0;
+  std::uint64_t haproxy_exits = 0;  // exits sherlock did not ask for
+};
+
+struct ReloadRecord {
+  std::chrono::system_clock::time_point at;
+  bool ok = false;
+  std::string reason;  // why a reload was needed
+  std::string error;   // when !ok
+  Duration took{0};
+};
+
+class HaproxyManager {
+ public:
+  HaproxyManager(asio::any_io_executor ex, const SherlockConfig& config);
+  ~HaproxyManager();
+
+  // Creates run_dir; starts the work loop. Throws std::runtime_error when run_dir cannot be made.
+  void start();
+  // The plan HAProxy should serve from now on.
+  void submit(Plan desired);
+  // Stops a child HAProxy gracefully (in-flight requests finish, up to `grace`).
+  awaitable<void> stop(Duration grace);
+
+  const Plan& applied() const { return applied_; }
+  bool serving() const { return running_; }
+  const ManagerCounters& counters() const { return counters_; }
+  nlohmann::json status() const;
+  // Called after every change HAProxy has taken (runtime batch or reload).
+  void on_applied(std::function<void()> f) { on_applied_ = std::move(f); }
+
+ private:
+  awaitable<void> run();
+  awaitable<void> supervise(ProcessHandle* process);
+  awaitable<bool> start_haproxy(const Plan& want);
+  awaitable<bool> adopt_running(const Plan& want);
+  // reason by value: callers pass literals, and a coroutine outlives their temporaries.
+  awaitable<bool> reload(const Plan& want, std::string reason);
+  awaitable<void> apply_runtime(const Plan& want);
+  awaitable<void> retry_deletes();
+  awaitable<void> save_server_state();
+  awaitable<void> sleep_until(std::chrono::steady_clock::time_point t);
+  void wake();
+  void record(bool ok, std::string reason, std::string error,
+              std::chrono::steady_clock::time_point began);
+
+  asio::any_io_executor ex_;
+  const SherlockConfig& config_;
+  HaproxyFiles files_;
+  std::unique_ptr<ProcessHandle> process_;
+  asio::steady_timer wake_;
+
+  Plan desired_;
+  std::uint64_t desired_gen_ = 0;
+  Plan applied_;
+  std::map<ServerRef, PlannedServer> lingering_;
+  std::optional<std::uint64_t> refused_gen_;  // the desired plan HAProxy or haproxy -c refused
+  bool running_ = false;
+  bool reload_wanted_ = false;
+  std::string reload_reason_;
+  bool stopping_ = false;
+  bool dirty_ = false;
+  std::chrono::steady_clock::time_point next_reload_at_{};
+  Backoff restart_backoff_;
+  std::optional<ReloadRecord> last_reload_;
+  std::string last_error_;
+  ManagerCounters counters_;
+  std::function<void()> on_applied_;
+};
+
+}  // namespace dstack::sherlock

@@ -1,0 +1,108 @@
+#include "sherlock/runtime_diff.hpp"
+
+#include <algorithm>
+
+namespace dstack::sherlock {
+namespace {
+
+std::string ref(const std::string& backend, const std::string& server) {
+  return backend + "/" + server;
+}
+
+std::string address_words(const PlannedServer& s) {
+  return "addr " + s.address + " port " + std::to_string(s.port);
+}
+
+bool same_tls(const PlannedServer& a, const PlannedServer& b) {
+  return a.tls == b.tls && (!a.tls || a.host == b.host);
+}
+
+const PlannedBackend* find_backend(const Plan& plan, const std::string& service) {
+  auto it = std::lower_bound(
+      plan.backends.begin(), plan.backends.end(), service,
+      [](const PlannedBackend& be, const std::string& name) { return be.service < name; });
+  return it != plan.backends.end() && it->service == service ? &*it : nullptr;
+}
+
+bool same_shape(const PlannedBackend& a, const PlannedBackend& b) {
+  return a.service == b.service && a.mode == b.mode && a.base_path == b.base_path &&
+         a.tcp_port == b.tcp_port;
+}
+
+void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
+                  const std::map<ServerRef, PlannedServer>& lingering, const SherlockConfig& cfg,
+                  const RuntimePaths& paths, RuntimeDiff& out) {
+  const std::string be = backend_name(to.service);
+  auto emit = [&](const std::string& server, std::string line, bool is_delete = false) {
+    out.commands.push_back(RuntimeCommand{std::move(line), {be, server}, is_delete});
+  };
+  // Both server lists are sorted by name: one merge pass.
+  auto a = from.servers.begin();
+  auto b = to.servers.begin();
+  while (a != from.servers.end() || b != to.servers.end()) {
+    if (b == to.servers.end() || (a != from.servers.end() && a->name < b->name)) {
+      const std::string r = ref(be, a->name);
+      emit(a->name, "set server " + r + " state maint");
+      emit(a->name, "del server " + r, true);
+      out.deleting.emplace(ServerRef{be, a->name}, *a);
+      ++a;
+      continue;
+    }
+    const std::string r = ref(be, b->name);
+    if (a == from.servers.end() || b->name < a->name) {
+      auto old = lingering.find({be, b->name});
+      if (old == lingering.end()) {
+        emit(b->name, "add server " + r + " " + server_arguments(*b, cfg, paths));
+        emit(b->name, "enable health " + r);
+        emit(b->name, "enable server " + r);
+      } else if (!same_tls(old->second, *b)) {
+        out.needs_reload = true;
+      } else {
+        emit(b->name, "set server " + r + " " + address_words(*b));
+        emit(b->name, "set server " + r + " weight " + std::to_string(b->weight));
+        emit(b->name, "set server " + r + " state ready");
+        out.revived.insert({be, b->name});
+      }
+      ++b;
+      continue;
+    }
+    // The same server in both.
+    if (!same_tls(*a, *b)) {
+      out.needs_reload = true;
+    } else {
+      if (a->address != b->address || a->port != b->port)
+        emit(b->name, "set server " + r + " " + address_words(*b));
+      if (a->weight != b->weight)
+        emit(b->name, "set server " + r + " weight " + std::to_string(b->weight));
+    }
+    ++a;
+    ++b;
+  }
+}
+
+}  // namespace
+
+RuntimeDiff runtime_diff(const Plan& applied, const std::map<ServerRef, PlannedServer>& lingering,
+                         const Plan& desired, const SherlockConfig& config,
+                         const RuntimePaths& paths) {
+  RuntimeDiff out;
+  if (needs_reload(applied, desired)) {
+    out.needs_reload = true;
+    return out;
+  }
+  for (std::size_t i = 0; i < desired.backends.size(); ++i)
+    diff_backend(applied.backends[i], desired.backends[i], lingering, config, paths, out);
+  if (out.needs_reload) out.commands.clear();
+  return out;
+}
+
+Plan runtime_part(const Plan& applied, const Plan& desired) {
+  Plan out = applied;
+  for (auto& be : out.backends) {
+    const PlannedBackend* want = find_backend(desired, be.service);
+    if (want != nullptr && same_shape(be, *want)) be.servers = want->servers;
+  }
+  return out;
+}
+
+}  // namespace dstack::sherlock

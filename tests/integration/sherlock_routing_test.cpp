@@ -1,0 +1,191 @@
+// sherlock end to end: the real directory, the real sherlock binary and the real HAProxy it
+// starts, and loopback test services as instances. Routing forms, 404/503, TCP listeners, and
+// which changes go through the runtime API (no reload) and which reload.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "directory_fixture.hpp"
+#include "sherlock_fixture.hpp"
+#include "test_service.hpp"
+
+namespace dstack::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct SherlockRouting : ::testing::Test {
+  Directory directory{synced_directory()};
+  std::unique_ptr<Sherlock> sherlock;
+  std::string lease;
+
+  void SetUp() override {
+    directory.start();
+    lease = directory.grant(60);
+  }
+
+  void start(SherlockOptions options = {}) {
+    options.directories = {"http://127.0.0.1:" + std::to_string(directory.port())};
+    sherlock = std::make_unique<Sherlock>(std::move(options));
+    sherlock->start();
+  }
+
+  void put(const std::string& service, const std::string& id, const std::string& url,
+           json extra = json::object()) {
+    extra["url"] = url;
+    directory.put_instance(service, id, lease, extra);
+  }
+};
+
+TEST_F(SherlockRouting, PathRoutingReplacesThePrefixAndKeepsTheQuery) {
+  TestService emitter;
+  put("emitter", "vm101", emitter.url("/emitter"));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 1)) << sherlock->stderr_text();
+
+  auto r = sherlock->get("/emitter/x?y=1&z=%2F");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(emitter.last_path(), "/emitter/x?y=1&z=%2F");
+  EXPECT_EQ(sherlock->get("/emitter").status, 200);
+  EXPECT_EQ(emitter.last_path(), "/emitter");
+
+  auto unknown = sherlock->get("/emitterx/x");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body, "unknown service: emitterx\n");
+}
+
+TEST_F(SherlockRouting, RootBasePathAndHostRouting) {
+  TestService api;
+  put("api", "a1", api.url("/"));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("api", 1));
+
+  EXPECT_EQ(sherlock->get("/api/v1/q?a=b").status, 200);
+  EXPECT_EQ(api.last_path(), "/v1/q?a=b");
+  EXPECT_EQ(sherlock->get("/anything/else?k=v", {{"Host", "api:8000"}}).status, 200);
+  EXPECT_EQ(api.last_path(), "/anything/else?k=v");  // Host routing keeps the whole path
+}
+
+TEST_F(SherlockRouting, KnownServiceWithoutInstancesIs503) {
+  TestService emitter;
+  put("emitter", "vm101", emitter.url("/emitter"));
+  // A route makes `ghost` known; it has no instance.
+  ASSERT_EQ(
+      directory.put("/v1/routes/ghost", json{{"targets", {{{"version", "2"}, {"weight", 10}}}}})
+          .status,
+      200);
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("ghost", 0, 10s, true));
+  auto r = sherlock->get("/ghost/x");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "no available instance of service ghost\n");
+}
+
+TEST_F(SherlockRouting, InstancesComeAndGoWithoutAReload) {
+  TestService a, b;
+  put("emitter", "a", a.url("/emitter"));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 1));
+  const double reloads = sherlock->metric("sherlock_reloads_total");
+  const pid_t worker = sherlock->haproxy_worker_pid();
+  ASSERT_GT(worker, 0);
+
+  put("emitter", "b", b.url("/emitter"));
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 2));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(sherlock->get("/emitter/").status, 200);
+  EXPECT_GE(a.requests(), 5u);
+  EXPECT_GE(b.requests(), 5u);
+
+  ASSERT_EQ(directory.del("/v1/services/emitter/instances/a").status, 200);
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 1));
+  const auto before = a.requests();
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(sherlock->get("/emitter/").status, 200);
+  EXPECT_EQ(a.requests(), before);
+
+  EXPECT_EQ(sherlock->metric("sherlock_reloads_total"), reloads);
+  EXPECT_EQ(sherlock->haproxy_worker_pid(), worker);
+  EXPECT_GE(sherlock->metric("sherlock_runtime_updates_total"), 5);
+}
+
+TEST_F(SherlockRouting, ANewServiceReloadsAndIsRouted) {
+  TestService a, t;
+  put("emitter", "a", a.url("/emitter"));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 1));
+  const double reloads = sherlock->metric("sherlock_reloads_total");
+  put("transform", "t1", t.url("/"));
+  ASSERT_TRUE(sherlock->wait_applied("transform", 1));
+  EXPECT_EQ(sherlock->get("/transform/go").status, 200);
+  EXPECT_EQ(t.last_path(), "/go");
+  EXPECT_EQ(sherlock->metric("sherlock_reloads_total"), reloads + 1);
+  auto s = sherlock->status();
+  EXPECT_EQ(s["haproxy"]["last_reload"]["ok"], true);
+}
+
+TEST_F(SherlockRouting, TcpListenerForATcpService) {
+  TestService db;
+  const auto port = free_port();
+  put("mongo", "m1", "tcp://127.0.0.1:" + std::to_string(db.port()));
+  SherlockOptions o;
+  o.tcp = {{"mongo", port}};
+  start(o);
+  ASSERT_TRUE(sherlock->wait_applied("mongo", 1));
+  // The test service speaks HTTP; through a TCP listener the bytes pass unchanged.
+  auto r = http(port, "GET", "/raw?x=1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(db.last_path(), "/raw?x=1");
+}
+
+TEST_F(SherlockRouting, StatusAndMetricsDescribeWhatIsApplied) {
+  TestService a;
+  put("emitter", "a", a.url("/emitter"), json{{"weight", 40}});
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 1));
+  auto s = sherlock->status();
+  EXPECT_EQ(s["directory"]["connected"], true);
+  EXPECT_EQ(s["directory"]["revision"], directory.revision());
+  EXPECT_EQ(s["services"]["emitter"]["base_path"], "/emitter");
+  EXPECT_EQ(s["services"]["emitter"]["servers"][0]["id"], "a");
+  EXPECT_EQ(s["services"]["emitter"]["servers"][0]["port"], a.port());
+  EXPECT_EQ(sherlock->metric("sherlock_directory_connected"), 1);
+  EXPECT_EQ(sherlock->metric("sherlock_haproxy_serving"), 1);
+  EXPECT_EQ(sherlock->metric("sherlock_services"), 1);
+  EXPECT_EQ(http(sherlock->api_port(), "POST", "/v1/status").status, 405);
+  EXPECT_EQ(http(sherlock->api_port(), "GET", "/v1/nothing").status, 404);
+}
+
+TEST_F(SherlockRouting, RenderPrintsTheConfigItWouldRun) {
+  TestService a;
+  put("emitter", "a", a.url("/emitter"));
+  SherlockOptions o;
+  o.directories = {"http://127.0.0.1:" + std::to_string(directory.port())};
+  Sherlock s(o);
+  auto r = s.run({"--render"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("backend be_emitter"));
+  EXPECT_THAT(r.out, HasSubstr("server a 127.0.0.1:" + std::to_string(a.port())));
+  EXPECT_THAT(r.out, HasSubstr("#   emitter be_emitter"));
+}
+
+TEST_F(SherlockRouting, CheckConfigRunsHaproxyOnTheSettings) {
+  Sherlock good;
+  auto ok = good.run({"--check-config"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("valid"));
+
+  SherlockOptions o;
+  o.extra_config = "haproxy_extra_placeholder: 1\n";
+  Sherlock unknown_key(o);
+  auto bad = unknown_key.run({"--check-config"});
+  EXPECT_EQ(bad.status, 78);
+
+  SherlockOptions o2;
+  o2.haproxy_extra = "  extra_global:\n    - \"bogus_keyword on\"\n";
+  Sherlock refused(o2);
+  auto no = refused.run({"--check-config"});
+  EXPECT_EQ(no.status, 78);
+  EXPECT_THAT(no.err, HasSubstr("bogus_keyword"));
+}
+
+}  // namespace
+}  // namespace dstack::test
