@@ -59,6 +59,8 @@ class Sherlock {
   std::uint16_t proxy_port() const { return proxy_port_; }
   std::uint16_t api_port() const { return api_port_; }
   const TempDir& dir() const { return dir_; }
+  // Read when start() writes sherlock.yaml: a test may set paths that need run_dir().
+  SherlockOptions& options() { return options_; }
   std::filesystem::path run_dir() const { return dir_.path() / "run"; }
   std::filesystem::path state_dir() const { return dir_.path() / "state"; }
   std::filesystem::path config_path() const { return dir_.path() / "sherlock.yaml"; }

@@ -136,6 +136,51 @@ TEST_F(SherlockRouting, TcpListenerForATcpService) {
   EXPECT_EQ(db.last_path(), "/raw?x=1");
 }
 
+// manage: external: HAProxy runs under the host's own unit; sherlock writes the config, runs
+// reload_command for structural changes and still applies instance changes at runtime. The
+// script stands in for `systemctl reload haproxy` (it starts HAProxy the first time).
+TEST_F(SherlockRouting, ExternalHaproxyIsReloadedByTheCommand) {
+  TempDir scripts;
+  const auto reload =
+      scripts.write("reload-haproxy",
+                    "#!/bin/sh\n"
+                    "# $1: sherlock's run_dir\n"
+                    "set -e\n"
+                    "cd \"$1\"\n"
+                    "echo reload >> reloads.log\n"
+                    "if [ -s haproxy.pid ] && kill -0 \"$(cat haproxy.pid)\"; then\n"
+                    "  kill -USR2 \"$(cat haproxy.pid)\"; exit 0\n"
+                    "fi\n"
+                    "exec /usr/sbin/haproxy -W -D -f haproxy.cfg -p haproxy.pid\n");
+  std::filesystem::permissions(reload, std::filesystem::perms::owner_all);
+  TestService a, b, t;
+  put("emitter", "a", a.url("/emitter"));
+  SherlockOptions o;
+  o.directories = {"http://127.0.0.1:" + std::to_string(directory.port())};
+  sherlock = std::make_unique<Sherlock>(o);
+  sherlock->options().haproxy_extra = "  manage: external\n  reload_command: " + reload.string() +
+                                      " " + sherlock->run_dir().string() + "\n";
+  sherlock->start();
+  ASSERT_TRUE(poll_until(10s, [&] { return sherlock->get("/emitter/").status == 200; }));
+  const pid_t master = sherlock->haproxy_pid();
+  ASSERT_GT(master, 0);
+  const auto runs = [&] { return read_file(sherlock->run_dir() / "reloads.log").size(); };
+  const auto after_start = runs();
+
+  put("emitter", "b", b.url("/emitter"));  // an instance: runtime API, no command
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 2));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(sherlock->get("/emitter/").status, 200);
+  EXPECT_GE(b.requests(), 5u);
+  EXPECT_EQ(runs(), after_start);
+
+  put("transform", "t1", t.url("/"));  // a service: a new config and the command
+  ASSERT_TRUE(sherlock->wait_applied("transform", 1));
+  ASSERT_TRUE(poll_until(10s, [&] { return sherlock->get("/transform/x").status == 200; }));
+  EXPECT_GT(runs(), after_start);
+  EXPECT_EQ(sherlock->haproxy_pid(), master);  // reloaded, not restarted
+  EXPECT_EQ(sherlock->status()["haproxy"]["manage"], "external");
+}
+
 TEST_F(SherlockRouting, StatusAndMetricsDescribeWhatIsApplied) {
   TestService a;
   put("emitter", "a", a.url("/emitter"), json{{"weight", 40}});

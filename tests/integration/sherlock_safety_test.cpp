@@ -153,6 +153,30 @@ TEST_F(SherlockSafety, DirectoryKilledRoutingUnchanged) {
   EXPECT_EQ(sherlock->weights("emitter").size(), 2u);
 }
 
+// A directory just started (its grace not over) may not yet know every instance: sherlock
+// removes nothing it reports gone until it is synced.
+TEST_F(SherlockSafety, NothingRemovedWhileTheDirectoryIsNotSynced) {
+  Directory fresh;  // default grace: 2 x the longest TTL, far longer than this test
+  fresh.start();
+  const std::string fresh_lease = fresh.grant(60);
+  TestService a, b;
+  fresh.put_instance("emitter", "a", fresh_lease, json{{"url", a.url("/emitter")}});
+  fresh.put_instance("emitter", "b", fresh_lease, json{{"url", b.url("/emitter")}});
+  SherlockOptions o;
+  o.directories = {"http://127.0.0.1:" + std::to_string(fresh.port())};
+  start(o);
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 2));
+
+  ASSERT_EQ(fresh.del("/v1/services/emitter/instances/b").status, 200);
+  const auto revision = json::parse(fresh.get("/v1/health").body)["revision"].get<long>();
+  ASSERT_TRUE(poll_until(
+      10s, [&] { return sherlock->status()["directory"]["revision"].get<long>() >= revision; }));
+  EXPECT_EQ(sherlock->status()["directory"]["synced"], false);
+  EXPECT_EQ(sherlock->weights("emitter").size(), 2u);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(sherlock->get("/emitter/").status, 200);
+  EXPECT_GE(b.requests(), 5u);
+}
+
 TEST_F(SherlockSafety, RestartDuringAnOutageServesTheSavedView) {
   TestService a;
   put("emitter", "a", a.url("/emitter"));
