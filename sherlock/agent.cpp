@@ -117,14 +117,25 @@ awaitable<void> Agent::save_later() {
   auto op = t.async_wait(use_awaitable);
   co_await std::move(op);
   save_scheduled_ = false;
-  try {
-    store_.save(view_.to_snapshot());
-    if (!save_error_.empty()) log::get("sherlock")->info("saving the view works again");
-    save_error_.clear();
-  } catch (const std::exception& e) {
-    if (save_error_ != e.what()) log::get("sherlock")->error("cannot save the view: {}", e.what());
-    save_error_ = e.what();
-  }
+  // JSON and fsync off the io thread: at 10,000 instances they take tens of milliseconds, which
+  // every change arriving meanwhile would wait. The copy is taken here, where the view lives.
+  auto snapshot = std::make_shared<const model::Snapshot>(view_.to_snapshot());
+  asio::post(saver_, [this, snapshot] {
+    std::string error;
+    try {
+      store_.save(*snapshot);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    asio::post(ex_, [this, error] { saved(error); });
+  });
+}
+
+void Agent::saved(const std::string& error) {
+  auto log = log::get("sherlock");
+  if (error.empty() && !save_error_.empty()) log->info("saving the view works again");
+  if (!error.empty() && error != save_error_) log->error("cannot save the view: {}", error);
+  save_error_ = error;
 }
 
 nlohmann::json Agent::status() const {

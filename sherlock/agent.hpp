@@ -10,6 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "common/net/asio.hpp"  // first: <utility> before Asio
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include "common/registry/registry.hpp"
 #include "sherlock/directory_view.hpp"
 #include "sherlock/haproxy_manager.hpp"
@@ -37,6 +42,7 @@ class Agent {
   void submit();
   void schedule_save();
   awaitable<void> save_later();
+  void saved(const std::string& error);
 
   asio::any_io_executor ex_;
   const SherlockConfig& config_;
@@ -51,6 +57,8 @@ class Agent {
   std::map<std::string, std::set<std::string>> host_services_;  // host -> services using it
   bool save_scheduled_ = false;
   std::string save_error_;
+  // Last: destroyed (joined) first. One thread, so saves never overlap.
+  asio::thread_pool saver_{1};
 };
 
 }  // namespace dstack::sherlock

@@ -77,7 +77,7 @@ void HaproxyManager::start() {
 }
 
 void HaproxyManager::submit(Plan desired) {
-  desired_ = std::move(desired);
+  desired_ = std::make_shared<const Plan>(std::move(desired));
   ++desired_gen_;
   wake();
 }
@@ -101,7 +101,7 @@ awaitable<void> HaproxyManager::run() {
     if (stopping_) co_return;
     dirty_ = false;
     const std::uint64_t gen = desired_gen_;
-    const Plan want = desired_;
+    const PlanPtr want = desired_;
     if (refused_gen_ && *refused_gen_ != gen) refused_gen_.reset();
 
     if (!running_) {
@@ -123,11 +123,9 @@ awaitable<void> HaproxyManager::run() {
       continue;
     }
 
-    if (reload_wanted_ || needs_reload(applied_, want)) {
+    if (reload_wanted_ || needs_reload(*applied_, *want)) {
       // Other services' instance changes need not wait for the reload's slot.
-      // The coroutine keeps a reference: the plan must outlive the co_await.
-      const Plan runtime_only = runtime_part(applied_, want);
-      auto part = apply_runtime(runtime_only);
+      auto part = apply_runtime(std::make_shared<const Plan>(runtime_part(*applied_, *want)));
       co_await std::move(part);
       if (refused_gen_) {
         auto op = sleep_until(steady::time_point::max());
@@ -181,7 +179,7 @@ awaitable<void> HaproxyManager::supervise(ProcessHandle* process) {
   wake();
 }
 
-awaitable<bool> HaproxyManager::adopt_running(const Plan& want) {
+awaitable<bool> HaproxyManager::adopt_running(PlanPtr want) {
   pid_t pid = running_haproxy(files_.pid_file());
   if (pid == 0) co_return false;
   auto op = show_proc(files_.master_socket(), kCliTimeout);
@@ -201,14 +199,14 @@ awaitable<bool> HaproxyManager::adopt_running(const Plan& want) {
   co_return true;
 }
 
-awaitable<bool> HaproxyManager::start_haproxy(const Plan& want) {
+awaitable<bool> HaproxyManager::start_haproxy(PlanPtr want) {
   auto log = log::get("haproxy");
   const auto began = steady::now();
   if (config_.haproxy.manage == HaproxySettings::Manage::child) {
     auto adopt = adopt_running(want);
     if (co_await std::move(adopt)) co_return true;
   }
-  auto install = files_.install(want);
+  auto install = files_.install(*want);
   auto refused = co_await std::move(install);
   if (refused) {
     ++counters_.failed_validations;
@@ -269,7 +267,7 @@ awaitable<bool> HaproxyManager::start_haproxy(const Plan& want) {
       co_return false;
     }
     log->info("HAProxy started (pid {}), serving {} service(s) on {}", mine->pid(),
-              want.backends.size(), config_.proxy.to_string());
+              want->backends.size(), config_.proxy.to_string());
   }
   files_.mark_loaded();
   running_ = true;
@@ -298,11 +296,11 @@ awaitable<void> HaproxyManager::save_server_state() {
   }
 }
 
-awaitable<bool> HaproxyManager::reload(const Plan& want, std::string reason) {
+awaitable<bool> HaproxyManager::reload(PlanPtr want, std::string reason) {
   auto log = log::get("haproxy");
   const auto began = steady::now();
   reload_wanted_ = false;
-  auto install = files_.install(want);
+  auto install = files_.install(*want);
   auto refused = co_await std::move(install);
   if (refused) {
     ++counters_.failed_validations;
@@ -343,15 +341,15 @@ awaitable<bool> HaproxyManager::reload(const Plan& want, std::string reason) {
   applied_ = want;
   lingering_.clear();
   record(true, reason, "", began);
-  log->info("HAProxy reloaded ({}): {} service(s), in {} ms", reason, want.backends.size(),
+  log->info("HAProxy reloaded ({}): {} service(s), in {} ms", reason, want->backends.size(),
             std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - began).count());
   if (on_applied_) on_applied_();
   co_return true;
 }
 
-awaitable<void> HaproxyManager::apply_runtime(const Plan& want) {
+awaitable<void> HaproxyManager::apply_runtime(PlanPtr want) {
   auto log = log::get("haproxy");
-  RuntimeDiff diff = runtime_diff(applied_, lingering_, want, config_, files_.paths());
+  RuntimeDiff diff = runtime_diff(*applied_, lingering_, *want, config_, files_.paths());
   if (diff.needs_reload) {
     if (!reload_wanted_) reload_reason_ = "a server's TLS settings changed";
     reload_wanted_ = true;
@@ -457,7 +455,7 @@ json HaproxyManager::status() const {
     j["last_reload"] = nullptr;
   }
   j["last_error"] = last_error_.empty() ? json(nullptr) : json(last_error_);
-  j["reload_pending"] = reload_wanted_ || needs_reload(applied_, desired_);
+  j["reload_pending"] = reload_wanted_ || needs_reload(*applied_, *desired_);
   j["lingering_servers"] = lingering_.size();
   j["counters"] = {{"reloads", counters_.reloads},
                    {"reload_failures", counters_.reload_failures},

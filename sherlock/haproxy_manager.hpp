@@ -63,7 +63,7 @@ class HaproxyManager {
   // Stops a child HAProxy gracefully (in-flight requests finish, up to `grace`).
   awaitable<void> stop(Duration grace);
 
-  const Plan& applied() const { return applied_; }
+  const Plan& applied() const { return *applied_; }
   bool serving() const { return running_; }
   const ManagerCounters& counters() const { return counters_; }
   nlohmann::json status() const;
@@ -73,11 +73,13 @@ class HaproxyManager {
  private:
   awaitable<void> run();
   awaitable<void> supervise(ProcessHandle* process);
-  awaitable<bool> start_haproxy(const Plan& want);
-  awaitable<bool> adopt_running(const Plan& want);
-  // reason by value: callers pass literals, and a coroutine outlives their temporaries.
-  awaitable<bool> reload(const Plan& want, std::string reason);
-  awaitable<void> apply_runtime(const Plan& want);
+  // Plans are shared, never copied: at 10,000 servers a copy per change costs milliseconds.
+  // Arguments by value: a coroutine outlives its caller's temporaries.
+  using PlanPtr = std::shared_ptr<const Plan>;
+  awaitable<bool> start_haproxy(PlanPtr want);
+  awaitable<bool> adopt_running(PlanPtr want);
+  awaitable<bool> reload(PlanPtr want, std::string reason);
+  awaitable<void> apply_runtime(PlanPtr want);
   awaitable<void> retry_deletes();
   awaitable<void> save_server_state();
   awaitable<void> sleep_until(std::chrono::steady_clock::time_point t);
@@ -91,9 +93,9 @@ class HaproxyManager {
   std::unique_ptr<ProcessHandle> process_;
   asio::steady_timer wake_;
 
-  Plan desired_;
+  PlanPtr desired_ = std::make_shared<const Plan>();
   std::uint64_t desired_gen_ = 0;
-  Plan applied_;
+  PlanPtr applied_ = std::make_shared<const Plan>();
   std::map<ServerRef, PlannedServer> lingering_;
   std::optional<std::uint64_t> refused_gen_;  // the desired plan HAProxy or haproxy -c refused
   bool running_ = false;

@@ -48,8 +48,8 @@ void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
       ++a;
       continue;
     }
-    const std::string r = ref(be, b->name);
     if (a == from.servers.end() || b->name < a->name) {
+      const std::string r = ref(be, b->name);
       auto old = lingering.find({be, b->name});
       if (old == lingering.end()) {
         emit(b->name, "add server " + r + " " + server_arguments(*b, cfg, paths));
@@ -66,14 +66,14 @@ void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
       ++b;
       continue;
     }
-    // The same server in both.
+    // The same server in both: the common case, so nothing is built unless it changed.
     if (!same_tls(*a, *b)) {
       out.needs_reload = true;
     } else {
       if (a->address != b->address || a->port != b->port)
-        emit(b->name, "set server " + r + " " + address_words(*b));
+        emit(b->name, "set server " + ref(be, b->name) + " " + address_words(*b));
       if (a->weight != b->weight)
-        emit(b->name, "set server " + r + " weight " + std::to_string(b->weight));
+        emit(b->name, "set server " + ref(be, b->name) + " weight " + std::to_string(b->weight));
     }
     ++a;
     ++b;

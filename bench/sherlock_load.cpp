@@ -1,0 +1,249 @@
+// sherlock's benchmark driver (bench/sherlock_bench runs it):
+//   populate     grant leases and register SERVICES x INSTANCES instances in the directory
+//   propagation  time each change from the directory's acknowledgement to HAProxy showing it,
+//                read from HAProxy's admin socket (`get weight`) in a tight loop
+// Plain blocking sockets: one request at a time is what is being timed, and no Asio keeps this
+// file quick to build.
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/http_client.hpp"
+
+namespace dstack::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+std::string service_name(std::size_t i) {
+  return "svc-" + std::to_string(i);
+}
+
+// The instance URL: every instance of the bench points at one of the sink's ports.
+std::string instance_url(const std::vector<int>& sink_ports, std::size_t i) {
+  return "http://127.0.0.1:" + std::to_string(sink_ports[i % sink_ports.size()]) + "/app";
+}
+
+// One command on HAProxy's admin socket, the answer without its trailing blank line.
+std::string admin(const std::string& socket_path, const std::string& command) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string line = command + "\n";
+    if (::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
+    }
+  }
+  ::close(fd);
+  while (!out.empty() && (out.back() == '\n')) out.pop_back();
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+std::vector<int> parse_ports(const std::string& text) {
+  std::vector<int> ports;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto comma = text.find(',', at);
+    if (comma == std::string::npos) comma = text.size();
+    ports.push_back(std::stoi(text.substr(at, comma - at)));
+    at = comma + 1;
+  }
+  return ports;
+}
+
+// --- populate -------------------------------------------------------------------------------
+
+struct Population {
+  std::string directory;
+  std::size_t services = 1000;
+  std::size_t instances = 10000;
+  std::size_t leases = 100;
+  std::string sink_ports;
+  std::string lease_file;
+};
+
+int populate(const Population& p) {
+  HttpClient dir(p.directory);
+  const auto sinks = parse_ports(p.sink_ports);
+  std::vector<std::string> leases;
+  for (std::size_t i = 0; i < p.leases; ++i) {
+    auto r = dir.request("POST", "/v1/leases", R"({"ttl":3600,"owner":"bench"})");
+    if (r.status != 201 && r.status != 200) {
+      std::cerr << "sherlock_load: lease grant answered " << r.status << ": " << r.body << "\n";
+      return 1;
+    }
+    leases.push_back(json::parse(r.body)["id"].get<std::string>());
+  }
+  std::vector<std::string> batch;
+  for (std::size_t i = 0; i < p.instances; ++i) {
+    json body = {
+        {"lease", leases[i % leases.size()]}, {"url", instance_url(sinks, i)}, {"version", "1"}};
+    auto r = dir.request(
+        "PUT", "/v1/services/" + service_name(i % p.services) + "/instances/i" + std::to_string(i),
+        body.dump());
+    if (r.status != 200) {
+      std::cerr << "sherlock_load: register answered " << r.status << ": " << r.body << "\n";
+      return 1;
+    }
+  }
+  std::ofstream(p.lease_file) << leases.front() << "\n";
+  std::printf("services=%zu instances=%zu\n", p.services, p.instances);
+  return 0;
+}
+
+// --- propagation ----------------------------------------------------------------------------
+
+struct Propagation {
+  std::string directory;
+  std::string admin_socket;
+  std::string lease;
+  std::string sink_ports;
+  std::size_t services = 1000;
+  std::size_t instances = 10000;
+  int rounds = 300;
+  int timeout_ms = 5000;
+};
+
+// Polls until `applied(answer)` holds; the time from `since`, in ms, or -1 at the timeout.
+template <typename Pred>
+double wait_applied(const Propagation& p, const std::string& command, Clock::time_point since,
+                    Pred applied) {
+  const auto deadline = since + std::chrono::milliseconds(p.timeout_ms);
+  while (Clock::now() < deadline) {
+    if (applied(admin(p.admin_socket, command)))
+      return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+    // A short pause: a poller spinning flat out would take a core from sherlock on 2 CPUs.
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return -1;
+}
+
+int propagation(const Propagation& p) {
+  HttpClient dir(p.directory);
+  const auto sinks = parse_ports(p.sink_ports);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<std::size_t> pick(0, p.instances - 1);
+  std::vector<double> weight_ms, add_ms, remove_ms;
+  std::map<std::size_t, int> weights;  // instance -> the weight last written (absent: 100)
+  int lost = 0;
+  for (int round = 0; round < p.rounds; ++round) {
+    // A weight change: one instance between weight 100 and 50; its server's weight moves.
+    const std::size_t i = pick(rng);
+    const std::string svc = service_name(i % p.services), id = "i" + std::to_string(i);
+    const std::string get = "get weight be_" + svc + "/" + id;
+    const std::string before = admin(p.admin_socket, get);
+    auto w = weights.try_emplace(i, 100).first;
+    w->second = w->second == 100 ? 50 : 100;
+    json body = {{"lease", p.lease},
+                 {"url", instance_url(sinks, i)},
+                 {"version", "1"},
+                 {"weight", w->second}};
+    // A change to an instance another lease holds moves it to this lease: fine for the bench.
+    auto r = dir.request("PUT", "/v1/services/" + svc + "/instances/" + id, body.dump());
+    auto acked = Clock::now();
+    if (r.status != 200) return std::cerr << "sherlock_load: " << r.body << "\n", 1;
+    double ms = wait_applied(p, get, acked, [&](const std::string& a) { return a != before; });
+    (ms < 0 ? ++lost : (weight_ms.push_back(ms), 0));
+
+    // An instance added to a service, then removed.
+    const std::string extra = "extra-" + std::to_string(round);
+    const std::string get_extra = "get weight be_" + svc + "/" + extra;
+    json add = {{"lease", p.lease}, {"url", instance_url(sinks, i)}, {"version", "1"}};
+    r = dir.request("PUT", "/v1/services/" + svc + "/instances/" + extra, add.dump());
+    acked = Clock::now();
+    if (r.status != 200) return std::cerr << "sherlock_load: " << r.body << "\n", 1;
+    ms = wait_applied(p, get_extra, acked, [](const std::string& a) {
+      return a.find("No such server") == std::string::npos && !a.empty();
+    });
+    (ms < 0 ? ++lost : (add_ms.push_back(ms), 0));
+
+    r = dir.request("DELETE", "/v1/services/" + svc + "/instances/" + extra, "");
+    acked = Clock::now();
+    if (r.status != 200) return std::cerr << "sherlock_load: " << r.body << "\n", 1;
+    // Removed: in maintenance at once (weight no longer served), deleted when idle.
+    ms = wait_applied(p, "show servers state be_" + svc, acked, [&](const std::string& a) {
+      auto at = a.find(" " + extra + " ");
+      if (at == std::string::npos) return true;  // deleted
+      // Fields after the name: addr, op_state, admin_state; admin_state bit 0x1 = forced maint.
+      std::istringstream fields(a.substr(at + extra.size() + 2));
+      std::string addr;
+      int op = 0, adm = 0;
+      fields >> addr >> op >> adm;
+      return (adm & 1) != 0;
+    });
+    (ms < 0 ? ++lost : (remove_ms.push_back(ms), 0));
+  }
+  std::vector<double> all = weight_ms;
+  all.insert(all.end(), add_ms.begin(), add_ms.end());
+  all.insert(all.end(), remove_ms.begin(), remove_ms.end());
+  auto line = [](const char* name, const std::vector<double>& v) {
+    std::printf("%s_n=%zu %s_p50_ms=%.2f %s_p99_ms=%.2f %s_max_ms=%.2f ", name, v.size(), name,
+                percentile(v, 0.5), name, percentile(v, 0.99), name,
+                v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()));
+  };
+  line("weight", weight_ms);
+  line("add", add_ms);
+  line("remove", remove_ms);
+  line("all", all);
+  std::printf("not_applied=%d\n", lost);
+  return lost > 0 ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace dstack::bench
+
+int main(int argc, char** argv) {
+  using namespace dstack::bench;
+  CLI::App app{"sherlock's benchmark driver"};
+  app.require_subcommand(1);
+  Population pop;
+  auto* pc = app.add_subcommand("populate", "grant leases and register the instances");
+  pc->add_option("--directory", pop.directory, "host:port")->required();
+  pc->add_option("--services", pop.services)->check(CLI::Range(1, 100000));
+  pc->add_option("--instances", pop.instances)->check(CLI::Range(1, 1000000));
+  pc->add_option("--sink-ports", pop.sink_ports, "comma-separated ports instances point at")
+      ->required();
+  pc->add_option("--lease-file", pop.lease_file, "where to write a lease id for later changes")
+      ->required();
+  Propagation prop;
+  auto* pp = app.add_subcommand("propagation", "time changes from the directory to HAProxy");
+  pp->add_option("--directory", prop.directory, "host:port")->required();
+  pp->add_option("--admin-socket", prop.admin_socket, "HAProxy's admin socket")->required();
+  pp->add_option("--lease", prop.lease, "a lease id from populate")->required();
+  pp->add_option("--sink-ports", prop.sink_ports)->required();
+  pp->add_option("--services", prop.services)->check(CLI::Range(1, 100000));
+  pp->add_option("--instances", prop.instances)->check(CLI::Range(1, 1000000));
+  pp->add_option("--rounds", prop.rounds)->check(CLI::Range(1, 100000));
+  CLI11_PARSE(app, argc, argv);
+  if (pc->parsed()) return populate(pop);
+  return propagation(prop);
+}
