@@ -17,7 +17,7 @@ void StateStore::save(const model::Snapshot& snapshot) const {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw std::runtime_error("state_dir " + dir_ + ": " + ec.message());
-  write_file_atomically(path_, model::to_json(snapshot).dump() + "\n", /*sync=*/true);
+  write_file_atomically(path_, model::snapshot_text(snapshot) + "\n", /*sync=*/true);
 }
 
 std::optional<model::Snapshot> StateStore::load() const {

@@ -85,6 +85,22 @@ json to_json(const Snapshot& snapshot) {
               {"routes", std::move(routes)}};
 }
 
+std::string snapshot_text(const Snapshot& snapshot) {
+  // Keys in nlohmann's (sorted) order, so the text is byte for byte what dump() writes.
+  std::string out = "{\"epoch\":" + json(snapshot.epoch).dump() + ",\"instances\":[";
+  for (std::size_t i = 0; i < snapshot.instances.size(); ++i) {
+    if (i > 0) out += ',';
+    out += to_json(snapshot.instances[i]).dump();
+  }
+  out += "],\"revision\":" + json(snapshot.revision).dump() + ",\"routes\":[";
+  for (std::size_t i = 0; i < snapshot.routes.size(); ++i) {
+    if (i > 0) out += ',';
+    out += to_json(snapshot.routes[i]).dump();
+  }
+  out += "],\"synced\":" + json(snapshot.synced).dump() + "}";
+  return out;
+}
+
 json to_json(const Event& event) {
   json j{{"revision", event.revision}, {"type", to_string(event.type)}, {"service", event.service}};
   switch (event.type) {

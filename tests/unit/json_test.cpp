@@ -186,6 +186,19 @@ TEST(RoundTrip, Snapshot) {
   EXPECT_EQ(value_of(snapshot_from_json(to_json(empty))), empty);
 }
 
+TEST(RoundTrip, SnapshotTextIsWhatDumpWrites) {
+  Snapshot s{5,
+             "e\"1",
+             false,
+             {sample_instance(), sample_instance()},
+             {sample_route(), sample_route("web")}};
+  s.instances[1].id = "other";
+  EXPECT_EQ(snapshot_text(s), to_json(s).dump());
+  EXPECT_EQ(value_of(snapshot_from_json(json::parse(snapshot_text(s)))), s);
+  Snapshot empty{0, "e0", true, {}, {}};
+  EXPECT_EQ(snapshot_text(empty), to_json(empty).dump());
+}
+
 TEST(RoundTrip, EveryEventType) {
   Event put;
   put.type = Event::Type::instance_put;
