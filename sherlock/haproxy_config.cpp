@@ -238,6 +238,7 @@ RuntimePaths runtime_paths(const SherlockConfig& config) {
   p.host_map = dir + "/host.map";
   p.admin_socket = dir + "/admin.sock";
   p.state_file = dir + "/server-state";
+  if (!config.haproxy.ca_file.empty()) p.ca_file = config.haproxy.ca_file;
   return p;
 }
 

@@ -1,5 +1,10 @@
 #include "sherlock/sherlock_config.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <filesystem>
 #include <set>
 #include <variant>
@@ -40,6 +45,14 @@ std::optional<std::string> absolute_path(std::string_view path) {
   return one_line(path);
 }
 
+// Checked here: HAProxy would only notice at the first https instance, long after the start.
+std::optional<std::string> readable_file(std::string_view path) {
+  if (auto why = absolute_path(path)) return why;
+  if (::access(std::string(path).c_str(), R_OK) != 0)
+    return "cannot read " + std::string(path) + ": " + std::strerror(errno);
+  return std::nullopt;
+}
+
 void read_haproxy(config::MapReader h, HaproxySettings& s) {
   s.binary = h.string("binary", s.binary, absolute_path);
   s.run_dir = h.string("run_dir", s.run_dir, absolute_path);
@@ -53,6 +66,7 @@ void read_haproxy(config::MapReader h, HaproxySettings& s) {
   s.retries = static_cast<int>(h.integer("retries", s.retries, {0, 10}));
   s.health_check_interval =
       h.duration("health_check_interval", s.health_check_interval, {100ms, 1h});
+  s.ca_file = h.string("ca_file", "", readable_file);
   auto t = h.map("timeouts");
   s.timeouts.connect = t.duration("connect", s.timeouts.connect, {1ms, 1h});
   s.timeouts.client = t.duration("client", s.timeouts.client, {1ms, 24h});

@@ -35,6 +35,7 @@ struct HaproxySettings {
   Duration min_reload_interval = std::chrono::seconds(1);
   int retries = 2;                                           // 0..10, with option redispatch
   Duration health_check_interval = std::chrono::seconds(2);  // HAProxy's own checks
+  std::string ca_file;  // CA bundle that https instances are verified against; empty: system CAs
   HaproxyTimeouts timeouts;
   std::vector<std::string> extra_global;    // lines appended to `global`, as written
   std::vector<std::string> extra_defaults;  // lines appended to `defaults`, as written

@@ -181,6 +181,48 @@ TEST_F(SherlockRouting, ExternalHaproxyIsReloadedByTheCommand) {
   EXPECT_EQ(sherlock->status()["haproxy"]["manage"], "external");
 }
 
+// https instances: TLS to the instance, its certificate verified with the URL's host name against
+// haproxy.ca_file, else the system CAs; an instance that does not verify gets no traffic. The
+// instance is a real HAProxy terminating TLS with a throwaway certificate for `localhost`.
+TEST_F(SherlockRouting, HttpsInstancesAreVerified) {
+  TempDir tls;
+  const auto cert = tls.path() / "cert.pem", key = tls.path() / "key.pem";
+  Process gen(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.string(), "-out", cert.string(),
+       "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"},
+      tls.path());
+  ASSERT_EQ(gen.wait(30s), std::optional<int>(0)) << gen.stderr_text();
+  const auto pem = tls.write("server.pem", read_file(cert) + read_file(key));
+  const auto port = free_port();
+  const auto cfg = tls.write(
+      "tls.cfg",
+      "global\n    maxconn 100\ndefaults\n    mode http\n    timeout client 10s\n"
+      "    timeout server 10s\n    timeout connect 2s\nfrontend tls\n    bind 127.0.0.1:" +
+          std::to_string(port) + " ssl crt " + pem.string() +
+          "\n    http-request return status 200 content-type text/plain "
+          "lf-string \"secure %[path]\\n\"\n");
+  Process server({"/usr/sbin/haproxy", "-db", "-f", cfg.string()}, tls.path());
+  ASSERT_TRUE(poll_until(10s, [&] { return Conn::connect(port, 200ms).ok(); }))
+      << server.stderr_text();
+  put("secure", "s1", "https://localhost:" + std::to_string(port) + "/app");
+
+  SherlockOptions trusting;
+  trusting.haproxy_extra = "  ca_file: " + cert.string() + "\n";
+  start(trusting);
+  ASSERT_TRUE(sherlock->wait_applied("secure", 1));
+  EXPECT_EQ(sherlock->status()["services"]["secure"]["servers"][0]["tls"], true);
+  auto r = sherlock->get("/secure/x?q=1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "secure /app/x\n");
+
+  // The system CAs do not know the throwaway certificate: no request reaches the instance.
+  sherlock.reset();
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("secure", 1));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(sherlock->get("/secure/x").status, 503);
+}
+
 TEST_F(SherlockRouting, StatusAndMetricsDescribeWhatIsApplied) {
   TestService a;
   put("emitter", "a", a.url("/emitter"), json{{"weight", 40}});

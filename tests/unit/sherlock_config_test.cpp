@@ -72,6 +72,7 @@ haproxy:
   min_reload_interval: 5s
   retries: 3
   health_check_interval: 500ms
+  ca_file: /etc/ssl/certs/ca-certificates.crt
   timeouts: {connect: 1s, client: 1m, server: 2m, check: 300ms, tunnel: 2h}
   extra_global: ["maxconn 50000"]
   extra_defaults: ["option http-keep-alive", "timeout http-request 5s"]
@@ -95,6 +96,7 @@ log_level: debug
   EXPECT_EQ(h.min_reload_interval, 5s);
   EXPECT_EQ(h.retries, 3);
   EXPECT_EQ(h.health_check_interval, 500ms);
+  EXPECT_EQ(h.ca_file, "/etc/ssl/certs/ca-certificates.crt");
   EXPECT_EQ(h.timeouts.connect, 1s);
   EXPECT_EQ(h.timeouts.client, 60s);
   EXPECT_EQ(h.timeouts.server, 120s);
@@ -127,6 +129,9 @@ TEST_F(SherlockConfigTest, ProblemsNameTheKeyAndPosition) {
       ElementsAre(StartsWith("1:10: haproxy.reload_command: required with manage: external")));
   EXPECT_THAT(problems("haproxy: {binary: haproxy}\n"),
               ElementsAre("1:19: haproxy.binary: must be an absolute path"));
+  EXPECT_THAT(problems("haproxy: {ca_file: /nonexistent/ca.pem}\n"),
+              ElementsAre("1:20: haproxy.ca_file: cannot read /nonexistent/ca.pem: No such file or "
+                          "directory"));
   EXPECT_THAT(problems("haproxy: {retries: 11}\n"),
               ElementsAre("1:20: haproxy.retries: 11 is out of range 0..10"));
   EXPECT_THAT(problems("haproxy: {extra_global: [\"a\\nb\"]}\n"),
