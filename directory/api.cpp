@@ -7,24 +7,16 @@
 
 #include "common/model/json.hpp"
 #include "common/model/validate.hpp"
+#include "common/net/json_response.hpp"
 
 namespace dstack::directory {
 
 using net::HttpRequest;
 using net::HttpResponse;
+using net::json_response;
 using nlohmann::json;
 
 namespace {
-
-HttpResponse json_response(int status, const json& body) {
-  // Messages may quote what a client sent (a percent-decoded path can hold any byte): replace
-  // invalid UTF-8 instead of failing the answer.
-  return HttpResponse{status,
-                      "application/json",
-                      body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
-                      {},
-                      {}};
-}
 
 HttpResponse error(const ApiError& e) {
   auto r = json_response(e.status, json{{"error", e.code}, {"message", e.message}});

@@ -3,23 +3,17 @@
 #include <nlohmann/json.hpp>
 
 #include "common/model/validate.hpp"
+#include "common/net/json_response.hpp"
 #include "watson/check_result.hpp"
 
 namespace dstack::watson {
 
 using net::HttpRequest;
 using net::HttpResponse;
+using net::json_response;
 using nlohmann::json;
 
 namespace {
-
-HttpResponse json_response(int status, const json& body) {
-  return HttpResponse{status,
-                      "application/json",
-                      body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
-                      {},
-                      {}};
-}
 
 HttpResponse error(int status, const std::string& code, const std::string& message) {
   return json_response(status, json{{"error", code}, {"message", message}});
