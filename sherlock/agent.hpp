@@ -38,8 +38,8 @@ class Agent {
 
  private:
   void changed(const std::set<std::string>& services);
-  void replan(const std::string& service);
-  void submit();
+  // Puts `service`'s backend as the view now says into `plan` (sorted by service), or takes it out.
+  void replan(const std::string& service, Plan& plan);
   void schedule_save();
   awaitable<void> save_later();
   void saved(const std::string& error);
@@ -52,7 +52,6 @@ class Agent {
   HaproxyManager haproxy_;
   Watcher watcher_;
 
-  std::map<std::string, PlannedBackend> backends_;              // by service
   std::map<std::string, std::vector<std::string>> problems_;    // by service
   std::map<std::string, std::set<std::string>> host_services_;  // host -> services using it
   bool save_scheduled_ = false;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/log/log.hpp"
 #include "sherlock/child_process.hpp"
 
 namespace dstack::sherlock {
@@ -62,6 +63,15 @@ void write_file_atomically(const std::string& path, const std::string& text, boo
     throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
 }
 
+void link_atomically(const std::string& from, const std::string& to) {
+  const std::string tmp = to + ".tmp";
+  ::unlink(tmp.c_str());
+  if (::link(from.c_str(), tmp.c_str()) != 0)
+    throw std::runtime_error("cannot link " + from + " to " + tmp + ": " + std::strerror(errno));
+  if (::rename(tmp.c_str(), to.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + tmp + " to " + to + ": " + std::strerror(errno));
+}
+
 HaproxyFiles::HaproxyFiles(const SherlockConfig& config)
     : config_(config),
       run_dir_(trimmed_dir(config.haproxy.run_dir)),
@@ -106,22 +116,33 @@ awaitable<std::optional<std::string>> HaproxyFiles::install(const Plan& plan) {
   auto refused = co_await std::move(op);
   if (refused) co_return refused;
   try {
-    installed_ = render_haproxy_config(plan, config_, paths_);
-    write_all(installed_, paths_, config_path());
+    write_all(render_haproxy_config(plan, config_, paths_), paths_, config_path());
   } catch (const std::exception& e) {
     co_return std::string(e.what());
   }
   co_return std::nullopt;
 }
 
+std::vector<std::pair<std::string, std::string>> HaproxyFiles::loaded_links() const {
+  return {{paths_.path_map, run_dir_ + "/loaded-path.map"},
+          {paths_.host_map, run_dir_ + "/loaded-host.map"},
+          {config_path(), run_dir_ + "/loaded-haproxy.cfg"}};
+}
+
 void HaproxyFiles::mark_loaded() {
-  loaded_ = installed_;
+  // Every install replaces the files by rename, so a link keeps this version's content.
+  have_loaded_ = false;
+  try {
+    for (const auto& [file, loaded] : loaded_links()) link_atomically(file, loaded);
+    have_loaded_ = true;
+  } catch (const std::exception& e) {
+    log::get("haproxy")->warn("{}; a refused reload will leave its files in place", e.what());
+  }
 }
 
 void HaproxyFiles::restore_loaded() {
-  if (!loaded_) return;
-  write_all(*loaded_, paths_, config_path());
-  installed_ = *loaded_;
+  if (!have_loaded_) return;
+  for (const auto& [file, loaded] : loaded_links()) link_atomically(loaded, file);  // maps first
 }
 
 }  // namespace dstack::sherlock

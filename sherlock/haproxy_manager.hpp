@@ -64,6 +64,7 @@ class HaproxyManager {
   awaitable<void> stop(Duration grace);
 
   const Plan& applied() const { return *applied_; }
+  const Plan& desired() const { return *desired_; }
   bool serving() const { return running_; }
   const ManagerCounters& counters() const { return counters_; }
   nlohmann::json status() const;
