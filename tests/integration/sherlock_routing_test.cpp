@@ -2,8 +2,15 @@
 // starts, and loopback test services as instances. Routing forms, 404/503, TCP listeners, and
 // which changes go through the runtime API (no reload) and which reload.
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <sstream>
 
 #include "directory_fixture.hpp"
 #include "sherlock_fixture.hpp"
@@ -221,6 +228,61 @@ TEST_F(SherlockRouting, HttpsInstancesAreVerified) {
   start();
   ASSERT_TRUE(sherlock->wait_applied("secure", 1));
   for (int i = 0; i < 5; ++i) EXPECT_EQ(sherlock->get("/secure/x").status, 503);
+}
+
+// One command on HAProxy's admin socket, its whole answer.
+std::string admin(const std::filesystem::path& socket_path, const std::string& command) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string line = command + "\n";
+    if (::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// `show servers state` field 6 (srv_op_state) of one server: 0 stopped, 2 running.
+int op_state(const std::string& state, const std::string& server) {
+  std::istringstream lines(state);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream f(line);
+    std::string be_id, be, srv_id, name, addr;
+    int op = -1;
+    if (f >> be_id >> be >> srv_id >> name >> addr >> op && name == server) return op;
+  }
+  return -1;
+}
+
+// A reload starts a new worker; the servers' state comes with it from the state file, so a
+// server HAProxy found dead does not come back up and take requests until checked again.
+TEST_F(SherlockRouting, ServerStateSurvivesAReload) {
+  TestService a, dead, t;
+  dead.set_mode(TestService::Mode::stopped);
+  put("emitter", "a", a.url("/emitter"));
+  put("emitter", "dead", dead.url("/emitter"));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("emitter", 2));
+  const auto socket = sherlock->run_dir() / "admin.sock";
+  ASSERT_TRUE(poll_until(
+      10s, [&] { return op_state(admin(socket, "show servers state be_emitter"), "dead") == 0; }));
+  const pid_t worker = sherlock->haproxy_worker_pid();
+  const double reloads = sherlock->metric("sherlock_reloads_total");
+
+  put("transform", "t1", t.url("/"));  // a reload
+  ASSERT_TRUE(
+      poll_until(10s, [&] { return sherlock->metric("sherlock_reloads_total") > reloads; }));
+  // At once: the new worker's own checks (every 500 ms, down after 2) cannot have run yet.
+  const auto state = admin(socket, "show servers state be_emitter");
+  EXPECT_NE(sherlock->haproxy_worker_pid(), worker);
+  EXPECT_EQ(op_state(state, "dead"), 0) << state;
+  EXPECT_EQ(op_state(state, "a"), 2) << state;
 }
 
 TEST_F(SherlockRouting, StatusAndMetricsDescribeWhatIsApplied) {
