@@ -93,7 +93,14 @@ std::set<std::string> DirectoryView::load(const model::Snapshot& snapshot) {
     }
   }
 
-  for (auto& [service, view] : next) sort_view(view);
+  for (auto& [service, view] : next) {
+    sort_view(view);
+    // With thousands of services of a few instances each, the spare capacity that growth by
+    // doubling leaves is a large part of the view. (Not after single events: that would copy a
+    // big service's list at every new instance.)
+    view.instances.shrink_to_fit();
+    view.routes.shrink_to_fit();
+  }
 
   std::set<std::string> changed;
   for (const auto& [service, view] : services_) {
