@@ -155,6 +155,12 @@ int propagation(const Propagation& p) {
   std::vector<double> weight_ms, add_ms, remove_ms;
   std::map<std::size_t, int> weights;  // instance -> the weight last written (absent: 100)
   int lost = 0;
+  auto record = [&lost](double ms, std::vector<double>& into) {
+    if (ms < 0)
+      ++lost;
+    else
+      into.push_back(ms);
+  };
   for (int round = 0; round < p.rounds; ++round) {
     // A weight change: one instance between weight 100 and 50; its server's weight moves.
     const std::size_t i = pick(rng);
@@ -172,7 +178,7 @@ int propagation(const Propagation& p) {
     auto acked = Clock::now();
     if (r.status != 200) return std::cerr << "sherlock_load: " << r.body << "\n", 1;
     double ms = wait_applied(p, get, acked, [&](const std::string& a) { return a != before; });
-    (ms < 0 ? ++lost : (weight_ms.push_back(ms), 0));
+    record(ms, weight_ms);
 
     // An instance added to a service, then removed.
     const std::string extra = "extra-" + std::to_string(round);
@@ -184,7 +190,7 @@ int propagation(const Propagation& p) {
     ms = wait_applied(p, get_extra, acked, [](const std::string& a) {
       return a.find("No such server") == std::string::npos && !a.empty();
     });
-    (ms < 0 ? ++lost : (add_ms.push_back(ms), 0));
+    record(ms, add_ms);
 
     r = dir.request("DELETE", "/v1/services/" + svc + "/instances/" + extra, "");
     acked = Clock::now();
@@ -200,7 +206,7 @@ int propagation(const Propagation& p) {
       fields >> addr >> op >> adm;
       return (adm & 1) != 0;
     });
-    (ms < 0 ? ++lost : (remove_ms.push_back(ms), 0));
+    record(ms, remove_ms);
   }
   std::vector<double> all = weight_ms;
   all.insert(all.end(), add_ms.begin(), add_ms.end());

@@ -1,9 +1,9 @@
 #include "sherlock_fixture.hpp"
 
 #include <signal.h>
-#include <iostream>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 
