@@ -181,11 +181,13 @@ void add_servers(const std::string& service, PlannedBackend& be, const std::vect
     servers[c.instance->id] =
         PlannedServer{c.instance->id, *address, c.url.port, c.url.scheme == "https", c.url.host, 0};
   }
+  std::vector<PlannedServer> planned;
   for (const auto& w : server_weights(usable, routes, config.consumer)) {
     auto& s = servers.at(w.id);
     s.weight = w.weight;
-    be.servers.push_back(std::move(s));
+    planned.push_back(std::move(s));
   }
+  be.servers = std::move(planned);
 }
 
 std::optional<PlannedBackend> plan_service(const std::string& service, const ServiceView& view,

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/model/model.hpp"
+#include "sherlock/shared_list.hpp"
 #include "sherlock/sherlock_config.hpp"
 
 namespace dstack::sherlock {
@@ -53,9 +54,9 @@ struct PlannedBackend {
   enum class Mode { http, tcp };
   std::string service;
   Mode mode = Mode::http;
-  std::string base_path;               // http: "" for the root, else "/emitter" (no trailing '/')
-  std::uint16_t tcp_port = 0;          // tcp: the listener's port on 127.0.0.1
-  std::vector<PlannedServer> servers;  // by name
+  std::string base_path;              // http: "" for the root, else "/emitter" (no trailing '/')
+  std::uint16_t tcp_port = 0;         // tcp: the listener's port on 127.0.0.1
+  SharedList<PlannedServer> servers;  // by name; shared between copies of a plan
   bool operator==(const PlannedBackend&) const = default;
 };
 

@@ -90,8 +90,11 @@ RuntimeDiff runtime_diff(const Plan& applied, const std::map<ServerRef, PlannedS
     out.needs_reload = true;
     return out;
   }
-  for (std::size_t i = 0; i < desired.backends.size(); ++i)
+  for (std::size_t i = 0; i < desired.backends.size(); ++i) {
+    // Backends the change did not touch still share their server list with the applied plan.
+    if (applied.backends[i].servers.shares_with(desired.backends[i].servers)) continue;
     diff_backend(applied.backends[i], desired.backends[i], lingering, config, paths, out);
+  }
   if (out.needs_reload) out.commands.clear();
   return out;
 }

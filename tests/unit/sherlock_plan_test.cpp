@@ -338,12 +338,12 @@ TEST(NeedsReload, NotForServerChanges) {
   const Plan a = two_services();
   EXPECT_FALSE(needs_reload(a, a));
   Plan b = a;
-  b.backends[0].servers[0].weight = 7;
-  b.backends[0].servers[1].address = "10.9.9.9";
-  b.backends[0].servers[1].port = 99;
-  b.backends[0].servers[1].tls = true;
-  b.backends[0].servers.push_back({"c", "10.0.0.4", 80, false, "10.0.0.4", 1});
-  b.backends[1].servers.clear();
+  b.backends[0].servers.edit()[0].weight = 7;
+  b.backends[0].servers.edit()[1].address = "10.9.9.9";
+  b.backends[0].servers.edit()[1].port = 99;
+  b.backends[0].servers.edit()[1].tls = true;
+  b.backends[0].servers.edit().push_back({"c", "10.0.0.4", 80, false, "10.0.0.4", 1});
+  b.backends[1].servers.edit().clear();
   b.problems.push_back("something");
   EXPECT_FALSE(needs_reload(a, b));
 }

@@ -350,7 +350,7 @@ Plan benign(Plan plan) {
   for (auto& be : plan.backends) {
     be.service = "svc" + std::to_string(n++);
     if (!be.base_path.empty()) be.base_path = "/b";
-    for (auto& s : be.servers) {
+    for (auto& s : be.servers.edit()) {
       s.name = "s" + std::to_string(n++);
       s.address = "10.0.0.1";
       s.host = "h.test";

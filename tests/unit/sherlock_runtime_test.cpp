@@ -101,8 +101,8 @@ TEST_F(RuntimeDiffTest, LingeringServerThatComesBackIsRevivedNotAdded) {
 TEST_F(RuntimeDiffTest, TlsChangesNeedAReload) {
   Plan a{{backend("emitter", {server("a", "10.0.0.1", 100)})}, {}};
   Plan b = a;
-  b.backends[0].servers[0].tls = true;
-  b.backends[0].servers[0].host = "vm101.example";
+  b.backends[0].servers.edit()[0].tls = true;
+  b.backends[0].servers.edit()[0].host = "vm101.example";
   auto d = diff(a, b);
   EXPECT_TRUE(d.needs_reload);
   EXPECT_THAT(d.commands, IsEmpty());
@@ -113,7 +113,7 @@ TEST_F(RuntimeDiffTest, TlsChangesNeedAReload) {
   auto back = server("x", "10.0.0.1", 100);
   back.tls = true;
   back.host = "x.example";
-  e.backends[0].servers.push_back(back);
+  e.backends[0].servers.edit().push_back(back);
   EXPECT_TRUE(diff(c, e).needs_reload);
 }
 
