@@ -16,22 +16,7 @@
 namespace dstack::test {
 namespace {
 
-struct SherlockCanary : ::testing::Test {
-  Directory directory{synced_directory()};
-  std::unique_ptr<Sherlock> sherlock;
-  std::string lease;
-
-  void SetUp() override {
-    directory.start();
-    lease = directory.grant(60);
-  }
-
-  void start(SherlockOptions options = {}) {
-    options.directories = {"http://127.0.0.1:" + std::to_string(directory.port())};
-    sherlock = std::make_unique<Sherlock>(std::move(options));
-    sherlock->start();
-  }
-
+struct SherlockCanary : SherlockTest {
   void put(const std::string& service, const std::string& id, const TestService& s,
            const std::string& version, int weight = 100) {
     directory.put_instance(

@@ -5,6 +5,8 @@
 // The destructor kills sherlock and the HAProxy it started (HAProxy is in its own process group
 // and, by design, outlives a killed sherlock).
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -93,5 +95,36 @@ class Sherlock {
 };
 
 std::string sherlock_binary();
+
+// The tests' common start: a real directory (its grace over at once), a lease on it, and a
+// sherlock that follows it once a test calls start().
+struct SherlockTest : ::testing::Test {
+  Directory directory{synced_directory()};
+  std::unique_ptr<Sherlock> sherlock;
+  std::string lease;
+
+  void SetUp() override {
+    directory.start();
+    lease = directory.grant(60);  // the directory's longest TTL; every test ends well before it
+  }
+
+  std::string directory_url() const {
+    return "http://127.0.0.1:" + std::to_string(directory.port());
+  }
+
+  // Options that follow `directory`.
+  SherlockOptions options() const {
+    SherlockOptions o;
+    o.directories = {directory_url()};
+    return o;
+  }
+
+  // Starts sherlock; without directories in `o`, it follows `directory`.
+  void start(SherlockOptions o = {}) {
+    if (o.directories.empty()) o.directories = {directory_url()};
+    sherlock = std::make_unique<Sherlock>(std::move(o));
+    sherlock->start();
+  }
+};
 
 }  // namespace dstack::test

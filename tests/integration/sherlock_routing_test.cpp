@@ -21,22 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct SherlockRouting : ::testing::Test {
-  Directory directory{synced_directory()};
-  std::unique_ptr<Sherlock> sherlock;
-  std::string lease;
-
-  void SetUp() override {
-    directory.start();
-    lease = directory.grant(60);
-  }
-
-  void start(SherlockOptions options = {}) {
-    options.directories = {"http://127.0.0.1:" + std::to_string(directory.port())};
-    sherlock = std::make_unique<Sherlock>(std::move(options));
-    sherlock->start();
-  }
-
+struct SherlockRouting : SherlockTest {
   void put(const std::string& service, const std::string& id, const std::string& url,
            json extra = json::object()) {
     extra["url"] = url;
@@ -162,9 +147,7 @@ TEST_F(SherlockRouting, ExternalHaproxyIsReloadedByTheCommand) {
   std::filesystem::permissions(reload, std::filesystem::perms::owner_all);
   TestService a, b, t;
   put("emitter", "a", a.url("/emitter"));
-  SherlockOptions o;
-  o.directories = {"http://127.0.0.1:" + std::to_string(directory.port())};
-  sherlock = std::make_unique<Sherlock>(o);
+  sherlock = std::make_unique<Sherlock>(options());
   sherlock->options().haproxy_extra = "  manage: external\n  reload_command: " + reload.string() +
                                       " " + sherlock->run_dir().string() + "\n";
   sherlock->start();
@@ -306,9 +289,7 @@ TEST_F(SherlockRouting, StatusAndMetricsDescribeWhatIsApplied) {
 TEST_F(SherlockRouting, RenderPrintsTheConfigItWouldRun) {
   TestService a;
   put("emitter", "a", a.url("/emitter"));
-  SherlockOptions o;
-  o.directories = {"http://127.0.0.1:" + std::to_string(directory.port())};
-  Sherlock s(o);
+  Sherlock s(options());
   auto r = s.run({"--render"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("backend be_emitter"));

@@ -18,27 +18,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct SherlockSafety : ::testing::Test {
-  Directory directory{synced_directory()};
-  std::unique_ptr<Sherlock> sherlock;
-  std::string lease;
-
-  void SetUp() override {
-    directory.start();
-    lease = directory.grant(60);  // the directory's longest TTL; every test ends well before it
-  }
-
-  SherlockOptions options() {
-    SherlockOptions o;
-    o.directories = {"http://127.0.0.1:" + std::to_string(directory.port())};
-    return o;
-  }
-
-  void start(SherlockOptions o) {
-    sherlock = std::make_unique<Sherlock>(std::move(o));
-    sherlock->start();
-  }
-
+struct SherlockSafety : SherlockTest {
   void put(const std::string& service, const std::string& id, const std::string& url) {
     directory.put_instance(service, id, lease, json{{"url", url}});
   }
