@@ -28,9 +28,7 @@ std::optional<model::Snapshot> StateStore::load() const {
   }
   std::stringstream text;
   text << in.rdbuf();
-  auto j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw std::runtime_error(path_ + ": not JSON");
-  auto parsed = model::snapshot_from_json(j);
+  auto parsed = model::snapshot_from_text(text.str());
   if (auto* problems = std::get_if<model::Problems>(&parsed)) {
     std::string all;
     for (const auto& p : *problems) all += (all.empty() ? "" : "; ") + p;

@@ -43,6 +43,10 @@ std::variant<Lease, Problems> lease_from_json(const nlohmann::json& j);  // owne
 std::variant<Instance, Problems> instance_from_json(const nlohmann::json& j);
 std::variant<Route, Problems> route_from_json(const nlohmann::json& j);
 std::variant<Snapshot, Problems> snapshot_from_json(const nlohmann::json& j);
+// The same from JSON text, reading each instance as soon as it is parsed and dropping its JSON:
+// a snapshot's tree is about ten times its instances, and building it whole leaves a large,
+// fragmented heap behind in a long-running reader.
+std::variant<Snapshot, Problems> snapshot_from_text(std::string_view text);
 std::variant<Event, Problems> event_from_json(const nlohmann::json& j);
 std::variant<DirectoryHealth, Problems> health_from_json(const nlohmann::json& j);
 

@@ -164,6 +164,46 @@ std::variant<Snapshot, Problems> snapshot_from_json(const nlohmann::json& j) {
   return result(std::move(out), std::move(problems));
 }
 
+std::variant<Snapshot, Problems> snapshot_from_text(std::string_view text) {
+  using Event = json::parse_event_t;
+  std::vector<Instance> instances;
+  Problems instance_problems;
+  std::string key;  // the last key of the top-level object
+  bool in_instances = false;
+  const json::parser_callback_t take_instances = [&](int depth, Event event, json& parsed) {
+    if (depth == 1 && event == Event::key) {
+      key = parsed.get<std::string>();
+    } else if (depth == 1 && event == Event::array_start) {
+      in_instances = key == "instances";
+    } else if (depth == 1 && event == Event::array_end) {
+      in_instances = false;
+    } else if (in_instances && depth == 2 &&
+               (event == Event::object_end || event == Event::array_end || event == Event::value)) {
+      const std::string where = "instances[" + std::to_string(instances.size()) + "]";
+      read_instance(parsed, instance_problems, where, where + ": ", instances.emplace_back());
+      return false;  // read: not kept in the tree
+    }
+    return true;
+  };
+  const json j = json::parse(text.begin(), text.end(), take_instances, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Problems{"snapshot: not JSON"};
+
+  // As snapshot_from_json, with the instances already read.
+  Problems problems;
+  Snapshot out;
+  if (!expect_object(j, problems, "snapshot")) return problems;
+  Fields f(j, problems);
+  if (auto revision = f.revision("revision", true)) out.revision = *revision;
+  if (auto epoch = f.string("epoch", true)) out.epoch = std::move(*epoch);
+  if (auto synced = f.boolean("synced", true)) out.synced = *synced;
+  if (const json* list = f.member("instances", true); list && !list->is_array())
+    f.wrong_type("instances", "an array", *list);
+  problems.insert(problems.end(), instance_problems.begin(), instance_problems.end());
+  out.instances = std::move(instances);
+  read_list(f, "routes", out.routes, read_route);
+  return result(std::move(out), std::move(problems));
+}
+
 std::variant<Event, Problems> event_from_json(const nlohmann::json& j) {
   Problems problems;
   Event out;

@@ -190,7 +190,10 @@ class DirectoryClient final : public Registry {
   awaitable<Result<model::Snapshot>> snapshot() override {
     auto r = co_await call("GET", "/v1/snapshot");
     if (!r) co_return r.error();
-    co_return parse_with<model::Snapshot>(*r, auth(), model::snapshot_from_json);
+    auto parsed = model::snapshot_from_text(*r);
+    if (auto* problems = std::get_if<model::Problems>(&parsed))
+      co_return protocol(auth(), "answer refused: " + join(*problems));
+    co_return std::get<model::Snapshot>(std::move(parsed));
   }
 
   awaitable<Result<std::unique_ptr<Watch>>> watch(std::uint64_t since, std::string epoch) override {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 namespace dstack::model {
@@ -197,6 +198,36 @@ TEST(RoundTrip, SnapshotTextIsWhatDumpWrites) {
   EXPECT_EQ(value_of(snapshot_from_json(json::parse(snapshot_text(s)))), s);
   Snapshot empty{0, "e0", true, {}, {}};
   EXPECT_EQ(snapshot_text(empty), to_json(empty).dump());
+}
+
+// The streaming reader gives what the tree reader gives, answers and problems alike.
+TEST(RoundTrip, SnapshotFromTextIsSnapshotFromJson) {
+  Snapshot s{5,
+             "e1",
+             false,
+             {sample_instance(), sample_instance()},
+             {sample_route(), sample_route("web")}};
+  s.instances[1].id = "other";
+  EXPECT_EQ(value_of(snapshot_from_text(snapshot_text(s))), s);
+  Snapshot empty{0, "e0", true, {}, {}};
+  EXPECT_EQ(value_of(snapshot_from_text(snapshot_text(empty))), empty);
+
+  json bad = to_json(s);
+  bad["instances"][0]["weight"] = 999;
+  bad["instances"][1] = 7;
+  bad["instances"].push_back(json::array({1}));
+  bad["routes"][0]["targets"] = "none";
+  bad.erase("epoch");
+  auto from_text = problems_of(snapshot_from_text(bad.dump()));
+  auto from_tree = problems_of(snapshot_from_json(bad));
+  std::sort(from_text.begin(), from_text.end());
+  std::sort(from_tree.begin(), from_tree.end());
+  EXPECT_EQ(from_text, from_tree);
+  EXPECT_THAT(problems_of(snapshot_from_text(R"({"revision":1,"epoch":"e","synced":true,)"
+                                             R"("instances":{"a":1},"routes":[]})")),
+              Contains(::testing::HasSubstr("instances")));
+  EXPECT_THAT(problems_of(snapshot_from_text("{not json")), ElementsAre("snapshot: not JSON"));
+  EXPECT_THAT(problems_of(snapshot_from_text("[]")), ElementsAre(::testing::HasSubstr("snapshot")));
 }
 
 TEST(RoundTrip, EveryEventType) {
