@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/core/exception_text.hpp"
 #include "common/log/log.hpp"
 #include "sherlock/haproxy_cli.hpp"
 #include "sherlock/haproxy_master.hpp"
@@ -67,12 +68,7 @@ HaproxyManager::~HaproxyManager() = default;
 void HaproxyManager::start() {
   files_.prepare_run_dir();
   asio::co_spawn(ex_, run(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      log::get("haproxy")->critical("the HAProxy manager stopped: {}", x.what());
-    }
+    if (e) log::get("haproxy")->critical("the HAProxy manager stopped: {}", exception_text(e));
   });
 }
 

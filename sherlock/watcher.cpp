@@ -1,5 +1,6 @@
 #include "sherlock/watcher.hpp"
 
+#include "common/core/exception_text.hpp"
 #include "common/log/log.hpp"
 
 namespace dstack::sherlock {
@@ -21,12 +22,7 @@ Watcher::Watcher(asio::any_io_executor ex,
 
 void Watcher::start() {
   asio::co_spawn(ex_, run(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      log::get("watch")->critical("the directory watcher stopped: {}", x.what());
-    }
+    if (e) log::get("watch")->critical("the directory watcher stopped: {}", exception_text(e));
   });
 }
 
@@ -50,6 +46,14 @@ awaitable<Status> Watcher::load_snapshot(registry::Registry& dir) {
   auto changed = view_.load(*snap);
   on_change_(changed);
   co_return Ok{};
+}
+
+awaitable<Status> Watcher::snapshot_if_stale(registry::Registry& dir, Error why) {
+  // 410: the directory no longer serves the revision asked from; anything else ends following.
+  if (why.kind != ErrorKind::stale) co_return why;
+  log::get("watch")->info("{}: {}; reading a fresh snapshot", dir.describe(), why.message);
+  auto op = load_snapshot(dir);
+  co_return co_await std::move(op);
 }
 
 awaitable<Error> Watcher::follow(registry::Registry& dir) {
@@ -82,9 +86,7 @@ awaitable<Error> Watcher::follow(registry::Registry& dir) {
     auto open = dir.watch(view_.revision(), view_.epoch());
     auto watch = co_await std::move(open);
     if (!watch) {
-      if (watch.error().kind != ErrorKind::stale) co_return watch.error();
-      log->info("{}: {}; reading a fresh snapshot", dir.describe(), watch.error().message);
-      auto op = load_snapshot(dir);
+      auto op = snapshot_if_stale(dir, watch.error());
       auto st = co_await std::move(op);
       if (!st) co_return st.error();
       continue;
@@ -94,9 +96,7 @@ awaitable<Error> Watcher::follow(registry::Registry& dir) {
       auto event = co_await std::move(next);
       if (stopped_) co_return Error{ErrorKind::unreachable, "stopped", "stopped"};
       if (!event) {
-        if (event.error().kind != ErrorKind::stale) co_return event.error();
-        log->info("{}: {}; reading a fresh snapshot", dir.describe(), event.error().message);
-        auto op = load_snapshot(dir);
+        auto op = snapshot_if_stale(dir, event.error());
         auto st = co_await std::move(op);
         if (!st) co_return st.error();
         break;

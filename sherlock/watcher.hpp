@@ -45,6 +45,8 @@ class Watcher {
   // Serves from one directory until it fails; returns why.
   awaitable<Error> follow(registry::Registry& dir);
   awaitable<Status> load_snapshot(registry::Registry& dir);
+  // A fresh snapshot after a 410 (`why` is stale); any other error is handed back.
+  awaitable<Status> snapshot_if_stale(registry::Registry& dir, Error why);
   awaitable<void> pause(Duration d);
 
   asio::any_io_executor ex_;

@@ -4,6 +4,8 @@
 #include <exception>
 #include <vector>
 
+#include "common/core/exception_text.hpp"
+
 namespace dstack::watson {
 
 namespace {
@@ -44,11 +46,7 @@ void Registrar::start() {
   started_ = true;
   asio::co_spawn(ex_, run(), [this](std::exception_ptr e) {
     if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log_->critical("registration loop for {} failed: {}", reg_->describe(), ex.what());
-      }
+      log_->critical("registration loop for {} failed: {}", reg_->describe(), exception_text(e));
     }
     loop_done_ = true;
     done_.cancel();

@@ -118,6 +118,34 @@ std::variant<T, Problems> result(T value, Problems problems) {
   return value;
 }
 
+// Instances read while the text was parsed, and what was wrong with them.
+struct StreamedInstances {
+  std::vector<Instance> instances;
+  Problems problems;
+};
+
+// A snapshot from its JSON; `streamed` (when not null) replaces reading `instances` from `j`,
+// where the parser left that list empty.
+std::variant<Snapshot, Problems> read_snapshot(const json& j, StreamedInstances* streamed) {
+  Problems problems;
+  Snapshot out;
+  if (!expect_object(j, problems, "snapshot")) return problems;
+  Fields f(j, problems);
+  if (auto revision = f.revision("revision", true)) out.revision = *revision;
+  if (auto epoch = f.string("epoch", true)) out.epoch = std::move(*epoch);
+  if (auto synced = f.boolean("synced", true)) out.synced = *synced;
+  if (streamed == nullptr) {
+    read_list(f, "instances", out.instances, read_instance);
+  } else {
+    if (const json* list = f.member("instances", true); list && !list->is_array())
+      f.wrong_type("instances", "an array", *list);
+    problems.insert(problems.end(), streamed->problems.begin(), streamed->problems.end());
+    out.instances = std::move(streamed->instances);
+  }
+  read_list(f, "routes", out.routes, read_route);
+  return result(std::move(out), std::move(problems));
+}
+
 }  // namespace
 
 std::variant<Lease, Problems> lease_from_json(const nlohmann::json& j) {
@@ -152,16 +180,7 @@ std::variant<Route, Problems> route_from_json(const nlohmann::json& j) {
 }
 
 std::variant<Snapshot, Problems> snapshot_from_json(const nlohmann::json& j) {
-  Problems problems;
-  Snapshot out;
-  if (!expect_object(j, problems, "snapshot")) return problems;
-  Fields f(j, problems);
-  if (auto revision = f.revision("revision", true)) out.revision = *revision;
-  if (auto epoch = f.string("epoch", true)) out.epoch = std::move(*epoch);
-  if (auto synced = f.boolean("synced", true)) out.synced = *synced;
-  read_list(f, "instances", out.instances, read_instance);
-  read_list(f, "routes", out.routes, read_route);
-  return result(std::move(out), std::move(problems));
+  return read_snapshot(j, nullptr);
 }
 
 std::variant<Snapshot, Problems> snapshot_from_text(std::string_view text) {
@@ -188,20 +207,8 @@ std::variant<Snapshot, Problems> snapshot_from_text(std::string_view text) {
   const json j = json::parse(text.begin(), text.end(), take_instances, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Problems{"snapshot: not JSON"};
 
-  // As snapshot_from_json, with the instances already read.
-  Problems problems;
-  Snapshot out;
-  if (!expect_object(j, problems, "snapshot")) return problems;
-  Fields f(j, problems);
-  if (auto revision = f.revision("revision", true)) out.revision = *revision;
-  if (auto epoch = f.string("epoch", true)) out.epoch = std::move(*epoch);
-  if (auto synced = f.boolean("synced", true)) out.synced = *synced;
-  if (const json* list = f.member("instances", true); list && !list->is_array())
-    f.wrong_type("instances", "an array", *list);
-  problems.insert(problems.end(), instance_problems.begin(), instance_problems.end());
-  out.instances = std::move(instances);
-  read_list(f, "routes", out.routes, read_route);
-  return result(std::move(out), std::move(problems));
+  StreamedInstances streamed{std::move(instances), std::move(instance_problems)};
+  return read_snapshot(j, &streamed);
 }
 
 std::variant<Event, Problems> event_from_json(const nlohmann::json& j) {
