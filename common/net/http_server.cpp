@@ -17,10 +17,11 @@ namespace ssl = asio::ssl;
 using asio::redirect_error;
 
 struct HttpServer::State {
-  State(asio::io_context& io, ServerLimits l, Handler h) : acceptor(io), limits(l), handler(h) {}
+  State(asio::io_context& io, ServerLimits l) : acceptor(io), limits(l) {}
   tcp::acceptor acceptor;
   ServerLimits limits;
-  Handler handler;
+  Handler handler;  // one of these two
+  AsyncHandler async_handler;
   std::shared_ptr<ssl::context> tls;
   ServerStats stats;
   bool stopping = false;
@@ -200,8 +201,13 @@ bool next_header_buffered(const beast::flat_buffer& buffer) {
   return bytes.find("\r\n\r\n") != std::string_view::npos;
 }
 
-HttpResponse call_handler(State& st, const http::request<http::string_body>& req,
-                          const std::string& remote) {
+HttpResponse handler_failed(State& st, const HttpRequest& r, const std::exception& e) {
+  st.log->error("handler failed on {} {}: {}", r.method, r.target, e.what());
+  return {500, "application/json", error_json("internal", "internal error")};
+}
+
+awaitable<HttpResponse> call_handler(State& st, const http::request<http::string_body>& req,
+                                     const std::string& remote) {
   HttpRequest r;
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
@@ -209,14 +215,22 @@ HttpResponse call_handler(State& st, const http::request<http::string_body>& req
   r.authorization = std::string(req[http::field::authorization]);
   r.remote = remote;
   if (!split_target(r.target, r.path, r.query)) {
-    return {400, "application/json",
-            error_json("bad_request", "malformed percent-encoding in the query")};
+    co_return HttpResponse{400, "application/json",
+                           error_json("bad_request", "malformed percent-encoding in the query")};
   }
+  if (!st.async_handler) {
+    try {
+      co_return st.handler(r);
+    } catch (const std::exception& e) {
+      co_return handler_failed(st, r, e);
+    }
+  }
+  HttpRequest copy = r;  // the handler owns its request across its waits; `r` stays for the log
   try {
-    return st.handler(r);
+    auto answer = st.async_handler(std::move(copy));
+    co_return co_await std::move(answer);
   } catch (const std::exception& e) {
-    st.log->error("handler failed on {} {}: {}", r.method, r.target, e.what());
-    return {500, "application/json", error_json("internal", "internal error")};
+    co_return handler_failed(st, r, e);
   }
 }
 
@@ -285,7 +299,13 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
     }
     ++st->stats.requests_total;
     auto& req = parser.get();
-    HttpResponse resp = call_handler(*st, req, remote);
+    if (st->async_handler) {
+      // Answers already made leave now rather than wait behind one that may take a while.
+      if (!co_await flush(st, stream, pending)) break;
+      lowest.expires_never();
+    }
+    auto answer = call_handler(*st, req, remote);
+    HttpResponse resp = co_await std::move(answer);
     if (resp.start_stream) {
       if (co_await flush(st, stream, pending))
         co_await run_stream(st, stream, std::move(resp), req.version());
@@ -351,8 +371,14 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
 
 HttpServer::HttpServer(asio::io_context& io, ServerLimits limits, Handler handler,
                        std::optional<ServerTls> tls)
-    : state_(std::make_shared<State>(io, limits, std::move(handler))) {
+    : state_(std::make_shared<State>(io, limits)) {
+  state_->handler = std::move(handler);
   if (tls) state_->tls = make_server_context(*tls);
+}
+
+HttpServer::HttpServer(asio::io_context& io, ServerLimits limits, AsyncHandler handler)
+    : state_(std::make_shared<State>(io, limits)) {
+  state_->async_handler = std::move(handler);
 }
 
 HttpServer::~HttpServer() {

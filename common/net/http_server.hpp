@@ -17,20 +17,20 @@
 namespace dstack::net {
 
 struct ServerLimits {
-  std::size_t max_body = 1 << 20;              // 413 beyond
-  std::size_t max_header = 16 << 10;           // 431 beyond
-  Duration idle_timeout = std::chrono::seconds(60);    // between requests on a kept-alive connection
-  Duration request_timeout = std::chrono::seconds(10); // from a request's first byte to its last
-  Duration write_timeout = std::chrono::seconds(10);   // any single write, streams included
-  std::size_t max_connections = 10000;         // beyond: 503 and close
-  std::size_t max_stream_buffer = 8 << 20;     // a stream whose unsent data exceeds this is cut
+  std::size_t max_body = 1 << 20;                    // 413 beyond
+  std::size_t max_header = 16 << 10;                 // 431 beyond
+  Duration idle_timeout = std::chrono::seconds(60);  // between requests on a kept-alive connection
+  Duration request_timeout = std::chrono::seconds(10);  // from a request's first byte to its last
+  Duration write_timeout = std::chrono::seconds(10);    // any single write, streams included
+  std::size_t max_connections = 10000;                  // beyond: 503 and close
+  std::size_t max_stream_buffer = 8 << 20;  // a stream whose unsent data exceeds this is cut
 };
 
 struct ServerStats {
   std::uint64_t connections_total = 0;
   std::uint64_t connections_refused = 0;  // over max_connections
   std::uint64_t requests_total = 0;
-  std::uint64_t bad_requests = 0;         // unparsable, oversize, timed out mid-request
+  std::uint64_t bad_requests = 0;  // unparsable, oversize, timed out mid-request
   std::size_t connections_open = 0;
   std::size_t streams_open = 0;
 };
@@ -38,9 +38,13 @@ struct ServerStats {
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // For answers that wait on something else (a sample service calling another one). The
+  // connection waits for the answer: the handler bounds its own waits.
+  using AsyncHandler = std::function<awaitable<HttpResponse>(HttpRequest)>;
 
   HttpServer(asio::io_context& io, ServerLimits limits, Handler handler,
              std::optional<ServerTls> tls = std::nullopt);
+  HttpServer(asio::io_context& io, ServerLimits limits, AsyncHandler handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <optional>
+#include <stdexcept>
+#include <vector>
 
 #include "common/net/http_client.hpp"
 #include "common/net/http_server.hpp"
@@ -67,6 +69,36 @@ TEST(HttpClient, CloseDuringARequestEndsItCleanly) {
   ASSERT_TRUE(out.has_value()) << "the request did not end after close()";
   EXPECT_FALSE(out->ok());
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+// An async handler's answer may wait (a sample service asking another); the connection waits
+// for it, stays usable afterwards, and a handler that throws answers 500.
+TEST(HttpServer, AnAsyncHandlersAnswerMayWaitAndTheConnectionGoesOn) {
+  asio::io_context io(1);
+  HttpServer server(io, ServerLimits{}, [](HttpRequest r) -> awaitable<HttpResponse> {
+    if (r.path == "/throw") throw std::runtime_error("the handler failed");
+    asio::steady_timer later(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+    co_await later.async_wait(use_awaitable);
+    co_return HttpResponse{200, "text/plain", "late " + r.path, {}, {}};
+  });
+  server.listen("127.0.0.1", 0);
+  HttpClient client(io.get_executor(), "127.0.0.1", server.port(), {});
+  std::vector<Result<ClientResponse>> got;
+  auto run = [](HttpClient* c, HttpServer* s,
+                std::vector<Result<ClientResponse>>* out) -> awaitable<void> {
+    for (const char* target : {"/a", "/throw", "/b"})
+      out->push_back(co_await c->request("GET", target));
+    s->stop();
+  };
+  auto started = std::chrono::steady_clock::now();
+  asio::co_spawn(io, run(&client, &server, &got), asio::detached);
+  io.run_for(std::chrono::seconds(10));
+  ASSERT_EQ(got.size(), 3u);
+  for (auto& r : got) ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(got[0]->body, "late /a");
+  EXPECT_EQ(got[1]->status, 500);
+  EXPECT_EQ(got[2]->body, "late /b");
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(100));
 }
 
 }  // namespace
