@@ -19,6 +19,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -78,15 +81,30 @@ bool dechunk(std::string& in, std::string& out, bool& last) {
 
 }  // namespace
 
+// Ports are picked below the kernel's ephemeral range: a port in it that was free a moment ago
+// may meanwhile be the local end of an outgoing connection (HAProxy's health checks make many),
+// and then the server meant for it cannot bind. Below the range only explicit binds compete.
 std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  auto addr = loopback(0);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fail("bind");
-  socklen_t len = sizeof addr;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) fail("getsockname");
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  static std::mutex mutex;
+  static std::set<std::uint16_t> handed_out;
+  static std::mt19937 random{std::random_device{}()};
+  int ephemeral_low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> ephemeral_low;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::uniform_int_distribution<int> pick(10000, std::max(10001, ephemeral_low - 1));
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    auto port = static_cast<std::uint16_t>(pick(random));
+    if (handed_out.count(port)) continue;
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fail("socket");
+    auto addr = loopback(port);
+    bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (!bound) continue;
+    handed_out.insert(port);
+    return port;
+  }
+  throw std::runtime_error("no free loopback port below " + std::to_string(ephemeral_low));
 }
 
 std::size_t raise_fd_limit(std::size_t want) {

@@ -20,7 +20,8 @@ namespace dstack::test {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// A loopback TCP port that was free a moment ago (bound to port 0, read, closed).
+// A loopback TCP port that was free a moment ago, below the ephemeral range, never handed out
+// before in this process.
 std::uint16_t free_port();
 
 // Raises RLIMIT_NOFILE's soft limit to at least `want` (up to the hard limit); returns the new
