@@ -206,25 +206,37 @@ HttpResponse handler_failed(State& st, const HttpRequest& r, const std::exceptio
   return {500, "application/json", error_json("internal", "internal error")};
 }
 
-awaitable<HttpResponse> call_handler(State& st, const http::request<http::string_body>& req,
-                                     const std::string& remote) {
-  HttpRequest r;
+// The request as handlers see it; false (and `bad` set) when the target is malformed.
+bool to_request(const http::request<http::string_body>& req, const std::string& remote,
+                HttpRequest& r, HttpResponse& bad) {
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
   r.body = req.body();
   r.authorization = std::string(req[http::field::authorization]);
   r.remote = remote;
-  if (!split_target(r.target, r.path, r.query)) {
-    co_return HttpResponse{400, "application/json",
-                           error_json("bad_request", "malformed percent-encoding in the query")};
+  if (split_target(r.target, r.path, r.query)) return true;
+  bad = {400, "application/json",
+         error_json("bad_request", "malformed percent-encoding in the query")};
+  return false;
+}
+
+HttpResponse call_handler(State& st, const http::request<http::string_body>& req,
+                          const std::string& remote) {
+  HttpRequest r;
+  HttpResponse bad;
+  if (!to_request(req, remote, r, bad)) return bad;
+  try {
+    return st.handler(r);
+  } catch (const std::exception& e) {
+    return handler_failed(st, r, e);
   }
-  if (!st.async_handler) {
-    try {
-      co_return st.handler(r);
-    } catch (const std::exception& e) {
-      co_return handler_failed(st, r, e);
-    }
-  }
+}
+
+awaitable<HttpResponse> call_async_handler(State& st, const http::request<http::string_body>& req,
+                                           const std::string& remote) {
+  HttpRequest r;
+  HttpResponse bad;
+  if (!to_request(req, remote, r, bad)) co_return bad;
   HttpRequest copy = r;  // the handler owns its request across its waits; `r` stays for the log
   try {
     auto answer = st.async_handler(std::move(copy));
@@ -299,13 +311,16 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
     }
     ++st->stats.requests_total;
     auto& req = parser.get();
+    HttpResponse resp;
     if (st->async_handler) {
       // Answers already made leave now rather than wait behind one that may take a while.
       if (!co_await flush(st, stream, pending)) break;
       lowest.expires_never();
+      auto answer = call_async_handler(*st, req, remote);
+      resp = co_await std::move(answer);
+    } else {
+      resp = call_handler(*st, req, remote);  // the directory's path: no coroutine frame
     }
-    auto answer = call_handler(*st, req, remote);
-    HttpResponse resp = co_await std::move(answer);
     if (resp.start_stream) {
       if (co_await flush(st, stream, pending))
         co_await run_stream(st, stream, std::move(resp), req.version());
