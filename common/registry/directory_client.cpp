@@ -47,15 +47,20 @@ std::string join(const model::Problems& problems) {
   return out;
 }
 
+// The model's reading of an answer, or a protocol error naming what it refused.
+template <class T>
+Result<T> accepted(std::variant<T, model::Problems> parsed, const std::string& authority) {
+  if (auto* problems = std::get_if<model::Problems>(&parsed))
+    return protocol(authority, "answer refused: " + join(*problems));
+  return std::get<T>(std::move(parsed));
+}
+
 // Parses a successful JSON answer with one of model's parsers.
 template <class T, class Parse>
 Result<T> parse_with(const std::string& body, const std::string& authority, Parse parse) {
   auto j = json::parse(body, nullptr, false);
   if (j.is_discarded()) return protocol(authority, "answer is not JSON");
-  auto parsed = parse(j);
-  if (auto* problems = std::get_if<model::Problems>(&parsed))
-    return protocol(authority, "answer refused: " + join(*problems));
-  return std::get<T>(std::move(parsed));
+  return accepted<T>(parse(j), authority);
 }
 
 template <class T, class Parse>
@@ -190,10 +195,7 @@ class DirectoryClient final : public Registry {
   awaitable<Result<model::Snapshot>> snapshot() override {
     auto r = co_await call("GET", "/v1/snapshot");
     if (!r) co_return r.error();
-    auto parsed = model::snapshot_from_text(*r);
-    if (auto* problems = std::get_if<model::Problems>(&parsed))
-      co_return protocol(auth(), "answer refused: " + join(*problems));
-    co_return std::get<model::Snapshot>(std::move(parsed));
+    co_return accepted<model::Snapshot>(model::snapshot_from_text(*r), auth());
   }
 
   awaitable<Result<std::unique_ptr<Watch>>> watch(std::uint64_t since, std::string epoch) override {
