@@ -211,6 +211,7 @@ struct HttpClient::Impl {
     req.set(http::field::user_agent, "dstack");
     if (!options.bearer_token.empty())
       req.set(http::field::authorization, "Bearer " + options.bearer_token);
+    for (const auto& [name, value] : options.headers) req.set(name, value);
     if (!body.empty()) req.set(http::field::content_type, "application/json");
     req.body() = std::move(body);
     req.keep_alive(true);
@@ -286,19 +287,30 @@ awaitable<Result<ClientResponse>> HttpClient::request(std::string method, std::s
   co_return Error{ErrorKind::unreachable, "unreachable", authority_ + ": connection lost"};
 }
 
+void HttpClient::set_header(const std::string& name, std::string value) {
+  auto& headers = impl_->options.headers;
+  std::erase_if(headers, [&](const auto& h) { return beast::iequals(h.first, name); });
+  if (!value.empty()) headers.emplace_back(name, std::move(value));
+}
+
 awaitable<Result<StreamOpen>> HttpClient::open_stream(std::string target, Duration idle_timeout) {
+  return open_stream("GET", std::move(target), {}, idle_timeout);
+}
+
+awaitable<Result<StreamOpen>> HttpClient::open_stream(std::string method, std::string target,
+                                                      std::string body, Duration idle_timeout) {
   auto& im = *impl_;
   auto c = co_await im.connect(authority_);
   if (!c) co_return c.error();
   auto conn = std::move(*c);
-  auto req = im.make_request("GET", target, {}, authority_);
+  auto req = im.make_request(method, target, std::move(body), authority_);
   auto ec = co_await conn->write(req, im.options.request_timeout);
   auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
   // Unbounded stream; each line is bounded instead. (Beast 1.74 compares a length against
   // boost::none as "over the limit", so the largest value stands for none.)
   parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   if (!ec) ec = co_await conn->read_header(*parser, im.options.request_timeout);
-  if (ec) co_return unreachable(authority_, "GET " + target, ec);
+  if (ec) co_return unreachable(authority_, method + " " + target, ec);
   StreamOpen out;
   out.status = static_cast<int>(parser->get().result_int());
   auto stream = std::make_unique<LineStreamImpl>(std::move(conn), std::move(parser), idle_timeout,

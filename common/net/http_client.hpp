@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/core/duration.hpp"
 #include "common/core/result.hpp"
@@ -21,6 +23,8 @@ struct ClientOptions {
   std::size_t max_body = 64 << 20;
   std::size_t max_line = 4 << 20;  // streamed lines longer than this are a protocol error
   std::string bearer_token;        // sent as Authorization when not empty
+  // Sent with every request; etcd's JSON gateway takes its auth token and gRPC metadata so.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::optional<ClientTls> tls;    // set: https
 };
 
@@ -58,6 +62,11 @@ class HttpClient {
                                             std::string body = {});
   // A streamed GET on a connection of its own. `idle_timeout` bounds every wait for more data.
   awaitable<Result<StreamOpen>> open_stream(std::string target, Duration idle_timeout);
+  // The same for a request with a method and a body (etcd's watch is a POST).
+  awaitable<Result<StreamOpen>> open_stream(std::string method, std::string target,
+                                            std::string body, Duration idle_timeout);
+  // Replaces (or with an empty value removes) a header sent with every later request.
+  void set_header(const std::string& name, std::string value);
   void close();
 
   const std::string& authority() const { return authority_; }  // "host:port", for messages

@@ -5,7 +5,7 @@
 namespace dstack::registry {
 
 std::string DirectoryAddress::to_string() const {
-  std::string out = kind == Kind::etcd ? "etcd://" : (tls ? "https://" : "http://");
+  std::string out = kind == Kind::etcd ? (tls ? "etcds://" : "etcd://") : (tls ? "https://" : "http://");
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
     if (i) out += ',';
     out += endpoints[i].to_string();
@@ -27,15 +27,16 @@ std::variant<DirectoryAddress, std::string> parse_directory_address(std::string_
   } else if (rest.starts_with("https://")) {
     rest.remove_prefix(8);
     out.tls = true;
-  } else if (rest.starts_with("etcd://")) {
-    rest.remove_prefix(7);
+  } else if (rest.starts_with("etcd://") || rest.starts_with("etcds://")) {
+    out.tls = rest.starts_with("etcds://");
+    rest.remove_prefix(out.tls ? 8 : 7);
     out.kind = DirectoryAddress::Kind::etcd;
     default_port = 2379;
   } else if (rest.starts_with("//")) {
     rest.remove_prefix(2);
     seed_form = true;  // //host/anything: the path names the directory, it is not a URL path
   } else if (rest.find("://") != std::string_view::npos) {
-    return fail("use http://, https://, etcd://, //host or host[:port]");
+    return fail("use http://, https://, etcd://, etcds://, //host or host[:port]");
   }
   auto slash = rest.find('/');
   std::string_view hosts = rest.substr(0, slash);

@@ -1,7 +1,7 @@
 #pragma once
 // Directory addresses as users write them (SPEC §3):
 //   http(s)://host[:port]   host[:port]   //host[/anything] (= http://host:7400)
-//   etcd://host:port[,host:port...][/prefix]
+//   etcd://host:port[,host:port...][/prefix]   etcds://... (the same over TLS)
 
 #include <optional>
 #include <string>

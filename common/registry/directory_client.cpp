@@ -1,9 +1,9 @@
 #include "common/registry/directory_client.hpp"
 
 #include <nlohmann/json.hpp>
-#include <stdexcept>
 
 #include "common/model/json.hpp"
+#include "common/registry/etcd_client.hpp"
 
 namespace dstack::registry {
 
@@ -271,8 +271,7 @@ std::unique_ptr<Registry> make_directory_client(asio::any_io_executor ex,
 std::unique_ptr<Registry> make_registry(asio::any_io_executor ex, const DirectoryAddress& address,
                                         ClientSettings settings) {
   if (address.kind == DirectoryAddress::Kind::etcd)
-    throw std::runtime_error("directory address \"" + address.to_string() +
-                             "\": the etcd backend is not available yet");
+    return make_etcd_client(ex, address, std::move(settings));
   return make_directory_client(ex, address, std::move(settings));
 }
 

@@ -20,7 +20,7 @@ std::unique_ptr<Registry> make_directory_client(asio::any_io_executor ex,
                                                 const DirectoryAddress& address,
                                                 ClientSettings settings);
 
-// Any backend for the address; etcd addresses are refused until that backend exists.
+// The backend for the address: the directory client, or the etcd one for etcd:// addresses.
 std::unique_ptr<Registry> make_registry(asio::any_io_executor ex, const DirectoryAddress& address,
                                         ClientSettings settings);
 
