@@ -3,11 +3,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cstdlib>
 
 namespace dstack::bench {
 
@@ -44,10 +41,12 @@ bool HttpClient::connect() {
 
 HttpAnswer HttpClient::request(const std::string& method, const std::string& target,
                                const std::string& body) {
-  std::string wire =
-      method + " " + target + " HTTP/1.1\r\nHost: " + host_ + ":" + port_ +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\n\r\n" + body;
+  std::string wire;
+  append_request(wire, method, target, host_ + ":" + port_, body);
+  return send(wire);
+}
+
+HttpAnswer HttpClient::send(const std::string& wire) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (fd_ < 0 && !connect()) return {};
     auto answer = exchange(wire);
@@ -58,37 +57,30 @@ HttpAnswer HttpClient::request(const std::string& method, const std::string& tar
   return {};
 }
 
-// Reads one answer with a Content-Length body (what the directory sends to these requests).
+// Reads one answer, Content-Length or chunked (etcd's gateway chunks answers past 2 KiB).
 HttpAnswer HttpClient::exchange(const std::string& wire) {
   for (std::size_t sent = 0; sent < wire.size();) {
     ssize_t n = ::send(fd_, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return {};
     sent += static_cast<std::size_t>(n);
   }
-  auto fill = [&] {
+  for (;;) {
+    Response r;
+    std::size_t consumed = 0;
+    switch (parse_response(buffer_, r, consumed)) {
+      case Parse::done:
+        buffer_.erase(0, consumed);
+        return r;
+      case Parse::bad:
+        return {};
+      case Parse::more:
+        break;
+    }
     char buf[16384];
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) return false;
+    if (n <= 0) return {};
     buffer_.append(buf, static_cast<std::size_t>(n));
-    return true;
-  };
-  std::size_t head_end;
-  while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos)
-    if (!fill()) return {};
-  HttpAnswer a;
-  a.status = std::atoi(buffer_.c_str() + buffer_.find(' ') + 1);
-  std::size_t length = 0;
-  for (std::size_t at = buffer_.find("\r\n") + 2; at < head_end;) {
-    auto eol = buffer_.find("\r\n", at);
-    if (strncasecmp(buffer_.c_str() + at, "content-length:", 15) == 0)
-      length = std::strtoul(buffer_.c_str() + at + 15, nullptr, 10);
-    at = eol + 2;
   }
-  while (buffer_.size() < head_end + 4 + length)
-    if (!fill()) return {};
-  a.body = buffer_.substr(head_end + 4, length);
-  buffer_.erase(0, head_end + 4 + length);
-  return a;
 }
 
 }  // namespace dstack::bench

@@ -4,12 +4,11 @@
 
 #include <string>
 
+#include "bench/http_wire.hpp"
+
 namespace dstack::bench {
 
-struct HttpAnswer {
-  int status = 0;  // 0: the connection failed
-  std::string body;
-};
+using HttpAnswer = Response;  // status 0: the connection failed
 
 class HttpClient {
  public:
@@ -20,6 +19,8 @@ class HttpClient {
 
   // Reconnects once when the kept-alive connection was closed.
   HttpAnswer request(const std::string& method, const std::string& target, const std::string& body);
+  // The same for one request already on the wire (bench/target.hpp spells them per target).
+  HttpAnswer send(const std::string& wire);
 
  private:
   bool connect();

@@ -1,7 +1,9 @@
-// sherlock's benchmark driver (bench/sherlock_bench runs it):
-//   populate     grant leases and register SERVICES x INSTANCES instances in the directory
-//   propagation  time each change from the directory's acknowledgement to HAProxy showing it,
-//                read from HAProxy's admin socket (`get weight`) in a tight loop
+// sherlock's benchmark driver (bench/sherlock_bench runs it), against the directory or etcd
+// (--target; the requests are bench/target.cpp's, as the etcd backend of SPEC §9 reads them):
+//   populate     grant leases and register SERVICES x INSTANCES instances
+//   propagation  time each change from the backend's acknowledgement to HAProxy showing it,
+//                read from HAProxy's admin socket (`get weight`) in a tight loop; with several
+//                admin sockets (several sherlocks), until the last of them shows it
 // Plain blocking sockets: one request at a time is what is being timed, and no Asio keeps this
 // file quick to build.
 
@@ -12,12 +14,13 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -25,12 +28,12 @@
 #include <vector>
 
 #include "bench/http_client.hpp"
+#include "bench/target.hpp"
 
 namespace dstack::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using nlohmann::json;
 
 std::string service_name(std::size_t i) {
   return "svc-" + std::to_string(i);
@@ -83,38 +86,62 @@ std::vector<int> parse_ports(const std::string& text) {
 // --- populate -------------------------------------------------------------------------------
 
 struct Population {
-  std::string directory;
+  std::string target = "directory";
+  std::string address;
   std::size_t services = 1000;
   std::size_t instances = 10000;
   std::size_t leases = 100;
+  std::size_t connections = 8;
   std::string sink_ports;
   std::string lease_file;
 };
 
+Target make_target(const std::string& kind, const std::string& address) {
+  return Target(kind == "etcd" ? Kind::etcd : Kind::directory, address);
+}
+
+bool ok(const HttpAnswer& r) {
+  return r.status / 100 == 2;
+}
+
 int populate(const Population& p) {
-  HttpClient dir(p.directory);
+  const Target target = make_target(p.target, p.address);
   const auto sinks = parse_ports(p.sink_ports);
   std::vector<std::string> leases;
+  HttpClient client(p.address);
   for (std::size_t i = 0; i < p.leases; ++i) {
-    auto r = dir.request("POST", "/v1/leases", R"({"ttl":3600,"owner":"bench"})");
-    if (r.status != 201 && r.status != 200) {
+    std::string wire;
+    target.grant(wire, 3600);
+    auto r = client.send(wire);
+    auto id = target.lease_id(r);
+    if (!id) {
       std::cerr << "sherlock_load: lease grant answered " << r.status << ": " << r.body << "\n";
       return 1;
     }
-    leases.push_back(json::parse(r.body)["id"].get<std::string>());
+    leases.push_back(*id);
   }
-  std::vector<std::string> batch;
-  for (std::size_t i = 0; i < p.instances; ++i) {
-    json body = {
-        {"lease", leases[i % leases.size()]}, {"url", instance_url(sinks, i)}, {"version", "1"}};
-    auto r = dir.request(
-        "PUT", "/v1/services/" + service_name(i % p.services) + "/instances/i" + std::to_string(i),
-        body.dump());
-    if (r.status != 200) {
-      std::cerr << "sherlock_load: register answered " << r.status << ": " << r.body << "\n";
-      return 1;
-    }
+  // A few connections at once: not timed, but etcd syncs each write to disk, and one write at
+  // a time would take minutes for 10,000.
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> workers;
+  for (std::size_t w = 0; w < p.connections; ++w) {
+    workers.emplace_back([&, w] {
+      HttpClient conn(p.address);
+      for (std::size_t i = w; i < p.instances && !failed; i += p.connections) {
+        std::string wire;
+        target.put_instance(wire, service_name(i % p.services), "i" + std::to_string(i),
+                            leases[i % leases.size()], instance_url(sinks, i), "1", 100);
+        auto r = conn.send(wire);
+        if (!ok(r)) {
+          if (!failed.exchange(true))
+            std::cerr << "sherlock_load: register answered " << r.status << ": " << r.body << "\n";
+          return;
+        }
+      }
+    });
   }
+  for (auto& t : workers) t.join();
+  if (failed) return 1;
   std::ofstream(p.lease_file) << leases.front() << "\n";
   std::printf("services=%zu instances=%zu\n", p.services, p.instances);
   return 0;
@@ -123,8 +150,9 @@ int populate(const Population& p) {
 // --- propagation ----------------------------------------------------------------------------
 
 struct Propagation {
-  std::string directory;
-  std::string admin_socket;
+  std::string target = "directory";
+  std::string address;
+  std::vector<std::string> admin_sockets;  // one per HAProxy that must show each change
   std::string lease;
   std::string sink_ports;
   std::size_t services = 1000;
@@ -133,14 +161,21 @@ struct Propagation {
   int timeout_ms = 5000;
 };
 
-// Polls until `applied(answer)` holds; the time from `since`, in ms, or -1 at the timeout.
+// Polls every HAProxy until `applied(socket index, answer)` holds for each; the time from
+// `since` to the last of them, in ms, or -1 at the timeout.
 template <typename Pred>
 double wait_applied(const Propagation& p, const std::string& command, Clock::time_point since,
                     Pred applied) {
   const auto deadline = since + std::chrono::milliseconds(p.timeout_ms);
+  std::vector<bool> done(p.admin_sockets.size(), false);
+  std::size_t left = done.size();
   while (Clock::now() < deadline) {
-    if (applied(admin(p.admin_socket, command)))
-      return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+    for (std::size_t s = 0; s < done.size(); ++s) {
+      if (done[s] || !applied(s, admin(p.admin_sockets[s], command))) continue;
+      done[s] = true;
+      if (--left == 0)
+        return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+    }
     // A short pause: a poller spinning flat out would take a core from sherlock on 2 CPUs.
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
@@ -148,7 +183,8 @@ double wait_applied(const Propagation& p, const std::string& command, Clock::tim
 }
 
 int propagation(const Propagation& p) {
-  HttpClient dir(p.directory);
+  const Target target = make_target(p.target, p.address);
+  HttpClient client(p.address);
   const auto sinks = parse_ports(p.sink_ports);
   std::mt19937 rng(7);
   std::uniform_int_distribution<std::size_t> pick(0, p.instances - 1);
@@ -161,51 +197,63 @@ int propagation(const Propagation& p) {
     else
       into.push_back(ms);
   };
+  // One write; the moment its answer has been read, or nothing when it failed.
+  auto write = [&](const std::string& wire) -> std::optional<Clock::time_point> {
+    auto r = client.send(wire);
+    auto acked = Clock::now();
+    if (!ok(r)) {
+      std::cerr << "sherlock_load: " << target.name() << " answered " << r.status << ": "
+                << r.body << "\n";
+      return std::nullopt;
+    }
+    return acked;
+  };
   for (int round = 0; round < p.rounds; ++round) {
     // A weight change: one instance between weight 100 and 50; its server's weight moves.
     const std::size_t i = pick(rng);
     const std::string svc = service_name(i % p.services), id = "i" + std::to_string(i);
     const std::string get = "get weight be_" + svc + "/" + id;
-    const std::string before = admin(p.admin_socket, get);
+    std::vector<std::string> before;
+    for (const auto& socket : p.admin_sockets) before.push_back(admin(socket, get));
     auto w = weights.try_emplace(i, 100).first;
     w->second = w->second == 100 ? 50 : 100;
-    json body = {{"lease", p.lease},
-                 {"url", instance_url(sinks, i)},
-                 {"version", "1"},
-                 {"weight", w->second}};
     // A change to an instance another lease holds moves it to this lease: fine for the bench.
-    auto r = dir.request("PUT", "/v1/services/" + svc + "/instances/" + id, body.dump());
-    auto acked = Clock::now();
-    if (r.status != 200) return std::cerr << "sherlock_load: " << r.body << "\n", 1;
-    double ms = wait_applied(p, get, acked, [&](const std::string& a) { return a != before; });
+    std::string wire;
+    target.put_instance(wire, svc, id, p.lease, instance_url(sinks, i), "1", w->second);
+    auto acked = write(wire);
+    if (!acked) return 1;
+    double ms = wait_applied(p, get, *acked, [&](std::size_t s, const std::string& a) {
+      return a != before[s];
+    });
     record(ms, weight_ms);
 
     // An instance added to a service, then removed.
     const std::string extra = "extra-" + std::to_string(round);
     const std::string get_extra = "get weight be_" + svc + "/" + extra;
-    json add = {{"lease", p.lease}, {"url", instance_url(sinks, i)}, {"version", "1"}};
-    r = dir.request("PUT", "/v1/services/" + svc + "/instances/" + extra, add.dump());
-    acked = Clock::now();
-    if (r.status != 200) return std::cerr << "sherlock_load: " << r.body << "\n", 1;
-    ms = wait_applied(p, get_extra, acked, [](const std::string& a) {
+    wire.clear();
+    target.put_instance(wire, svc, extra, p.lease, instance_url(sinks, i), "1", 100);
+    if (!(acked = write(wire))) return 1;
+    ms = wait_applied(p, get_extra, *acked, [](std::size_t, const std::string& a) {
       return a.find("No such server") == std::string::npos && !a.empty();
     });
     record(ms, add_ms);
 
-    r = dir.request("DELETE", "/v1/services/" + svc + "/instances/" + extra, "");
-    acked = Clock::now();
-    if (r.status != 200) return std::cerr << "sherlock_load: " << r.body << "\n", 1;
+    wire.clear();
+    target.delete_instance(wire, svc, extra);
+    if (!(acked = write(wire))) return 1;
     // Removed: in maintenance at once (weight no longer served), deleted when idle.
-    ms = wait_applied(p, "show servers state be_" + svc, acked, [&](const std::string& a) {
-      auto at = a.find(" " + extra + " ");
-      if (at == std::string::npos) return true;  // deleted
-      // Fields after the name: addr, op_state, admin_state; admin_state bit 0x1 = forced maint.
-      std::istringstream fields(a.substr(at + extra.size() + 2));
-      std::string addr;
-      int op = 0, adm = 0;
-      fields >> addr >> op >> adm;
-      return (adm & 1) != 0;
-    });
+    ms = wait_applied(p, "show servers state be_" + svc, *acked,
+                      [&](std::size_t, const std::string& a) {
+                        auto at = a.find(" " + extra + " ");
+                        if (at == std::string::npos) return true;  // deleted
+                        // Fields after the name: addr, op_state, admin_state; admin_state bit
+                        // 0x1 = forced maintenance.
+                        std::istringstream fields(a.substr(at + extra.size() + 2));
+                        std::string addr;
+                        int op = 0, adm = 0;
+                        fields >> addr >> op >> adm;
+                        return (adm & 1) != 0;
+                      });
     record(ms, remove_ms);
   }
   std::vector<double> all = weight_ms;
@@ -231,19 +279,26 @@ int main(int argc, char** argv) {
   using namespace dstack::bench;
   CLI::App app{"sherlock's benchmark driver"};
   app.require_subcommand(1);
+  const auto backend = CLI::IsMember({"directory", "etcd"});
   Population pop;
   auto* pc = app.add_subcommand("populate", "grant leases and register the instances");
-  pc->add_option("--directory", pop.directory, "host:port")->required();
+  pc->add_option("--target", pop.target, "directory or etcd (its JSON gateway)")->check(backend);
+  pc->add_option("--address,--directory", pop.address, "host:port")->required();
   pc->add_option("--services", pop.services)->check(CLI::Range(1, 100000));
   pc->add_option("--instances", pop.instances)->check(CLI::Range(1, 1000000));
+  pc->add_option("--connections", pop.connections, "registrations in flight at once")
+      ->check(CLI::Range(1, 64));
   pc->add_option("--sink-ports", pop.sink_ports, "comma-separated ports instances point at")
       ->required();
   pc->add_option("--lease-file", pop.lease_file, "where to write a lease id for later changes")
       ->required();
   Propagation prop;
-  auto* pp = app.add_subcommand("propagation", "time changes from the directory to HAProxy");
-  pp->add_option("--directory", prop.directory, "host:port")->required();
-  pp->add_option("--admin-socket", prop.admin_socket, "HAProxy's admin socket")->required();
+  auto* pp = app.add_subcommand("propagation", "time changes from the backend to HAProxy");
+  pp->add_option("--target", prop.target, "directory or etcd (its JSON gateway)")->check(backend);
+  pp->add_option("--address,--directory", prop.address, "host:port")->required();
+  pp->add_option("--admin-socket", prop.admin_sockets,
+                 "HAProxy's admin socket; repeated: each change is timed until all show it")
+      ->required();
   pp->add_option("--lease", prop.lease, "a lease id from populate")->required();
   pp->add_option("--sink-ports", prop.sink_ports)->required();
   pp->add_option("--services", prop.services)->check(CLI::Range(1, 100000));

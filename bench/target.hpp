@@ -29,6 +29,12 @@ class Target {
   bool keepalive_ok(const Response& r) const;
   void put_instance(std::string& out, const std::string& service, const std::string& id,
                     const std::string& lease, const std::string& version) const;
+  // An instance as sherlock's backends read it (bench/sherlock_load): the directory's PUT body,
+  // which for etcd is the key's value that the backend of SPEC §9 validates and reads.
+  void put_instance(std::string& out, const std::string& service, const std::string& id,
+                    const std::string& lease, const std::string& url, const std::string& version,
+                    int weight) const;
+  void delete_instance(std::string& out, const std::string& service, const std::string& id) const;
 
   // A watch on every instance, from now on.
   void watch(std::string& out) const;

@@ -77,8 +77,12 @@ Error etcd_error(int status, const std::string& body, const std::string& authori
       break;
     case kInvalidArgument:
       // etcd says "user name is empty" when auth is on and the request carries no token.
-      e.kind = f.message.find("user name is empty") != std::string::npos ? ErrorKind::unauthorized
-                                                                           : ErrorKind::refused;
+      if (f.message.find("user name is empty") != std::string::npos) {
+        e.kind = ErrorKind::unauthorized;
+        e.message += " (the cluster requires authentication: a token file holding USER:PASSWORD)";
+      } else {
+        e.kind = ErrorKind::refused;
+      }
       break;
     default:
       e.kind = status >= 500 ? ErrorKind::server : ErrorKind::refused;
