@@ -467,10 +467,10 @@ class EtcdClient final : public Registry {
     return Error{ErrorKind::not_found, "lease_not_found", "lease " + id + " is unknown or expired"};
   }
   static Error route_gone(const std::string& service, const std::string& consumer) {
-    return Error{ErrorKind::not_found, "route_not_found",
-                 "service " + service + " has no route" +
-                     (consumer.empty() ? std::string(" for everyone")
-                                       : " for consumer " + consumer)};
+    return Error{
+        ErrorKind::not_found, "route_not_found",
+        "service " + service + " has no route" +
+            (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer)};
   }
   template <class T>
   static Status status_of(const Result<T>& r) {
@@ -549,22 +549,23 @@ awaitable<Status> EtcdWatch::read_line(const std::string& line) {
                       "revision " + std::to_string(revision_) +
                           " is compacted away (etcd keeps revisions from " +
                           std::to_string(compacted) + ")"};
-    co_return Error{ErrorKind::unreachable, "watch_canceled",
-                    client_.authority() + ": watch canceled: " +
-                        string_field(result, "cancel_reason")};
+    co_return Error{
+        ErrorKind::unreachable, "watch_canceled",
+        client_.authority() + ": watch canceled: " + string_field(result, "cancel_reason")};
   }
   if (result.value("created", false)) {
     auto cluster = string_field(header, "cluster_id");
     if (!epoch_.empty() && cluster != epoch_)
       co_return Error{ErrorKind::stale, "other_cluster",
-                      "etcd cluster " + cluster + " is not cluster " + epoch_ +
-                          " that revision " + std::to_string(revision_) + " came from"};
+                      "etcd cluster " + cluster + " is not cluster " + epoch_ + " that revision " +
+                          std::to_string(revision_) + " came from"};
     co_return Ok{};
   }
   const json& events = field(result, "events");
   if (events.is_array()) {
     for (const auto& ev : events) {
-      auto entry = read_entry(client_.keys(), field(ev, "kv"), string_field(ev, "type") == "DELETE");
+      auto entry =
+          read_entry(client_.keys(), field(ev, "kv"), string_field(ev, "type") == "DELETE");
       if (!entry || !entry->names_valid) {
         if (entry) report(*entry);
         continue;

@@ -14,6 +14,7 @@ std::uint64_t number_field(const json& object, const char* key) {
   auto it = object.find(key);
   if (it == object.end()) return 0;
   if (it->is_number_unsigned()) return it->get<std::uint64_t>();
+  if (it->is_number_integer()) return it->get<std::int64_t>() > 0 ? it->get<std::uint64_t>() : 0;
   if (!it->is_string()) return 0;
   const auto& s = it->get_ref<const std::string&>();
   std::uint64_t out = 0;
@@ -128,7 +129,8 @@ std::string instance_value(const model::Instance& instance) {
 
 std::string route_value(const model::Route& route) {
   json targets = json::array();
-  for (const auto& t : route.targets) targets.push_back({{"version", t.version}, {"weight", t.weight}});
+  for (const auto& t : route.targets)
+    targets.push_back({{"version", t.version}, {"weight", t.weight}});
   return json{{"targets", std::move(targets)}}.dump();
 }
 

@@ -16,8 +16,8 @@ using model::Event;
 using nlohmann::json;
 
 std::string instance_json(const std::string& url, const std::string& lease = "7") {
-  json j{{"url", url}, {"version", "1"}, {"weight", 100}, {"health", "passing"},
-         {"tags", json::array()}, {"meta", json::object()}};
+  json j{{"url", url},          {"version", "1"},        {"weight", 100},
+         {"health", "passing"}, {"tags", json::array()}, {"meta", json::object()}};
   if (!lease.empty()) j["lease"] = lease;
   return j.dump();
 }

@@ -54,20 +54,21 @@ std::vector<std::string> EtcdCluster::argv(int member, bool existing) const {
   std::string cluster;
   for (const auto& other : members_)
     cluster += (cluster.empty() ? "" : ",") + other.name + "=" + url(other.peer);
-  std::vector<std::string> out{"etcd",
-                               "--name=" + m.name,
-                               "--data-dir=" + (dir_.path() / m.name).string(),
-                               "--listen-client-urls=" + url(m.client),
-                               "--advertise-client-urls=" + url(m.client),
-                               "--listen-peer-urls=" + url(m.peer),
-                               "--initial-advertise-peer-urls=" + url(m.peer),
-                               "--initial-cluster=" + cluster,
-                               "--initial-cluster-state=" + std::string(existing ? "existing" : "new"),
-                               "--initial-cluster-token=dstack-test",
-                               "--heartbeat-interval=50",
-                               "--election-timeout=500",
-                               "--logger=zap",
-                               "--log-level=warn"};
+  std::vector<std::string> out{
+      "etcd",
+      "--name=" + m.name,
+      "--data-dir=" + (dir_.path() / m.name).string(),
+      "--listen-client-urls=" + url(m.client),
+      "--advertise-client-urls=" + url(m.client),
+      "--listen-peer-urls=" + url(m.peer),
+      "--initial-advertise-peer-urls=" + url(m.peer),
+      "--initial-cluster=" + cluster,
+      "--initial-cluster-state=" + std::string(existing ? "existing" : "new"),
+      "--initial-cluster-token=dstack-test",
+      "--heartbeat-interval=50",
+      "--election-timeout=500",
+      "--logger=zap",
+      "--log-level=warn"};
   out.insert(out.end(), extra_args_.begin(), extra_args_.end());
   return out;
 }
@@ -88,7 +89,8 @@ void EtcdCluster::start_member(int member, bool existing) {
 
 void EtcdCluster::start() {
   for (int i = 0; i < size(); ++i) start_member(i, false);
-  bool up = poll_until(30s, [&] { return leader() >= 0; }, 50ms);
+  bool up = poll_until(
+      30s, [&] { return leader() >= 0; }, 50ms);
   for (int i = 0; i < size(); ++i) {
     if (!members_[i].process->running())
       throw std::runtime_error("etcd member " + members_[i].name + " exited; stderr:\n" +
@@ -110,7 +112,8 @@ void EtcdCluster::restart(int member) {
       30s, [&] { return http(client_port(member), "GET", "/health", "", {}, 1s).status == 200; },
       50ms);
   if (!up)
-    throw std::runtime_error("etcd member " + members_[member].name + " did not come back; stderr:\n" +
+    throw std::runtime_error("etcd member " + members_[member].name +
+                             " did not come back; stderr:\n" +
                              members_[member].process->stderr_text());
 }
 
@@ -147,7 +150,8 @@ int EtcdCluster::leader() {
       if (!running(k)) continue;
       auto s = http(client_port(k), "POST", "/v3/maintenance/status", "{}", {}, 1s);
       auto sj = json::parse(s.body, nullptr, false);
-      if (s.status == 200 && sj.is_object() && sj["header"].value("member_id", "") == lead) return k;
+      if (s.status == 200 && sj.is_object() && sj["header"].value("member_id", "") == lead)
+        return k;
     }
   }
   return -1;

@@ -306,9 +306,9 @@ TEST_P(RegistryContract, RoutesForEveryoneAndForOneConsumer) {
 }
 
 TEST_P(RegistryContract, InvalidRoutesAreRefused) {
-  for (auto bad : {route("emitter", "", {{"1", 60}, {"2", 50}}), route("emitter", "", {}),
-                   route("emitter", "", {{"1", 50}, {"1", 50}}),
-                   route("emitter", "", {{"1 ; evil", 100}})}) {
+  for (auto bad :
+       {route("emitter", "", {{"1", 60}, {"2", 50}}), route("emitter", "", {}),
+        route("emitter", "", {{"1", 50}, {"1", 50}}), route("emitter", "", {{"1 ; evil", 100}})}) {
     auto st = reg().run(reg()->put_route(bad));
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().kind, ErrorKind::refused) << st.error().message;
@@ -344,10 +344,11 @@ TEST_P(RegistryContract, ASnapshotHoldsEverythingAtOneRevisionInOrder) {
   EXPECT_TRUE(snap->synced);
   std::vector<std::pair<std::string, std::string>> ids;
   for (auto& in : snap->instances) ids.emplace_back(in.service, in.id);
-  EXPECT_THAT(ids, ::testing::ElementsAre(std::pair<std::string, std::string>{"emitter", "vm101"},
-                                          std::pair<std::string, std::string>{"emitter", "vm102"},
-                                          std::pair<std::string, std::string>{"emitter.internal", "a"},
-                                          std::pair<std::string, std::string>{"transform", "t1"}));
+  EXPECT_THAT(ids,
+              ::testing::ElementsAre(std::pair<std::string, std::string>{"emitter", "vm101"},
+                                     std::pair<std::string, std::string>{"emitter", "vm102"},
+                                     std::pair<std::string, std::string>{"emitter.internal", "a"},
+                                     std::pair<std::string, std::string>{"transform", "t1"}));
   ASSERT_EQ(snap->routes.size(), 2u);
   EXPECT_EQ(snap->routes[0].consumer, "");
   EXPECT_EQ(snap->routes[1].consumer, "monolith");

@@ -27,8 +27,8 @@ class RegistryRunner {
     settings.http.request_timeout = 3s;
     settings.watch_idle_timeout = 5s;
     if (!ca_file.empty()) settings.http.tls = net::ClientTls{std::move(ca_file), true};
-    reg_ = registry::make_registry(io_.get_executor(),
-                                   std::get<registry::DirectoryAddress>(parsed), settings);
+    reg_ = registry::make_registry(io_.get_executor(), std::get<registry::DirectoryAddress>(parsed),
+                                   settings);
   }
 
   registry::Registry& operator*() { return *reg_; }
@@ -42,7 +42,8 @@ class RegistryRunner {
     auto done = std::make_shared<std::optional<T>>();
     auto failed = std::make_shared<std::exception_ptr>();
     // Results are not default-constructible, as co_spawn's handler needs: store from inside.
-    auto store = [](asio::awaitable<T> op, std::shared_ptr<std::optional<T>> done) -> awaitable<void> {
+    auto store = [](asio::awaitable<T> op,
+                    std::shared_ptr<std::optional<T>> done) -> awaitable<void> {
       done->emplace(co_await std::move(op));
     };
     asio::co_spawn(io_, store(std::move(op), done), [failed](std::exception_ptr e) {
