@@ -159,6 +159,8 @@ void apply_overrides(SherlockConfig& cfg, const SherlockOverrides& flags) {
     else
       cfg.log_level = flags.log_level;
   }
+  if (auto why = registry::check_token_for(cfg.directories, cfg.token))
+    problems.push_back("token_file: " + *why);
   if (!problems.empty()) throw config::ConfigError(problems);
 }
 

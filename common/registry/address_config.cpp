@@ -65,4 +65,15 @@ void override_directories(std::vector<DirectoryAddress>& directories,
   directories = std::move(parsed);
 }
 
+std::optional<std::string> check_token_for(const std::vector<DirectoryAddress>& directories,
+                                           const std::string& token) {
+  if (token.empty()) return std::nullopt;
+  for (const auto& d : directories) {
+    if (d.kind != DirectoryAddress::Kind::etcd) continue;
+    if (auto colon = token.find(':'); colon == std::string::npos || colon == 0)
+      return "for " + d.to_string() + " the token file must hold USER:PASSWORD (an etcd user)";
+  }
+  return std::nullopt;
+}
+
 }  // namespace dstack::registry

@@ -2,6 +2,7 @@
 // The `directories` list shared by watson.yaml and sherlock.yaml, and the -d / $DSTACK_DIRECTORY
 // overrides over it (SPEC §2), so both daemons read and refuse addresses the same way.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,5 +24,10 @@ std::vector<DirectoryAddress> default_directories();
 void override_directories(std::vector<DirectoryAddress>& directories,
                           const std::vector<std::string>& flags,
                           std::vector<std::string>& problems);
+
+// For an etcd directory the token file holds USER:PASSWORD (etcd has users, not bearer tokens):
+// a problem saying so when `token` is given but is not of that form.
+std::optional<std::string> check_token_for(const std::vector<DirectoryAddress>& directories,
+                                           const std::string& token);
 
 }  // namespace dstack::registry

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/registry/address.hpp"
+#include "common/registry/address_config.hpp"
 
 namespace dstack {
 namespace {
@@ -168,10 +169,30 @@ TEST(DirectoryAddressTest, EtcdDefaults) {
   EXPECT_EQ(dir("etcd://h1/a/b/").prefix, "/a/b");
 }
 
+TEST(DirectoryAddressTest, EtcdsIsEtcdOverTls) {
+  auto a = dir("etcds://h1:2379,h2/p");
+  EXPECT_EQ(a.kind, DirectoryAddress::Kind::etcd);
+  EXPECT_TRUE(a.tls);
+  EXPECT_EQ(a.to_string(), "etcds://h1:2379,h2:2379/p");
+  EXPECT_FALSE(dir("etcd://h1").tls);
+}
+
+TEST(DirectoryAddressTest, AnEtcdDirectoryTakesUserAndPasswordAsItsToken) {
+  std::vector<DirectoryAddress> both{dir("http://d1"), dir("etcd://h1")};
+  EXPECT_FALSE(registry::check_token_for(both, ""));
+  EXPECT_FALSE(registry::check_token_for(both, "watson:s3cret:with:colons"));
+  auto why = registry::check_token_for(both, "0123abcd");
+  ASSERT_TRUE(why);
+  EXPECT_THAT(*why, ::testing::HasSubstr("USER:PASSWORD"));
+  EXPECT_THAT(*why, ::testing::HasSubstr("etcd://h1:2379/dstack"));
+  EXPECT_TRUE(registry::check_token_for(both, ":nouser"));
+  EXPECT_FALSE(registry::check_token_for({dir("http://d1")}, "0123abcd"));  // a bearer token
+}
+
 TEST(DirectoryAddressTest, Refusals) {
   EXPECT_EQ(dir_refused("ftp://vm101"),
             "directory address \"ftp://vm101\" is invalid: use http://, https://, etcd://, "
-            "//host or host[:port]");
+            "etcds://, //host or host[:port]");
   EXPECT_EQ(dir_refused(""), "directory address \"\" is invalid: host is missing");
   EXPECT_EQ(dir_refused("http://"), "directory address \"http://\" is invalid: host is missing");
   EXPECT_EQ(dir_refused("//"), "directory address \"//\" is invalid: host is missing");

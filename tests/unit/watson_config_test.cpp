@@ -632,7 +632,7 @@ TEST_F(WatsonConfigTest, WatsonYamlProblems) {
               ElementsAre("1:14: directories: expected a list, got \"http://dir1\""));
   EXPECT_THAT(watson_problems("directories: [\"ftp://dir1\", \"http://dir2/x\"]\n"),
               ElementsAre("1:15: directories[0]: directory address \"ftp://dir1\" is invalid: use "
-                          "http://, https://, etcd://, //host or host[:port]",
+                          "http://, https://, etcd://, etcds://, //host or host[:port]",
                           "1:29: directories[1]: directory address \"http://dir2/x\" is invalid: "
                           "a directory address has no path (did you mean //dir2/x?)"));
   EXPECT_THAT(watson_problems("directories: [dir1, \"http://dir1:7400\"]\n"),
