@@ -131,6 +131,7 @@ SherlockConfig load_sherlock_config(const std::string& path, bool must_exist) {
   cfg.token_file = r.string("token_file", "", [&cfg](std::string_view file) {
     return config::read_token(file, cfg.token);
   });
+  cfg.directory_ca_file = r.string("directory_ca_file", "", readable_file);
   cfg.listen =
       host_port(r.string("listen", cfg.listen.to_string(), host_port_check(kDefaultListenPort)),
                 kDefaultListenPort);

@@ -51,6 +51,7 @@ struct SherlockConfig {
   HaproxySettings haproxy;
   std::string state_dir = "/var/lib/sherlock";
   std::string token_file;
+  std::string directory_ca_file;  // CA bundle for https:// and etcds:// directories; empty: system
   std::string token;
   net::HostPort listen{"127.0.0.1", kDefaultListenPort};  // local API
   std::string log_level = "info";

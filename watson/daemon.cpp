@@ -82,6 +82,8 @@ int run_daemon(const WatsonConfig& config, const RunOptions& options) {
 
   registry::ClientSettings settings;
   settings.token = config.token;
+  if (!config.directory_ca_file.empty())
+    settings.http.tls = net::ClientTls{config.directory_ca_file, true};
   std::vector<std::unique_ptr<Registrar>> registrars;
   for (const auto& address : config.directories) {
     auto reg = registry::make_registry(io.get_executor(), address, settings);

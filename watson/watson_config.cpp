@@ -42,6 +42,7 @@ WatsonConfig load_watson_config(const std::string& path, bool must_exist) {
   cfg.token_file = r.string("token_file", "", [&cfg](std::string_view file) {
     return config::read_token(file, cfg.token);
   });
+  cfg.directory_ca_file = r.string("directory_ca_file", "", config::readable_file);
   // Leases count whole seconds on the wire, so 1500ms would be silently cut: refuse it.
   auto ttl = r.duration("lease_ttl", cfg.lease_ttl, {1s, 1h});
   if (ttl % 1s != 0ms) r.error("lease_ttl", "must be a whole number of seconds");

@@ -77,6 +77,7 @@ haproxy:
   extra_global: ["maxconn 50000"]
   extra_defaults: ["option http-keep-alive", "timeout http-request 5s"]
 state_dir: /srv/sherlock
+directory_ca_file: /etc/ssl/certs/ca-certificates.crt
 listen: 127.0.0.1:7502
 log_level: debug
 )"),
@@ -105,6 +106,7 @@ log_level: debug
   EXPECT_THAT(h.extra_global, ElementsAre("maxconn 50000"));
   EXPECT_THAT(h.extra_defaults, ElementsAre("option http-keep-alive", "timeout http-request 5s"));
   EXPECT_EQ(cfg.state_dir, "/srv/sherlock");
+  EXPECT_EQ(cfg.directory_ca_file, "/etc/ssl/certs/ca-certificates.crt");
   EXPECT_EQ(cfg.listen.port, 7502);
   EXPECT_EQ(cfg.log_level, "debug");
 }
@@ -129,6 +131,9 @@ TEST_F(SherlockConfigTest, ProblemsNameTheKeyAndPosition) {
       ElementsAre(StartsWith("1:10: haproxy.reload_command: required with manage: external")));
   EXPECT_THAT(problems("haproxy: {binary: haproxy}\n"),
               ElementsAre("1:19: haproxy.binary: must be an absolute path"));
+  EXPECT_THAT(problems("directory_ca_file: /nonexistent/ca.pem\n"),
+              ElementsAre("1:20: directory_ca_file: cannot read /nonexistent/ca.pem: No such file "
+                          "or directory"));
   EXPECT_THAT(problems("haproxy: {ca_file: /nonexistent/ca.pem}\n"),
               ElementsAre("1:20: haproxy.ca_file: cannot read /nonexistent/ca.pem: No such file or "
                           "directory"));
@@ -142,6 +147,19 @@ TEST_F(SherlockConfigTest, ProblemsNameTheKeyAndPosition) {
               ElementsAre("1:9: listen: is the same address as proxy.listen"));
   EXPECT_THAT(problems("state_dir: relative/dir\nbogus: 1\n"),
               ElementsAre("1:12: state_dir: must be an absolute path", "2:1: bogus: unknown key"));
+}
+
+TEST_F(SherlockConfigTest, AnEtcdDirectoryTakesUserAndPasswordAsItsToken) {
+  auto cfg = load_sherlock_config(
+      write("sherlock.yaml", "directories: [etcd://e1]\ntoken_file: " + write("t", "abc\n") + "\n"),
+      true);
+  try {
+    apply_overrides(cfg, {});
+    ADD_FAILURE() << "a bearer token was taken for an etcd directory";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(), ElementsAre("token_file: for etcd://e1:2379/dstack the token file must "
+                                       "hold USER:PASSWORD (an etcd user)"));
+  }
 }
 
 TEST_F(SherlockConfigTest, FlagsOverrideTheFile) {

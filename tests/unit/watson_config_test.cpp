@@ -608,6 +608,7 @@ TEST_F(WatsonConfigTest, FullWatsonYamlMapsToTheStruct) {
   - https://dir3
 services_dir: /srv/datawire.d
 token_file: )" + token + R"(
+directory_ca_file: /etc/ssl/certs/ca-certificates.crt
 lease_ttl: 30s
 listen: "[::1]:7500"
 log_level: debug
@@ -620,6 +621,7 @@ log_level: debug
   EXPECT_EQ(cfg.services_dir, "/srv/datawire.d");
   EXPECT_EQ(cfg.token_file, token);
   EXPECT_EQ(cfg.token, "s3cret");
+  EXPECT_EQ(cfg.directory_ca_file, "/etc/ssl/certs/ca-certificates.crt");
   EXPECT_EQ(cfg.lease_ttl, 30s);
   EXPECT_EQ(cfg.listen.host, "::1");
   EXPECT_EQ(cfg.listen.port, 7500);
@@ -658,6 +660,9 @@ TEST_F(WatsonConfigTest, WatsonYamlProblems) {
       ElementsAre("1:13: token_file: \"" + missing + "\": cannot read: No such file or directory"));
   EXPECT_THAT(watson_problems("token_file: " + empty + "\n"),
               ElementsAre("1:13: token_file: \"" + empty + "\": is empty"));
+  EXPECT_THAT(watson_problems("directory_ca_file: " + missing + "\n"),
+              ElementsAre("1:20: directory_ca_file: \"" + missing +
+                          "\": cannot read: No such file or directory"));
   EXPECT_THAT(watson_problems("lease_ttl: 0s\nlisten: \":1\"\nbogus: 1\n"),
               ElementsAre("1:12: lease_ttl: 0s is below the minimum 1s",
                           "2:9: listen: \":1\": host is missing", "3:1: bogus: unknown key"));
