@@ -35,12 +35,6 @@ HttpResponse method_not_allowed(const HttpRequest& r, const std::string& allow) 
   return res;
 }
 
-std::string join(const std::vector<std::string>& problems) {
-  std::string out;
-  for (auto& p : problems) out += (out.empty() ? "" : "; ") + p;
-  return out;
-}
-
 // The request body as JSON; an empty body reads as an empty object.
 std::variant<json, ApiError> parse_body(const HttpRequest& r) {
   if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
@@ -154,7 +148,7 @@ HttpResponse Api::leases(const HttpRequest& r, const std::vector<std::string>& p
         problems.push_back("unknown field \"" + key + "\"");
       }
     }
-    if (!problems.empty()) return error({400, "invalid_lease", join(problems)});
+    if (!problems.empty()) return error({400, "invalid_lease", model::join(problems)});
     auto lease = state_.grant(ttl, owner);
     if (auto* e = std::get_if<ApiError>(&lease)) return error(*e);
     return json_response(201, model::to_json(std::get<model::Lease>(lease)));
@@ -228,7 +222,7 @@ HttpResponse Api::instances(const HttpRequest& r, const std::string& service,
   if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
   auto parsed = model::instance_from_request(std::get<json>(body), service, id);
   if (auto* problems = std::get_if<model::Problems>(&parsed))
-    return error({400, "invalid_instance", join(*problems)});
+    return error({400, "invalid_instance", model::join(*problems)});
   auto done = state_.put_instance(std::get<model::Instance>(std::move(parsed)));
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
   return json_response(200, revision_body(state_));
@@ -269,7 +263,7 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
   if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
   auto parsed = model::route_from_request(std::get<json>(body), service, consumer);
   if (auto* problems = std::get_if<model::Problems>(&parsed))
-    return error({400, "invalid_route", join(*problems)});
+    return error({400, "invalid_route", model::join(*problems)});
   auto done = state_.put_route(std::get<model::Route>(std::move(parsed)));
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
   return json_response(200, model::to_json(*state_.route(service, consumer)));

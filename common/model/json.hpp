@@ -14,6 +14,8 @@
 namespace dstack::model {
 
 using Problems = std::vector<std::string>;
+// Problems as one message: "a; b; c".
+std::string join(const Problems& problems);
 
 const char* to_string(Health h);
 std::optional<Health> health_from_string(std::string_view s);

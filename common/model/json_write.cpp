@@ -4,6 +4,12 @@
 
 namespace dstack::model {
 
+std::string join(const Problems& problems) {
+  std::string out;
+  for (const auto& p : problems) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
 using nlohmann::json;
 
 const char* to_string(Health h) {

@@ -5,7 +5,8 @@
 namespace dstack::registry {
 
 std::string DirectoryAddress::to_string() const {
-  std::string out = kind == Kind::etcd ? (tls ? "etcds://" : "etcd://") : (tls ? "https://" : "http://");
+  std::string out =
+      kind == Kind::etcd ? (tls ? "etcds://" : "etcd://") : (tls ? "https://" : "http://");
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
     if (i) out += ',';
     out += endpoints[i].to_string();

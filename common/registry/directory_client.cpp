@@ -41,17 +41,11 @@ Error protocol(const std::string& authority, const std::string& what) {
   return Error{ErrorKind::protocol, "bad_response", authority + ": " + what};
 }
 
-std::string join(const model::Problems& problems) {
-  std::string out;
-  for (auto& p : problems) out += (out.empty() ? "" : "; ") + p;
-  return out;
-}
-
 // The model's reading of an answer, or a protocol error naming what it refused.
 template <class T>
 Result<T> accepted(std::variant<T, model::Problems> parsed, const std::string& authority) {
   if (auto* problems = std::get_if<model::Problems>(&parsed))
-    return protocol(authority, "answer refused: " + join(*problems));
+    return protocol(authority, "answer refused: " + model::join(*problems));
   return std::get<T>(std::move(parsed));
 }
 
@@ -71,7 +65,7 @@ Result<std::vector<T>> parse_list(const json& items, const std::string& authorit
   for (auto& item : items) {
     auto parsed = parse(item);
     if (auto* problems = std::get_if<model::Problems>(&parsed))
-      return protocol(authority, "answer refused: " + join(*problems));
+      return protocol(authority, "answer refused: " + model::join(*problems));
     out.push_back(std::get<T>(std::move(parsed)));
   }
   return out;
@@ -101,7 +95,7 @@ class DirectoryWatch final : public Watch {
       }
       auto event = model::event_from_json(j);
       if (auto* problems = std::get_if<model::Problems>(&event))
-        co_return protocol(authority_, "watch event refused: " + join(*problems));
+        co_return protocol(authority_, "watch event refused: " + model::join(*problems));
       revision_ = std::get<model::Event>(event).revision;
       co_return std::get<model::Event>(std::move(event));
     }

@@ -94,12 +94,6 @@ Error protocol(const std::string& authority, const std::string& what) {
   return Error{ErrorKind::protocol, "bad_response", authority + ": " + what};
 }
 
-std::string join(const model::Problems& problems) {
-  std::string out;
-  for (const auto& p : problems) out += (out.empty() ? "" : "; ") + p;
-  return out;
-}
-
 void report(const Entry& entry) {
   log::get("etcd")->warn("{}: ignored: {}", entry.key_text, entry.problem);
 }
@@ -212,7 +206,7 @@ class EtcdClient final : public Registry {
 
   awaitable<Status> put_instance(model::Instance in) override {
     if (auto problems = model::validate_instance(in); !problems.empty())
-      co_return Error{ErrorKind::refused, "invalid_instance", join(problems)};
+      co_return Error{ErrorKind::refused, "invalid_instance", model::join(problems)};
     json body{{"key", base64_encode(keys_.instance(in.service, in.id))},
               {"value", base64_encode(instance_value(in))}};
     if (!in.lease.empty()) body["lease"] = in.lease;
@@ -300,7 +294,7 @@ class EtcdClient final : public Registry {
 
   awaitable<Status> put_route(model::Route route) override {
     if (auto problems = model::validate_route(route); !problems.empty())
-      co_return Error{ErrorKind::refused, "invalid_route", join(problems)};
+      co_return Error{ErrorKind::refused, "invalid_route", model::join(problems)};
     json body{{"key", base64_encode(keys_.route(route.service, route.consumer))},
               {"value", base64_encode(route_value(route))}};
     co_return status_of(co_await call("/v3/kv/put", body.dump()));
@@ -562,21 +556,24 @@ awaitable<Status> EtcdWatch::read_line(const std::string& line) {
     co_return Ok{};
   }
   const json& events = field(result, "events");
-  if (events.is_array()) {
-    for (const auto& ev : events) {
-      auto entry =
-          read_entry(client_.keys(), field(ev, "kv"), string_field(ev, "type") == "DELETE");
-      if (!entry || !entry->names_valid) {
-        if (entry) report(*entry);
-        continue;
-      }
-      if (!entry->problem.empty()) report(*entry);
-      pending_.push_back(to_event(std::move(*entry)));
-    }
+  if (!events.is_array() || events.empty()) {
+    // A progress notification: everything up to its revision has been sent.
+    revision_ = std::max(revision_, number_field(header, "revision"));
+    co_return Ok{};
   }
-  // An answer carries whole revisions, and a progress notification (no events) says all up to
-  // its revision has been sent.
-  revision_ = std::max(revision_, number_field(header, "revision"));
+  // An answer carries whole revisions, up to its last event's; not up to its header's, which
+  // during a catch-up (1,000 revisions an answer) already names the newest revision.
+  for (const auto& ev : events) {
+    const json& kv = field(ev, "kv");
+    revision_ = std::max(revision_, number_field(kv, "mod_revision"));
+    auto entry = read_entry(client_.keys(), kv, string_field(ev, "type") == "DELETE");
+    if (!entry || !entry->names_valid) {
+      if (entry) report(*entry);
+      continue;
+    }
+    if (!entry->problem.empty()) report(*entry);
+    pending_.push_back(to_event(std::move(*entry)));
+  }
   co_return Ok{};
 }
 

@@ -37,12 +37,6 @@ const json& field(const json& object, const char* key) {
 
 namespace {
 
-std::string join(const model::Problems& problems) {
-  std::string out;
-  for (const auto& p : problems) out += (out.empty() ? "" : "; ") + p;
-  return out;
-}
-
 std::optional<std::string> names_problem(const ParsedKey& key) {
   if (auto p = model::check_service_name(key.service)) return p;
   if (key.kind == ParsedKey::Kind::instance) return model::check_instance_id(key.name);
@@ -80,7 +74,7 @@ std::optional<Entry> read_entry(const KeyLayout& keys, const json& kv, bool dele
   if (out.key.kind == ParsedKey::Kind::instance) {
     auto in = model::instance_from_request(body, out.key.service, out.key.name);
     if (auto* problems = std::get_if<model::Problems>(&in)) {
-      out.problem = join(*problems);
+      out.problem = model::join(*problems);
       return out;
     }
     out.instance = std::get<model::Instance>(std::move(in));
@@ -88,7 +82,7 @@ std::optional<Entry> read_entry(const KeyLayout& keys, const json& kv, bool dele
   } else {
     auto route = model::route_from_request(body, out.key.service, out.key.name);
     if (auto* problems = std::get_if<model::Problems>(&route)) {
-      out.problem = join(*problems);
+      out.problem = model::join(*problems);
       return out;
     }
     out.route = std::get<model::Route>(std::move(route));
