@@ -3,7 +3,8 @@
 //   populate     grant leases and register SERVICES x INSTANCES instances
 //   propagation  time each change from the backend's acknowledgement to HAProxy showing it,
 //                read from HAProxy's admin socket (`get weight`) in a tight loop; with several
-//                admin sockets (several sherlocks), until the last of them shows it
+//                admin sockets (several sherlocks), until the last of them shows it; and each
+//                write's own round trip (write_*)
 // Plain blocking sockets: one request at a time is what is being timed, and no Asio keeps this
 // file quick to build.
 
@@ -158,6 +159,7 @@ struct Propagation {
   std::size_t services = 1000;
   std::size_t instances = 10000;
   int rounds = 300;
+  int weight = 50;  // weight changes go between 100 and this
   int timeout_ms = 5000;
 };
 
@@ -188,7 +190,7 @@ int propagation(const Propagation& p) {
   const auto sinks = parse_ports(p.sink_ports);
   std::mt19937 rng(7);
   std::uniform_int_distribution<std::size_t> pick(0, p.instances - 1);
-  std::vector<double> weight_ms, add_ms, remove_ms;
+  std::vector<double> weight_ms, add_ms, remove_ms, write_ms;
   std::map<std::size_t, int> weights;  // instance -> the weight last written (absent: 100)
   int lost = 0;
   auto record = [&lost](double ms, std::vector<double>& into) {
@@ -198,9 +200,12 @@ int propagation(const Propagation& p) {
       into.push_back(ms);
   };
   // One write; the moment its answer has been read, or nothing when it failed.
+  // Its round trip is kept apart: for etcd it includes the fsync of the raft log.
   auto write = [&](const std::string& wire) -> std::optional<Clock::time_point> {
+    const auto sent = Clock::now();
     auto r = client.send(wire);
     auto acked = Clock::now();
+    write_ms.push_back(std::chrono::duration<double, std::milli>(acked - sent).count());
     if (!ok(r)) {
       std::cerr << "sherlock_load: " << target.name() << " answered " << r.status << ": "
                 << r.body << "\n";
@@ -209,14 +214,14 @@ int propagation(const Propagation& p) {
     return acked;
   };
   for (int round = 0; round < p.rounds; ++round) {
-    // A weight change: one instance between weight 100 and 50; its server's weight moves.
+    // A weight change: one instance between weight 100 and p.weight; its server's weight moves.
     const std::size_t i = pick(rng);
     const std::string svc = service_name(i % p.services), id = "i" + std::to_string(i);
     const std::string get = "get weight be_" + svc + "/" + id;
     std::vector<std::string> before;
     for (const auto& socket : p.admin_sockets) before.push_back(admin(socket, get));
     auto w = weights.try_emplace(i, 100).first;
-    w->second = w->second == 100 ? 50 : 100;
+    w->second = w->second == 100 ? p.weight : 100;
     // A change to an instance another lease holds moves it to this lease: fine for the bench.
     std::string wire;
     target.put_instance(wire, svc, id, p.lease, instance_url(sinks, i), "1", w->second);
@@ -228,7 +233,7 @@ int propagation(const Propagation& p) {
     record(ms, weight_ms);
 
     // An instance added to a service, then removed.
-    const std::string extra = "extra-" + std::to_string(round);
+    const std::string extra = "extra-" + std::to_string(p.weight) + "-" + std::to_string(round);
     const std::string get_extra = "get weight be_" + svc + "/" + extra;
     wire.clear();
     target.put_instance(wire, svc, extra, p.lease, instance_url(sinks, i), "1", 100);
@@ -268,6 +273,7 @@ int propagation(const Propagation& p) {
   line("add", add_ms);
   line("remove", remove_ms);
   line("all", all);
+  line("write", write_ms);
   std::printf("not_applied=%d\n", lost);
   return lost > 0 ? 1 : 0;
 }
@@ -304,6 +310,10 @@ int main(int argc, char** argv) {
   pp->add_option("--services", prop.services)->check(CLI::Range(1, 100000));
   pp->add_option("--instances", prop.instances)->check(CLI::Range(1, 1000000));
   pp->add_option("--rounds", prop.rounds)->check(CLI::Range(1, 100000));
+  pp->add_option("--weight", prop.weight,
+                 "weight changes go between 100 and this; runs on one population need different "
+                 "ones, so that each write changes something (also names the added instances)")
+      ->check(CLI::Range(1, 99));
   CLI11_PARSE(app, argc, argv);
   if (pc->parsed()) return populate(pop);
   return propagation(prop);
