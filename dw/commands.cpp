@@ -253,22 +253,28 @@ awaitable<int> watch(registry::Registry& reg, Output o) {
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
     auto stream = co_await reg.watch(since, epoch);
+    // Stale comes when the watch opens (the directory) or as its first answer (etcd).
+    std::optional<Error> failed;
     if (stream) {
       backoff.reset();
       for (;;) {
         auto event = co_await (*stream)->next();
         if (!event) {
-          o.err << "dw: watch interrupted (" << event.error().message << "); resuming\n";
+          failed = event.error();
+          if (failed->kind != ErrorKind::stale)
+            o.err << "dw: watch interrupted (" << failed->message << "); resuming\n";
           break;
         }
         print_event(o, *event);
         since = event->revision;
       }
       since = std::max(since, (*stream)->revision());
-    } else if (stream.error().kind == ErrorKind::unauthorized ||
-               stream.error().kind == ErrorKind::refused) {
-      co_return fail(o, stream.error());
-    } else if (stream.error().kind == ErrorKind::stale) {
+    } else {
+      failed = stream.error();
+    }
+    if (failed->kind == ErrorKind::unauthorized || failed->kind == ErrorKind::refused) {
+      co_return fail(o, *failed);
+    } else if (failed->kind == ErrorKind::stale) {
       // The directory restarted or forgot our revision: carry on from its present.
       auto now = co_await reg.health();
       if (now) {

@@ -26,6 +26,7 @@ enum GrpcCode {
   kDeadlineExceeded = 4,
   kNotFound = 5,
   kPermissionDenied = 7,
+  kResourceExhausted = 8,
   kFailedPrecondition = 9,
   kOutOfRange = 11,
   kUnavailable = 14,
@@ -33,6 +34,11 @@ enum GrpcCode {
 };
 
 constexpr std::size_t kPageSize = 1000;  // keys per range request: bounds every answer
+// The most one member may take before the next is asked. Well under a third of a lease TTL, so
+// a member that accepts connections but never answers (stopped, overloaded) cannot make a
+// watson's keepalive late enough to lose its lease.
+constexpr Duration kMemberConnectTimeout = std::chrono::seconds(1);
+constexpr Duration kMemberRequestTimeout = std::chrono::seconds(2);
 
 struct Failure {
   int code = -1;
@@ -75,11 +81,17 @@ Error etcd_error(int status, const std::string& body, const std::string& authori
     case kDeadlineExceeded:
       e.kind = ErrorKind::unreachable;  // this member cannot serve now: try the next one
       break;
+    case kResourceExhausted:
+      e.kind = ErrorKind::server;  // overloaded or out of space: retry later, the input is fine
+      break;
     case kInvalidArgument:
-      // etcd says "user name is empty" when auth is on and the request carries no token.
+      // etcd says "user name is empty" when auth is on and the request carries no token, and
+      // "auth store is old" when roles changed since the token was given (take a new one).
       if (f.message.find("user name is empty") != std::string::npos) {
         e.kind = ErrorKind::unauthorized;
         e.message += " (the cluster requires authentication: a token file holding USER:PASSWORD)";
+      } else if (f.message.find("auth store is old") != std::string::npos) {
+        e.kind = ErrorKind::unauthorized;
       } else {
         e.kind = ErrorKind::refused;
       }
@@ -145,6 +157,8 @@ class EtcdClient final : public Registry {
       : address_(address), keys_(address.prefix), settings_(std::move(s)) {
     net::ClientOptions http = settings_.http;
     http.bearer_token.clear();
+    http.connect_timeout = std::min(http.connect_timeout, kMemberConnectTimeout);
+    http.request_timeout = std::min(http.request_timeout, kMemberRequestTimeout);
     if (address.tls && !http.tls) http.tls = net::ClientTls{};
     if (!address.tls) http.tls.reset();
     // Ask etcd to fail a request, and to cancel a watch, when the member has lost its leader:
@@ -326,6 +340,8 @@ class EtcdClient final : public Registry {
   }
 
   void next_member() { current_ = (current_ + 1) % members_.size(); }
+  // The member serving the watch refused its token: take a new one before the next stream.
+  void forget_token() { members_[current_].authenticated = false; }
   const std::string& authority() const { return members_[current_].http->authority(); }
   const KeyLayout& keys() const { return keys_; }
 
@@ -443,7 +459,7 @@ class EtcdClient final : public Registry {
           if (entry->route) out.routes.push_back(std::move(*entry->route));
         }
       }
-      const bool more = r->value("more", false);
+      const bool more = bool_field(*r, "more");
       if (!more || last_key.empty()) break;
       from = last_key + '\0';  // the next page starts right after the last key seen
     }
@@ -534,20 +550,33 @@ awaitable<Status> EtcdWatch::read_line(const std::string& line) {
     if (++quiet_failures_ >= 2) co_return e;
     co_return Ok{};
   }
-  quiet_failures_ = 0;
   const json& result = field(j, "result");
   const json& header = field(result, "header");
-  if (result.value("canceled", false)) {
+  if (bool_field(result, "canceled")) {
     if (auto compacted = number_field(result, "compact_revision"))
       co_return Error{ErrorKind::stale, "compacted",
                       "revision " + std::to_string(revision_) +
                           " is compacted away (etcd keeps revisions from " +
                           std::to_string(compacted) + ")"};
-    co_return Error{
-        ErrorKind::unreachable, "watch_canceled",
-        client_.authority() + ": watch canceled: " + string_field(result, "cancel_reason")};
+    const auto reason = string_field(result, "cancel_reason");
+    Error e{ErrorKind::unreachable, "watch_canceled",
+            client_.authority() + ": watch canceled: " + reason};
+    // A token the member no longer takes (it restarted, or roles changed) cancels the watch as
+    // it is created: take a new token and open again, once.
+    for (const char* auth : {"Unauthenticated", "invalid auth token", "user name is empty",
+                             "auth store is old", "PermissionDenied", "permission denied"}) {
+      if (reason.find(auth) == std::string::npos) continue;
+      e.kind = ErrorKind::unauthorized;
+      client_.forget_token();
+      stream_->close();
+      stream_.reset();
+      if (++quiet_failures_ >= 2) co_return e;
+      co_return Ok{};
+    }
+    co_return e;
   }
-  if (result.value("created", false)) {
+  quiet_failures_ = 0;
+  if (bool_field(result, "created")) {
     auto cluster = string_field(header, "cluster_id");
     if (!epoch_.empty() && cluster != epoch_)
       co_return Error{ErrorKind::stale, "other_cluster",
@@ -562,10 +591,15 @@ awaitable<Status> EtcdWatch::read_line(const std::string& line) {
     co_return Ok{};
   }
   // An answer carries whole revisions, up to its last event's; not up to its header's, which
-  // during a catch-up (1,000 revisions an answer) already names the newest revision.
+  // during a catch-up (1,000 revisions an answer) already names the newest revision. Events at
+  // or below what was handed out already are dropped: etcd 3.4 has been seen to send some again
+  // on a watch resumed on a lagging member, and applying them would undo later changes.
+  const std::uint64_t handed_out = revision_;
   for (const auto& ev : events) {
     const json& kv = field(ev, "kv");
-    revision_ = std::max(revision_, number_field(kv, "mod_revision"));
+    const auto revision = number_field(kv, "mod_revision");
+    if (revision <= handed_out) continue;
+    revision_ = std::max(revision_, revision);
     auto entry = read_entry(client_.keys(), kv, string_field(ev, "type") == "DELETE");
     if (!entry || !entry->names_valid) {
       if (entry) report(*entry);

@@ -28,6 +28,11 @@ std::string string_field(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
+bool bool_field(const json& object, const char* key) {
+  const json& v = field(object, key);
+  return v.is_boolean() && v.get<bool>();
+}
+
 const json& field(const json& object, const char* key) {
   static const json null;
   if (!object.is_object()) return null;

@@ -16,6 +16,7 @@ namespace dstack::registry::etcd {
 // int64s arrive as decimal strings and zero values are left out: 0 when absent or not a number.
 std::uint64_t number_field(const nlohmann::json& object, const char* key);
 std::string string_field(const nlohmann::json& object, const char* key);
+bool bool_field(const nlohmann::json& object, const char* key);  // false unless a true bool
 // The member, or null when `object` is not an object or lacks it (nlohmann's const operator[]
 // must not be asked for a missing key).
 const nlohmann::json& field(const nlohmann::json& object, const char* key);

@@ -150,6 +150,23 @@ TEST(EtcdCluster3, CallsAndAnOpenWatchGoOnWhenAMemberDies) {
   EXPECT_EQ(third->revision, second->revision + 1);
 }
 
+// A member that accepts connections but never answers (stopped, say) holds a call up for one
+// member timeout, well under a third of a lease TTL, then the next member answers.
+TEST(EtcdCluster3, AHungMemberDelaysACallByOneMemberTimeoutAtMost) {
+  EtcdCluster etcd(3);
+  etcd.start();
+  RegistryRunner reg(etcd.address());
+  auto lease = reg.run(reg->grant_lease(std::chrono::seconds(10), "vm101"));
+  ASSERT_TRUE(lease) << lease.error().message;
+  etcd.signal(0, SIGSTOP);
+  const auto start = Clock::now();
+  auto kept = reg.run(reg->keepalive(lease->id));
+  const auto took = Clock::now() - start;
+  etcd.signal(0, SIGCONT);
+  EXPECT_TRUE(kept) << kept.error().message;
+  EXPECT_LT(took, 3333ms) << "keepalives go every TTL/3: one this late risks a 10 s lease";
+}
+
 TEST_F(EtcdBackend, AClusterWithAuthTakesAUserAndPasswordAndRefusesOthers) {
   etcd.call("/v3/auth/user/add", {{"name", "root"}, {"password", "s3cret"}});
   etcd.call("/v3/auth/role/add", {{"name", "root"}});
@@ -179,6 +196,40 @@ TEST_F(EtcdBackend, AClusterWithAuthTakesAUserAndPasswordAndRefusesOthers) {
   EXPECT_THAT(no_token.error().message, ::testing::HasSubstr("USER:PASSWORD"));
 
   EXPECT_THROW(RegistryRunner(etcd.address(), "just-a-token"), std::runtime_error);
+}
+
+// dw watch on etcd: a compacted revision is said by the watch's first answer, not when it opens;
+// dw must carry on from the present then, as it does when the directory forgets its revision.
+TEST(EtcdCluster3, DwWatchCarriesOnAfterCompaction) {
+  EtcdCluster etcd(3);
+  etcd.start();
+  TempDir logs;
+  Process dw({DSTACK_DW_BIN, "-d", etcd.address(), "watch"}, logs.path());
+  auto route = [](const std::string& version) {
+    return json{{"targets", {{{"version", version}, {"weight", 100}}}}}.dump();
+  };
+  // The watch is open once a change made now shows up.
+  ASSERT_TRUE(poll_until(
+      10s,
+      [&] {
+        etcd.put("/dstack/routes/emitter", route("1"));
+        return dw.stdout_text().find("route_put") != std::string::npos;
+      },
+      200ms))
+      << dw.stderr_text();
+  // dw away while the member it watches dies and the history it would resume from is compacted.
+  dw.kill(SIGSTOP);
+  etcd.kill(0);
+  etcd.put("/dstack/routes/emitter", route("2"));
+  etcd.put("/dstack/routes/emitter", route("1"));
+  etcd.compact(etcd.revision());
+  dw.kill(SIGCONT);
+  ASSERT_TRUE(poll_until(10s, [&] {
+    return dw.stderr_text().find("history lost") != std::string::npos;
+  })) << dw.stderr_text();
+  etcd.put("/dstack/routes/emitter", route("3"));
+  EXPECT_TRUE(poll_until(10s, [&] { return dw.stdout_text().find("3=100%") != std::string::npos; }))
+      << dw.stdout_text() << dw.stderr_text();
 }
 
 // Runs a command line and returns its exit status, with its output in `out`.

@@ -106,6 +106,10 @@ void EtcdCluster::kill(int member) {
   p->wait(10s);
 }
 
+void EtcdCluster::signal(int member, int sig) {
+  if (auto& p = members_.at(member).process) p->kill(sig);
+}
+
 void EtcdCluster::restart(int member) {
   start_member(member, true);
   bool up = poll_until(

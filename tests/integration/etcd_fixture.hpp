@@ -25,8 +25,9 @@ class EtcdCluster {
   // Starts every member and waits until the cluster has a leader. Throws with a member's stderr
   // when it does not come up.
   void start();
-  void kill(int member);     // SIGKILL
-  void restart(int member);  // start a killed member again, with its data
+  void kill(int member);             // SIGKILL
+  void signal(int member, int sig);  // SIGSTOP / SIGCONT: a member that hangs
+  void restart(int member);          // start a killed member again, with its data
   bool running(int member);
 
   int size() const { return static_cast<int>(members_.size()); }
