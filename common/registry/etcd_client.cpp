@@ -561,8 +561,8 @@ awaitable<Status> EtcdWatch::read_line(const std::string& line) {
     const auto reason = string_field(result, "cancel_reason");
     Error e{ErrorKind::unreachable, "watch_canceled",
             client_.authority() + ": watch canceled: " + reason};
-    // A token the member no longer takes (it restarted, or roles changed) cancels the watch as
-    // it is created: take a new token and open again, once.
+    // A token the member no longer takes (its TTL ran out while nothing used it) cancels the
+    // watch as it is created: take a new token and open again, once.
     for (const char* auth : {"Unauthenticated", "invalid auth token", "user name is empty",
                              "auth store is old", "PermissionDenied", "permission denied"}) {
       if (reason.find(auth) == std::string::npos) continue;
