@@ -207,8 +207,8 @@ int propagation(const Propagation& p) {
     auto acked = Clock::now();
     write_ms.push_back(std::chrono::duration<double, std::milli>(acked - sent).count());
     if (!ok(r)) {
-      std::cerr << "sherlock_load: " << target.name() << " answered " << r.status << ": "
-                << r.body << "\n";
+      std::cerr << "sherlock_load: " << target.name() << " answered " << r.status << ": " << r.body
+                << "\n";
       return std::nullopt;
     }
     return acked;
@@ -227,9 +227,8 @@ int propagation(const Propagation& p) {
     target.put_instance(wire, svc, id, p.lease, instance_url(sinks, i), "1", w->second);
     auto acked = write(wire);
     if (!acked) return 1;
-    double ms = wait_applied(p, get, *acked, [&](std::size_t s, const std::string& a) {
-      return a != before[s];
-    });
+    double ms = wait_applied(p, get, *acked,
+                             [&](std::size_t s, const std::string& a) { return a != before[s]; });
     record(ms, weight_ms);
 
     // An instance added to a service, then removed.

@@ -110,14 +110,17 @@ void Target::put_instance(std::string& out, const std::string& service, const st
                           const std::string& lease, const std::string& url,
                           const std::string& version, int weight) const {
   const std::string body = nlohmann::json{
-      {"lease", lease}, {"url", url}, {"version", version}, {"weight", weight}}.dump();
+      {"lease", lease},
+      {"url", url},
+      {"version", version},
+      {"weight", weight}}.dump();
   if (kind_ == Kind::directory) {
     append_request(out, "PUT", "/v1/services/" + service + "/instances/" + id, host_, body);
     return;
   }
   append_request(out, "POST", "/v3/kv/put", host_,
-                 "{\"key\":\"" + base64(etcd_key(service, id)) + "\",\"value\":\"" +
-                     base64(body) + "\",\"lease\":\"" + lease + "\"}");
+                 "{\"key\":\"" + base64(etcd_key(service, id)) + "\",\"value\":\"" + base64(body) +
+                     "\",\"lease\":\"" + lease + "\"}");
 }
 
 void Target::delete_instance(std::string& out, const std::string& service,

@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   Args a;
   app.add_option("-d,--directory", a.directory, "directory address (else $DSTACK_DIRECTORY)");
   app.add_option("--token-file", a.token_file, "bearer token for writes (else $DSTACK_TOKEN_FILE)");
-  app.add_option("--ca-file", a.ca_file, "CA bundle for an https:// or etcds:// directory (else system CAs)");
+  app.add_option("--ca-file", a.ca_file,
+                 "CA bundle for an https:// or etcds:// directory (else system CAs)");
   app.add_flag("--json", a.json, "machine-readable output");
 
   auto* services = app.add_subcommand("services", "list services");

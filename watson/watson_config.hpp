@@ -18,8 +18,8 @@ struct WatsonConfig {
   // watson registers with every one of these; absent or empty: http://127.0.0.1:7400.
   std::vector<registry::DirectoryAddress> directories;
   std::string services_dir = kDefaultServicesDir;
-  std::string token_file;                                 // empty: requests carry no token
-  std::string token;                                      // read from token_file while loading
+  std::string token_file;         // empty: requests carry no token
+  std::string token;              // read from token_file while loading
   std::string directory_ca_file;  // CA bundle for https:// and etcds:// directories; empty: system
   std::chrono::seconds lease_ttl{10};                     // 1s..1h, whole seconds
   net::HostPort listen{"127.0.0.1", kDefaultListenPort};  // local API

@@ -25,7 +25,7 @@ struct ClientOptions {
   std::string bearer_token;        // sent as Authorization when not empty
   // Sent with every request; etcd's JSON gateway takes its auth token and gRPC metadata so.
   std::vector<std::pair<std::string, std::string>> headers;
-  std::optional<ClientTls> tls;    // set: https
+  std::optional<ClientTls> tls;  // set: https
 };
 
 struct ClientResponse {
