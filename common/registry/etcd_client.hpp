@@ -1,11 +1,8 @@
 #pragma once
 // Registry over an etcd v3 cluster's JSON gateway (SPEC §9), for directory addresses
-// etcd://h1:2379,h2:2379[/prefix] (etcds:// for TLS). Members are tried in turn, starting with
-// the one that answered last; a member that cannot be reached, has no leader or times out is
-// skipped, so only a cluster with no member answering is "unreachable".
-//
-// With credentials (the token file holds USER:PASSWORD) each member gets a token from
-// /v3/auth/authenticate, taken again when a member stops accepting it.
+// etcd://h1:2379,h2:2379[/prefix] (etcds:// for TLS): the key layout of etcd_keys.hpp, values
+// validated as etcd_entries.hpp does, members asked as etcd_members.hpp does, watches as
+// etcd_watch.hpp keeps them.
 
 #include <memory>
 

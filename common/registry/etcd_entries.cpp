@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "common/log/log.hpp"
 #include "common/model/json.hpp"
 #include "common/model/validate.hpp"
 
@@ -94,6 +95,10 @@ std::optional<Entry> read_entry(const KeyLayout& keys, const json& kv, bool dele
     out.route->revision = out.revision;
   }
   return out;
+}
+
+void report_ignored(const Entry& entry) {
+  log::get("etcd")->warn("{}: ignored: {}", entry.key_text, entry.problem);
 }
 
 model::Event to_event(Entry entry) {

@@ -35,6 +35,9 @@ struct Entry {
 // nullopt for keys that are not dstack's (other tools may share the prefix).
 std::optional<Entry> read_entry(const KeyLayout& keys, const nlohmann::json& kv, bool deleted);
 
+// Logs that an invalid entry is ignored, and why.
+void report_ignored(const Entry& entry);
+
 // The watch event an entry stands for: a put when it holds a valid value, else a delete.
 model::Event to_event(Entry entry);
 

@@ -8,18 +8,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "etcd_fixture.hpp"
 #include "harness.hpp"
 #include "sherlock_fixture.hpp"
+#include "sherlock_probes.hpp"
 #include "test_service.hpp"
 
 namespace dstack::test {
@@ -27,7 +23,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using Servers = std::map<std::string, int>;  // HAProxy server (the instance id) -> weight
 
 const std::string kPrefix = "/dstack";
 
@@ -41,22 +36,6 @@ json instance_body(const std::string& lease, const std::string& url, int weight,
   return json{{"lease", lease},        {"url", url},          {"version", version},
               {"weight", weight},      {"health", "passing"}, {"tags", json::array()},
               {"meta", json::object()}};
-}
-
-Servers servers_of(const json& status, const std::string& service) {
-  Servers out;
-  if (!status.is_object() || !status.contains("services")) return out;
-  const auto& services = status.at("services");
-  if (!services.contains(service)) return out;
-  for (const auto& srv : services.at(service).at("servers"))
-    out[srv.at("id").get<std::string>()] = srv.at("weight").get<int>();
-  return out;
-}
-
-std::size_t routable(const Servers& servers) {
-  std::size_t n = 0;
-  for (const auto& [id, weight] : servers) n += weight > 0;
-  return n;
 }
 
 std::string tail(const std::string& text, std::size_t n = 6000) {
@@ -75,131 +54,15 @@ int watchers(std::uint16_t port) {
   return -1;
 }
 
-// Runs `step` every `period` on a thread of its own until stop(). Background threads touch only
-// sockets (http), never the fixtures' Process objects, which are not thread-safe.
-class Repeater {
- public:
-  Repeater(Clock::duration period, std::function<void()> step)
-      : thread_([this, period, step = std::move(step)] {
-          std::unique_lock<std::mutex> lock(mutex_);
-          while (!stop_) {
-            lock.unlock();
-            step();
-            lock.lock();
-            cv_.wait_for(lock, period, [&] { return stop_; });
-          }
-        }) {}
-  ~Repeater() { stop(); }
-  void stop() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;  // last: it starts once the rest exists
-};
-
-// A lease's owner, as watson is: a keepalive every second on whichever member answers.
-class LeaseKeeper {
- public:
-  LeaseKeeper(const EtcdCluster& etcd, std::string lease) : lease_(std::move(lease)) {
-    for (int i = 0; i < etcd.size(); ++i) ports_.push_back(etcd.client_port(i));
-    repeater_ = std::make_unique<Repeater>(1s, [this] { keepalive(); });
-  }
-  std::uint64_t renewals() const { return renewals_; }
-
- private:
-  void keepalive() {
-    const std::string body = json{{"ID", lease_}}.dump();
-    for (auto port : ports_) {
-      auto r = http(port, "POST", "/v3/lease/keepalive", body, {}, 1s);
-      auto j = json::parse(r.body, nullptr, false);
-      if (r.status == 200 && j.is_object() && j.contains("result") &&
-          j["result"].value("TTL", "0") != "0") {
-        ++renewals_;
-        return;
-      }
-    }
-  }
-  std::string lease_;
-  std::vector<std::uint16_t> ports_;
-  std::atomic<std::uint64_t> renewals_{0};
-  std::unique_ptr<Repeater> repeater_;  // last: stopped first
-};
-
-// An application calling a service through sherlock's proxy: one request after the other,
-// every answer that is not a 200 counted, the first one kept to tell why.
-class ClientLoop {
- public:
-  ClientLoop(std::uint16_t proxy_port, std::string target)
-      : repeater_(5ms, [this, proxy_port, target] {
-          auto r = http(proxy_port, "GET", target, "", {}, 3s);
-          if (r.status == 200) {
-            ++ok_;
-            return;
-          }
-          if (failed_++ == 0) {
-            std::lock_guard<std::mutex> lock(mutex_);
-            first_failure_ = std::to_string(r.status) + " " + r.error + " " + r.body;
-          }
-        }) {}
-  void stop() { repeater_.stop(); }
-  std::uint64_t ok() const { return ok_; }
-  std::uint64_t failed() const { return failed_; }
-  std::string first_failure() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return first_failure_;
-  }
-
- private:
-  std::atomic<std::uint64_t> ok_{0}, failed_{0};
-  mutable std::mutex mutex_;
-  std::string first_failure_;
-  Repeater repeater_;
-};
-
-// Watches sherlock's status all along: the fewest servers with traffic a service ever had.
-class ServerCountMonitor {
- public:
-  ServerCountMonitor(const Sherlock& sherlock, std::string service)
-      : repeater_(20ms, [this, &sherlock, service] {
-          auto s = sherlock.status();
-          if (!s.is_object()) return;  // no answer says nothing about HAProxy's servers
-          const auto n = routable(servers_of(s, service));
-          std::lock_guard<std::mutex> lock(mutex_);
-          ++samples_;
-          if (n < min_) {
-            min_ = n;
-            at_min_ = s.dump(2);
-          }
-        }) {}
-  void stop() { repeater_.stop(); }
-  std::size_t min() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return min_;
-  }
-  std::size_t samples() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return samples_;
-  }
-  std::string at_min() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return at_min_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::size_t min_ = SIZE_MAX, samples_ = 0;
-  std::string at_min_;
-  Repeater repeater_;
-};
+// Servers exactly `ids`, each taking traffic.
+std::function<bool(const Servers&)> exactly(std::vector<std::string> ids) {
+  return [ids](const Servers& s) {
+    if (s.size() != ids.size()) return false;
+    for (const auto& id : ids)
+      if (!s.count(id) || s.at(id) <= 0) return false;
+    return true;
+  };
+}
 
 struct SherlockEtcd : ::testing::Test {
   std::unique_ptr<EtcdCluster> etcd;
@@ -272,6 +135,22 @@ struct SherlockEtcd : ::testing::Test {
                     << tail(sherlock->stderr_text());
     return done;
   }
+  // 3 members, instances a and b, and sherlock serving both while it watches a follower (whose
+  // death leaves the cluster writable at once). The member it watches, or -1 (test failed).
+  int follow_a_follower(const TestService& a, const TestService& b) {
+    start_etcd(3);
+    put("a", a);
+    put("b", b);
+    const int watched = follower();
+    start_sherlock(watched);
+    if (!wait_servers("emitter", exactly({"a", "b"}))) return -1;
+    if (!poll_until(10s, [&] { return watched_member() == watched; })) {
+      ADD_FAILURE() << "sherlock watches member " << watched_member() << ", not " << watched;
+      return -1;
+    }
+    return watched;
+  }
+
   bool wait_new_leader(int old) {
     return poll_until(
         20s,
@@ -283,30 +162,13 @@ struct SherlockEtcd : ::testing::Test {
   }
 };
 
-// Servers exactly `ids`, each taking traffic.
-std::function<bool(const Servers&)> exactly(std::vector<std::string> ids) {
-  return [ids](const Servers& s) {
-    if (s.size() != ids.size()) return false;
-    for (const auto& id : ids)
-      if (!s.count(id) || s.at(id) <= 0) return false;
-    return true;
-  };
-}
-
 // The member sherlock watches dies. sherlock goes on from the next member at the revision it had
 // reached, so every change made meanwhile arrives as an event: none missed, none twice, no
 // re-read of the whole directory.
 TEST_F(SherlockEtcd, WatchedMemberDiesAndNoEventIsMissed) {
-  start_etcd(3);
   TestService a, b, c;
-  put("a", a);
-  put("b", b);
-  // A follower, so that its death is about the watch alone (the leader's is the next test).
-  const int watched = follower();
-  start_sherlock(watched);
-  ASSERT_TRUE(wait_servers("emitter", exactly({"a", "b"})));
-  ASSERT_TRUE(poll_until(10s, [&] { return watched_member() == watched; }))
-      << "sherlock watches member " << watched_member() << ", not " << watched;
+  const int watched = follow_a_follower(a, b);
+  ASSERT_GE(watched, 0);
   const auto before = sherlock->status()["directory"];
 
   etcd->kill(watched);
@@ -371,14 +233,9 @@ TEST_F(SherlockEtcd, LeaderDiesAndNoInstanceFlaps) {
 // An application calling through sherlock's proxy sees no failed request while the member
 // sherlock watches dies and then the leader does; the instances it reaches follow the changes.
 TEST_F(SherlockEtcd, ClientsSeeNoFailureThroughMemberAndLeaderDeaths) {
-  start_etcd(3);
   TestService a, b, c, d;
-  put("a", a);
-  put("b", b);
-  const int watched = follower();
-  start_sherlock(watched);
-  ASSERT_TRUE(wait_servers("emitter", exactly({"a", "b"})));
-  ASSERT_TRUE(poll_until(10s, [&] { return watched_member() == watched; }));
+  const int watched = follow_a_follower(a, b);
+  ASSERT_GE(watched, 0);
 
   ClientLoop clients(sherlock->proxy_port(), "/emitter/");
   ASSERT_TRUE(poll_until(10s, [&] { return clients.ok() >= 20; }));
@@ -406,14 +263,9 @@ TEST_F(SherlockEtcd, ClientsSeeNoFailureThroughMemberAndLeaderDeaths) {
 // the newest revision. The stream is cut after the first answer: sherlock must go on from the
 // last event it got, not from that header, or the rest of the catch-up is skipped for good.
 TEST_F(SherlockEtcd, AStreamCutDuringALongCatchUpMissesNothing) {
-  start_etcd(3);
   TestService a, b, c;
-  put("a", a);
-  put("b", b);
-  const int watched = follower();
-  start_sherlock(watched);
-  ASSERT_TRUE(wait_servers("emitter", exactly({"a", "b"})));
-  ASSERT_TRUE(poll_until(10s, [&] { return watched_member() == watched; }));
+  const int watched = follow_a_follower(a, b);
+  ASSERT_GE(watched, 0);
   const auto events_before = sherlock->status()["directory"]["events"].get<int>();
 
   // sherlock away and its member down while 1,202 changes are made elsewhere.
@@ -444,14 +296,9 @@ TEST_F(SherlockEtcd, AStreamCutDuringALongCatchUpMissesNothing) {
 // directory changes and etcd compacts its history. The revision sherlock resumes from is gone:
 // it re-reads everything and converges on exactly what etcd holds.
 TEST_F(SherlockEtcd, CompactionDuringAWatchOutageMeansAFreshSnapshot) {
-  start_etcd(3);
   TestService a, b, c, e, t;
-  put("a", a);
-  put("b", b);
-  const int watched = follower();
-  start_sherlock(watched);
-  ASSERT_TRUE(wait_servers("emitter", exactly({"a", "b"})));
-  ASSERT_TRUE(poll_until(10s, [&] { return watched_member() == watched; }));
+  const int watched = follow_a_follower(a, b);
+  ASSERT_GE(watched, 0);
   const auto snapshots = sherlock->status()["directory"]["snapshots"].get<int>();
 
   sherlock->process().kill(SIGSTOP);
