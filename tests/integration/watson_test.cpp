@@ -12,7 +12,8 @@ std::string http_service(const std::string& name, const TestService& s, const Tu
 }
 
 std::string exec_service(const std::string& name, int port, const std::string& script) {
-  // An interval of 200 ms leaves a forked shell time to run on a loaded machine.
+  // Tests assert on the script's verdict once it is in: a forked shell can still miss 200 ms on a
+  // loaded machine.
   return "service: " + name + "\nurl: http://127.0.0.1:" + std::to_string(port) + "/" + name +
          "\ncheck:\n  exec: [/bin/sh, -c, \"" + script +
          "\"]\n  interval: 200ms\n  timeout: 200ms\n  rise: 1\n  fall: 1\ndrain: 0s\n";
