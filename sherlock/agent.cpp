@@ -7,6 +7,7 @@
 
 #include "common/log/log.hpp"
 #include "common/model/url.hpp"
+#include "sherlock/handover.hpp"
 
 namespace dstack::sherlock {
 namespace {
@@ -14,6 +15,8 @@ namespace {
 constexpr Duration kResolveRefresh = std::chrono::seconds(30);
 constexpr Duration kSaveDelay = std::chrono::seconds(1);
 constexpr Duration kStopGrace = std::chrono::seconds(10);
+// Enough for a reload in flight to finish (each of its HAProxy commands has its own timeout).
+constexpr Duration kReleaseTimeout = std::chrono::seconds(15);
 
 std::optional<std::string> url_host(const std::string& url) {
   auto parsed = model::parse_instance_url(url);
@@ -45,6 +48,11 @@ Agent::Agent(asio::any_io_executor ex, const SherlockConfig& config,
 void Agent::start() {
   auto log = log::get("sherlock");
   try {
+    resolver_.seed(take_handover_addresses(config_.state_dir));
+  } catch (const std::exception& e) {
+    log->warn("ignoring the addresses the last sherlock left: {}", e.what());
+  }
+  try {
     if (auto saved = store_.load()) {
       auto services = view_.load(*saved);
       Plan plan;
@@ -67,6 +75,29 @@ awaitable<void> Agent::stop() {
   resolver_.stop();
   auto op = haproxy_.stop(kStopGrace);
   co_await std::move(op);
+}
+
+std::optional<std::string> Agent::handover_refusal() const {
+  if (save_error_.empty()) return std::nullopt;
+  return "the view cannot be saved (" + save_error_ +
+         "), and the next sherlock would start from it";
+}
+
+awaitable<void> Agent::prepare_handover() {
+  watcher_.stop();
+  resolver_.stop();
+  auto release = haproxy_.release(kReleaseTimeout);
+  const pid_t haproxy = co_await std::move(release);
+  saver_.join();  // a save in flight ends first: saves never overlap
+  auto log = log::get("sherlock");
+  try {
+    store_.save(view_.to_snapshot());
+    save_handover_addresses(config_.state_dir, resolver_.addresses());
+  } catch (const std::exception& e) {
+    log->error("{}; the next sherlock starts from the view saved last", e.what());
+  }
+  if (haproxy != 0)
+    log->info("HAProxy (pid {}) keeps serving; the view is saved for the next sherlock", haproxy);
 }
 
 void Agent::changed(const std::set<std::string>& services) {

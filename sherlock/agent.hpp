@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,6 +33,11 @@ class Agent {
   // Loads the saved view (if any), starts HAProxy, follows the directories.
   void start();
   awaitable<void> stop();
+  // Why a handover (handover.hpp) cannot be made now: the view could not be saved lately.
+  std::optional<std::string> handover_refusal() const;
+  // The first half of a handover: stops following the directories and managing HAProxy (left
+  // running) and saves the view and the host addresses for the next sherlock.
+  awaitable<void> prepare_handover();
 
   nlohmann::json status() const;
   std::string metrics() const;

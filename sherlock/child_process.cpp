@@ -119,7 +119,12 @@ Result<std::unique_ptr<ProcessHandle>> ProcessHandle::adopt(asio::any_io_executo
   if (fd < 0)
     return Error{ErrorKind::not_found, "no_process",
                  "process " + std::to_string(pid) + ": " + std::strerror(errno)};
-  return std::unique_ptr<ProcessHandle>(new ProcessHandle(pid, false, fd, ex));
+  // Still sherlock's child when this sherlock is the one that started it, before it exec'd
+  // itself (a handover): then its exit is reaped and its status read as for any child.
+  siginfo_t info{};
+  const bool child =
+      ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+  return std::unique_ptr<ProcessHandle>(new ProcessHandle(pid, child, fd, ex));
 }
 
 void ProcessHandle::signal(int sig) {

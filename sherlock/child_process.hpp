@@ -22,7 +22,9 @@ class ProcessHandle {
   // Starts argv[0] (a path) with sherlock's stdout and stderr. Error names the program and why.
   static Result<std::unique_ptr<ProcessHandle>> spawn(asio::any_io_executor ex,
                                                       const std::vector<std::string>& argv);
-  // Watches a process sherlock did not start; its exit code cannot be read (reported as -1).
+  // Watches a process this sherlock image did not start. Its exit code can be read (and it is
+  // reaped) only when it is our child all the same (started before a handover's exec); else
+  // the exit is reported as -1.
   static Result<std::unique_ptr<ProcessHandle>> adopt(asio::any_io_executor ex, pid_t pid);
   // Takes `pidfd`, an open pidfd on `pid`; `child`: sherlock started it (its status is read).
   ProcessHandle(pid_t pid, bool child, int pidfd, asio::any_io_executor ex);

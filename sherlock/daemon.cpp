@@ -14,6 +14,7 @@
 #include "common/registry/directory_client.hpp"
 #include "sherlock/agent.hpp"
 #include "sherlock/child_process.hpp"
+#include "sherlock/handover.hpp"
 #include "sherlock/haproxy_files.hpp"
 #include "sherlock/local_api.hpp"
 #include "sherlock/state_store.hpp"
@@ -60,9 +61,48 @@ awaitable<void> stop_then_exit(Agent& agent, net::HttpServer& server, asio::io_c
   io.stop();
 }
 
+// What a SIGHUP starts (handover.hpp). A SIGTERM during the check cancels it; one once it is
+// committed is passed on to the new image, which then stops as this one would have.
+struct Handover {
+  bool checking = false;
+  bool committed = false;
+  bool then_terminate = false;
+};
+
+awaitable<void> hand_over(Agent& agent, SelfCommand self, Handover& h, const bool& stopping) {
+  auto log = log::get("sherlock");
+  log->info("SIGHUP: checking {} and its config, then handing HAProxy over to it", self.path);
+  auto check = check_successor(self);
+  auto refused = co_await std::move(check);
+  h.checking = false;
+  if (stopping) co_return;
+  if (!refused) refused = agent.handover_refusal();
+  if (refused) {
+    log->error("not handing over, carrying on as before: {}", *refused);
+    co_return;
+  }
+  h.committed = true;
+  // Later signals are noted for the new image. One taken just before is still in the reactor's
+  // signal pipe: a pass through the reactor hands it to on_terminate.
+  hold_stop_signals();
+  asio::steady_timer drain(co_await asio::this_coro::executor);
+  drain.expires_after(std::chrono::milliseconds(5));
+  auto drained = drain.async_wait(use_awaitable);
+  co_await std::move(drained);
+  daemon::notify_reloading();
+  auto prepare = agent.prepare_handover();
+  co_await std::move(prepare);
+  log->info("handing over: exec {}", self.path);
+  log->flush();
+  const std::string why = exec_self(self, h.then_terminate);
+  log->critical("{}; exiting, HAProxy serves on until sherlock is started again", why);
+  log->flush();
+  std::_Exit(exit_code::failure);
+}
+
 }  // namespace
 
-int run_daemon(const SherlockConfig& config) {
+int run_daemon(const SherlockConfig& config, const SelfCommand& self) {
   auto log = log::get("sherlock");
   asio::io_context io(1);
   Agent agent(io.get_executor(), config, registries(io, config));
@@ -77,9 +117,14 @@ int run_daemon(const SherlockConfig& config) {
 
   agent.start();
   bool stopping = false;
+  Handover handover;
   daemon::Signals signals(
       io,
       [&] {
+        if (handover.committed) {
+          handover.then_terminate = true;
+          return;
+        }
         if (stopping) return;
         stopping = true;
         log->info("stopping: HAProxy finishes its requests, then exits");
@@ -87,7 +132,9 @@ int run_daemon(const SherlockConfig& config) {
         asio::co_spawn(io, stop_then_exit(agent, server, io), asio::detached);
       },
       [&] {
-        log->info("SIGHUP: sherlock.yaml is read at start only; restart sherlock to change it");
+        if (stopping || handover.checking || handover.committed) return;
+        handover.checking = true;
+        asio::co_spawn(io, hand_over(agent, self, handover, stopping), asio::detached);
       });
   daemon::start_watchdog(io);
   daemon::notify_ready();

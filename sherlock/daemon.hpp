@@ -3,12 +3,14 @@
 
 #include <string>
 
+#include "sherlock/handover.hpp"
 #include "sherlock/sherlock_config.hpp"
 
 namespace dstack::sherlock {
 
-// Runs until SIGTERM/SIGINT: HAProxy is stopped gracefully, then sherlock exits 0.
-int run_daemon(const SherlockConfig& config);
+// Runs until SIGTERM/SIGINT: HAProxy is stopped gracefully, then sherlock exits 0. SIGHUP hands
+// HAProxy over to `self` started afresh (handover.hpp).
+int run_daemon(const SherlockConfig& config, const SelfCommand& self);
 
 // --render: the HAProxy config sherlock would run now (from the first directory that answers,
 // else the saved view), with its maps as comments at the end.

@@ -19,6 +19,8 @@ using nlohmann::json;
 constexpr Duration kStartTimeout = std::chrono::seconds(10);
 constexpr Duration kReloadTimeout = std::chrono::seconds(15);
 constexpr Duration kCliTimeout = std::chrono::seconds(5);
+// How long a stop waits for an operation in flight (a start, a reload) before it goes on.
+constexpr Duration kFinishTimeout = std::chrono::seconds(5);
 constexpr Duration kCommandTimeout = std::chrono::seconds(60);
 constexpr Duration kDeleteRetry = std::chrono::seconds(1);
 constexpr std::size_t kBatch = 1000;  // commands per CLI connection
@@ -67,7 +69,9 @@ HaproxyManager::~HaproxyManager() = default;
 
 void HaproxyManager::start() {
   files_.prepare_run_dir();
-  asio::co_spawn(ex_, run(), [](std::exception_ptr e) {
+  loop_running_ = true;
+  asio::co_spawn(ex_, run(), [this](std::exception_ptr e) {
+    loop_running_ = false;
     if (e) log::get("haproxy")->critical("the HAProxy manager stopped: {}", exception_text(e));
   });
 }
@@ -175,17 +179,24 @@ awaitable<void> HaproxyManager::supervise(ProcessHandle* process) {
   wake();
 }
 
-awaitable<bool> HaproxyManager::adopt_running(PlanPtr want) {
+awaitable<std::unique_ptr<ProcessHandle>> HaproxyManager::find_left_running() {
   pid_t pid = running_haproxy(files_.pid_file());
-  if (pid == 0) co_return false;
+  if (pid == 0) co_return nullptr;
   auto op = show_proc(files_.master_socket(), kCliTimeout);
   auto procs = co_await std::move(op);
-  if (!procs || procs->master != pid) co_return false;
+  if (!procs || procs->master != pid) co_return nullptr;
   auto handle = ProcessHandle::adopt(ex_, pid);
+  if (!handle) co_return nullptr;
+  co_return std::move(*handle);
+}
+
+awaitable<bool> HaproxyManager::adopt_running(PlanPtr want) {
+  auto find = find_left_running();
+  auto handle = co_await std::move(find);
   if (!handle) co_return false;
   log::get("haproxy")->info("taking over HAProxy (pid {}) left running by an earlier sherlock",
-                            pid);
-  process_ = std::move(*handle);
+                            handle->pid());
+  process_ = std::move(handle);
   asio::co_spawn(ex_, supervise(process_.get()), asio::detached);
   running_ = true;
   lingering_.clear();
@@ -404,8 +415,19 @@ awaitable<void> HaproxyManager::retry_deletes() {
 }
 
 awaitable<void> HaproxyManager::stop(Duration grace) {
-  stopping_ = true;
-  wake();
+  auto finish = release(kFinishTimeout);
+  co_await std::move(finish);
+  // Asked to stop before taking over an HAProxy left running (a SIGTERM just after a start or
+  // a handover): that one is this sherlock's to stop all the same.
+  if (!process_ && config_.haproxy.manage == HaproxySettings::Manage::child) {
+    auto find = find_left_running();
+    process_ = co_await std::move(find);
+    if (process_) {
+      log::get("haproxy")->info("stopping HAProxy (pid {}) left running by an earlier sherlock",
+                                process_->pid());
+      asio::co_spawn(ex_, supervise(process_.get()), asio::detached);
+    }
+  }
   if (!process_) co_return;
   ProcessHandle* p = process_.get();
   // SIGUSR1: stop accepting, finish what is in flight; SIGTERM when that takes too long.
@@ -422,6 +444,19 @@ awaitable<void> HaproxyManager::stop(Duration grace) {
     auto w = t.async_wait(use_awaitable);
     co_await std::move(w);
   }
+}
+
+awaitable<pid_t> HaproxyManager::release(Duration timeout) {
+  stopping_ = true;
+  wake();
+  const auto deadline = steady::now() + timeout;
+  while (loop_running_ && steady::now() < deadline) {
+    asio::steady_timer t(ex_);
+    t.expires_after(std::chrono::milliseconds(10));
+    auto w = t.async_wait(use_awaitable);
+    co_await std::move(w);
+  }
+  co_return (process_ && running_) ? process_->pid() : 0;
 }
 
 void HaproxyManager::record(bool ok, std::string reason, std::string error,

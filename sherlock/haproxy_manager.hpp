@@ -62,6 +62,10 @@ class HaproxyManager {
   void submit(Plan desired);
   // Stops a child HAProxy gracefully (in-flight requests finish, up to `grace`).
   awaitable<void> stop(Duration grace);
+  // Stops managing HAProxy and leaves it running for the next sherlock (handover.hpp): returns
+  // once an operation in flight has finished (or `timeout` passed), with HAProxy's master pid
+  // (0 when none is running, or with manage: external).
+  awaitable<pid_t> release(Duration timeout);
 
   const Plan& applied() const { return *applied_; }
   const Plan& desired() const { return *desired_; }
@@ -78,6 +82,8 @@ class HaproxyManager {
   // Arguments by value: a coroutine outlives its caller's temporaries.
   using PlanPtr = std::shared_ptr<const Plan>;
   awaitable<bool> start_haproxy(PlanPtr want);
+  // An HAProxy an earlier sherlock left running (run_dir's pid file, confirmed by its master).
+  awaitable<std::unique_ptr<ProcessHandle>> find_left_running();
   awaitable<bool> adopt_running(PlanPtr want);
   awaitable<bool> reload(PlanPtr want, std::string reason);
   awaitable<void> apply_runtime(PlanPtr want);
@@ -103,6 +109,7 @@ class HaproxyManager {
   bool reload_wanted_ = false;
   std::string reload_reason_;
   bool stopping_ = false;
+  bool loop_running_ = false;
   bool dirty_ = false;
   std::chrono::steady_clock::time_point next_reload_at_{};
   Backoff restart_backoff_;

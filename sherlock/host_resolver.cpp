@@ -31,6 +31,20 @@ void HostResolver::stop() {
   timer_.cancel();
 }
 
+void HostResolver::seed(const std::map<std::string, std::string>& addresses) {
+  for (const auto& [host, address] : addresses) {
+    auto ip = canonical_ip(address);
+    if (!ip || canonical_ip(host) || cache_.count(host)) continue;
+    cache_[host] = *ip;
+    if (!stopped_ && pending_.insert(host).second)
+      asio::co_spawn(ex_, resolve(host), asio::detached);
+  }
+  if (!cache_.empty() && !refreshing_ && !stopped_) {
+    refreshing_ = true;
+    asio::co_spawn(ex_, refresh_loop(), asio::detached);
+  }
+}
+
 std::size_t HostResolver::unresolved() const {
   return failed_.size();
 }

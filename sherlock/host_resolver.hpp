@@ -27,6 +27,10 @@ class HostResolver {
   // The address for `host` now, if known; starts a lookup when it is not.
   std::optional<std::string> lookup(const std::string& host);
   void stop();
+  // Addresses known from elsewhere (the sherlock that handed HAProxy over): used at once and
+  // looked up again straight away, so one that changed meanwhile is corrected.
+  void seed(const std::map<std::string, std::string>& addresses);
+  const std::map<std::string, std::string>& addresses() const { return cache_; }
 
   std::size_t known() const { return cache_.size(); }
   std::size_t unresolved() const;

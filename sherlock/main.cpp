@@ -30,6 +30,8 @@ void keep_heap_small() {
 int main(int argc, char** argv) {
   using namespace dstack;
   keep_heap_small();
+  // Taken before anything can change the working directory: what a handover execs.
+  const auto self = sherlock::self_command(argc, argv);
   CLI::App app{
       "sherlock: follows the directory and drives a local HAProxy, so clients reach a healthy "
       "instance of any service at http://localhost:8000/<service>/.\n\n"
@@ -72,6 +74,6 @@ int main(int argc, char** argv) {
     }
     log::setup(*log::parse_level(cfg.log_level));
     if (render) return sherlock::render_now(cfg);
-    return sherlock::run_daemon(cfg);
+    return sherlock::run_daemon(cfg, self);
   });
 }

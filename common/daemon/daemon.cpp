@@ -1,5 +1,7 @@
 #include "common/daemon/daemon.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -54,6 +56,14 @@ Signals::Signals(asio::io_context& io, std::function<void()> on_terminate,
     : set_(io, SIGTERM, SIGINT, SIGHUP),
       on_terminate_(std::move(on_terminate)),
       on_reload_(std::move(on_reload)) {
+  // A process that execs itself (sherlock's handover) blocks these until its new image listens;
+  // any that arrived meanwhile are delivered now, to the handlers.
+  sigset_t stops;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGHUP);
+  ::pthread_sigmask(SIG_UNBLOCK, &stops, nullptr);
   wait();
 }
 

@@ -23,6 +23,11 @@ Sherlock::~Sherlock() {
 }
 
 std::vector<std::string> Sherlock::argv() const {
+  write_config();
+  return {sherlock_binary(), "-c", config_path().string()};
+}
+
+void Sherlock::write_config() const {
   std::string yaml;
   if (!options_.directories.empty()) {
     yaml += "directories:\n";
@@ -45,7 +50,6 @@ std::vector<std::string> Sherlock::argv() const {
   yaml += "log_level: debug\n";
   yaml += options_.extra_config;
   dir_.write("sherlock.yaml", yaml);
-  return {sherlock_binary(), "-c", config_path().string()};
 }
 
 void Sherlock::start() {
@@ -71,6 +75,10 @@ void Sherlock::kill9() {
 
 void Sherlock::sigterm() {
   process_->kill(SIGTERM);
+}
+
+void Sherlock::sighup() {
+  process_->kill(SIGHUP);
 }
 
 std::optional<int> Sherlock::wait(Clock::duration timeout) {

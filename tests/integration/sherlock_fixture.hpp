@@ -54,7 +54,10 @@ class Sherlock {
   // stderr otherwise.
   void start();
   void kill9();    // sherlock only: its HAProxy keeps running
-  void sigterm();  // SIGTERM, then the exit status within 20 s
+  void sigterm();  // SIGTERM; wait() for the exit status
+  void sighup();   // SIGHUP: a handover to a fresh sherlock
+  // Writes sherlock.yaml from options() (start() does too), e.g. before a handover.
+  void write_config() const;
   std::optional<int> wait(Clock::duration timeout);
   SherlockRun run(const std::vector<std::string>& args, Clock::duration timeout = 20s) const;
 

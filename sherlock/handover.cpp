@@ -1,0 +1,176 @@
+#include "sherlock/handover.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "sherlock/child_process.hpp"
+#include "sherlock/haproxy_files.hpp"
+
+namespace dstack::sherlock {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr Duration kCheckTimeout = std::chrono::seconds(30);
+constexpr auto kAddressesMaxAge = std::chrono::minutes(1);
+constexpr unsigned kCloseRangeCloexec = 1U << 2;  // CLOSE_RANGE_CLOEXEC, Linux >= 5.11
+
+std::string addresses_path(const std::string& state_dir) {
+  return (fs::path(state_dir) / "handover-addresses.json").string();
+}
+
+std::string on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    auto candidate = fs::path(dir.empty() ? "." : dir) / program;
+    if (::access(candidate.c_str(), X_OK) == 0) return fs::absolute(candidate).string();
+  }
+  return {};
+}
+
+// Older kernels: each open descriptor marked close-on-exec one by one.
+void cloexec_each_descriptor() {
+  std::error_code ec;
+  std::vector<int> fds;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd", ec)) {
+    int fd = std::atoi(entry.path().filename().c_str());
+    if (fd > 2) fds.push_back(fd);
+  }
+  for (int fd : fds) {
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
+volatile std::sig_atomic_t held_terminate = 0;
+volatile std::sig_atomic_t held_interrupt = 0;
+volatile pid_t exec_thread = 0;
+
+// Taken by the thread that will exec: noted, and raised again just before exec. Taken by another
+// thread (the resolver's, say): sent on to that thread, where it is noted, or pends once that
+// thread blocks it for exec.
+extern "C" void note_stop_signal(int sig) {
+  if (static_cast<pid_t>(::syscall(SYS_gettid)) != exec_thread) {
+    ::syscall(SYS_tgkill, ::getpid(), exec_thread, sig);
+    return;
+  }
+  if (sig == SIGTERM) held_terminate = 1;
+  if (sig == SIGINT) held_interrupt = 1;
+}
+
+}  // namespace
+
+SelfCommand self_command(int argc, char** argv) {
+  SelfCommand self;
+  for (int i = 0; i < argc; ++i) self.argv.emplace_back(argv[i]);
+  const std::string program = argc > 0 ? argv[0] : "";
+  // The path, not /proc/self/exe: after an upgrade that names the replaced, deleted binary.
+  if (program.find('/') != std::string::npos)
+    self.path = fs::absolute(program).lexically_normal().string();
+  else if (!program.empty())
+    self.path = on_path(program);
+  if (self.path.empty()) {
+    std::error_code ec;
+    self.path = fs::read_symlink("/proc/self/exe", ec).string();
+  }
+  if (self.argv.empty()) self.argv.push_back(self.path);
+  return self;
+}
+
+awaitable<std::optional<std::string>> check_successor(SelfCommand self) {
+  std::vector<std::string> argv = self.argv;
+  argv[0] = self.path;
+  argv.push_back("--check-config");
+  auto op = run_command(argv, kCheckTimeout);
+  CommandResult r = co_await std::move(op);
+  if (r.code == 0) co_return std::nullopt;
+  std::string output = r.output;
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  std::string why = r.timed_out  ? "timed out"
+                    : r.code < 0 ? "could not run"
+                                 : "exit " + std::to_string(r.code);
+  co_return self.path + " --check-config: " + why + (output.empty() ? "" : ": " + output);
+}
+
+void save_handover_addresses(const std::string& state_dir,
+                             const std::map<std::string, std::string>& addresses) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  json j{{"saved_at", std::chrono::duration_cast<std::chrono::seconds>(now).count()},
+         {"addresses", addresses}};
+  write_file_atomically(addresses_path(state_dir), j.dump() + "\n", /*sync=*/true);
+}
+
+std::map<std::string, std::string> take_handover_addresses(const std::string& state_dir) {
+  const std::string path = addresses_path(state_dir);
+  std::ifstream in(path);
+  if (!in) return {};
+  std::stringstream text;
+  text << in.rdbuf();
+  in.close();
+  std::error_code ec;
+  fs::remove(path, ec);
+  std::map<std::string, std::string> out;
+  auto j = json::parse(text.str(), nullptr, false);
+  if (!j.is_object() || !j.contains("saved_at") || !j["saved_at"].is_number_integer() ||
+      !j.contains("addresses") || !j["addresses"].is_object())
+    return out;
+  const auto saved = std::chrono::system_clock::time_point(
+      std::chrono::seconds(j["saved_at"].get<std::int64_t>()));
+  const auto age = std::chrono::system_clock::now() - saved;
+  if (age < -kAddressesMaxAge || age > kAddressesMaxAge) return out;
+  for (const auto& [host, address] : j["addresses"].items())
+    if (address.is_string()) out[host] = address.get<std::string>();
+  return out;
+}
+
+void hold_stop_signals() {
+  exec_thread = static_cast<pid_t>(::syscall(SYS_gettid));
+  struct sigaction note {};
+  note.sa_handler = note_stop_signal;
+  sigemptyset(&note.sa_mask);
+  struct sigaction drop {};
+  drop.sa_handler = SIG_IGN;
+  sigemptyset(&drop.sa_mask);
+  ::sigaction(SIGTERM, &note, nullptr);
+  ::sigaction(SIGINT, &note, nullptr);
+  ::sigaction(SIGHUP, &drop, nullptr);
+}
+
+std::string exec_self(const SelfCommand& self, bool then_terminate) {
+  // Blocked in this thread, the one that execs: raised here or sent here from now on, they stay
+  // pending through exec.
+  sigset_t stops;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &stops, nullptr);
+  // SIGHUP's disposition goes back to the default, which exec would not do for an ignored one.
+  ::signal(SIGHUP, SIG_DFL);
+  if (then_terminate || held_terminate) ::raise(SIGTERM);
+  if (held_interrupt) ::raise(SIGINT);
+  if (::syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec) != 0) cloexec_each_descriptor();
+  std::vector<char*> argv;
+  for (const auto& a : self.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv(self.path.c_str(), argv.data());
+  return "exec " + self.path + ": " + std::strerror(errno);
+}
+
+}  // namespace dstack::sherlock
