@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/daemon/daemon.hpp"
 #include "sherlock/child_process.hpp"
 #include "sherlock/haproxy_files.hpp"
 
@@ -155,12 +156,8 @@ void hold_stop_signals() {
 std::string exec_self(const SelfCommand& self, bool then_terminate) {
   // Blocked in this thread, the one that execs: raised here or sent here from now on, they stay
   // pending through exec.
-  sigset_t stops;
-  sigemptyset(&stops);
-  sigaddset(&stops, SIGTERM);
-  sigaddset(&stops, SIGINT);
-  sigaddset(&stops, SIGHUP);
-  ::pthread_sigmask(SIG_BLOCK, &stops, nullptr);
+  const sigset_t handled = daemon::handled_signals();
+  ::pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   // SIGHUP's disposition goes back to the default, which exec would not do for an ignored one.
   ::signal(SIGHUP, SIG_DFL);
   if (then_terminate || held_terminate) ::raise(SIGTERM);

@@ -51,6 +51,15 @@ void raise_fd_limit() {
   }
 }
 
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
 Signals::Signals(asio::io_context& io, std::function<void()> on_terminate,
                  std::function<void()> on_reload)
     : set_(io, SIGTERM, SIGINT, SIGHUP),
@@ -58,12 +67,8 @@ Signals::Signals(asio::io_context& io, std::function<void()> on_terminate,
       on_reload_(std::move(on_reload)) {
   // A process that execs itself (sherlock's handover) blocks these until its new image listens;
   // any that arrived meanwhile are delivered now, to the handlers.
-  sigset_t stops;
-  sigemptyset(&stops);
-  sigaddset(&stops, SIGTERM);
-  sigaddset(&stops, SIGINT);
-  sigaddset(&stops, SIGHUP);
-  ::pthread_sigmask(SIG_UNBLOCK, &stops, nullptr);
+  const sigset_t handled = handled_signals();
+  ::pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
   wait();
 }
 

@@ -2,6 +2,8 @@
 // What every daemon shares: systemd readiness and watchdog, signals that set flags for an orderly
 // shutdown or reload, descriptor limits, and the exit-78 convention for config errors.
 
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <optional>
@@ -23,6 +25,9 @@ void start_watchdog(asio::io_context& io);
 
 // Raises the soft limit on open descriptors to the hard limit: a directory serves thousands.
 void raise_fd_limit();
+
+// SIGTERM, SIGINT and SIGHUP: what Signals handles.
+sigset_t handled_signals();
 
 // SIGTERM/SIGINT call on_terminate (a second one exits at once), SIGHUP calls on_reload.
 // The handlers run on the io_context thread, never inside a signal handler.
