@@ -62,40 +62,68 @@ awaitable<void> stop_then_exit(Agent& agent, net::HttpServer& server, asio::io_c
 }
 
 // What a SIGHUP starts (handover.hpp). A SIGTERM during the check cancels it; one once it is
-// committed is passed on to the new image, which then stops as this one would have.
+// committed ends it in an orderly stop, here or in the new image.
 struct Handover {
   bool checking = false;
   bool committed = false;
   bool then_terminate = false;
 };
 
-awaitable<void> hand_over(Agent& agent, SelfCommand self, Handover& h, const bool& stopping) {
+// Up to the commit: nullopt when the handover may go ahead, else why not.
+awaitable<std::optional<std::string>> check_handover(Agent& agent, SelfCommand self) {
+  try {
+    auto check = check_successor(std::move(self));
+    auto refused = co_await std::move(check);
+    if (!refused) refused = agent.handover_refusal();
+    co_return refused;
+  } catch (const std::exception& e) {
+    co_return std::string(e.what());
+  }
+}
+
+awaitable<void> hand_over(Agent& agent, SelfCommand self, Handover& h, bool& stopping,
+                          net::HttpServer& server, asio::io_context& io) {
   auto log = log::get("sherlock");
   log->info("SIGHUP: checking {} and its config, then handing HAProxy over to it", self.path);
-  auto check = check_successor(self);
+  auto check = check_handover(agent, self);
   auto refused = co_await std::move(check);
   h.checking = false;
   if (stopping) co_return;
-  if (!refused) refused = agent.handover_refusal();
   if (refused) {
     log->error("not handing over, carrying on as before: {}", *refused);
     co_return;
   }
   h.committed = true;
-  // Later signals are noted for the new image. One taken just before is still in the reactor's
-  // signal pipe: a pass through the reactor hands it to on_terminate.
-  hold_stop_signals();
-  asio::steady_timer drain(co_await asio::this_coro::executor);
-  drain.expires_after(std::chrono::milliseconds(5));
-  auto drained = drain.async_wait(use_awaitable);
-  co_await std::move(drained);
-  daemon::notify_reloading();
-  auto prepare = agent.prepare_handover();
-  co_await std::move(prepare);
+  try {
+    // Later signals are noted here. One taken just before is still in the reactor's signal
+    // pipe: a pass through the reactor hands it to on_terminate.
+    hold_stop_signals();
+    asio::steady_timer drain(io);
+    drain.expires_after(std::chrono::milliseconds(5));
+    auto drained = drain.async_wait(use_awaitable);
+    co_await std::move(drained);
+    daemon::notify_reloading();
+    auto prepare = agent.prepare_handover();
+    co_await std::move(prepare);
+  } catch (const std::exception& e) {
+    log->critical("handover failed: {}; exiting, HAProxy serves on for the next sherlock",
+                  e.what());
+    log->flush();
+    std::_Exit(exit_code::failure);
+  }
+  if (h.then_terminate || stop_signal_held()) {
+    // Asked to stop meanwhile: this image still holds HAProxy, so it stops it itself.
+    log->info("stopping instead of handing over: HAProxy finishes its requests, then exits");
+    stopping = true;
+    daemon::notify_stopping();
+    auto stop = stop_then_exit(agent, server, io);
+    co_await std::move(stop);
+    co_return;
+  }
   log->info("handing over: exec {}", self.path);
   log->flush();
   const std::string why = exec_self(self, h.then_terminate);
-  log->critical("{}; exiting, HAProxy serves on until sherlock is started again", why);
+  log->critical("{}; exiting, HAProxy serves on for the next sherlock", why);
   log->flush();
   std::_Exit(exit_code::failure);
 }
@@ -104,6 +132,7 @@ awaitable<void> hand_over(Agent& agent, SelfCommand self, Handover& h, const boo
 
 int run_daemon(const SherlockConfig& config, const SelfCommand& self) {
   auto log = log::get("sherlock");
+  reap_exited_children();  // after a handover: any child that ended before this image ran
   asio::io_context io(1);
   Agent agent(io.get_executor(), config, registries(io, config));
 
@@ -134,7 +163,7 @@ int run_daemon(const SherlockConfig& config, const SelfCommand& self) {
       [&] {
         if (stopping || handover.checking || handover.committed) return;
         handover.checking = true;
-        asio::co_spawn(io, hand_over(agent, self, handover, stopping), asio::detached);
+        asio::co_spawn(io, hand_over(agent, self, handover, stopping, server, io), asio::detached);
       });
   daemon::start_watchdog(io);
   daemon::notify_ready();

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,16 +64,20 @@ volatile std::sig_atomic_t held_terminate = 0;
 volatile std::sig_atomic_t held_interrupt = 0;
 volatile pid_t exec_thread = 0;
 
-// Taken by the thread that will exec: noted, and raised again just before exec. Taken by another
-// thread (the resolver's, say): sent on to that thread, where it is noted, or pends once that
-// thread blocks it for exec.
+// Taken by the thread that will exec: noted (SIGHUP: dropped, this handover is what it asks
+// for), and a stop raised again just before exec. Taken by another thread (Asio's resolver
+// thread, say): sent on to that thread, where it is noted, or pends once that thread blocks it
+// for exec.
 extern "C" void note_stop_signal(int sig) {
+  const int saved_errno = errno;
   if (static_cast<pid_t>(::syscall(SYS_gettid)) != exec_thread) {
     ::syscall(SYS_tgkill, ::getpid(), exec_thread, sig);
-    return;
+  } else if (sig == SIGTERM) {
+    held_terminate = 1;
+  } else if (sig == SIGINT) {
+    held_interrupt = 1;
   }
-  if (sig == SIGTERM) held_terminate = 1;
-  if (sig == SIGINT) held_interrupt = 1;
+  errno = saved_errno;
 }
 
 }  // namespace
@@ -144,13 +149,19 @@ void hold_stop_signals() {
   exec_thread = static_cast<pid_t>(::syscall(SYS_gettid));
   struct sigaction note {};
   note.sa_handler = note_stop_signal;
+  note.sa_flags = SA_RESTART;  // the io thread's calls go on undisturbed
   sigemptyset(&note.sa_mask);
-  struct sigaction drop {};
-  drop.sa_handler = SIG_IGN;
-  sigemptyset(&drop.sa_mask);
-  ::sigaction(SIGTERM, &note, nullptr);
-  ::sigaction(SIGINT, &note, nullptr);
-  ::sigaction(SIGHUP, &drop, nullptr);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &note, nullptr);
+}
+
+bool stop_signal_held() {
+  return held_terminate != 0 || held_interrupt != 0;
+}
+
+void reap_exited_children() {
+  int status = 0;
+  while (::waitpid(-1, &status, WNOHANG) > 0) {
+  }
 }
 
 std::string exec_self(const SelfCommand& self, bool then_terminate) {
@@ -158,10 +169,8 @@ std::string exec_self(const SelfCommand& self, bool then_terminate) {
   // pending through exec.
   const sigset_t handled = daemon::handled_signals();
   ::pthread_sigmask(SIG_BLOCK, &handled, nullptr);
-  // SIGHUP's disposition goes back to the default, which exec would not do for an ignored one.
-  ::signal(SIGHUP, SIG_DFL);
-  if (then_terminate || held_terminate) ::raise(SIGTERM);
-  if (held_interrupt) ::raise(SIGINT);
+  // One stop only: a second one makes a daemon exit at once ("the operator insists").
+  if (then_terminate || stop_signal_held()) ::raise(SIGTERM);
   if (::syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec) != 0) cloexec_each_descriptor();
   std::vector<char*> argv;
   for (const auto& a : self.argv) argv.push_back(const_cast<char*>(a.c_str()));

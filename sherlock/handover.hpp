@@ -40,11 +40,17 @@ std::map<std::string, std::string> take_handover_addresses(const std::string& st
 // will not run again; SIGHUP is dropped (this handover is what it asks for). Called on the
 // thread that will exec.
 void hold_stop_signals();
+// Whether a SIGTERM or SIGINT was noted since hold_stop_signals().
+bool stop_signal_held();
 
-// Replaces this process with `self`, every descriptor closed on exec. A SIGTERM or SIGINT noted
-// since hold_stop_signals(), or `then_terminate` (one this image took earlier), is raised again
-// blocked, so it stays pending across exec for the new image's daemon::Signals. Returns only
-// when exec failed, with why.
+// Reaps children that ended before this image could (an HAProxy that exited during the
+// handover), so none stays a zombie. Live ones are left alone.
+void reap_exited_children();
+
+// Replaces this process with `self`, every descriptor closed on exec. A stop noted since
+// hold_stop_signals(), or `then_terminate` (one this image took earlier), is raised again as one
+// blocked SIGTERM, pending across exec for the new image's daemon::Signals. Returns only when
+// exec failed, with why.
 std::string exec_self(const SelfCommand& self, bool then_terminate);
 
 }  // namespace dstack::sherlock

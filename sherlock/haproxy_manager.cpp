@@ -54,6 +54,7 @@ HaproxyManager::HaproxyManager(asio::any_io_executor ex, const SherlockConfig& c
       config_(config),
       files_(config),
       wake_(ex),
+      backoff_(ex),
       restart_backoff_(std::chrono::milliseconds(500), std::chrono::seconds(30)) {}
 
 HaproxyManager::~HaproxyManager() = default;
@@ -104,11 +105,11 @@ awaitable<void> HaproxyManager::run() {
       auto op = start_haproxy(want);
       bool up = co_await std::move(op);
       if (!up && !stopping_ && !refused_gen_) {
-        // Not wakeable: a plan arriving every few ms must not turn this into a tight loop.
-        asio::steady_timer t(ex_);
-        t.expires_after(restart_backoff_.next());
+        // Not woken by plans (one every few ms must not turn this into a tight loop), only by a
+        // stop or a release.
+        backoff_.expires_after(restart_backoff_.next());
         error_code ec;
-        auto w = t.async_wait(asio::redirect_error(use_awaitable, ec));
+        auto w = backoff_.async_wait(asio::redirect_error(use_awaitable, ec));
         co_await std::move(w);
       }
       continue;
@@ -246,7 +247,7 @@ awaitable<bool> HaproxyManager::start_haproxy(PlanPtr want) {
     // Up when its master reports a worker; gone if supervise saw it exit first.
     const auto deadline = steady::now() + kStartTimeout;
     bool up = false;
-    while (!up && process_.get() == mine && steady::now() < deadline) {
+    while (!up && !stopping_ && process_.get() == mine && steady::now() < deadline) {
       auto op = show_proc(files_.master_socket(), kCliTimeout);
       auto procs = co_await std::move(op);
       up = procs && !procs->workers.empty();
@@ -257,6 +258,7 @@ awaitable<bool> HaproxyManager::start_haproxy(PlanPtr want) {
         co_await std::move(w);
       }
     }
+    if (!up && stopping_) co_return false;  // stop() deals with it
     if (!up) {
       last_error_ = "HAProxy did not start (its log above says why)";
       log->error("{}", last_error_);
@@ -410,7 +412,8 @@ awaitable<void> HaproxyManager::stop(Duration grace) {
   co_await std::move(finish);
   // Asked to stop before taking over an HAProxy left running (a SIGTERM just after a start or
   // a handover): that one is this sherlock's to stop all the same.
-  if (!process_ && config_.haproxy.manage == HaproxySettings::Manage::child) {
+  // (Not while the loop still runs: it may be taking that HAProxy over itself.)
+  if (!process_ && !loop_running_ && config_.haproxy.manage == HaproxySettings::Manage::child) {
     auto find = find_left_running();
     process_ = co_await std::move(find);
     if (process_) {
@@ -440,6 +443,7 @@ awaitable<void> HaproxyManager::stop(Duration grace) {
 awaitable<pid_t> HaproxyManager::release(Duration timeout) {
   stopping_ = true;
   wake();
+  backoff_.cancel();
   const auto deadline = steady::now() + timeout;
   while (loop_running_ && steady::now() < deadline) {
     asio::steady_timer t(ex_);

@@ -99,6 +99,7 @@ class HaproxyManager {
   HaproxyFiles files_;
   std::unique_ptr<ProcessHandle> process_;
   asio::steady_timer wake_;
+  asio::steady_timer backoff_;  // between attempts to start HAProxy
 
   PlanPtr desired_ = std::make_shared<const Plan>();
   std::uint64_t desired_gen_ = 0;

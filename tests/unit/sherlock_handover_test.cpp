@@ -35,7 +35,8 @@ TEST(SelfCommand, ABareNameIsFoundOnPath) {
   const auto program = dir.path() / "sherlock-on-path";
   write(program, "#!/bin/sh\n");
   fs::permissions(program, fs::perms::owner_all);
-  const std::string old_path = ::getenv("PATH");
+  const char* path = ::getenv("PATH");
+  const std::string old_path = path != nullptr ? path : "";
   ::setenv("PATH", ("/nonexistent:" + dir.path().string()).c_str(), 1);
   char a0[] = "sherlock-on-path";
   char* argv[] = {a0};
