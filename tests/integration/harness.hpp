@@ -45,6 +45,8 @@ class TempDir {
 };
 
 std::string read_file(const std::filesystem::path& path);
+// How many times `needle` occurs in `text`, not overlapping.
+int occurrences(const std::string& text, const std::string& needle);
 
 // A child process (fork + execv) with stdout and stderr going to files in `log_dir`. The
 // destructor SIGKILLs and reaps it if it still runs, so a failing test never leaks one; the child

@@ -14,6 +14,13 @@
 
 namespace dstack::test {
 
+// How an operation failed; nullopt when it succeeded. One EXPECT_EQ says "failed, and so".
+template <class R>
+std::optional<ErrorKind> failure_kind(const R& result) {
+  if (result) return std::nullopt;
+  return result.error().kind;
+}
+
 class RegistryRunner {
  public:
   // Throws when `address` does not parse. `ca_file`: trust that CA for https:// and etcds://.

@@ -115,6 +115,13 @@ struct SherlockTest : ::testing::Test {
     return "http://127.0.0.1:" + std::to_string(directory.port());
   }
 
+  // An instance of `service` at `url` under `lease`, with `extra` fields.
+  void put(const std::string& service, const std::string& id, const std::string& url,
+           json extra = json::object()) {
+    extra["url"] = url;
+    directory.put_instance(service, id, lease, extra);
+  }
+
   // Options that follow `directory`.
   SherlockOptions options() const {
     SherlockOptions o;

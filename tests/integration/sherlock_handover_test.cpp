@@ -22,17 +22,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 struct SherlockHandover : SherlockTest {
-  void put(const std::string& service, const std::string& id, const std::string& url) {
-    directory.put_instance(service, id, lease, json{{"url", url}});
-  }
-
   // How many times `text` is in sherlock's stderr so far (one file across exec).
-  std::size_t logged(const std::string& text) const {
-    const std::string err = sherlock->stderr_text();
-    std::size_t n = 0;
-    for (auto at = err.find(text); at != std::string::npos; at = err.find(text, at + 1)) ++n;
-    return n;
-  }
+  int logged(const std::string& text) const { return occurrences(sherlock->stderr_text(), text); }
 };
 
 // Instances named by host, so the new image's first plan needs the addresses the old one
@@ -71,7 +62,7 @@ TEST_F(SherlockHandover, HupHandsHaproxyOverWithoutAFailedRequestAndAppliesTheNe
   EXPECT_TRUE(sherlock->process().running());
   EXPECT_EQ(sherlock->process().pid(), pid);
   EXPECT_EQ(sherlock->haproxy_pid(), master);  // the same HAProxy, reloaded
-  EXPECT_EQ(logged("handing over: exec"), 1u);
+  EXPECT_EQ(logged("handing over: exec"), 1);
   EXPECT_EQ(http(mongo_port, "GET", "/raw").status, 200);
   EXPECT_EQ(db.last_path(), "/raw");
 
@@ -80,7 +71,7 @@ TEST_F(SherlockHandover, HupHandsHaproxyOverWithoutAFailedRequestAndAppliesTheNe
   ASSERT_TRUE(sherlock->wait_applied("emitter", 3));
   for (int i = 0; i < 30 && c.requests() == 0; ++i)
     ASSERT_EQ(sherlock->get("/emitter/").status, 200);
-  EXPECT_GT(c.requests(), 0u);
+  EXPECT_GT(c.requests(), 0);
 
   // And stops as any sherlock does: HAProxy, its child since before the exec, goes with it.
   sherlock->sigterm();
@@ -103,7 +94,7 @@ TEST_F(SherlockHandover, ARefusedConfigChangesNothing) {
   ASSERT_TRUE(poll_until(20s, [&] { return logged("not handing over") == 1; }))
       << sherlock->stderr_text();
   EXPECT_THAT(sherlock->stderr_text(), HasSubstr("proxy_port"));
-  EXPECT_EQ(logged("handing over: exec"), 0u);
+  EXPECT_EQ(logged("handing over: exec"), 0);
 
   // The same sherlock carries on: still following the directory, the same HAProxy, no reload.
   put("emitter", "b", b.url("/emitter"));

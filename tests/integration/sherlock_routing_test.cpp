@@ -21,13 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct SherlockRouting : SherlockTest {
-  void put(const std::string& service, const std::string& id, const std::string& url,
-           json extra = json::object()) {
-    extra["url"] = url;
-    directory.put_instance(service, id, lease, extra);
-  }
-};
+struct SherlockRouting : SherlockTest {};
 
 TEST_F(SherlockRouting, PathRoutingReplacesThePrefixAndKeepsTheQuery) {
   TestService emitter;

@@ -19,22 +19,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 struct SherlockSafety : SherlockTest {
-  void put(const std::string& service, const std::string& id, const std::string& url) {
-    directory.put_instance(service, id, lease, json{{"url", url}});
-  }
-
   std::string config_text() const { return read_file(sherlock->run_dir() / "haproxy.cfg"); }
 };
-
-int count_lines_with(const std::string& text, const std::string& needle) {
-  int n = 0;
-  std::size_t at = 0;
-  while ((at = text.find(needle, at)) != std::string::npos) {
-    ++n;
-    at += needle.size();
-  }
-  return n;
-}
 
 TEST_F(SherlockSafety, HostileRegistrationsAddNoLine) {
   TestService a;
@@ -66,7 +52,7 @@ TEST_F(SherlockSafety, HostileRegistrationsAddNoLine) {
   EXPECT_NE(after, before);
   EXPECT_THAT(after, Not(HasSubstr("evil")));
   EXPECT_THAT(after, Not(HasSubstr("10.6.6.6")));
-  EXPECT_EQ(count_lines_with(after, "\n    server "), 4);
+  EXPECT_EQ(occurrences(after, "\n    server "), 4);
   EXPECT_EQ(sherlock->get("/emitter/").status, 200);
 }
 
