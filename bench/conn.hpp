@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One client connection of the load driver: raw bytes out, pipelined responses or a stream in.
 // The owner keeps it alive (shared_ptr) for as long as a coroutine uses it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // directory_load: the load driver of bench/run. One scenario per subcommand, against the
 // directory or etcd's JSON gateway (--target), printing `key=value` figures on one line.
 #include <sys/resource.h>

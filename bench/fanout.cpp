@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One change delivered to many watchers: the latency from just before the write is sent to each
 // watcher's receipt of the event, taken when the driver reads the bytes off that socket.
 #include <algorithm>

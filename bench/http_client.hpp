@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A blocking HTTP/1.1 client on one kept-alive loopback connection: one request, one answer.
 // For drivers that time single changes, where a request in flight at a time is the point.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The HTTP/1.1 the load driver speaks, written and parsed by hand so the driver's own cost per
 // request stays small and equal for every target. No I/O here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Drives request/response load over many kept-alive connections, each pipelining a batch of
 // requests in one write and then reading the batch's responses. The same loop serves every

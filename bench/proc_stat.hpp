@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What a server process has spent, from /proc: the time its threads ran on a CPU and the time
 // they were ready to run but waited for one. A figure can then be judged by the server's cost

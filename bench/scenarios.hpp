@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The benchmark's scenarios. Each prints one line of `key=value` figures on stdout (for
 // bench/run to collect) and returns a process exit code; progress and problems go to stderr.

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock's benchmark driver (bench/sherlock_bench runs it), against the directory or etcd
-// (--target; the requests are bench/target.cpp's, as the etcd backend of SPEC §9 reads them):
+// (--target; the requests are bench/target.cpp's, as the etcd backend (docs/etcd.md) reads them):
 //   populate     grant leases and register SERVICES x INSTANCES instances
 //   propagation  time each change from the backend's acknowledgement to HAProxy showing it,
 //                read from HAProxy's admin socket (`get weight`) in a tight loop; with several

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The same operations, spelled for each target: the directory's API (SPEC §4) or etcd's JSON
-// gateway with instances at /dstack/instances/SVC/ID (SPEC §9). Requests are appended to a
-// buffer so that a connection can pipeline a batch in one write.
+// The same operations, spelled for each target: the directory's API (docs/api.md) or etcd's JSON
+// gateway with instances at /dstack/instances/SVC/ID (docs/etcd.md#key-layout). Requests are
+// appended to a buffer so that a connection can pipeline a batch in one write.
 
 #include <optional>
 #include <string>
@@ -30,7 +31,7 @@ class Target {
   void put_instance(std::string& out, const std::string& service, const std::string& id,
                     const std::string& lease, const std::string& version) const;
   // An instance as sherlock's backends read it (bench/sherlock_load): the directory's PUT body,
-  // which for etcd is the key's value that the backend of SPEC §9 validates and reads.
+  // which for etcd is the key's value that the etcd backend (docs/etcd.md) validates and reads.
   void put_instance(std::string& out, const std::string& service, const std::string& id,
                     const std::string& lease, const std::string& url, const std::string& version,
                     int weight) const;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Every dependency is a Debian 12 package; scripts/install-deps installs them.
 find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # One INTERFACE target carries the language standard, warnings and sanitizer flags, so every
 # target opts in by linking it instead of through global flags.
 add_library(dstack_options INTERFACE)
@@ -6,7 +7,8 @@ target_compile_features(dstack_options INTERFACE cxx_std_20)
 # optimised builds (Asio allocates frames with its own recycling allocator).
 # -Wno-restrict: GCC 12 at -O3 warns inside libstdc++'s std::string (GCC bug 105329).
 target_compile_options(dstack_options INTERFACE -Wall -Wextra -Wno-missing-field-initializers
-                                                -Wno-mismatched-new-delete -Wno-restrict)
+                                                -Wno-mismatched-new-delete
+                                                $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 if(DSTACK_WERROR)
   target_compile_options(dstack_options INTERFACE -Werror)
 endif()
@@ -15,16 +17,30 @@ if(DSTACK_SANITIZE)
                                                   -fno-sanitize-recover=undefined)
   target_link_options(dstack_options INTERFACE -fsanitize=address,undefined)
 endif()
+# The libFuzzer build (docs/fuzzing.md): every library gets libFuzzer's coverage hooks and ASan
+# and UBSan; fuzz/CMakeLists.txt links only the targets with libFuzzer's main (-fsanitize=fuzzer).
+# -fno-sanitize=function: clang 14 cannot compile Asio's coroutines with it ("Cannot represent a
+# difference across sections").
+if(DSTACK_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "DSTACK_BUILD_FUZZ needs clang (libFuzzer): configure with "
+                        "-DCMAKE_CXX_COMPILER=clang++, as scripts/fuzz does")
+  endif()
+  target_compile_options(dstack_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                                                  -fno-sanitize=function -fno-omit-frame-pointer
+                                                  -fno-sanitize-recover=undefined)
+  target_link_options(dstack_options INTERFACE -fsanitize=address,undefined)
+endif()
 # Agents run on every host: drop code nothing calls (each function and datum in its own section,
 # unreferenced sections removed at link time). Measured on watson: about 1 MB less RSS.
-if(NOT DSTACK_SANITIZE)
+if(NOT DSTACK_SANITIZE AND NOT DSTACK_BUILD_FUZZ)
   target_compile_options(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:-ffunction-sections
                                                   -fdata-sections>)
   target_link_options(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:-Wl,--gc-sections>)
 endif()
 # What Debian's dpkg-buildflags give packaged daemons: fortified libc calls, stack protection,
 # a read-only GOT resolved at start. Optimised builds only (_FORTIFY_SOURCE needs -O).
-if(NOT DSTACK_SANITIZE)
+if(NOT DSTACK_SANITIZE AND NOT DSTACK_BUILD_FUZZ)
   target_compile_options(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:-fstack-protector-strong>)
   target_compile_definitions(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
   target_link_options(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:-Wl,-z,relro,-z,now>)

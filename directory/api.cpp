@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "directory/api.hpp"
 
 #include <openssl/crypto.h>
@@ -59,11 +60,11 @@ json revision_body(const State& state) {
 }  // namespace
 
 Api::Api(ApiOptions options, State& state, Watchers& watchers,
-         std::function<std::string()> extra_metrics)
+         std::function<void(metrics::Writer&)> server_metrics)
     : options_(std::move(options)),
       state_(state),
       watchers_(watchers),
-      extra_metrics_(std::move(extra_metrics)) {}
+      server_metrics_(std::move(server_metrics)) {}
 
 bool Api::authorized(const HttpRequest& r) const {
   if (options_.token.empty()) return true;
@@ -304,7 +305,7 @@ HttpResponse Api::watch(const HttpRequest& r) {
       return;
     }
     for (auto& line : *backlog)
-      if (!sink->write(line)) return;
+      if (!sink->write(net::frame_chunk(*line))) return;
     watchers_.add(sink);
   };
   return res;

@@ -1,11 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The HTTP API of SPEC §4: routing, token checks, request validation, JSON answers.
+// The HTTP API of docs/api.md: routing, token checks, request validation, JSON answers.
 // Every refusal is {"error": code, "message": text} with a fitting status, and a refused request
 // changes nothing.
 
 #include <functional>
 #include <string>
 
+#include "common/metrics/writer.hpp"
 #include "common/net/http.hpp"
 #include "directory/state.hpp"
 #include "directory/watchers.hpp"
@@ -13,16 +15,16 @@
 namespace dstack::directory {
 
 struct ApiOptions {
-  std::string token;  // empty: writes need no token
-  std::string name;   // -n, reported by /v1/health
+  std::string token;      // empty: writes need no token
+  std::string name;       // -n, reported by /v1/health
   std::string advertise;  // -a, reported by /v1/health
 };
 
 class Api {
  public:
-  // `metrics` appends the server's own figures (connections, requests) to /metrics.
+  // `server_metrics` writes the server's own figures (connections, requests) into /metrics.
   Api(ApiOptions options, State& state, Watchers& watchers,
-      std::function<std::string()> extra_metrics = {});
+      std::function<void(metrics::Writer&)> server_metrics = {});
 
   net::HttpResponse handle(const net::HttpRequest& request);
 
@@ -42,7 +44,7 @@ class Api {
   ApiOptions options_;
   State& state_;
   Watchers& watchers_;
-  std::function<std::string()> extra_metrics_;
+  std::function<void(metrics::Writer&)> server_metrics_;
 };
 
 }  // namespace dstack::directory

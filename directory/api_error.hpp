@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A refusal the API turns into {"error": code, "message": message} with `status`.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "directory/config.hpp"
 
 #include <filesystem>
@@ -17,16 +18,12 @@ std::optional<std::string> check_listen(std::string_view text) {
   if (auto* why = std::get_if<std::string>(&parsed)) return *why;
   return std::nullopt;
 }
-}  // namespace
 
-DirectoryConfig load_config(const std::string& path, bool must_exist,
+// Everything after the YAML is parsed, shared by load_config and parse_config.
+DirectoryConfig read_config(const config::Document& doc, config::Errors& errors,
                             const std::string& token_file_flag) {
   DirectoryConfig cfg;
-  if (!must_exist && !std::filesystem::exists(path)) return cfg;
-  config::Errors errors;
-  auto doc = config::load_file(path, errors);
-  if (!doc) errors.throw_if_any();
-  config::MapReader r(*doc, errors);
+  config::MapReader r(doc, errors);
 
   auto listen = r.string("listen", cfg.listen.to_string(), check_listen);
   auto parsed = net::parse_host_port(listen, 7400);
@@ -88,6 +85,25 @@ DirectoryConfig load_config(const std::string& path, bool must_exist,
   r.finish();
   errors.throw_if_any();
   return cfg;
+}
+
+}  // namespace
+
+DirectoryConfig load_config(const std::string& path, bool must_exist,
+                            const std::string& token_file_flag) {
+  if (!must_exist && !std::filesystem::exists(path)) return {};
+  config::Errors errors;
+  auto doc = config::load_file(path, errors);
+  if (!doc) errors.throw_if_any();
+  return read_config(*doc, errors, token_file_flag);
+}
+
+DirectoryConfig parse_config(std::string_view text, const std::string& file,
+                             const std::string& token_file_flag) {
+  config::Errors errors;
+  auto doc = config::parse_text(text, file, errors);
+  if (!doc) errors.throw_if_any();
+  return read_config(*doc, errors, token_file_flag);
 }
 
 void apply_overrides(DirectoryConfig& cfg, const std::string& listen, const std::string& data_dir,

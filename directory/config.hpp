@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// directory.yaml (SPEC §4): every key, its default and its bounds.
+// directory.yaml (docs/directory.md#directoryyaml): every key, its default and its bounds.
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/net/address.hpp"
 #include "common/net/http_server.hpp"
@@ -27,6 +29,10 @@ struct DirectoryConfig {
 // `token_file_flag` is set, the file's token_file is replaced by it and not read.
 DirectoryConfig load_config(const std::string& path, bool must_exist,
                             const std::string& token_file_flag = "");
+// The same from text; `file` names it in messages. For tests and the fuzz targets
+// (docs/fuzzing.md): the files it names (token, TLS) are still read.
+DirectoryConfig parse_config(std::string_view text, const std::string& file,
+                             const std::string& token_file_flag = "");
 
 // Command-line flags win over the file; empty strings leave the file's value. Throws
 // config::ConfigError naming the flag when a value is invalid.

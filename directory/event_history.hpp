@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The recent changes, as the NDJSON lines sent to watchers, so a watcher that reconnects resumes
 // from its last revision instead of re-reading everything. Bounded: older lines are dropped and

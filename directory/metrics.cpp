@@ -1,42 +1,30 @@
-// /metrics: Prometheus text exposition of the directory's state and counters.
-#include <sstream>
-
+// SPDX-License-Identifier: Apache-2.0
+// /metrics: the directory's state and counters (every metric: docs/metrics.md#directory).
+#include "common/metrics/writer.hpp"
 #include "directory/api.hpp"
 
 namespace dstack::directory {
 
-namespace {
-void gauge(std::ostringstream& out, const char* name, const char* help, double value) {
-  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
-      << name << ' ' << value << '\n';
-}
-void counter(std::ostringstream& out, const char* name, const char* help, std::uint64_t value) {
-  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
-      << name << ' ' << value << '\n';
-}
-}  // namespace
-
 net::HttpResponse Api::metrics() const {
-  std::ostringstream out;
+  metrics::Writer w;
   const auto& c = state_.counters();
-  gauge(out, "dstack_directory_revision", "Current revision.",
-        static_cast<double>(state_.revision()));
-  gauge(out, "dstack_directory_synced", "1 once the start-up grace period is over.",
-        state_.synced() ? 1 : 0);
-  gauge(out, "dstack_directory_leases", "Live leases.", static_cast<double>(state_.lease_count()));
-  gauge(out, "dstack_directory_instances", "Registered instances.",
-        static_cast<double>(state_.instance_count()));
-  gauge(out, "dstack_directory_routes", "Stored routes.", static_cast<double>(state_.route_count()));
-  gauge(out, "dstack_directory_watchers", "Open watch streams.",
-        static_cast<double>(watchers_.size()));
-  counter(out, "dstack_directory_leases_granted_total", "Leases granted.", c.leases_granted);
-  counter(out, "dstack_directory_leases_expired_total", "Leases that expired.", c.leases_expired);
-  counter(out, "dstack_directory_leases_revoked_total", "Leases revoked.", c.leases_revoked);
-  counter(out, "dstack_directory_keepalives_total", "Lease keepalives.", c.keepalives);
-  counter(out, "dstack_directory_watchers_cut_off_total",
-          "Watch streams ended because the reader fell too far behind.", watchers_.cut_off());
-  if (extra_metrics_) out << extra_metrics_();
-  return net::HttpResponse{200, "text/plain; version=0.0.4", out.str(), {}, {}};
+  auto n = [](auto v) { return static_cast<double>(v); };
+  w.gauge("dstack_directory_revision", "Current revision.", n(state_.revision()))
+      .gauge("dstack_directory_synced", "1 once the start-up grace period is over.",
+             state_.synced() ? 1 : 0)
+      .gauge("dstack_directory_leases", "Live leases.", n(state_.lease_count()))
+      .gauge("dstack_directory_instances", "Registered instances.", n(state_.instance_count()))
+      .gauge("dstack_directory_routes", "Stored routes.", n(state_.route_count()))
+      .gauge("dstack_directory_watchers", "Open watch streams.", n(watchers_.size()))
+      .counter("dstack_directory_leases_granted_total", "Leases granted.", n(c.leases_granted))
+      .counter("dstack_directory_leases_expired_total", "Leases that expired.", n(c.leases_expired))
+      .counter("dstack_directory_leases_revoked_total", "Leases revoked.", n(c.leases_revoked))
+      .counter("dstack_directory_keepalives_total", "Lease keepalives.", n(c.keepalives))
+      .counter("dstack_directory_watchers_cut_off_total",
+               "Watch streams ended because the reader fell too far behind.",
+               n(watchers_.cut_off()));
+  if (server_metrics_) server_metrics_(w);
+  return net::HttpResponse{200, "text/plain; version=0.0.4", std::move(w).text(), {}, {}};
 }
 
 }  // namespace dstack::directory

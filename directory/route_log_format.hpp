@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The on-disk format of routes.log, kept free of I/O so every recovery decision is tested
 // directly on byte strings.

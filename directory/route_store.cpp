@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "directory/route_store.hpp"
 
 #include <fcntl.h>
@@ -95,10 +96,9 @@ void make_dir(const fs::path& dir) {
       throw_errno(dir, "cannot create directory");
   }
   const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
-  const int parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (parent_fd < 0) throw_errno(parent, "cannot open directory");
-  const std::error_code ec = sync_dir(parent_fd);
-  ::close(parent_fd);
+  const Fd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!parent_fd) throw_errno(parent, "cannot open directory");
+  const std::error_code ec = sync_dir(parent_fd.get());
   if (ec) throw RouteStoreError(parent.string() + ": cannot sync directory: " + ec.message());
 }
 
@@ -125,11 +125,11 @@ RouteStore RouteStore::open(const fs::path& dir_in, RouteStoreOptions options) {
 
 void RouteStore::load() {
   make_dir(dir_);
-  dir_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd_ < 0) throw_errno(dir_, "cannot open directory");
+  dir_fd_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd_) throw_errno(dir_, "cannot open directory");
   // Two writers appending to one log would interleave records; refuse the second one. Locking
   // the directory rather than the log survives compaction swapping the log's inode.
-  if (::flock(dir_fd_, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(dir_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK)
       throw RouteStoreError(dir_.string() + ": route store is already open in another process");
     throw_errno(dir_, "cannot lock directory");
@@ -143,9 +143,9 @@ void RouteStore::load() {
   else if (errno != ENOENT)
     throw_errno(tmp, "cannot remove leftover file");
 
-  fd_ = ::open(file_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw_errno(file_, "cannot open");
-  const std::string bytes = read_all(fd_, file_);
+  fd_.reset(::open(file_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd_) throw_errno(file_, "cannot open");
+  const std::string bytes = read_all(fd_.get(), file_);
   const route_log::Parsed parsed = route_log::parse(bytes);
   if (parsed.outcome == route_log::Parsed::Outcome::corrupt)
     throw RouteStoreError(file_.string() + ": " + parsed.problem + std::string(kRefuse));
@@ -153,21 +153,21 @@ void RouteStore::load() {
   if (parsed.good_end < kMagic.size()) {
     // New, empty, or a crash while the header was being written: start it over. The
     // directory sync makes a freshly created file's name durable.
-    if (::ftruncate(fd_, 0) != 0) throw_errno(file_, "cannot truncate");
-    if (const auto ec = write_all(fd_, kMagic); ec)
+    if (::ftruncate(fd_.get(), 0) != 0) throw_errno(file_, "cannot truncate");
+    if (const auto ec = write_all(fd_.get(), kMagic); ec)
       throw RouteStoreError(file_.string() + ": cannot write header: " + ec.message());
-    if (const auto ec = sync_data(fd_); ec)
+    if (const auto ec = sync_data(fd_.get()); ec)
       throw RouteStoreError(file_.string() + ": cannot sync: " + ec.message());
-    if (const auto ec = sync_dir(dir_fd_); ec)
+    if (const auto ec = sync_dir(dir_fd_.get()); ec)
       throw RouteStoreError(dir_.string() + ": cannot sync directory: " + ec.message());
     file_size_ = kMagic.size();
   } else {
     if (parsed.good_end < bytes.size()) {
       // Cut the torn tail now: appending after it would bury it in the middle of the log,
       // where the next open would have to refuse the whole file.
-      if (::ftruncate(fd_, static_cast<off_t>(parsed.good_end)) != 0)
+      if (::ftruncate(fd_.get(), static_cast<off_t>(parsed.good_end)) != 0)
         throw_errno(file_, "cannot cut torn tail");
-      if (const auto ec = sync_data(fd_); ec)
+      if (const auto ec = sync_data(fd_.get()); ec)
         throw RouteStoreError(file_.string() + ": cannot sync: " + ec.message());
     }
     file_size_ = parsed.good_end;
@@ -190,39 +190,6 @@ void RouteStore::load() {
 
   for (const auto& record : parsed.records) apply(record.op.route, record.op.remove, record.size);
   maybe_compact();
-}
-
-RouteStore::RouteStore(RouteStore&& other) noexcept {
-  *this = std::move(other);
-}
-
-RouteStore& RouteStore::operator=(RouteStore&& other) noexcept {
-  if (this == &other) return *this;
-  close_fds();
-  dir_ = std::move(other.dir_);
-  file_ = std::move(other.file_);
-  options_ = other.options_;
-  dir_fd_ = std::exchange(other.dir_fd_, -1);
-  fd_ = std::exchange(other.fd_, -1);
-  failed_ = other.failed_;
-  file_size_ = other.file_size_;
-  live_bytes_ = other.live_bytes_;
-  sizes_ = std::move(other.sizes_);
-  compact_retry_at_ = other.compact_retry_at_;
-  compaction_error_ = other.compaction_error_;
-  routes_ = std::move(other.routes_);
-  recovery_ = std::move(other.recovery_);
-  return *this;
-}
-
-// Nothing to flush: every acknowledged record was synced when it was written.
-RouteStore::~RouteStore() {
-  close_fds();
-}
-
-void RouteStore::close_fds() noexcept {
-  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  if (dir_fd_ >= 0) ::close(std::exchange(dir_fd_, -1));  // releases the flock
 }
 
 std::error_code RouteStore::put(const model::Route& route) {
@@ -255,12 +222,12 @@ std::optional<model::Route> RouteStore::get(const std::string& service,
 }
 
 std::error_code RouteStore::append(const std::string& record) {
-  if (fd_ < 0) return std::make_error_code(std::errc::bad_file_descriptor);  // moved from
+  if (!fd_) return std::make_error_code(std::errc::bad_file_descriptor);  // moved from
   if (failed_) return RouteStoreErrc::failed;
-  std::error_code ec = write_all(fd_, record);
+  std::error_code ec = write_all(fd_.get(), record);
   // A failed fdatasync may still leave the record in the page cache, to be read back on the
   // next open as if acknowledged: cut it off as well.
-  if (!ec) ec = sync_data(fd_);
+  if (!ec) ec = sync_data(fd_.get());
   if (!ec) {
     file_size_ += record.size();
     return {};
@@ -268,7 +235,8 @@ std::error_code RouteStore::append(const std::string& record) {
   // Undo any fragment so the next record starts at a good offset. If the cut itself fails, an
   // append now could land after garbage: stop writing rather than risk burying acknowledged
   // routes behind damage that open() would have to refuse.
-  if (::ftruncate(fd_, static_cast<off_t>(file_size_)) != 0 || sync_data(fd_)) failed_ = true;
+  if (::ftruncate(fd_.get(), static_cast<off_t>(file_size_)) != 0 || sync_data(fd_.get()))
+    failed_ = true;
   return ec;
 }
 
@@ -298,7 +266,7 @@ void RouteStore::maybe_compact() {
 }
 
 std::error_code RouteStore::compact() {
-  if (fd_ < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+  if (!fd_) return std::make_error_code(std::errc::bad_file_descriptor);
   if (failed_) return RouteStoreErrc::failed;
   std::string data(kMagic);
   std::string record;
@@ -309,21 +277,20 @@ std::error_code RouteStore::compact() {
   }
 
   const fs::path tmp = file_.string() + ".tmp";
-  const int tmp_fd = ::open(tmp.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (tmp_fd < 0) return errno_code();
-  std::error_code ec = write_all(tmp_fd, data);
-  if (!ec) ec = sync_data(tmp_fd);  // complete on disk before its name can replace the log
+  Fd tmp_fd(::open(tmp.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!tmp_fd) return errno_code();
+  std::error_code ec = write_all(tmp_fd.get(), data);
+  if (!ec) ec = sync_data(tmp_fd.get());  // complete on disk before its name can replace the log
   if (!ec && ::rename(tmp.c_str(), file_.c_str()) != 0) ec = errno_code();
   if (ec) {
-    ::close(tmp_fd);
     ::unlink(tmp.c_str());
     return ec;
   }
-  ::close(std::exchange(fd_, tmp_fd));
+  fd_ = std::move(tmp_fd);
   file_size_ = data.size();
   // Until the directory is synced a crash may bring back the old log, and records appended to
   // the new one would vanish with it: if that sync fails, accept no further writes.
-  if (const auto dir_ec = sync_dir(dir_fd_)) {
+  if (const auto dir_ec = sync_dir(dir_fd_.get())) {
     failed_ = true;
     return dir_ec;
   }

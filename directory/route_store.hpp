@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // RouteStore: the directory's routes (durable operator intent), kept in an append-only log
 // `<dir>/routes.log` (format: route_log_format.hpp).
@@ -26,6 +27,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/core/fd.hpp"
 #include "common/model/model.hpp"
 
 namespace dstack::directory {
@@ -66,11 +68,9 @@ class RouteStore {
   // Creates `dir` (0700) and the log when missing. Throws RouteStoreError.
   static RouteStore open(const std::filesystem::path& dir, RouteStoreOptions options = {});
 
-  RouteStore(RouteStore&& other) noexcept;
-  RouteStore& operator=(RouteStore&& other) noexcept;
-  RouteStore(const RouteStore&) = delete;
-  RouteStore& operator=(const RouteStore&) = delete;
-  ~RouteStore();
+  // Nothing to flush on destruction: every acknowledged record was synced when written.
+  RouteStore(RouteStore&& other) noexcept = default;
+  RouteStore& operator=(RouteStore&& other) noexcept = default;
 
   // Insert or replace the route for (service, consumer).
   [[nodiscard]] std::error_code put(const model::Route& route);
@@ -95,13 +95,12 @@ class RouteStore {
   std::error_code append(const std::string& record);
   void apply(const model::Route& route, bool remove, std::uint64_t record_size);
   void maybe_compact();
-  void close_fds() noexcept;
 
   std::filesystem::path dir_;
   std::filesystem::path file_;
   RouteStoreOptions options_;
-  int dir_fd_ = -1;  // held for the flock and for fsyncing renames and creations
-  int fd_ = -1;      // routes.log, O_APPEND
+  Fd dir_fd_;  // held for the flock and for fsyncing renames and creations; closed last
+  Fd fd_;      // routes.log, O_APPEND
   bool failed_ = false;
   std::uint64_t file_size_ = 0;
   std::uint64_t live_bytes_ = 0;        // what a fresh snapshot's records would take

@@ -1,7 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "directory/server.hpp"
 
 #include <random>
-#include <sstream>
 
 #include "common/daemon/daemon.hpp"
 #include "common/log/log.hpp"
@@ -29,17 +29,17 @@ awaitable<void> every(Duration period, std::function<void()> tick) {
   }
 }
 
-std::string server_metrics(const net::ServerStats& s) {
-  std::ostringstream out;
-  out << "# TYPE dstack_directory_connections gauge\ndstack_directory_connections "
-      << s.connections_open << "\n# TYPE dstack_directory_connections_total counter\n"
-      << "dstack_directory_connections_total " << s.connections_total
-      << "\n# TYPE dstack_directory_connections_refused_total counter\n"
-      << "dstack_directory_connections_refused_total " << s.connections_refused
-      << "\n# TYPE dstack_directory_requests_total counter\ndstack_directory_requests_total "
-      << s.requests_total << "\n# TYPE dstack_directory_bad_requests_total counter\n"
-      << "dstack_directory_bad_requests_total " << s.bad_requests << '\n';
-  return out.str();
+void server_metrics(const net::ServerStats& s, metrics::Writer& w) {
+  auto n = [](auto v) { return static_cast<double>(v); };
+  w.gauge("dstack_directory_connections", "Open client connections.", n(s.connections_open))
+      .counter("dstack_directory_connections_total", "Connections accepted.",
+               n(s.connections_total))
+      .counter("dstack_directory_connections_refused_total",
+               "Connections refused over max_connections.", n(s.connections_refused))
+      .counter("dstack_directory_requests_total", "Requests parsed.", n(s.requests_total))
+      .counter("dstack_directory_bad_requests_total",
+               "Requests unparsable, too large, timed out or cut off mid-request.",
+               n(s.bad_requests));
 }
 
 }  // namespace
@@ -62,7 +62,7 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   asio::io_context io(1);
   std::unique_ptr<net::HttpServer> server;
   Api api({token, identity.name, identity.advertise}, state, watchers,
-          [&] { return server_metrics(server->stats()); });
+          [&](metrics::Writer& w) { server_metrics(server->stats(), w); });
   server = std::make_unique<net::HttpServer>(
       io, config.limits, [&](const net::HttpRequest& r) { return api.handle(r); }, config.tls);
   server->listen(config.listen.host, config.listen.port);

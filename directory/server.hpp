@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The directory daemon put together: route store, state, API, HTTP server, timers and signals,
 // on one io_context thread. Returns the process exit code.

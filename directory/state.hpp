@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The directory's state and its rules: leases with TTLs, instances bound to leases, durable
 // routes, one revision counter, and the history that lets watchers resume. No I/O besides the

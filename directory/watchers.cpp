@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "directory/watchers.hpp"
 
 #include <string>
@@ -13,14 +14,16 @@ void Watchers::add(std::shared_ptr<net::StreamSink> sink) {
   });
 }
 
-void Watchers::publish(const net::StreamSink::Chunk& line) {
+void Watchers::publish(const EventHistory::Line& line) {
+  // Framed once for every watcher.
+  const net::StreamSink::Chunk chunk = net::frame_chunk(*line);
   // write() may end a stream that fell behind, which erases it from the list: step first. The
   // raw pointer stays valid (the connection owns the sink) and saves two atomic operations a
   // watcher.
   for (auto it = sinks_->begin(); it != sinks_->end();) {
     net::StreamSink* sink = it->get();
     ++it;
-    if (!sink->write(line)) ++cut_off_;
+    if (!sink->write(chunk)) ++cut_off_;
   }
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The open watch streams: every change is written once and shared by all of them, and idle
 // streams get a keep-alive line so both ends notice a dead peer.
@@ -7,6 +8,7 @@
 #include <memory>
 
 #include "common/net/http.hpp"
+#include "directory/event_history.hpp"
 
 namespace dstack::directory {
 
@@ -14,7 +16,8 @@ class Watchers {
  public:
   // Adds a stream; it leaves the set by itself when it ends.
   void add(std::shared_ptr<net::StreamSink> sink);
-  void publish(const net::StreamSink::Chunk& line);
+  // Sends one line (an event, unframed) to every stream.
+  void publish(const EventHistory::Line& line);
   void keepalive(std::uint64_t revision);
   std::size_t size() const { return sinks_->size(); }
   std::uint64_t cut_off() const { return cut_off_; }  // streams ended for falling behind

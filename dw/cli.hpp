@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// dw's command line: parses SPEC §7's grammar and runs the chosen command.
+// dw's command line: parses the grammar of docs/dw.md and runs the chosen command.
 
 namespace dstack::dw {
 

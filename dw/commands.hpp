@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// dw's commands (SPEC §7), run against any Registry. Each returns the exit code:
+// dw's commands (docs/dw.md), run against any Registry. Each returns the exit code:
 // 0 ok, 65 refused input, 69 directory unreachable, 77 not authorized.
 
 #include <iosfwd>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dw: the operator's command line for dstack.
 #include "dw/cli.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "dw/route_args.hpp"
 
 #include <charconv>

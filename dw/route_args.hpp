@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Parsing of route arguments as users type them:
 //   route set SVC 2=10 1=90            VERSION=PCT pairs ("10" or "10%")

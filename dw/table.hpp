@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Plain-text tables for people: a header row and left-aligned columns two spaces apart.
 // Cells are made safe for a terminal (control characters shown as '?').

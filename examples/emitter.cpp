@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // emitter: the walkthrough's sample service. Every answer names the instance, its version and
 // how many answers it has given, so round robin and canary splits show in plain curl output.
 #include <nlohmann/json.hpp>

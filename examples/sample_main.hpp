@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The command line and main loop the sample services share: flags, the server, and an orderly
 // exit on SIGTERM or SIGINT.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "examples/sample_service.hpp"
 
 #include <nlohmann/json.hpp>

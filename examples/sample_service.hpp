@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What the sample services share: an HTTP service under a base path with an instance id, a
 // version, a request counter, a liveness check, and a mode an operator or a test switches at any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // transform: the walkthrough's second tier. It consumes emitter through its host's sherlock and
 // is itself consumed through sherlock: a two-step microservice pipeline.
 #include <nlohmann/json.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/agent.hpp"
 
 #include <malloc.h>
@@ -6,6 +7,7 @@
 #include <variant>
 
 #include "common/log/log.hpp"
+#include "common/metrics/writer.hpp"
 #include "common/model/url.hpp"
 #include "sherlock/handover.hpp"
 
@@ -215,41 +217,39 @@ std::string Agent::metrics() const {
   const auto& c = haproxy_.counters();
   std::size_t servers = 0;
   for (const auto& be : haproxy_.applied().backends) servers += be.servers.size();
-  std::string out;
-  auto metric = [&](const char* name, const char* type, const char* help, auto value) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-           name + " " + std::to_string(value) + "\n";
-  };
-  metric("sherlock_directory_connected", "gauge", "1 while a directory is being followed.",
-         watcher_.connected() ? 1 : 0);
-  metric("sherlock_directory_revision", "gauge", "The directory revision of the view.",
-         view_.revision());
-  metric("sherlock_directory_events_total", "counter", "Watch events received.", watcher_.events());
-  metric("sherlock_directory_snapshots_total", "counter", "Snapshots read.", watcher_.snapshots());
-  metric("sherlock_haproxy_serving", "gauge", "1 while HAProxy serves a config from sherlock.",
-         haproxy_.serving() ? 1 : 0);
-  metric("sherlock_reloads_total", "counter", "HAProxy reloads that succeeded.", c.reloads);
-  metric("sherlock_reload_failures_total", "counter", "Reloads HAProxy refused.",
-         c.reload_failures);
-  metric("sherlock_failed_validations_total", "counter",
-         "Configs haproxy -c refused (never loaded).", c.failed_validations);
-  metric("sherlock_runtime_updates_total", "counter", "Runtime-API commands HAProxy took.",
-         c.runtime_updates);
-  metric("sherlock_runtime_failures_total", "counter", "Runtime-API commands HAProxy refused.",
-         c.runtime_failures);
-  metric("sherlock_haproxy_starts_total", "counter", "Times sherlock started HAProxy.",
-         c.haproxy_starts);
-  metric("sherlock_haproxy_exits_total", "counter", "HAProxy exits sherlock did not ask for.",
-         c.haproxy_exits);
-  metric("sherlock_services", "gauge", "Services HAProxy serves.",
-         haproxy_.applied().backends.size());
-  metric("sherlock_servers", "gauge", "Servers HAProxy has.", servers);
-  metric("sherlock_problems", "gauge", "Instances or routes left out (see /v1/status).", [&] {
-    std::size_t n = 0;
-    for (const auto& [s, l] : problems_) n += l.size();
-    return n;
-  }());
-  return out;
+  std::size_t problems = 0;
+  for (const auto& [svc, list] : problems_) problems += list.size();
+  auto n = [](auto v) { return static_cast<double>(v); };
+  metrics::Writer w;
+  w.gauge("dstack_sherlock_directory_connected", "1 while a directory is being followed.",
+          watcher_.connected() ? 1 : 0)
+      .gauge("dstack_sherlock_directory_revision", "The directory revision of the view.",
+             n(view_.revision()))
+      .counter("dstack_sherlock_directory_events_total", "Watch events received.",
+               n(watcher_.events()))
+      .counter("dstack_sherlock_directory_snapshots_total", "Snapshots read.",
+               n(watcher_.snapshots()))
+      .gauge("dstack_sherlock_haproxy_serving", "1 while HAProxy serves a config from sherlock.",
+             haproxy_.serving() ? 1 : 0)
+      .counter("dstack_sherlock_reloads_total", "HAProxy reloads that succeeded.", n(c.reloads))
+      .counter("dstack_sherlock_reload_failures_total", "Reloads HAProxy refused.",
+               n(c.reload_failures))
+      .counter("dstack_sherlock_failed_validations_total",
+               "Configs haproxy -c refused (never loaded).", n(c.failed_validations))
+      .counter("dstack_sherlock_runtime_updates_total", "Runtime-API commands HAProxy took.",
+               n(c.runtime_updates))
+      .counter("dstack_sherlock_runtime_failures_total", "Runtime-API commands HAProxy refused.",
+               n(c.runtime_failures))
+      .counter("dstack_sherlock_haproxy_starts_total", "Times sherlock started HAProxy.",
+               n(c.haproxy_starts))
+      .counter("dstack_sherlock_haproxy_exits_total", "HAProxy exits sherlock did not ask for.",
+               n(c.haproxy_exits))
+      .gauge("dstack_sherlock_services", "Services HAProxy serves.",
+             n(haproxy_.applied().backends.size()))
+      .gauge("dstack_sherlock_servers", "Servers HAProxy has.", n(servers))
+      .gauge("dstack_sherlock_problems", "Instances or routes left out (see /v1/status).",
+             n(problems));
+  return std::move(w).text();
 }
 
 }  // namespace dstack::sherlock

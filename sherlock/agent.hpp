@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // sherlock's moving parts joined: the watcher fills the view, each change re-plans only the
 // services it touched (with their hosts resolved), the HAProxy manager applies the new plan, and
@@ -30,6 +31,8 @@ class Agent {
   Agent(asio::any_io_executor ex, const SherlockConfig& config,
         std::vector<std::unique_ptr<registry::Registry>> directories);
 
+  // Before start(): HAProxy is handed the proxy's socket (proxy_listener.hpp).
+  void use_listener(ProxyListener& listener) { haproxy_.use_listener(listener); }
   // Loads the saved view (if any), starts HAProxy, follows the directories.
   void start();
   awaitable<void> stop();

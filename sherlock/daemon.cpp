@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/daemon.hpp"
 
 #include <unistd.h>
@@ -13,10 +14,10 @@
 #include "common/net/http_server.hpp"
 #include "common/registry/directory_client.hpp"
 #include "sherlock/agent.hpp"
-#include "sherlock/child_process.hpp"
 #include "sherlock/handover.hpp"
 #include "sherlock/haproxy_files.hpp"
 #include "sherlock/local_api.hpp"
+#include "sherlock/proxy_listener.hpp"
 #include "sherlock/state_store.hpp"
 
 namespace dstack::sherlock {
@@ -82,7 +83,8 @@ awaitable<std::optional<std::string>> check_handover(Agent& agent, SelfCommand s
 }
 
 awaitable<void> hand_over(Agent& agent, SelfCommand self, Handover& h, bool& stopping,
-                          net::HttpServer& server, asio::io_context& io) {
+                          net::HttpServer& server, asio::io_context& io,
+                          const ProxyListener& listener) {
   auto log = log::get("sherlock");
   log->info("SIGHUP: checking {} and its config, then handing HAProxy over to it", self.path);
   auto check = check_handover(agent, self);
@@ -122,7 +124,7 @@ awaitable<void> hand_over(Agent& agent, SelfCommand self, Handover& h, bool& sto
   }
   log->info("handing over: exec {}", self.path);
   log->flush();
-  const std::string why = exec_self(self, h.then_terminate);
+  const std::string why = exec_self(self, h.then_terminate, listener);
   log->critical("{}; exiting, HAProxy serves on for the next sherlock", why);
   log->flush();
   std::_Exit(exit_code::failure);
@@ -135,6 +137,12 @@ int run_daemon(const SherlockConfig& config, const SelfCommand& self) {
   reap_exited_children();  // after a handover: any child that ended before this image ran
   asio::io_context io(1);
   Agent agent(io.get_executor(), config, registries(io, config));
+  // HAProxy as sherlock's child is handed the proxy's socket; one it does not start (manage:
+  // external) binds its own.
+  std::vector<std::string> notes;
+  ProxyListener listener = ProxyListener::inherited(config.proxy, notes);
+  for (const auto& note : notes) log->warn("{}", note);
+  if (config.haproxy.manage == HaproxySettings::Manage::child) agent.use_listener(listener);
 
   net::ServerLimits limits;
   limits.max_connections = 64;  // loopback tools, not traffic
@@ -163,7 +171,8 @@ int run_daemon(const SherlockConfig& config, const SelfCommand& self) {
       [&] {
         if (stopping || handover.checking || handover.committed) return;
         handover.checking = true;
-        asio::co_spawn(io, hand_over(agent, self, handover, stopping, server, io), asio::detached);
+        asio::co_spawn(io, hand_over(agent, self, handover, stopping, server, io, listener),
+                       asio::detached);
       });
   daemon::start_watchdog(io);
   daemon::notify_ready();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // sherlock as a daemon, and its one-shot modes.
 

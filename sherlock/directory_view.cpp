@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/directory_view.hpp"
 
 #include <algorithm>
@@ -42,7 +43,7 @@ bool DirectoryView::remove_instance(const std::string& service, const std::strin
   auto it = find_in(list, [&](const model::Instance& i) { return i.id == id; });
   if (it == list.end()) return false;
   if (!synced_) {
-    held_.insert({service, id});  // SPEC §6: no removal while the directory is not synced
+    held_.insert({service, id});  // not synced: no removal (docs/sherlock.md#fail-static)
     return false;
   }
   list.erase(it);

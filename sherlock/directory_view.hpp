@@ -1,12 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // sherlock's copy of the directory: every service's instances and routes, kept current from a
 // snapshot and then the watch stream. Pure state: the watcher feeds it, the planner reads it.
 //
-// The one rule beyond copying (SPEC §6): while the directory is not `synced` (it restarted and
-// its watsons have not all re-registered yet), an instance is never removed. A snapshot that
-// lacks an instance this view has keeps it, and a delete event keeps it; both are remembered as
-// held. The next snapshot taken while the directory is synced is authoritative and drops them.
-// Routes are durable in the directory, so they are always taken as they come.
+// The one rule beyond copying (docs/sherlock.md#fail-static): while the directory is not
+// `synced` (it restarted and its watsons have not all re-registered yet), an instance is never
+// removed. A snapshot that lacks an instance this view has keeps it, and a delete event keeps
+// it; both are remembered as held. The next snapshot taken while the directory is synced is
+// authoritative and drops them. Routes are durable in the directory, so they are always taken
+// as they come.
 
 #include <cstdint>
 #include <map>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/handover.hpp"
 
 #include <fcntl.h>
@@ -18,7 +19,7 @@
 #include <sstream>
 
 #include "common/daemon/daemon.hpp"
-#include "sherlock/child_process.hpp"
+#include "common/process/run_command.hpp"
 #include "sherlock/haproxy_files.hpp"
 
 namespace dstack::sherlock {
@@ -103,8 +104,8 @@ awaitable<std::optional<std::string>> check_successor(SelfCommand self) {
   std::vector<std::string> argv = self.argv;
   argv[0] = self.path;
   argv.push_back("--check-config");
-  auto op = run_command(argv, kCheckTimeout);
-  CommandResult r = co_await std::move(op);
+  auto op = process::run_command(argv, {.timeout = kCheckTimeout});
+  process::CommandResult r = co_await std::move(op);
   if (r.code == 0) co_return std::nullopt;
   std::string output = r.output;
   while (!output.empty() && output.back() == '\n') output.pop_back();
@@ -164,7 +165,7 @@ void reap_exited_children() {
   }
 }
 
-std::string exec_self(const SelfCommand& self, bool then_terminate) {
+std::string exec_self(const SelfCommand& self, bool then_terminate, const ProxyListener& listener) {
   // Blocked in this thread, the one that execs: raised here or sent here from now on, they stay
   // pending through exec.
   const sigset_t handled = daemon::handled_signals();
@@ -172,6 +173,7 @@ std::string exec_self(const SelfCommand& self, bool then_terminate) {
   // One stop only: a second one makes a daemon exit at once ("the operator insists").
   if (then_terminate || stop_signal_held()) ::raise(SIGTERM);
   if (::syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec) != 0) cloexec_each_descriptor();
+  listener.pass_on_exec();
   std::vector<char*> argv;
   for (const auto& a : self.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Handing HAProxy over to a fresh sherlock (SIGHUP, `systemctl reload dstack-sherlock`): the
 // sherlock binary at the path this one was started from (a package upgrade may have replaced it)
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/net/asio.hpp"
+#include "sherlock/proxy_listener.hpp"
 
 namespace dstack::sherlock {
 
@@ -47,10 +49,11 @@ bool stop_signal_held();
 // handover), so none stays a zombie. Live ones are left alone.
 void reap_exited_children();
 
-// Replaces this process with `self`, every descriptor closed on exec. A stop noted since
-// hold_stop_signals(), or `then_terminate` (one this image took earlier), is raised again as one
-// blocked SIGTERM, pending across exec for the new image's daemon::Signals. Returns only when
-// exec failed, with why.
-std::string exec_self(const SelfCommand& self, bool then_terminate);
+// Replaces this process with `self`, every descriptor closed on exec but the proxy's listening
+// socket, which `listener` passes on. A stop noted since hold_stop_signals(), or
+// `then_terminate` (one this image took earlier), is raised again as one blocked SIGTERM,
+// pending across exec for the new image's daemon::Signals. Returns only when exec failed, with
+// why.
+std::string exec_self(const SelfCommand& self, bool then_terminate, const ProxyListener& listener);
 
 }  // namespace dstack::sherlock

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/haproxy_cli.hpp"
 
 #include <memory>
@@ -100,15 +101,20 @@ awaitable<Result<std::vector<std::string>>> cli_batch(std::string socket_path,
   auto op = exchange(socket_path, std::move(text), timeout);
   auto raw = co_await std::move(op);
   if (!raw) co_return raw.error();
+  co_return batch_answers(*raw, commands.size());
+}
+
+Result<std::vector<std::string>> batch_answers(const std::string& transcript,
+                                               std::size_t commands) {
   // The transcript starts with "\n> " (the answer to `prompt`), then one answer per command,
   // each followed by the next prompt.
-  auto answers = split_prompt_answers(*raw);
-  if (answers.empty() || answers.size() - 1 != commands.size())
-    co_return Error{ErrorKind::protocol, "haproxy_cli",
-                    "HAProxy answered " + std::to_string(answers.empty() ? 0 : answers.size() - 1) +
-                        " of " + std::to_string(commands.size()) + " commands"};
+  auto answers = split_prompt_answers(transcript);
+  if (answers.empty() || answers.size() - 1 != commands)
+    return Error{ErrorKind::protocol, "haproxy_cli",
+                 "HAProxy answered " + std::to_string(answers.empty() ? 0 : answers.size() - 1) +
+                     " of " + std::to_string(commands) + " commands"};
   answers.erase(answers.begin());
-  co_return answers;
+  return answers;
 }
 
 awaitable<Result<std::string>> cli_command(std::string socket_path, std::string command,

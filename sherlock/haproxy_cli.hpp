@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // HAProxy's CLI over its Unix sockets: the worker's admin socket (runtime API) and the master
 // socket (reload, show proc). One connection per batch, never kept open: a connection held
@@ -32,5 +33,9 @@ bool cli_success(const std::string& answer);
 
 // Splits a prompt-mode transcript (the part after `prompt`) into answers. Pure, for tests.
 std::vector<std::string> split_prompt_answers(const std::string& transcript);
+
+// The answers of a batch of `commands` commands from its whole transcript (what cli_batch
+// returns once the socket is read): protocol when the count does not add up. Pure, for tests.
+Result<std::vector<std::string>> batch_answers(const std::string& transcript, std::size_t commands);
 
 }  // namespace dstack::sherlock

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/haproxy_config.hpp"
 
 #include <arpa/inet.h>
@@ -155,9 +156,9 @@ void defaults_section(std::string& out, const SherlockConfig& cfg) {
   for (const auto& line : h.extra_defaults) out += "    " + line + "\n";
 }
 
-void frontend_section(std::string& out, const SherlockConfig& cfg, const RuntimePaths& paths) {
+void frontend_section(std::string& out, const RuntimePaths& paths) {
   out += "\nfrontend fe_proxy\n";
-  out += "    bind " + word(cfg.proxy.to_string()) + "\n";
+  out += "    bind " + word(paths.proxy_bind) + "\n";
   // Host: <service>[:port] first, keeping the whole path; else the first path segment, matched
   // exactly (a prefix match would send /emitterx to emitter).
   out += "    http-request set-var(txn.be) req.hdr(host),host_only,map_str(" +
@@ -239,6 +240,7 @@ RuntimePaths runtime_paths(const SherlockConfig& config) {
   p.admin_socket = dir + "/admin.sock";
   p.state_file = dir + "/server-state";
   if (!config.haproxy.ca_file.empty()) p.ca_file = config.haproxy.ca_file;
+  p.proxy_bind = config.proxy.to_string();
   return p;
 }
 
@@ -272,7 +274,7 @@ RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& con
       "# were applied through the runtime API (sherlock's /v1/status shows them).\n";
   global_section(r.haproxy_cfg, config, paths);
   defaults_section(r.haproxy_cfg, config);
-  frontend_section(r.haproxy_cfg, config, paths);
+  frontend_section(r.haproxy_cfg, paths);
   const std::set<std::string> not_hosts = {"localhost", "localhost.localdomain", "127.0.0.1",
                                            lower(config.proxy.host)};
   for (const auto& be : plan.backends) {

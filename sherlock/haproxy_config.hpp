@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The HAProxy configuration for a Plan, as text. Pure: no I/O. Everything that reaches the text
 // has been validated (plan.hpp) or comes from sherlock.yaml, so no value can add a line.
@@ -50,6 +51,9 @@ struct RuntimePaths {
   std::string admin_socket;  // <run_dir>/admin.sock
   std::string state_file;    // <run_dir>/server-state
   std::string ca_file = "@system-ca";
+  // What the proxy frontend binds: proxy.listen, or fd@N for the socket sherlock holds and
+  // hands HAProxy (proxy_listener.hpp).
+  std::string proxy_bind;
 };
 RuntimePaths runtime_paths(const SherlockConfig& config);
 

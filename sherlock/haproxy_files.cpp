@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/haproxy_files.hpp"
 
 #include <fcntl.h>
@@ -7,11 +8,13 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "common/core/fd.hpp"
 #include "common/log/log.hpp"
-#include "sherlock/child_process.hpp"
+#include "common/process/run_command.hpp"
 
 namespace dstack::sherlock {
 namespace {
@@ -22,7 +25,7 @@ std::string trimmed_dir(std::string dir) {
 }
 
 // HAProxy's refusal, short enough for a log line and /v1/status: its [ALERT] lines.
-std::string alerts(const CommandResult& r) {
+std::string alerts(const process::CommandResult& r) {
   if (r.timed_out) return "haproxy -c did not finish in time";
   std::istringstream in(r.output);
   std::string line, out;
@@ -40,25 +43,17 @@ std::string alerts(const CommandResult& r) {
 
 void write_file_atomically(const std::string& path, const std::string& text, bool sync) {
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+  const Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
   std::size_t done = 0;
   while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(e));
-    }
+    if (n < 0) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
     done += static_cast<std::size_t>(n);
   }
-  if (sync && ::fdatasync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw std::runtime_error("cannot sync " + tmp + ": " + std::strerror(e));
-  }
-  ::close(fd);
+  if (sync && ::fdatasync(fd.get()) != 0)
+    throw std::runtime_error("cannot sync " + tmp + ": " + std::strerror(errno));
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
 }
@@ -93,20 +88,52 @@ void HaproxyFiles::write_all(const RenderedConfig& r, const RuntimePaths& paths,
   write_file_atomically(cfg_path, r.haproxy_cfg);
 }
 
+void HaproxyFiles::use_listener(int fd) {
+  if (fd < 0) {
+    paths_.proxy_bind = config_.proxy.to_string();
+    handed_fds_.clear();
+  } else {
+    paths_.proxy_bind = "fd@" + std::to_string(fd);
+    handed_fds_ = {fd};
+  }
+}
+
+bool HaproxyFiles::use_loaded_bind() {
+  std::ifstream in(config_path());
+  std::string line;
+  bool in_frontend = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("frontend ", 0) == 0) in_frontend = line == "frontend fe_proxy";
+    constexpr std::string_view kBind = "    bind ";
+    if (!in_frontend || line.rfind(kBind, 0) != 0) continue;
+    // Only an inherited descriptor needs carrying over; an address is rendered as it is.
+    const std::string spec = line.substr(kBind.size());
+    if (spec.rfind("fd@", 0) != 0) return false;
+    paths_.proxy_bind = spec;
+    handed_fds_.clear();  // HAProxy's master holds it; this sherlock does not
+    return true;
+  }
+  return false;
+}
+
 awaitable<std::optional<std::string>> HaproxyFiles::validate_only(const Plan& plan) {
   // The copy differs from the real config only in where its maps are: HAProxy opens map files
   // while checking, and the real ones may be in use.
   RuntimePaths check_paths = paths_;
   check_paths.path_map = run_dir_ + "/check-path.map";
   check_paths.host_map = run_dir_ + "/check-host.map";
+  // And in its bind: `haproxy -c` binds nothing, but it does look at a `bind fd@N` descriptor,
+  // which this sherlock may not hold (an HAProxy taken over holds it).
+  check_paths.proxy_bind = config_.proxy.to_string();
   const std::string cfg = run_dir_ + "/check-haproxy.cfg";
   try {
     write_all(render_haproxy_config(plan, config_, check_paths), check_paths, cfg);
   } catch (const std::exception& e) {
     co_return std::string(e.what());
   }
-  auto op = run_command({config_.haproxy.binary, "-c", "-f", cfg}, kValidateTimeout);
-  CommandResult r = co_await std::move(op);
+  auto op = process::run_command({config_.haproxy.binary, "-c", "-f", cfg},
+                                 {.timeout = kValidateTimeout});
+  process::CommandResult r = co_await std::move(op);
   if (r.code != 0) co_return alerts(r);
   co_return std::nullopt;
 }

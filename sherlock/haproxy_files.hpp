@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The HAProxy config and maps on disk in run_dir. A new config is validated by `haproxy -c` on
 // a copy before anything HAProxy would read is replaced, then written with atomic renames (maps
@@ -7,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/core/duration.hpp"
 #include "common/net/asio.hpp"
@@ -33,6 +35,14 @@ class HaproxyFiles {
   // Puts the last loaded config back on disk (after a refused reload).
   void restore_loaded();
 
+  // What the proxy frontend binds from now on: `fd`, a socket sherlock holds
+  // (proxy_listener.hpp) and hands HAProxy, or -1 for proxy.listen.
+  void use_listener(int fd);
+  // The frontend's bind of the config HAProxy loaded last (in run_dir): an HAProxy taken over
+  // goes on with the socket it has. False when there is none to read.
+  bool use_loaded_bind();
+  const std::vector<int>& handed_fds() const { return handed_fds_; }
+
   // `haproxy -c` on a rendered text, without installing anything (for --check-config).
   awaitable<std::optional<std::string>> validate_only(const Plan& plan);
 
@@ -52,6 +62,7 @@ class HaproxyFiles {
   const SherlockConfig& config_;
   std::string run_dir_;
   RuntimePaths paths_;
+  std::vector<int> handed_fds_;
   bool have_loaded_ = false;
 };
 

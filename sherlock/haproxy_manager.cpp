@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/haproxy_manager.hpp"
 
 #include <signal.h>
@@ -7,6 +8,7 @@
 
 #include "common/core/exception_text.hpp"
 #include "common/log/log.hpp"
+#include "common/process/run_command.hpp"
 #include "sherlock/haproxy_cli.hpp"
 #include "sherlock/haproxy_master.hpp"
 
@@ -22,7 +24,7 @@ constexpr Duration kCliTimeout = std::chrono::seconds(5);
 // How long a stop waits for an operation in flight (a start, a reload) before it goes on.
 constexpr Duration kFinishTimeout = std::chrono::seconds(5);
 constexpr Duration kCommandTimeout = std::chrono::seconds(60);
-constexpr Duration kDeleteRetry = std::chrono::seconds(1);
+constexpr Duration kKillAfterTerm = std::chrono::milliseconds(100);
 constexpr std::size_t kBatch = 1000;  // commands per CLI connection
 
 std::vector<std::string> split_words(const std::string& command) {
@@ -49,13 +51,18 @@ pid_t running_haproxy(const std::string& pid_file) {
 
 }  // namespace
 
-HaproxyManager::HaproxyManager(asio::any_io_executor ex, const SherlockConfig& config)
+HaproxyManager::HaproxyManager(asio::any_io_executor ex, const SherlockConfig& config,
+                               const Clock& clock)
     : ex_(ex),
       config_(config),
       files_(config),
+      clock_(clock),
+      decider_(config.haproxy.min_reload_interval,
+               Backoff(std::chrono::milliseconds(500), std::chrono::seconds(30))),
       wake_(ex),
       backoff_(ex),
-      restart_backoff_(std::chrono::milliseconds(500), std::chrono::seconds(30)) {}
+      exited_(ex),
+      loop_ended_(ex) {}
 
 HaproxyManager::~HaproxyManager() = default;
 
@@ -64,13 +71,14 @@ void HaproxyManager::start() {
   loop_running_ = true;
   asio::co_spawn(ex_, run(), [this](std::exception_ptr e) {
     loop_running_ = false;
+    loop_ended_.cancel();
     if (e) log::get("haproxy")->critical("the HAProxy manager stopped: {}", exception_text(e));
   });
 }
 
 void HaproxyManager::submit(Plan desired) {
   desired_ = std::make_shared<const Plan>(std::move(desired));
-  ++desired_gen_;
+  decider_.plan_submitted();
   wake();
 }
 
@@ -88,82 +96,74 @@ awaitable<void> HaproxyManager::sleep_until(steady::time_point t) {
 }
 
 awaitable<void> HaproxyManager::run() {
-  auto log = log::get("haproxy");
+  using Kind = HaproxyStep::Kind;
   for (;;) {
-    if (stopping_) co_return;
     dirty_ = false;
-    const std::uint64_t gen = desired_gen_;
+    const std::uint64_t gen = decider_.generation();
     const PlanPtr want = desired_;
-    if (refused_gen_ && *refused_gen_ != gen) refused_gen_.reset();
-
-    if (!running_) {
-      if (refused_gen_) {  // the config for this plan was refused: wait for another plan
-        auto op = sleep_until(steady::time_point::max());
-        co_await std::move(op);
-        continue;
+    const HaproxyStep step = decider_.next(clock_.now(), needs_reload(*applied_, *want));
+    switch (step.kind) {
+      case Kind::exit:
+        co_return;
+      case Kind::start: {
+        auto op = start_haproxy(want);
+        const auto outcome = co_await std::move(op);
+        decider_.started(gen, outcome, clock_.now());
+        // It may have died while being taken over: then start again.
+        if (decider_.running() && !process_ &&
+            config_.haproxy.manage == HaproxySettings::Manage::child)
+          decider_.haproxy_exited();
+        break;
       }
-      auto op = start_haproxy(want);
-      bool up = co_await std::move(op);
-      if (!up && !stopping_ && !refused_gen_) {
-        // Not woken by plans (one every few ms must not turn this into a tight loop), only by a
-        // stop or a release.
-        backoff_.expires_after(restart_backoff_.next());
+      case Kind::wait_backoff: {
+        backoff_.expires_at(step.until);
         error_code ec;
         auto w = backoff_.async_wait(asio::redirect_error(use_awaitable, ec));
         co_await std::move(w);
+        break;
       }
-      continue;
-    }
-
-    if (reload_wanted_ || needs_reload(*applied_, *want)) {
-      // Other services' instance changes need not wait for the reload's slot.
-      auto part = apply_runtime(std::make_shared<const Plan>(runtime_part(*applied_, *want)));
-      co_await std::move(part);
-      if (refused_gen_) {
-        auto op = sleep_until(steady::time_point::max());
+      case Kind::apply_runtime_part:
+      case Kind::apply_runtime: {
+        const bool part = step.kind == Kind::apply_runtime_part;
+        auto op = apply_runtime(part ? std::make_shared<const Plan>(runtime_part(*applied_, *want))
+                                     : want);
         co_await std::move(op);
-        continue;
+        decider_.runtime_applied(gen, part, !lingering_.empty(), clock_.now());
+        break;
       }
-      if (steady::now() < next_reload_at_) {
-        auto op = sleep_until(next_reload_at_);
+      case Kind::reload: {
+        auto op = reload(want, step.reason);
+        const auto outcome = co_await std::move(op);
+        decider_.reloaded(gen, outcome, clock_.now());
+        break;
+      }
+      case Kind::retry_deletes: {
+        auto op = retry_deletes();
         co_await std::move(op);
-        continue;  // re-read the newest plan: bursts become one reload
+        decider_.deletes_retried(!lingering_.empty(), clock_.now());
+        break;
       }
-      std::string reason = reload_wanted_ ? reload_reason_ : "services or listeners changed";
-      auto op = reload(want, reason);
-      bool ok = co_await std::move(op);
-      if (!ok) refused_gen_ = gen;
-      continue;
-    }
-
-    auto op = apply_runtime(want);
-    co_await std::move(op);
-    if (dirty_ || reload_wanted_) continue;
-    if (!lingering_.empty()) {
-      auto s = sleep_until(steady::now() + kDeleteRetry);
-      co_await std::move(s);
-      if (!dirty_) {
-        auto r = retry_deletes();
-        co_await std::move(r);
+      case Kind::sleep: {
+        auto op = sleep_until(step.until);
+        co_await std::move(op);
+        break;
       }
-      continue;
     }
-    auto s = sleep_until(steady::time_point::max());
-    co_await std::move(s);
   }
 }
 
-awaitable<void> HaproxyManager::supervise(ProcessHandle* process) {
+awaitable<void> HaproxyManager::supervise(process::ChildProcess* child) {
   int code = -1;
   try {
-    auto op = process->wait();
+    auto op = child->wait();
     code = co_await std::move(op);
   } catch (const std::exception&) {
     co_return;  // sherlock is going away
   }
-  if (process_.get() != process) co_return;
+  if (process_.get() != child) co_return;
   process_.reset();
-  running_ = false;
+  decider_.haproxy_exited();
+  exited_.cancel();
   if (stopping_) co_return;
   ++counters_.haproxy_exits;
   last_error_ = "HAProxy exited" + (code >= 0 ? " with status " + std::to_string(code) : "");
@@ -171,59 +171,71 @@ awaitable<void> HaproxyManager::supervise(ProcessHandle* process) {
   wake();
 }
 
-awaitable<std::unique_ptr<ProcessHandle>> HaproxyManager::find_left_running() {
+awaitable<std::unique_ptr<process::ChildProcess>> HaproxyManager::find_left_running() {
   pid_t pid = running_haproxy(files_.pid_file());
   if (pid == 0) co_return nullptr;
   auto op = show_proc(files_.master_socket(), kCliTimeout);
   auto procs = co_await std::move(op);
   if (!procs || procs->master != pid) co_return nullptr;
-  auto handle = ProcessHandle::adopt(ex_, pid);
+  auto handle = process::ChildProcess::adopt(ex_, pid);
   if (!handle) co_return nullptr;
   co_return std::move(*handle);
 }
 
-awaitable<bool> HaproxyManager::adopt_running(PlanPtr want) {
+awaitable<std::optional<HaproxyDecider::StartOutcome>> HaproxyManager::adopt_running(PlanPtr want) {
   auto find = find_left_running();
   auto handle = co_await std::move(find);
-  if (!handle) co_return false;
+  if (!handle) co_return std::nullopt;
   log::get("haproxy")->info("taking over HAProxy (pid {}) left running by an earlier sherlock",
                             handle->pid());
+  // It goes on with the proxy socket it has: under the same number when this sherlock was
+  // handed it too (systemd, a handover), else as its config says.
+  if (listener_ && listener_->owned())
+    files_.use_listener(listener_->fd());
+  else if (!files_.use_loaded_bind())
+    files_.use_listener(-1);
   process_ = std::move(handle);
   asio::co_spawn(ex_, supervise(process_.get()), asio::detached);
-  running_ = true;
   lingering_.clear();
   auto r = reload(want, "taking over a running HAProxy");
-  bool ok = co_await std::move(r);
-  if (!ok) refused_gen_ = desired_gen_;
-  co_return true;
+  const auto reloaded = co_await std::move(r);
+  co_return reloaded == HaproxyDecider::ReloadOutcome::ok
+      ? HaproxyDecider::StartOutcome::up
+      : HaproxyDecider::StartOutcome::up_but_refused;
 }
 
-awaitable<bool> HaproxyManager::start_haproxy(PlanPtr want) {
+awaitable<HaproxyDecider::StartOutcome> HaproxyManager::start_haproxy(PlanPtr want) {
+  using Outcome = HaproxyDecider::StartOutcome;
   auto log = log::get("haproxy");
-  const auto began = steady::now();
+  const auto began = clock_.now();
   if (config_.haproxy.manage == HaproxySettings::Manage::child) {
     auto adopt = adopt_running(want);
-    if (co_await std::move(adopt)) co_return true;
+    if (auto taken = co_await std::move(adopt)) co_return *taken;
+  }
+  if (config_.haproxy.manage == HaproxySettings::Manage::child && listener_) {
+    if (auto why = listener_->bind(config_.proxy))
+      log->warn("cannot hold the proxy's socket ({}): HAProxy binds it itself", *why);
+    files_.use_listener(listener_->owned() ? listener_->fd() : -1);
   }
   auto install = files_.install(*want);
   auto refused = co_await std::move(install);
   if (refused) {
     ++counters_.failed_validations;
-    refused_gen_ = desired_gen_;
     last_error_ = *refused;
     log->error("cannot start HAProxy: {}", *refused);
     record(false, "start", *refused, began);
-    co_return false;
+    co_return Outcome::config_refused;
   }
 
   if (config_.haproxy.manage == HaproxySettings::Manage::external) {
-    auto run = run_command(split_words(config_.haproxy.reload_command), kCommandTimeout);
-    CommandResult r = co_await std::move(run);
+    auto run = process::run_command(split_words(config_.haproxy.reload_command),
+                                    {.timeout = kCommandTimeout});
+    process::CommandResult r = co_await std::move(run);
     if (r.code != 0) {
       last_error_ = "reload_command failed (exit " + std::to_string(r.code) + "): " + r.output;
       log->error("{}", last_error_);
       record(false, "first config", last_error_, began);
-      co_return false;
+      co_return Outcome::failed;
     }
   } else {
     std::vector<std::string> argv = {config_.haproxy.binary,
@@ -234,20 +246,20 @@ awaitable<bool> HaproxyManager::start_haproxy(PlanPtr want) {
                                      files_.config_path(),
                                      "-p",
                                      files_.pid_file()};
-    auto spawned = ProcessHandle::spawn(ex_, argv);
+    auto spawned = process::ChildProcess::spawn(ex_, argv, files_.handed_fds());
     if (!spawned) {
       last_error_ = spawned.error().message;
       log->error("cannot start HAProxy: {}", last_error_);
-      co_return false;
+      co_return Outcome::failed;
     }
     process_ = std::move(*spawned);
     ++counters_.haproxy_starts;
-    ProcessHandle* mine = process_.get();
+    process::ChildProcess* mine = process_.get();
     asio::co_spawn(ex_, supervise(mine), asio::detached);
     // Up when its master reports a worker; gone if supervise saw it exit first.
-    const auto deadline = steady::now() + kStartTimeout;
+    const auto deadline = clock_.now() + kStartTimeout;
     bool up = false;
-    while (!up && !stopping_ && process_.get() == mine && steady::now() < deadline) {
+    while (!up && !stopping_ && process_.get() == mine && clock_.now() < deadline) {
       auto op = show_proc(files_.master_socket(), kCliTimeout);
       auto procs = co_await std::move(op);
       up = procs && !procs->workers.empty();
@@ -258,27 +270,23 @@ awaitable<bool> HaproxyManager::start_haproxy(PlanPtr want) {
         co_await std::move(w);
       }
     }
-    if (!up && stopping_) co_return false;  // stop() deals with it
+    if (!up && stopping_) co_return Outcome::failed;  // stop() deals with it
     if (!up) {
       last_error_ = "HAProxy did not start (its log above says why)";
       log->error("{}", last_error_);
       if (process_.get() == mine) process_->signal(SIGKILL);
       record(false, "start", last_error_, began);
-      co_return false;
+      co_return Outcome::failed;
     }
     log->info("HAProxy started (pid {}), serving {} service(s) on {}", mine->pid(),
               want->backends.size(), config_.proxy.to_string());
   }
   files_.mark_loaded();
-  running_ = true;
   applied_ = want;
   lingering_.clear();
-  reload_wanted_ = false;
-  restart_backoff_.reset();
-  next_reload_at_ = steady::now() + config_.haproxy.min_reload_interval;
   record(true, "start", "", began);
   if (on_applied_) on_applied_();
-  co_return true;
+  co_return Outcome::up;
 }
 
 awaitable<void> HaproxyManager::save_server_state() {
@@ -296,10 +304,10 @@ awaitable<void> HaproxyManager::save_server_state() {
   }
 }
 
-awaitable<bool> HaproxyManager::reload(PlanPtr want, std::string reason) {
+awaitable<HaproxyDecider::ReloadOutcome> HaproxyManager::reload(PlanPtr want, std::string reason) {
+  using Outcome = HaproxyDecider::ReloadOutcome;
   auto log = log::get("haproxy");
-  const auto began = steady::now();
-  reload_wanted_ = false;
+  const auto began = clock_.now();
   auto install = files_.install(*want);
   auto refused = co_await std::move(install);
   if (refused) {
@@ -307,15 +315,16 @@ awaitable<bool> HaproxyManager::reload(PlanPtr want, std::string reason) {
     last_error_ = *refused;
     log->error("not reloading ({}): {}; the running config stays", reason, *refused);
     record(false, reason, *refused, began);
-    co_return false;
+    co_return Outcome::config_refused;
   }
   auto save = save_server_state();
   co_await std::move(save);
 
   Status st = Ok{};
   if (config_.haproxy.manage == HaproxySettings::Manage::external) {
-    auto run = run_command(split_words(config_.haproxy.reload_command), kCommandTimeout);
-    CommandResult r = co_await std::move(run);
+    auto run = process::run_command(split_words(config_.haproxy.reload_command),
+                                    {.timeout = kCommandTimeout});
+    process::CommandResult r = co_await std::move(run);
     if (r.code != 0)
       st = Error{ErrorKind::refused, "reload_command",
                  "reload_command failed (exit " + std::to_string(r.code) + "): " + r.output};
@@ -323,7 +332,6 @@ awaitable<bool> HaproxyManager::reload(PlanPtr want, std::string reason) {
     auto op = reload_master(files_.master_socket(), kReloadTimeout);
     st = co_await std::move(op);
   }
-  next_reload_at_ = steady::now() + config_.haproxy.min_reload_interval;
   if (!st) {
     ++counters_.reload_failures;
     last_error_ = st.error().message;
@@ -334,7 +342,7 @@ awaitable<bool> HaproxyManager::reload(PlanPtr want, std::string reason) {
     }
     log->error("reload failed ({}): {}", reason, last_error_);
     record(false, reason, last_error_, began);
-    co_return false;
+    co_return Outcome::failed;
   }
   ++counters_.reloads;
   files_.mark_loaded();
@@ -342,17 +350,16 @@ awaitable<bool> HaproxyManager::reload(PlanPtr want, std::string reason) {
   lingering_.clear();
   record(true, reason, "", began);
   log->info("HAProxy reloaded ({}): {} service(s), in {} ms", reason, want->backends.size(),
-            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - began).count());
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - began).count());
   if (on_applied_) on_applied_();
-  co_return true;
+  co_return Outcome::ok;
 }
 
 awaitable<void> HaproxyManager::apply_runtime(PlanPtr want) {
   auto log = log::get("haproxy");
   RuntimeDiff diff = runtime_diff(*applied_, lingering_, *want, config_, files_.paths());
   if (diff.needs_reload) {
-    if (!reload_wanted_) reload_reason_ = "a server's TLS settings changed";
-    reload_wanted_ = true;
+    decider_.reload_needed("a server's TLS settings changed");
     co_return;
   }
   for (std::size_t from = 0; from < diff.commands.size(); from += kBatch) {
@@ -364,8 +371,7 @@ awaitable<void> HaproxyManager::apply_runtime(PlanPtr want) {
     if (!answers) {
       ++counters_.runtime_failures;
       log->warn("runtime API: {}; a reload will apply the changes", answers.error().message);
-      reload_wanted_ = true;
-      reload_reason_ = "the runtime API failed";
+      decider_.runtime_refused("the runtime API failed");
       break;
     }
     for (std::size_t i = from; i < to; ++i) {
@@ -380,8 +386,7 @@ awaitable<void> HaproxyManager::apply_runtime(PlanPtr want) {
       } else {
         ++counters_.runtime_failures;
         log->warn("HAProxy refused `{}`: {}; a reload will apply the change", cmd.line, answer);
-        reload_wanted_ = true;
-        reload_reason_ = "a runtime command was refused";
+        decider_.runtime_refused("a runtime command was refused");
       }
     }
   }
@@ -423,35 +428,37 @@ awaitable<void> HaproxyManager::stop(Duration grace) {
     }
   }
   if (!process_) co_return;
-  ProcessHandle* p = process_.get();
-  // SIGUSR1: stop accepting, finish what is in flight; SIGTERM when that takes too long.
+  process::ChildProcess* p = process_.get();
+  // SIGUSR1: stop accepting, finish what is in flight; SIGTERM when that takes too long, and
+  // SIGKILL if even that is not enough. Woken at once when it exits (supervise).
   p->signal(SIGUSR1);
-  const auto deadline = steady::now() + grace;
-  int sent_term = 0;
+  auto next_signal_at = clock_.now() + grace;
+  int sent = 0;
   while (process_.get() == p) {
-    if (steady::now() > deadline && sent_term < 2) {
-      p->signal(sent_term == 0 ? SIGTERM : SIGKILL);
-      ++sent_term;
+    if (clock_.now() >= next_signal_at && sent < 2) {
+      p->signal(sent == 0 ? SIGTERM : SIGKILL);
+      ++sent;
+      next_signal_at = clock_.now() + kKillAfterTerm;
     }
-    asio::steady_timer t(ex_);
-    t.expires_after(std::chrono::milliseconds(20));
-    auto w = t.async_wait(use_awaitable);
+    exited_.expires_at(sent < 2 ? next_signal_at : steady::time_point::max());
+    error_code ec;
+    auto w = exited_.async_wait(asio::redirect_error(use_awaitable, ec));
     co_await std::move(w);
   }
 }
 
 awaitable<pid_t> HaproxyManager::release(Duration timeout) {
   stopping_ = true;
+  decider_.stop();
   wake();
   backoff_.cancel();
-  const auto deadline = steady::now() + timeout;
-  while (loop_running_ && steady::now() < deadline) {
-    asio::steady_timer t(ex_);
-    t.expires_after(std::chrono::milliseconds(10));
-    auto w = t.async_wait(use_awaitable);
+  if (loop_running_) {  // woken when the loop ends (start's completion handler)
+    loop_ended_.expires_after(timeout);
+    error_code ec;
+    auto w = loop_ended_.async_wait(asio::redirect_error(use_awaitable, ec));
     co_await std::move(w);
   }
-  co_return (process_ && running_) ? process_->pid() : 0;
+  co_return (process_ && decider_.running()) ? process_->pid() : 0;
 }
 
 void HaproxyManager::record(bool ok, std::string reason, std::string error,
@@ -461,7 +468,7 @@ void HaproxyManager::record(bool ok, std::string reason, std::string error,
   r.ok = ok;
   r.reason = std::move(reason);
   r.error = std::move(error);
-  r.took = std::chrono::duration_cast<Duration>(steady::now() - began);
+  r.took = std::chrono::duration_cast<Duration>(clock_.now() - began);
   last_reload_ = std::move(r);
 }
 

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Keeps HAProxy serving the newest plan (SPEC §6 "Applying changes"):
+// Keeps HAProxy serving the newest plan (docs/sherlock.md#update-rules):
 // - instance changes (servers added, removed, moved, reweighted) go through the runtime API at
 //   once, with no reload;
 // - structural changes (a service added or removed, its base path, mode or TCP port, a server's
@@ -26,9 +27,12 @@
 #include <string>
 
 #include "common/core/backoff.hpp"
+#include "common/core/clock.hpp"
 #include "common/net/asio.hpp"
-#include "sherlock/child_process.hpp"
+#include "common/process/child_process.hpp"
+#include "sherlock/haproxy_decider.hpp"
 #include "sherlock/haproxy_files.hpp"
+#include "sherlock/proxy_listener.hpp"
 #include "sherlock/runtime_diff.hpp"
 
 namespace dstack::sherlock {
@@ -53,11 +57,15 @@ struct ReloadRecord {
 
 class HaproxyManager {
  public:
-  HaproxyManager(asio::any_io_executor ex, const SherlockConfig& config);
+  HaproxyManager(asio::any_io_executor ex, const SherlockConfig& config,
+                 const Clock& clock = real_clock());
   ~HaproxyManager();
 
   // Creates run_dir; starts the work loop. Throws std::runtime_error when run_dir cannot be made.
   void start();
+  // Before start(): HAProxy is handed the proxy's socket, held by sherlock (proxy_listener.hpp);
+  // it outlives this manager.
+  void use_listener(ProxyListener& listener) { listener_ = &listener; }
   // The plan HAProxy should serve from now on.
   void submit(Plan desired);
   // Stops a child HAProxy gracefully (in-flight requests finish, up to `grace`).
@@ -69,7 +77,7 @@ class HaproxyManager {
 
   const Plan& applied() const { return *applied_; }
   const Plan& desired() const { return *desired_; }
-  bool serving() const { return running_; }
+  bool serving() const { return decider_.running(); }
   const ManagerCounters& counters() const { return counters_; }
   nlohmann::json status() const;
   // Called after every change HAProxy has taken (runtime batch or reload).
@@ -77,15 +85,16 @@ class HaproxyManager {
 
  private:
   awaitable<void> run();
-  awaitable<void> supervise(ProcessHandle* process);
+  awaitable<void> supervise(process::ChildProcess* child);
   // Plans are shared, never copied: at 10,000 servers a copy per change costs milliseconds.
   // Arguments by value: a coroutine outlives its caller's temporaries.
   using PlanPtr = std::shared_ptr<const Plan>;
-  awaitable<bool> start_haproxy(PlanPtr want);
+  awaitable<HaproxyDecider::StartOutcome> start_haproxy(PlanPtr want);
   // An HAProxy an earlier sherlock left running (run_dir's pid file, confirmed by its master).
-  awaitable<std::unique_ptr<ProcessHandle>> find_left_running();
-  awaitable<bool> adopt_running(PlanPtr want);
-  awaitable<bool> reload(PlanPtr want, std::string reason);
+  awaitable<std::unique_ptr<process::ChildProcess>> find_left_running();
+  // nullopt: nothing to take over.
+  awaitable<std::optional<HaproxyDecider::StartOutcome>> adopt_running(PlanPtr want);
+  awaitable<HaproxyDecider::ReloadOutcome> reload(PlanPtr want, std::string reason);
   awaitable<void> apply_runtime(PlanPtr want);
   awaitable<void> retry_deletes();
   awaitable<void> save_server_state();
@@ -97,23 +106,21 @@ class HaproxyManager {
   asio::any_io_executor ex_;
   const SherlockConfig& config_;
   HaproxyFiles files_;
-  std::unique_ptr<ProcessHandle> process_;
-  asio::steady_timer wake_;
-  asio::steady_timer backoff_;  // between attempts to start HAProxy
+  std::unique_ptr<process::ChildProcess> process_;
+  ProxyListener* listener_ = nullptr;
+  const Clock& clock_;
+  HaproxyDecider decider_;         // what to do next; this class does it
+  asio::steady_timer wake_;        // cancelled by every event the loop may be sleeping through
+  asio::steady_timer backoff_;     // between attempts to start HAProxy; only a stop cuts it short
+  asio::steady_timer exited_;      // cancelled when HAProxy exits (stop() waits on it)
+  asio::steady_timer loop_ended_;  // cancelled when the loop ends (release() waits on it)
 
   PlanPtr desired_ = std::make_shared<const Plan>();
-  std::uint64_t desired_gen_ = 0;
   PlanPtr applied_ = std::make_shared<const Plan>();
   std::map<ServerRef, PlannedServer> lingering_;
-  std::optional<std::uint64_t> refused_gen_;  // the desired plan HAProxy or haproxy -c refused
-  bool running_ = false;
-  bool reload_wanted_ = false;
-  std::string reload_reason_;
   bool stopping_ = false;
   bool loop_running_ = false;
-  bool dirty_ = false;
-  std::chrono::steady_clock::time_point next_reload_at_{};
-  Backoff restart_backoff_;
+  bool dirty_ = false;  // an event since the loop last looked: do not sleep
   std::optional<ReloadRecord> last_reload_;
   std::string last_error_;
   ManagerCounters counters_;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the HAProxy manager reports in sherlock's /v1/status.
 #include "common/net/asio.hpp"  // first: <utility> before Asio
 
@@ -24,7 +25,7 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 json HaproxyManager::status() const {
   json j;
   j["manage"] = config_.haproxy.manage == HaproxySettings::Manage::child ? "child" : "external";
-  j["serving"] = running_;
+  j["serving"] = decider_.running();
   j["pid"] = process_ ? json(process_->pid()) : json(nullptr);
   j["config"] = files_.config_path();
   if (last_reload_) {
@@ -37,7 +38,7 @@ json HaproxyManager::status() const {
     j["last_reload"] = nullptr;
   }
   j["last_error"] = last_error_.empty() ? json(nullptr) : json(last_error_);
-  j["reload_pending"] = reload_wanted_ || needs_reload(*applied_, *desired_);
+  j["reload_pending"] = decider_.reload_wanted() || needs_reload(*applied_, *desired_);
   j["lingering_servers"] = lingering_.size();
   j["counters"] = {{"reloads", counters_.reloads},
                    {"reload_failures", counters_.reload_failures},

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/haproxy_master.hpp"
 
 #include <algorithm>
@@ -5,6 +6,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "common/core/clock.hpp"
 #include "sherlock/haproxy_cli.hpp"
 
 namespace dstack::sherlock {
@@ -70,6 +72,21 @@ std::optional<ProcList> parse_show_proc(const std::string& text) {
   return out;
 }
 
+std::optional<Status> reload_outcome(const ProcList& before, const ProcList& now) {
+  if (now.reloads <= before.reloads) return std::nullopt;  // still re-executing
+  if (now.failed > 0)
+    return Status(Error{ErrorKind::refused, "reload_failed",
+                        "HAProxy refused to load the new config (its log has the [ALERT]); the "
+                        "previous config keeps serving"});
+  bool fresh =
+      !now.workers.empty() && std::none_of(now.workers.begin(), now.workers.end(), [&](pid_t w) {
+        return std::find(before.workers.begin(), before.workers.end(), w) != before.workers.end();
+      });
+  if (!fresh)
+    return Status(Error{ErrorKind::refused, "reload_failed", "HAProxy kept its old worker"});
+  return Status(Ok{});
+}
+
 awaitable<Result<ProcList>> show_proc(std::string master_socket, Duration timeout) {
   auto op = cli_command(std::move(master_socket), "show proc", timeout);
   auto answer = co_await std::move(op);
@@ -83,9 +100,9 @@ awaitable<Result<ProcList>> show_proc(std::string master_socket, Duration timeou
 }
 
 awaitable<Result<ProcList>> wait_for_worker(std::string master_socket, Duration timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = real_clock().now() + timeout;
   Error last{ErrorKind::unreachable, "no_worker", "HAProxy's master has no worker yet"};
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (real_clock().now() < deadline) {
     auto op = show_proc(master_socket, kCliTimeout);
     auto procs = co_await std::move(op);
     if (procs && !procs->workers.empty()) co_return procs;
@@ -105,24 +122,14 @@ awaitable<Status> reload_master(std::string master_socket, Duration timeout) {
   auto sent = co_await std::move(send);
   if (!sent) co_return sent.error();
 
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  const auto deadline = real_clock().now() + timeout;
+  while (real_clock().now() < deadline) {
     auto p = pause(kPoll);
     co_await std::move(p);
     auto op = show_proc(master_socket, kCliTimeout);
     auto now = co_await std::move(op);
-    if (!now || now->reloads <= before->reloads) continue;  // still re-executing
-    if (now->failed > 0)
-      co_return Error{ErrorKind::refused, "reload_failed",
-                      "HAProxy refused to load the new config (its log has the [ALERT]); the "
-                      "previous config keeps serving"};
-    bool fresh = !now->workers.empty() &&
-                 std::none_of(now->workers.begin(), now->workers.end(), [&](pid_t w) {
-                   return std::find(before->workers.begin(), before->workers.end(), w) !=
-                          before->workers.end();
-                 });
-    if (!fresh) co_return Error{ErrorKind::refused, "reload_failed", "HAProxy kept its old worker"};
-    co_return Ok{};
+    if (!now) continue;  // the master's CLI is down while it re-executes
+    if (auto outcome = reload_outcome(*before, *now)) co_return std::move(*outcome);
   }
   co_return Error{ErrorKind::unreachable, "reload_timeout",
                   "HAProxy's master did not report the reload within " + format_duration(timeout)};

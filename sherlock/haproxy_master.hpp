@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // HAProxy's master process as sherlock drives it (docs/notes/haproxy-2.6.md §1): started in
 // master-worker mode in the foreground, reloaded through the master CLI, judged by `show proc`
@@ -27,6 +28,11 @@ struct ProcList {
 
 // nullopt when the text is not a `show proc` answer.
 std::optional<ProcList> parse_show_proc(const std::string& text);
+
+// A reload judged from `show proc` before it and now: nullopt while the master has not counted
+// the attempt yet (poll again); ok when it has no failed reload and runs only new workers; an
+// Error (ErrorKind::refused) otherwise, and the old worker keeps serving. Pure, for tests.
+std::optional<Status> reload_outcome(const ProcList& before, const ProcList& now);
 
 awaitable<Result<ProcList>> show_proc(std::string master_socket, Duration timeout);
 

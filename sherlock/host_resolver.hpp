@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Host names in instance URLs, resolved off the planning path. Numeric addresses need no lookup.
 // A name is looked up the first time a plan needs it (until then its instances are left out),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/plan.hpp"
 
 #include <arpa/inet.h>
@@ -61,8 +62,8 @@ std::optional<std::string> numeric_ip(const std::string& text) {
   return std::nullopt;
 }
 
-// Every SPEC §3 rule, plus what only a lying directory gets wrong: the instance filed under
-// another service, a health outside the enum. All problems at once.
+// Every rule of docs/api.md#names-and-values, plus what only a lying directory gets wrong: the
+// instance filed under another service, a health outside the enum. All problems at once.
 std::vector<std::string> instance_problems(const std::string& service, const model::Instance& i) {
   std::vector<std::string> problems = model::validate_instance(i);
   if (i.service != service && !model::check_service_name(i.service)) {

@@ -1,15 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What HAProxy should serve, decided from the directory's view: one backend per service, one
 // server per usable instance with its weight. Pure: no I/O. Host names in instance URLs are
 // looked up in `addresses` (sherlock resolves them elsewhere, off this path).
 //
 // Rules (docs/sherlock.md repeats them):
-// - Every value is validated again here (SPEC §3), whatever the directory said: an instance or
-//   route that fails is left out and reported in `Plan::problems`, never rendered. That is every
-//   field model::validate_instance checks (lease and meta too, though they are never rendered),
-//   an instance or route naming another service than the one it is filed under, a health
-//   outside the enum, and a repeated instance id (the first is kept). A service whose name
-//   fails gets no backend at all.
+// - Every value is validated again here (docs/api.md#names-and-values), whatever the directory
+//   said: an instance or route that fails is left out and reported in `Plan::problems`, never
+//   rendered. That is every field model::validate_instance checks (lease and meta too, though
+//   they are never rendered), an instance or route naming another service than the one it is
+//   filed under, a health outside the enum, and a repeated instance id (the first is kept). A
+//   service whose name fails gets no backend at all.
 // - A service's instances are served over HTTP (`http://`, `https://` URLs) through the proxy
 //   port, or over TCP (`tcp://` URLs) through its own listener when sherlock.yaml gives it a
 //   port under `tcp:`. An instance of the other kind than its service's is left out and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The HAProxy runtime-API commands that take the servers HAProxy has to the servers a new plan
 // wants, without a reload. Pure: no I/O.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A read-only list that copies share: copying a plan copies a pointer per backend instead of
 // every server, so the plan rebuilt at each change (one backend changed among thousands) costs

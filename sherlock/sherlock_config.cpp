@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/sherlock_config.hpp"
 
 #include <unistd.h>
@@ -111,15 +112,14 @@ SherlockConfig default_sherlock_config() {
   return cfg;
 }
 
-SherlockConfig load_sherlock_config(const std::string& path, bool must_exist) {
-  SherlockConfig cfg = default_sherlock_config();
-  if (!must_exist && !std::filesystem::exists(path)) return cfg;
-  config::Errors errors;
-  auto doc = config::load_file(path, errors);
-  if (!doc) errors.throw_if_any();
-  config::MapReader r(*doc, errors);
+namespace {
 
-  cfg.directories = registry::read_directories(r, *doc, errors);
+// Everything after the YAML is parsed, shared by load_sherlock_config and parse_sherlock_config.
+SherlockConfig read_sherlock_config(const config::Document& doc, config::Errors& errors) {
+  SherlockConfig cfg = default_sherlock_config();
+  config::MapReader r(doc, errors);
+
+  cfg.directories = registry::read_directories(r, doc, errors);
   cfg.consumer = r.string("consumer", "", config::model_rule(model::check_consumer_name));
   auto proxy = r.map("proxy");
   cfg.proxy =
@@ -142,6 +142,23 @@ SherlockConfig load_sherlock_config(const std::string& path, bool must_exist) {
   r.finish();
   errors.throw_if_any();
   return cfg;
+}
+
+}  // namespace
+
+SherlockConfig load_sherlock_config(const std::string& path, bool must_exist) {
+  if (!must_exist && !std::filesystem::exists(path)) return default_sherlock_config();
+  config::Errors errors;
+  auto doc = config::load_file(path, errors);
+  if (!doc) errors.throw_if_any();
+  return read_sherlock_config(*doc, errors);
+}
+
+SherlockConfig parse_sherlock_config(std::string_view text, const std::string& file) {
+  config::Errors errors;
+  auto doc = config::parse_text(text, file, errors);
+  if (!doc) errors.throw_if_any();
+  return read_sherlock_config(*doc, errors);
 }
 
 void apply_overrides(SherlockConfig& cfg, const SherlockOverrides& flags) {

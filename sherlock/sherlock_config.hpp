@@ -1,10 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// sherlock.yaml (SPEC §6): every key, its default and its bounds.
+// sherlock.yaml (docs/sherlock.md#sherlockyaml): every key, its default and its bounds.
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/core/duration.hpp"
@@ -62,6 +64,9 @@ SherlockConfig default_sherlock_config();
 // Reads the file (throws config::ConfigError listing every problem). A missing file gives the
 // defaults unless `must_exist`.
 SherlockConfig load_sherlock_config(const std::string& path, bool must_exist);
+// The same from text; `file` names it in messages. For tests and the fuzz targets
+// (docs/fuzzing.md): the files it names (token, CA bundles) are still read.
+SherlockConfig parse_sherlock_config(std::string_view text, const std::string& file);
 
 // -d replaces `directories` (else $DSTACK_DIRECTORY does); --proxy-port replaces proxy's port.
 // Throws config::ConfigError with lines that start with the flag's name.

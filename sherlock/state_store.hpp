@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The last view of the directory, saved in state_dir so that a sherlock restarted while every
-// directory is down serves what it served before (SPEC §6, fail static). One JSON file
+// directory is down serves what it served before (docs/sherlock.md#fail-static). One JSON file
 // (snapshot.json, the directory's own snapshot format), replaced atomically and synced, so a
 // crash leaves the old file or the new one.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "sherlock/watcher.hpp"
 
 #include "common/core/exception_text.hpp"

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Keeps a DirectoryView current from the directories listed in sherlock.yaml (SPEC §6):
+// Keeps a DirectoryView current from sherlock.yaml's directories (docs/sherlock.md#fail-static):
 // - the first directory that answers wins: a snapshot, then the watch stream from its revision;
 // - 410 (the revision or epoch is no longer served): a fresh snapshot, applied as a diff;
 // - a directory that fails (unreachable, stream cut, nonsense) is left for the next one in the

@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Canary weights (SPEC §6): how one service's traffic is split between its instances, and the
-// HAProxy server weights that produce that split. Pure math, no I/O: sherlock calls it whenever an
-// instance or a route of the service changes and applies the weights it returns.
+// Canary weights (docs/sherlock.md#canary-weights): how one service's traffic is split between
+// its instances, and the HAProxy server weights that produce that split. Pure math, no I/O:
+// sherlock calls it whenever an instance or a route of the service changes and applies the
+// weights it returns.
 //
 // Rules, precisely (docs/sherlock.md repeats them):
 //
@@ -36,9 +38,9 @@
 //    never sent into a hole while anything can take it. No routable instance: all weights 0.
 // Within a version, its routable instances share its part in proportion to their weights.
 //
-// Inputs are expected validated (SPEC §3), but the math is total: weights are clamped to 0..256
-// and percents to 0..100, a version listed twice counts once (the first), and percents summing
-// past 100 leave no rest and are read as proportions (rule 3).
+// Inputs are expected validated (docs/api.md#names-and-values), but the math is total: weights
+// are clamped to 0..256 and percents to 0..100, a version listed twice counts once (the first),
+// and percents summing past 100 leave no rest and are read as proportions (rule 3).
 
 #include <string>
 #include <vector>

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "watson/agent.hpp"
 
 #include <algorithm>
-#include <sstream>
 
 #include "common/log/log.hpp"
+#include "common/metrics/writer.hpp"
 #include "common/model/json.hpp"
 
 namespace dstack::watson {
@@ -22,20 +23,6 @@ const char* kind_name(Check::Kind k) {
       return "none";
   }
   return "none";
-}
-
-// Prometheus label values: backslash, quote and newline escaped.
-std::string label(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
 }
 
 // Counts the registrars still shutting down; the last one out wakes the waiter.
@@ -186,37 +173,28 @@ nlohmann::json Agent::status() const {
 }
 
 std::string Agent::metrics() const {
-  std::ostringstream out;
-  out << "# HELP watson_checks_total Check results by status.\n"
-         "# TYPE watson_checks_total counter\n";
+  metrics::Writer w;
   for (const auto& [key, runner] : runners_) {
     for (auto s : {CheckStatus::passing, CheckStatus::warning, CheckStatus::critical})
-      out << "watson_checks_total{service=\"" << label(key.first) << "\",id=\"" << label(key.second)
-          << "\",status=\"" << to_string(s) << "\"} " << runner->results(s) << '\n';
+      w.counter("dstack_watson_checks_total", "Check results by status.",
+                static_cast<double>(runner->results(s)),
+                {{"service", key.first}, {"id", key.second}, {"status", to_string(s)}});
   }
-  out << "# HELP watson_service_routable 1 while the instance should take traffic.\n"
-         "# TYPE watson_service_routable gauge\n";
   for (const auto& [key, runner] : runners_)
-    out << "watson_service_routable{service=\"" << label(key.first) << "\",id=\""
-        << label(key.second) << "\"} " << (runner->health().routable() ? 1 : 0) << '\n';
-  out << "# HELP watson_directory_connected 1 while the directory answers.\n"
-         "# TYPE watson_directory_connected gauge\n";
-  for (const auto& r : registrars_) {
-    auto s = r->status();
-    out << "watson_directory_connected{directory=\"" << label(s.directory) << "\"} "
-        << (s.connected ? 1 : 0) << '\n';
-  }
-  out << "# HELP watson_registered_instances Instances the directory holds as watson wants.\n"
-         "# TYPE watson_registered_instances gauge\n";
-  for (const auto& r : registrars_) {
-    auto s = r->status();
-    out << "watson_registered_instances{directory=\"" << label(s.directory) << "\"} "
-        << s.registered << '\n';
-  }
-  out << "# HELP watson_config_problems Problems in the service files at the last read.\n"
-         "# TYPE watson_config_problems gauge\nwatson_config_problems "
-      << problems_.size() << '\n';
-  return out.str();
+    w.gauge("dstack_watson_service_routable", "1 while the instance should take traffic.",
+            runner->health().routable() ? 1 : 0, {{"service", key.first}, {"id", key.second}});
+  std::vector<Registrar::Status> directories;
+  for (const auto& r : registrars_) directories.push_back(r->status());
+  for (const auto& s : directories)
+    w.gauge("dstack_watson_directory_connected", "1 while the directory answers.",
+            s.connected ? 1 : 0, {{"directory", s.directory}});
+  for (const auto& s : directories)
+    w.gauge("dstack_watson_registered_instances",
+            "Instances the directory holds as watson wants them.",
+            static_cast<double>(s.registered), {{"directory", s.directory}});
+  w.gauge("dstack_watson_config_problems", "Problems in the service files at the last read.",
+          static_cast<double>(problems_.size()));
+  return std::move(w).text();
 }
 
 }  // namespace dstack::watson

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // watson's core: the instances this host offers (one ServiceRunner each) and the directories they
 // are registered with (one Registrar each). Every change a runner reports is sent to every

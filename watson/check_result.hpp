@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What one health check concluded, and the pure rules that turn raw results (an HTTP status, an
 // exit code, a connect) into it. No I/O here: the probes live elsewhere and call these.

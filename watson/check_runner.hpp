@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Runs one health check once, on the caller's io_context, without ever blocking it: every probe
 // is asynchronous, so a hanging target delays only its own check.

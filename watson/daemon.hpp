@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The watson daemon: reads the service files (or takes quick mode's one service), checks and
 // registers, serves the local API, reloads on SIGHUP and on changes in services_dir, and drains

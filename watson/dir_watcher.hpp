@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Calls back when files in a directory are created, written, moved or removed (inotify), after
 // a short quiet period so an editor's save (write temp, rename, chmod) is one reload, not three.

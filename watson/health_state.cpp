@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "watson/health_state.hpp"
 
 #include <cassert>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One watched service's health, Envoy/HAProxy style: thresholds turn a stream of check results
 // into "should the directory route to it" without flapping on single blips. Pure state; the

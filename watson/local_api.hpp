@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// watson's local API (SPEC §5, §8), served on `listen` (127.0.0.1:7401 by default):
+// watson's local API (docs/watson.md#local-api), on `listen` (127.0.0.1:7401 by default):
 //   GET /v1/status                    every instance: health, last check, registration per
 //   directory GET /metrics                      Prometheus text PUT
 //   /v1/maintenance/{service}?enable=true|false[&reason=TEXT]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // `watson maint SERVICE on|off [--reason TEXT]`: asks the running watson, through its local API,
 // to drain or restore every instance of SERVICE. Prints what happened; returns the exit code:

@@ -1,31 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Keeps ONE directory's view of this host's instances true (SPEC §5): one lease per directory,
-// keepalive every ttl/3, a new lease and full re-registration when the lease is gone, jittered
-// capped backoff while the directory is unreachable, prompt and coalesced puts and removes.
+// Keeps ONE directory's view of this host's instances true: one lease per directory, keepalive
+// every ttl/3, a new lease and full re-registration when the lease is gone, jittered capped
+// backoff while the directory is unreachable, prompt and coalesced puts and removes
+// (docs/watson.md#health-and-registration).
 //
 // Not thread-safe: construct, call and destroy it on its executor's thread. The loop started by
 // start() refers to the Registrar, so await shutdown() (or stop the executor) before destroying it.
 
 #include <chrono>
 #include <cstddef>
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <utility>
 
-#include "common/core/backoff.hpp"
+#include "common/core/clock.hpp"
 #include "common/log/log.hpp"
 #include "common/model/model.hpp"
 #include "common/net/asio.hpp"
 #include "common/registry/registry.hpp"
+#include "watson/registration.hpp"
 
 namespace dstack::watson {
 
 class Registrar {
  public:
   Registrar(asio::any_io_executor ex, std::unique_ptr<registry::Registry> reg,
-            std::chrono::seconds ttl, std::string owner);
+            std::chrono::seconds ttl, std::string owner, const Clock& clock = real_clock());
   Registrar(const Registrar&) = delete;
   Registrar& operator=(const Registrar&) = delete;
 
@@ -54,41 +54,22 @@ class Registrar {
   bool settled() const;
 
  private:
-  using Key = std::pair<std::string, std::string>;  // service, id
-
   awaitable<void> run();
-  awaitable<bool> step();  // one round of lease, keepalive and sync; false: back off
-  awaitable<bool> ensure_lease();
-  awaitable<bool> keepalive();
-  awaitable<bool> sync();
-  awaitable<bool> sync_one(Key key);
-  awaitable<void> wait(std::chrono::steady_clock::duration d, bool wakeable);
+  awaitable<void> put_one(model::Instance want);
+  awaitable<void> remove_one(std::string service, std::string id);
+  awaitable<void> wait_until(std::chrono::steady_clock::time_point until, bool wakeable);
   awaitable<void> finish();  // the shutdown work once the loop has stopped
-
-  bool needs_work(const Key& key) const;
-  void lease_lost(const std::string& why);
-  void failed(const Error& error, const char* what);
-  void mark_connected();
+  void failed(const Error& error, const char* what, const model::Instance* maybe_applied = {});
+  void connected(bool just_now);
   void wake();
 
   asio::any_io_executor ex_;
   std::unique_ptr<registry::Registry> reg_;
   std::chrono::seconds ttl_;
   std::string owner_;
+  const Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
-  Backoff backoff_;
-
-  std::map<Key, model::Instance> desired_;
-  std::map<Key, model::Instance> applied_;  // what the directory has (or may have) under lease_
-  std::map<Key, model::Instance> refused_;  // desired versions (lease blank) it refused
-  std::map<Key, std::string> refusal_;      // and why, for the status page
-  std::set<Key> unconfirmed_;               // in applied_ but unknown after a failure: send again
-  std::string lease_;
-  std::chrono::seconds lease_ttl_;
-  std::chrono::steady_clock::time_point next_keepalive_{};
-  bool connected_ = false;
-  bool ever_connected_ = false;
-  std::string last_error_;
+  Registration registration_;  // what to do next; this class does it
 
   asio::steady_timer wake_;
   asio::steady_timer done_;

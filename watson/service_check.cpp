@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `check` map of a service file: exactly one of http / tcp / exec / none, and the timing keys.
 
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "watson/service_config.hpp"
 
 #include <algorithm>
@@ -75,18 +76,19 @@ std::string service_name(std::string arg) {
 }  // namespace
 
 namespace detail {
+namespace {
 
-ServiceFile read_service_file(const std::string& path, config::Errors& errors) {
+// Everything after the YAML is parsed, shared by read_service_file and parse_service_text.
+// `before`: how many problems `errors` held before this file.
+ServiceFile read_service_document(const config::Document& doc, std::size_t before,
+                                  config::Errors& errors) {
   ServiceFile out;
-  const auto before = errors.lines().size();
-  auto doc = config::load_file(path, errors);
-  if (!doc) return out;
-  const YAML::Node& root = doc->root;
+  const YAML::Node& root = doc.root;
   if (root["service"]) out.service_at = root["service"].Mark();
 
-  config::MapReader r(*doc, errors);
+  config::MapReader r(doc, errors);
   ServiceDefinition def;
-  def.file = path;
+  def.file = doc.file;
   def.service = r.required_string("service", rule(model::check_service_name));
   def.url = r.required_string("url", check_url);
   def.id = r.string("id", "", rule(model::check_instance_id));
@@ -114,7 +116,25 @@ ServiceFile read_service_file(const std::string& path, config::Errors& errors) {
   return out;
 }
 
+}  // namespace
+
+ServiceFile read_service_file(const std::string& path, config::Errors& errors) {
+  const auto before = errors.lines().size();
+  auto doc = config::load_file(path, errors);
+  if (!doc) return {};
+  return read_service_document(*doc, before, errors);
+}
+
 }  // namespace detail
+
+ServiceDefinition parse_service_text(std::string_view text, const std::string& file) {
+  config::Errors errors;
+  auto doc = config::parse_text(text, file, errors);
+  detail::ServiceFile read;
+  if (doc) read = detail::read_service_document(*doc, 0, errors);
+  errors.throw_if_any();
+  return std::move(*read.definition);
+}
 
 ServiceDefinition load_service_file(const std::string& path) {
   config::Errors errors;

@@ -1,12 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Service definitions (SPEC §5): one per *.yaml file in services_dir, or one from quick mode's
-// command line. Everything here is validated before it is returned: names, URLs, bounds, and
-// that an exec check's program exists now. Problems are `FILE:LINE:COL: KEY: PROBLEM` lines,
-// all of them at once, thrown as config::ConfigError.
+// Service definitions (docs/watson.md#service-files): one per *.yaml file in services_dir, or
+// one from quick mode's command line. Everything here is validated before it is returned: names,
+// URLs, bounds, and that an exec check's program exists now. Problems are
+// `FILE:LINE:COL: KEY: PROBLEM` lines, all of them at once, thrown as config::ConfigError.
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/core/duration.hpp"
@@ -65,6 +67,9 @@ struct ServiceDefinition {
 
 // One service file. Throws config::ConfigError listing every problem.
 ServiceDefinition load_service_file(const std::string& path);
+// The same from text; `file` names it in messages and in the definition. For tests and the fuzz
+// targets (docs/fuzzing.md): an exec check's program is still looked for.
+ServiceDefinition parse_service_text(std::string_view text, const std::string& file);
 
 struct ServicesDir {
   std::map<std::string, ServiceDefinition> definitions;  // by file path (dir/name)

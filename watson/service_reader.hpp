@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The parts of reading service definitions shared by service_config.cpp, service_check.cpp and
 // services_dir.cpp; not an interface for anything else.
@@ -12,11 +13,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/config/reader.hpp"
+#include "common/model/validate.hpp"
 #include "watson/service_config.hpp"
 
 namespace dstack::watson::detail {
 
-using Problem = std::optional<std::string>;
+using model::Problem;  // one shape for "what is wrong with a value" (common/model/validate.hpp)
 
 // The check map of a service file (which must be present); problems go to `errors`.
 Check read_check(config::MapReader check, config::Errors& errors);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One instance this host offers: its check loop, its health, and what the directory should hold
 // for it. The runner decides; the Agent tells the directories (through `publish`).

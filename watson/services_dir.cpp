@@ -1,4 +1,6 @@
-// services_dir: every service file at once, with the rules across files (SPEC §5).
+// SPDX-License-Identifier: Apache-2.0
+// services_dir: every service file at once, with the rules across files
+// (docs/watson.md#service-files, docs/watson.md#reloading).
 
 #include <algorithm>
 #include <filesystem>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "watson/watson_config.hpp"
 
 #include <filesystem>
@@ -27,15 +28,14 @@ WatsonConfig default_watson_config() {
   return cfg;
 }
 
-WatsonConfig load_watson_config(const std::string& path, bool must_exist) {
-  WatsonConfig cfg = default_watson_config();
-  if (!must_exist && !std::filesystem::exists(path)) return cfg;
-  config::Errors errors;
-  auto doc = config::load_file(path, errors);
-  if (!doc) errors.throw_if_any();
-  config::MapReader r(*doc, errors);
+namespace {
 
-  cfg.directories = registry::read_directories(r, *doc, errors);
+// Everything after the YAML is parsed, shared by load_watson_config and parse_watson_config.
+WatsonConfig read_watson_config(const config::Document& doc, config::Errors& errors) {
+  WatsonConfig cfg = default_watson_config();
+  config::MapReader r(doc, errors);
+
+  cfg.directories = registry::read_directories(r, doc, errors);
   cfg.services_dir = r.string("services_dir", cfg.services_dir, [](std::string_view dir) {
     return dir.empty() ? std::optional<std::string>("must not be empty") : std::nullopt;
   });
@@ -54,6 +54,23 @@ WatsonConfig load_watson_config(const std::string& path, bool must_exist) {
   r.finish();
   errors.throw_if_any();
   return cfg;
+}
+
+}  // namespace
+
+WatsonConfig load_watson_config(const std::string& path, bool must_exist) {
+  if (!must_exist && !std::filesystem::exists(path)) return default_watson_config();
+  config::Errors errors;
+  auto doc = config::load_file(path, errors);
+  if (!doc) errors.throw_if_any();
+  return read_watson_config(*doc, errors);
+}
+
+WatsonConfig parse_watson_config(std::string_view text, const std::string& file) {
+  config::Errors errors;
+  auto doc = config::parse_text(text, file, errors);
+  if (!doc) errors.throw_if_any();
+  return read_watson_config(*doc, errors);
 }
 
 void apply_overrides(WatsonConfig& cfg, const WatsonOverrides& flags) {

@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// watson.yaml (SPEC §5): every key, its default and its bounds.
+// watson.yaml (docs/watson.md#watsonyaml): every key, its default and its bounds.
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/net/address.hpp"
@@ -32,10 +34,13 @@ WatsonConfig default_watson_config();
 // Reads the file (throws config::ConfigError listing every problem). A missing file gives the
 // defaults unless `must_exist` (the path was asked for), when it is an error.
 WatsonConfig load_watson_config(const std::string& path, bool must_exist);
+// The same from text; `file` names it in messages. For tests and the fuzz targets
+// (docs/fuzzing.md): the files it names (token, CA bundle) are still read.
+WatsonConfig parse_watson_config(std::string_view text, const std::string& file);
 
 // Command-line flags over the file: each -d replaces `directories` (all of them together), and
-// without -d $DSTACK_DIRECTORY does (SPEC §2). Throws config::ConfigError with lines that start
-// with the flag's name (`-d: `, `DSTACK_DIRECTORY: `, `--listen: `...).
+// without -d $DSTACK_DIRECTORY does (docs/dw.md#directory-address). Throws config::ConfigError
+// with lines that start with the flag's name (`-d: `, `DSTACK_DIRECTORY: `, `--listen: `...).
 struct WatsonOverrides {
   std::vector<std::string> directories;
   std::string listen, token_file, log_level;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Checks shared by the daemons' configs, for MapReader's `check` argument.
 

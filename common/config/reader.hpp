@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Config files: YAML in, typed values out, every problem reported as
 // `FILE:LINE:COL: KEY: PROBLEM` (1-based positions, dotted key paths like `lease.max_ttl`,

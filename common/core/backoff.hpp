@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Capped exponential backoff with full jitter: retry waits are random in [0, min(cap, base*2^n)],
 // so many agents that lost the same directory do not come back in step.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // An injectable clock, so expiry and threshold logic is tested without sleeping.
 
@@ -16,6 +17,12 @@ class SteadyClock final : public Clock {
  public:
   TimePoint now() const override { return std::chrono::steady_clock::now(); }
 };
+
+// The steady clock, for code that measures real time and has no clock injected.
+inline const Clock& real_clock() {
+  static const SteadyClock clock;
+  return clock;
+}
 
 // Moves only when told to.
 class FakeClock final : public Clock {

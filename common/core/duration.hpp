@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Durations as operators write them: "250ms", "3s", "2m", "1h", or combinations like "1m30s".
 

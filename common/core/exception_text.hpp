@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What an exception_ptr holds, for a log line: a std::exception's what(), else a placeholder.
 // For completion handlers of detached coroutines, which must log rather than rethrow.

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Exit codes shared by every program (sysexits.h values, as SPEC §7 and §8 fix them).
+// Exit codes shared by every program (sysexits.h values), as docs/operations.md#exit-codes
+// and docs/dw.md#exit-codes state them.
 
 namespace dstack::exit_code {
 inline constexpr int ok = 0;

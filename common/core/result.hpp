@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Result<T>: a value or an Error, for expected runtime failures (network, peers, bad requests).
 // Start-up and config problems throw instead; impossible states assert.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Byte sizes as operators write them: "512", "16KiB", "1MiB", "2GiB" (also KB/MB/GB, same meaning).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/daemon/daemon.hpp"
 
 #include <pthread.h>
@@ -6,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "common/config/reader.hpp"
@@ -99,6 +101,11 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
     std::cerr << app.get_name() << ": " << e.what() << " (see --help)\n";
     return exit_code::usage;
   }
+}
+
+void report_config_file(const std::string& path) {
+  const bool found = std::filesystem::exists(path);
+  std::cout << path << (found ? ": ok\n" : ": not found, defaults are ok\n");
 }
 
 int run_main(const char* program, const std::function<int()>& body) {

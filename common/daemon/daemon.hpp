@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What every daemon shares: systemd readiness and watchdog, signals that set flags for an orderly
 // shutdown or reload, descriptor limits, and the exit-78 convention for config errors.
@@ -47,6 +48,10 @@ class Signals {
 // Parses the command line. nullopt: go on; otherwise the exit code (0 after --help, 64 after a
 // usage error, which is printed with a hint to --help).
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
+
+// --check-config's first line, the same for every daemon: "PATH: ok", or that the file is
+// missing and the defaults are valid.
+void report_config_file(const std::string& path);
 
 // Runs `body`; a config::ConfigError is printed line by line to stderr and becomes exit 78,
 // any other escaped exception is printed and becomes exit 70.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/daemon/sd_notify.hpp"
 
 #include <sys/socket.h>
@@ -7,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include "common/core/fd.hpp"
 
 namespace dstack::daemon {
 
@@ -19,12 +22,11 @@ bool sd_notify_send(std::string_view state) {
   if (len >= sizeof addr.sun_path) return false;
   std::memcpy(addr.sun_path, path, len);
   if (path[0] == '@') addr.sun_path[0] = '\0';  // an abstract socket
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+  const Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
   auto addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
-  ssize_t sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+  ssize_t sent = ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
                           reinterpret_cast<const sockaddr*>(&addr), addr_len);
-  ::close(fd);
   return sent == static_cast<ssize_t>(state.size());
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // systemd's notification protocol (sd_notify(3), "Notes": stable and meant to be reimplemented):
 // one datagram to the AF_UNIX socket named by $NOTIFY_SOCKET. Done here instead of linking

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Logging: one line per event on stderr (journald picks it up under systemd), one named logger
 // per component. Format strings must be literals; user data goes in the arguments.

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// JSON both ways for the wire API of SPEC §4. Parsing checks types and then validates values,
+// JSON both ways for the wire API of docs/api.md. Parsing checks types and then validates values,
 // returning every problem found with the field it concerns.
 
 #include <nlohmann/json.hpp>

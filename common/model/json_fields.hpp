@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Internal to dstack_model: typed, non-throwing access to the members of a JSON object, shared by
 // the request parsers (json_request.cpp) and the client-side parsers (json_read.cpp).

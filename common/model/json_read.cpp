@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Client side: what a directory (or an etcd backend, which validates nothing) sent back. Unknown
 // keys are ignored so a newer directory can add fields; everything known is type-checked and
 // validated exactly like the directory validates a request.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Server side: the bodies of PUT /v1/services/{svc}/instances/{id} and PUT /v1/routes/{svc}.
 // Unknown keys are refused so a typo ("wieght") is an error, not a silently ignored setting.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The directory's data: leases, instances, routes, and the events that change them.
 // Plain structs; validation lives in validate.hpp, JSON in json.hpp.

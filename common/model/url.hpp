@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Instance URLs (SPEC §3): http://, https:// or tcp:// host[:port][/path].
+// Instance URLs (docs/api.md#names-and-values): http://, https:// or tcp:// host[:port][/path].
 // Host is a DNS name, an IPv4 address or a bracketed IPv6 address; path characters are limited
 // to what a URL path may hold unescaped, so the value is safe to place in an HAProxy config.
 

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Validation of every name and value of SPEC §3. Each check returns nullopt when the value is
-// valid, else a message naming the field, the value and the rule, ready to show to a user:
+// Validation of every name and value of docs/api.md#names-and-values. Each check returns nullopt
+// when the value is valid, else a message naming the field, the value and the rule, ready to
+// show to a user:
 //   service "Bad Name" is invalid: must match ^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$
 // Everything that can end up in an HAProxy config passes through here first.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // host:port parsing for listen addresses and peers: "127.0.0.1:7400", "[::1]:7400", "vm101".
 

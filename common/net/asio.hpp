@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The one way Asio enters the project. <utility> must come first: g++ 12 with Boost 1.74 in C++20
 // fails to compile Asio's coroutine support without it. Asio is compiled once, in asio_impl.cpp.

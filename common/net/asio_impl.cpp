@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Asio, Asio's OpenSSL layer and Beast, compiled once for the whole project.
 #include <utility>
 

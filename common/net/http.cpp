@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/net/http.hpp"
+
+#include <cstdio>
 
 namespace dstack::net {
 
@@ -36,6 +39,15 @@ std::optional<std::string> HttpRequest::query_param(std::string_view name) const
   for (auto& [k, v] : query)
     if (k == name) return v;
   return std::nullopt;
+}
+
+StreamSink::Chunk frame_chunk(std::string_view data) {
+  char size[20];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  std::string framed;
+  framed.reserve(static_cast<std::size_t>(n) + data.size() + 2);
+  framed.append(size, static_cast<std::size_t>(n)).append(data).append("\r\n");
+  return std::make_shared<const std::string>(std::move(framed));
 }
 
 bool split_target(std::string_view target, std::string& path,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Beast-free HTTP types shared by the server, the client and the programs, so that code using
 // them compiles without Beast.
@@ -27,11 +28,11 @@ struct HttpRequest {
 };
 
 // A long-lived chunked response (the watch stream). The server owns the connection; the
-// application pushes chunks. Chunks are shared so one event line fans out to many watchers
-// without copies. The queue is bounded: a reader that falls too far behind is cut off.
+// application pushes chunks, framed once (frame_chunk) and shared, so one event fans out to many
+// watchers as the same bytes. The queue is bounded: a reader that falls too far behind is cut off.
 class StreamSink {
  public:
-  using Chunk = std::shared_ptr<const std::string>;
+  using Chunk = std::shared_ptr<const std::string>;  // one framed chunk, from frame_chunk()
   virtual ~StreamSink() = default;
   // Queues a chunk; false when the stream has ended (or just ended because the bound was hit).
   virtual bool write(Chunk chunk) = 0;
@@ -41,6 +42,9 @@ class StreamSink {
   // Called once when the stream ends for any reason. Set it before returning from start_stream.
   virtual void on_close(std::function<void()> callback) = 0;
 };
+
+// `data` as one chunk of a chunked body: its size in hex, CRLF, the data, CRLF.
+StreamSink::Chunk frame_chunk(std::string_view data);
 
 struct HttpResponse {
   int status = 200;

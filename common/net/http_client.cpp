@@ -1,10 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/net/http_client.hpp"
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <limits>
+
+#include "common/net/http_beast.hpp"
+#include "common/net/line_buffer.hpp"
 
 namespace dstack::net {
 
@@ -12,6 +15,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using asio::redirect_error;
+using detail::unreachable;
 
 namespace {
 
@@ -100,20 +104,6 @@ struct ConnImpl final : Conn {
   }
 };
 
-// Beast's and Asio's words for the common cases are for programmers ("end of stream"); these
-// are read by operators on status pages and in logs.
-std::string describe(const error_code& ec) {
-  if (ec == beast::error::timeout) return "timed out";
-  if (ec == http::error::end_of_stream || ec == asio::error::eof)
-    return "connection closed without an answer";
-  return ec.message();
-}
-
-Error unreachable(const std::string& authority, const std::string& what, const error_code& ec) {
-  return Error{ErrorKind::unreachable, "unreachable",
-               authority + ": " + what + ": " + describe(ec)};
-}
-
 class LineStreamImpl final : public LineStream {
  public:
   LineStreamImpl(std::unique_ptr<Conn> conn,
@@ -123,23 +113,20 @@ class LineStreamImpl final : public LineStream {
         parser_(std::move(p)),
         idle_(idle),
         max_line_(max_line),
-        authority_(std::move(authority)) {}
+        authority_(std::move(authority)),
+        lines_(max_line) {}
   ~LineStreamImpl() override { close(); }
 
+  // The same steps as read_stream() (http_parse.hpp), which the fuzz targets run.
   awaitable<Result<std::string>> next_line() override {
     for (;;) {
-      if (auto nl = pending_.find('\n'); nl != std::string::npos) {
-        std::string line = pending_.substr(0, nl);
-        pending_.erase(0, nl + 1);
-        co_return line;
-      }
-      if (pending_.size() > max_line_)
-        co_return Error{ErrorKind::protocol, "line_too_long",
-                        authority_ + ": streamed line longer than " + std::to_string(max_line_)};
-      if (parser_->is_done() && !pending_.empty()) co_return std::exchange(pending_, {});
-      if (!conn_ || parser_->is_done())
-        co_return Error{ErrorKind::unreachable, "stream_ended", authority_ + ": stream ended"};
-      char buf[16384];
+      std::string line;
+      const auto next = lines_.next(line, parser_->is_done());
+      if (next == LineBuffer::Next::line) co_return line;
+      if (next == LineBuffer::Next::too_long)
+        co_return detail::line_too_long(authority_, max_line_);
+      if (!conn_ || parser_->is_done()) co_return detail::stream_ended(authority_);
+      char buf[detail::kStreamReadSize];
       parser_->get().body().data = buf;
       parser_->get().body().size = sizeof buf;
       auto ec = co_await conn_->read_some(*parser_, idle_);
@@ -147,7 +134,7 @@ class LineStreamImpl final : public LineStream {
         close();
         co_return unreachable(authority_, "reading stream", ec);
       }
-      pending_.append(buf, sizeof buf - parser_->get().body().size);
+      lines_.append(std::string_view(buf, sizeof buf - parser_->get().body().size));
     }
   }
   void close() override {
@@ -161,7 +148,7 @@ class LineStreamImpl final : public LineStream {
   Duration idle_;
   std::size_t max_line_;
   std::string authority_;
-  std::string pending_;
+  LineBuffer lines_;
 };
 
 }  // namespace
@@ -258,13 +245,11 @@ awaitable<Result<ClientResponse>> HttpClient::request(std::string method, std::s
     auto ec = co_await conn->write(req, im.options.request_timeout);
     http::response_parser<http::string_body> parser;
     parser.body_limit(im.options.max_body);
-    // Beast 1.74's parser does not hold a response to body_limit (seen in tests), so the limit is
-    // checked here: on the announced length before reading the body, and on what arrived.
+    // The same steps as read_response() (http_parse.hpp), which the fuzz targets run.
     if (!ec) ec = co_await conn->read_header(parser, im.options.request_timeout);
-    if (!ec && parser.content_length().value_or(0) > im.options.max_body)
-      ec = http::error::body_limit;
+    if (!ec) ec = detail::check_response_size(parser, im.options.max_body);
     if (!ec && !parser.is_done()) ec = co_await conn->read(parser, im.options.request_timeout);
-    if (!ec && parser.get().body().size() > im.options.max_body) ec = http::error::body_limit;
+    if (!ec) ec = detail::check_response_size(parser, im.options.max_body);
     if (ec) {
       conn->close();
       if (im.conn == conn) im.conn.reset();
@@ -306,9 +291,7 @@ awaitable<Result<StreamOpen>> HttpClient::open_stream(std::string method, std::s
   auto req = im.make_request(method, target, std::move(body), authority_);
   auto ec = co_await conn->write(req, im.options.request_timeout);
   auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
-  // Unbounded stream; each line is bounded instead. (Beast 1.74 compares a length against
-  // boost::none as "over the limit", so the largest value stands for none.)
-  parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+  detail::unlimit_stream(*parser);
   if (!ec) ec = co_await conn->read_header(*parser, im.options.request_timeout);
   if (ec) co_return unreachable(authority_, method + " " + target, ec);
   StreamOpen out;

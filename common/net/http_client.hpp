@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // An HTTP/1.1 client on Beast: one kept-alive connection per client, a deadline on connect and on
 // every request, bounded responses, optional TLS, and line-by-line reading of streamed bodies.

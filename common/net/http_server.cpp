@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/net/http_server.hpp"
+
+#include <sys/socket.h>
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -8,6 +11,7 @@
 #include <system_error>
 
 #include "common/log/log.hpp"
+#include "common/net/http_beast.hpp"
 
 namespace dstack::net {
 
@@ -15,6 +19,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using asio::redirect_error;
+using detail::error_json;
 
 struct HttpServer::State {
   State(asio::io_context& io, ServerLimits l) : acceptor(io), limits(l) {}
@@ -32,11 +37,6 @@ struct HttpServer::State {
 namespace {
 
 using State = HttpServer::State;
-
-std::string error_json(std::string_view code, std::string_view message) {
-  // Only fixed texts of this file go through here, so no escaping is needed.
-  return "{\"error\":\"" + std::string(code) + "\",\"message\":\"" + std::string(message) + "\"}";
-}
 
 // Counts the connection and lets stop() close it, for as long as the session runs.
 class Registration {
@@ -58,19 +58,38 @@ class Registration {
   std::list<std::function<void()>>::iterator it_;
 };
 
+// A watch stream's server side. Chunks come framed (frame_chunk), shared by every stream. A
+// stream whose writer is idle with nothing queued, on a plain TCP socket, gets the chunk in one
+// non-blocking send() there and then: most watchers keep up, and this spares waking their writer
+// coroutine, arming a write timer and copying the chunk, once per watcher per event. Whatever
+// the socket does not take at once is queued for the writer, which has a write timeout.
 class Sink final : public StreamSink {
  public:
-  Sink(asio::any_io_executor ex, std::size_t limit) : signal_(ex), limit_(limit) {}
+  // `socket`: the plain TCP socket to send to directly; null (TLS) to always go through the
+  // writer. It outlives the sink's use: the stream ends before the connection goes.
+  Sink(asio::any_io_executor ex, std::size_t limit, tcp::socket* socket)
+      : signal_(ex), limit_(limit), socket_(socket) {}
 
   bool write(Chunk chunk) override {
     if (ended_ || close_requested_) return false;
-    if (queued_bytes_ + chunk->size() > limit_) {
+    std::size_t sent = 0;
+    // (Not once the server has closed the socket on stop: its number may be another's by now.)
+    if (socket_ != nullptr && idle_ && queue_.empty() && socket_->is_open()) {
+      const ssize_t n = ::send(socket_->native_handle(), chunk->data(), chunk->size(),
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n == static_cast<ssize_t>(chunk->size())) return true;
+      if (n > 0) sent = static_cast<std::size_t>(n);
+      // Otherwise the socket is full, or failed: the writer finds out which.
+    }
+    const std::size_t left = chunk->size() - sent;
+    if (queued_bytes_ + left > limit_) {
       end();  // a reader this far behind resumes from a revision instead
       return false;
     }
-    queued_bytes_ += chunk->size();
+    if (queue_.empty()) first_offset_ = sent;
+    queued_bytes_ += left;
     queue_.push_back(std::move(chunk));
-    signal_.cancel();
+    if (idle_) signal_.cancel();
     return true;
   }
   void close() override {
@@ -88,13 +107,16 @@ class Sink final : public StreamSink {
   }
 
   std::vector<Chunk> queue_;  // a vector: swapped with the one being sent, no allocation
+  std::size_t first_offset_ = 0;  // bytes of queue_.front() already sent directly
   std::size_t queued_bytes_ = 0;
   bool ended_ = false;
   bool close_requested_ = false;
+  bool idle_ = false;  // the writer waits on signal_ with nothing to send (no write in flight)
   asio::steady_timer signal_;
 
  private:
   std::size_t limit_;
+  tcp::socket* socket_;
   std::function<void()> on_close_;
 };
 
@@ -107,7 +129,9 @@ template <class Stream>
 awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpResponse resp,
                            unsigned version) {
   auto& lowest = beast::get_lowest_layer(stream);
-  auto sink = std::make_shared<Sink>(stream.get_executor(), st->limits.max_stream_buffer);
+  tcp::socket* plain = nullptr;
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) plain = &socket_of(stream);
+  auto sink = std::make_shared<Sink>(stream.get_executor(), st->limits.max_stream_buffer, plain);
   ++st->stats.streams_open;
   resp.start_stream(sink);
 
@@ -132,20 +156,23 @@ awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpRespon
         break;
       }
       sink->signal_.expires_at(asio::steady_timer::time_point::max());
+      sink->idle_ = true;
       error_code wait_ec;
       co_await sink->signal_.async_wait(redirect_error(use_awaitable, wait_ec));
+      sink->idle_ = false;
       continue;
     }
-    // Everything queued goes out as one chunk: fewer syscalls when events come in bursts.
+    // Everything queued goes out in one write: fewer syscalls when events come in bursts.
     // Swap, not copy: with a thousand watchers every shared_ptr copy is two atomic operations,
     // and both vectors keep their capacity from one event to the next.
     sending.swap(sink->queue_);
+    const std::size_t offset = std::exchange(sink->first_offset_, 0);
     sink->queued_bytes_ = 0;
     buffers.clear();
     for (auto& c : sending) buffers.emplace_back(c->data(), c->size());
+    buffers.front() += offset;
     lowest.expires_after(st->limits.write_timeout);
-    co_await asio::async_write(stream, http::make_chunk(buffers),
-                               redirect_error(use_awaitable, ec));
+    co_await asio::async_write(stream, buffers, redirect_error(use_awaitable, ec));
     sending.clear();
   }
   sink->end();
@@ -206,25 +233,11 @@ HttpResponse handler_failed(State& st, const HttpRequest& r, const std::exceptio
   return {500, "application/json", error_json("internal", "internal error")};
 }
 
-// The request as handlers see it; false (and `bad` set) when the target is malformed.
-bool to_request(const http::request<http::string_body>& req, const std::string& remote,
-                HttpRequest& r, HttpResponse& bad) {
-  r.method = std::string(req.method_string());
-  r.target = std::string(req.target());
-  r.body = req.body();
-  r.authorization = std::string(req[http::field::authorization]);
-  r.remote = remote;
-  if (split_target(r.target, r.path, r.query)) return true;
-  bad = {400, "application/json",
-         error_json("bad_request", "malformed percent-encoding in the query")};
-  return false;
-}
-
 HttpResponse call_handler(State& st, const http::request<http::string_body>& req,
                           const std::string& remote) {
   HttpRequest r;
   HttpResponse bad;
-  if (!to_request(req, remote, r, bad)) return bad;
+  if (!detail::to_request(req, remote, r, bad)) return bad;
   try {
     return st.handler(r);
   } catch (const std::exception& e) {
@@ -236,7 +249,7 @@ awaitable<HttpResponse> call_async_handler(State& st, const http::request<http::
                                            const std::string& remote) {
   HttpRequest r;
   HttpResponse bad;
-  if (!to_request(req, remote, r, bad)) co_return bad;
+  if (!detail::to_request(req, remote, r, bad)) co_return bad;
   HttpRequest copy = r;  // the handler owns its request across its waits; `r` stays for the log
   try {
     auto answer = st.async_handler(std::move(copy));
@@ -279,9 +292,9 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
       buffer.commit(n);
     }
     lowest.expires_after(limits.request_timeout);
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
-    parser.body_limit(limits.max_body);
+    // The same steps as read_requests() (http_parse.hpp), which the fuzz targets run.
+    detail::RequestParser parser;
+    detail::limit_request(parser, limits.max_header, limits.max_body);
     co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
     if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
       pending += "HTTP/1.1 100 Continue\r\n\r\n";
@@ -292,21 +305,10 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
     if (ec == http::error::end_of_stream) break;
     if (ec) {
       ++st->stats.bad_requests;
-      int status = 400;
-      std::string body = error_json("bad_request", "malformed HTTP request");
-      if (ec == http::error::body_limit) {
-        status = 413;
-        body = error_json("body_too_large", "request body is larger than the configured max_body");
-      } else if (ec == http::error::header_limit) {
-        status = 431;
-        body = error_json("header_too_large",
-                          "request header is larger than the configured max_header");
-      } else if (ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-                 ec == asio::error::eof || ec == asio::error::connection_reset) {
+      if (auto answer = detail::read_error_answer(ec))
+        append_response(pending, *answer, 11, false);
+      else
         st->log->debug("connection from {} dropped mid-request: {}", remote, ec.message());
-        break;
-      }
-      append_response(pending, {status, "application/json", body}, 11, false);
       break;
     }
     ++st->stats.requests_total;

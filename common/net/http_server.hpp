@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // An HTTP/1.1 server on Beast: keep-alive, a timeout on every wait, bounded headers and bodies,
 // a bound on connections, optional TLS, and chunked streams for long-lived responses.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A JSON answer for the daemons' HTTP APIs. Messages may quote what a client sent (a
 // percent-decoded path can hold any byte): invalid UTF-8 is replaced instead of failing the answer.

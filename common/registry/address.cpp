@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/registry/address.hpp"
 
 #include <cstdlib>
@@ -43,8 +44,9 @@ std::variant<DirectoryAddress, std::string> parse_directory_address(std::string_
   std::string_view hosts = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
   if (out.kind == DirectoryAddress::Kind::etcd) {
-    out.prefix = path.empty() || path == "/" ? "/dstack" : std::string(path);
-    while (out.prefix.size() > 1 && out.prefix.back() == '/') out.prefix.pop_back();
+    // Trailing slashes go first, so "//" is no path at all (the default), not the prefix "/".
+    while (path.ends_with('/')) path.remove_suffix(1);
+    out.prefix = path.empty() ? "/dstack" : std::string(path);
   } else if (!seed_form && !path.empty() && path != "/") {
     return fail("a directory address has no path (did you mean //" + std::string(hosts) +
                 std::string(path) + "?)");

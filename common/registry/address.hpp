@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Directory addresses as users write them (SPEC §3):
+// Directory addresses as users write them (docs/dw.md#directory-address):
 //   http(s)://host[:port]   host[:port]   //host[/anything] (= http://host:7400)
 //   etcd://host:port[,host:port...][/prefix]   etcds://... (the same over TLS)
 
@@ -27,7 +28,7 @@ struct DirectoryAddress {
 std::variant<DirectoryAddress, std::string> parse_directory_address(std::string_view text);
 
 // The address to use: the -d flag, else $DSTACK_DIRECTORY, else the config file's, else
-// http://127.0.0.1:7400 (SPEC §2). Empty strings count as not given.
+// http://127.0.0.1:7400 (docs/dw.md#directory-address). Empty strings count as not given.
 std::string choose_directory_address(const std::string& flag, const std::string& from_config);
 
 }  // namespace dstack::registry

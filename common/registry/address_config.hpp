@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The `directories` list shared by watson.yaml and sherlock.yaml, and the -d / $DSTACK_DIRECTORY
-// overrides over it (SPEC §2), so both daemons read and refuse addresses the same way.
+// overrides over it (docs/dw.md#directory-address), so both daemons read and refuse addresses
+// the same way.
 
 #include <optional>
 #include <string>

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/registry/directory_client.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "common/model/json.hpp"
 #include "common/registry/etcd_client.hpp"
+#include "common/registry/watch_line.hpp"
 
 namespace dstack::registry {
 
@@ -85,19 +87,7 @@ class DirectoryWatch final : public Watch {
     for (;;) {
       auto line = co_await stream_->next_line();
       if (!line) co_return line.error();
-      if (line->empty()) continue;
-      auto j = json::parse(*line, nullptr, false);
-      if (!j.is_object()) co_return protocol(authority_, "watch line is not a JSON object");
-      if (j.value("type", "") == "keepalive") {
-        if (j.contains("revision") && j["revision"].is_number_unsigned())
-          revision_ = std::max(revision_, j["revision"].get<std::uint64_t>());
-        continue;
-      }
-      auto event = model::event_from_json(j);
-      if (auto* problems = std::get_if<model::Problems>(&event))
-        co_return protocol(authority_, "watch event refused: " + model::join(*problems));
-      revision_ = std::get<model::Event>(event).revision;
-      co_return std::get<model::Event>(std::move(event));
+      if (auto read = read_watch_line(*line, revision_, authority_)) co_return std::move(*read);
     }
   }
   std::uint64_t revision() const override { return revision_; }

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Registry over the dstack directory's HTTP API (SPEC §4).
+// Registry over the dstack directory's HTTP API (docs/api.md).
 
 #include <memory>
 

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Registry over an etcd v3 cluster's JSON gateway (SPEC §9), for directory addresses
+// Registry over an etcd v3 cluster's JSON gateway (docs/etcd.md), for directory addresses
 // etcd://h1:2379,h2:2379[/prefix] (etcds:// for TLS): the key layout of etcd_keys.hpp, values
 // validated as etcd_entries.hpp does, members asked as etcd_members.hpp does, watches as
 // etcd_watch.hpp keeps them.

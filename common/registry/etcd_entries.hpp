@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // etcd key-values (as its JSON gateway sends them: base64 key and value, int64s as strings) read
 // as dstack state. etcd does no validation of its own, so every value is validated here exactly
@@ -28,7 +29,7 @@ struct Entry {
   std::optional<model::Instance> instance;  // set: a valid instance
   std::optional<model::Route> route;        // set: a valid route
   std::string problem;                      // set: invalid; the entry counts as absent
-  bool names_valid = true;                  // false: the key's names break SPEC §3 rules
+  bool names_valid = true;                  // false: the key's names break the name rules
 };
 
 // One kv of a range answer or a watch event. `deleted`: a DELETE event (the kv has no value).

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Where dstack keeps its state in etcd (SPEC §9), and the base64 etcd's JSON gateway wants for
-// keys and values:
+// Where dstack keeps its state in etcd (docs/etcd.md#key-layout), and the base64 etcd's JSON
+// gateway wants for keys and values:
 //   PREFIX/instances/SVC/ID          an instance, value as the body of PUT
 //   /v1/services/SVC/instances/ID PREFIX/routes/SVC                the route for everyone, value
 //   {"targets":[...]} PREFIX/routes/SVC/CONSUMER       the route for one consumer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The members of an etcd cluster, as the etcd backend talks to them through etcd's JSON gateway:
 // asked in turn, starting with the one that answered last. A member that cannot be reached, has

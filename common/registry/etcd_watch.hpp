@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // An etcd watch over everything under the prefix, as a Registry Watch: one long-lived stream
 // (POST /v3/watch with progress notifications), opened again from the last revision handed out

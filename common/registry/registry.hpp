@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What watson, sherlock and dw need from a directory, whatever holds it: the dstack directory
 // over HTTP (directory_client) or, later, an etcd cluster. Every call is bounded in time and
