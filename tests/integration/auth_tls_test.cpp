@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A token guards writes, reads stay open; TLS serves the same API.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hostile and broken clients: each gets a clear 4xx or is cut off by a timeout, the daemon keeps
 // serving everyone else, and nothing already stored changes (checked after every test).
 #include <gtest/gtest.h>

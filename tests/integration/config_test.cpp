@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // directory.yaml and the command line as an operator meets them: --check-config, exit 78 with
 // `file:line:col: key: problem`, exit 64 for usage errors, and the seed's -n/-a launch line.
 #include <gtest/gtest.h>
@@ -151,8 +152,9 @@ TEST(Config, SeedLaunchLineIsAcceptedAndShownInHealth) {
   EXPECT_EQ(j["status"], "ok");
 }
 
-// SPEC §8: a config error at start exits 78 with `file:line:col: key: problem`. A token file
-// that the config names but that cannot be read is such an error.
+// docs/operations.md#every-daemon: a config error at start exits 78 with
+// `file:line:col: key: problem`. A token file that the config names but that cannot be read is
+// such an error.
 TEST(Config, UnreadableTokenFileIsReportedAtItsLine) {
   TempDir tmp;
   const auto token = (tmp.path() / "no-token").string();

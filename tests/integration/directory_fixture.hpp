@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A real dstack-directory on a free loopback port with its own config and data dir, plus
 // shorthands for its API. Start-up failures throw with the daemon's stderr, which GoogleTest

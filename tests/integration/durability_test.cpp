@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Routes are durable operator intent: they survive restarts and kill -9 at any moment, and a
 // damaged store is refused loudly rather than loaded half-way.
 #include <gtest/gtest.h>
@@ -82,9 +83,10 @@ std::map<std::string, Value> routes_now(const Directory& d) {
   return out;
 }
 
-// SPEC §4: a kill -9 at any moment loses no acknowledged route and never leaves a store that
-// fails to load. Each round starts the daemon on the same data dir, writes from two clients,
-// kills it after a random delay, restarts it and compares with what was acknowledged.
+// docs/directory.md#durability-of-routes: a kill -9 at any moment loses no acknowledged route
+// and never leaves a store that fails to load. Each round starts the daemon on the same data
+// dir, writes from two clients, kills it after a random delay, restarts it and compares with
+// what was acknowledged.
 TEST(Durability, AcknowledgedRoutesSurviveKill9AtRandomMoments) {
   Directory d;
   std::map<std::string, std::vector<Value>> allowed;  // per route: the values it may have now

@@ -1,4 +1,5 @@
-// dw against a real directory: every command of SPEC §7, its tables and --json, and its exit
+// SPDX-License-Identifier: Apache-2.0
+// dw against a real directory: every command of docs/dw.md, its tables and --json, and its exit
 // codes (0 ok, 64 usage, 65 refused input, 69 unreachable, 77 not authorized).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The etcd backend where it differs from the directory: etcd validates nothing, so values
 // written behind dstack's back are validated on reading; revisions are compacted away; a
 // cluster has members that die; a cluster may require a user and password, and TLS.

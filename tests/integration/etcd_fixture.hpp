@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A real etcd cluster (Debian's etcd-server) of one or more members on loopback, each with free
 // client and peer ports and its own data dir; members can be killed and started again. Raw

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sample services, as the real binaries: what emitter answers in each mode and how its mode
 // is switched, and transform's pipeline to an emitter and its answer when the emitter fails.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A directory that misbehaves on purpose, for what the real one will not do on demand: it
 // serves a snapshot the test sets, and answers each watch as the test scripts it (410 "your

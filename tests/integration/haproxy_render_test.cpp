@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock's rendered HAProxy configs against the real haproxy: `haproxy -c` accepts every
-// shape a plan can take (with zero warnings), and a running haproxy routes as SPEC §6 says.
+// shape a plan can take (with zero warnings), and a running haproxy routes as
+// docs/sherlock.md#routing says.
 
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What every integration test needs to drive a real binary on loopback: a free port, a temp dir
 // that cleans itself up, a child process that is always killed and reaped, polling with a

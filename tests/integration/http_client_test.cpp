@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The project's HTTP client against the project's server on loopback: limits a peer cannot
 // push past.
 #include <gtest/gtest.h>

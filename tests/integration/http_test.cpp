@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HTTP/1.1 behaviour clients rely on: pipelined requests answered in order (the server batches
 // their answers into one write), keep-alive for HTTP/1.0 on request, and a bad request in a
 // pipeline answered after the good ones before it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Instances and the read endpoints that show them: services, one service, snapshot, metrics.
 #include <gtest/gtest.h>
 

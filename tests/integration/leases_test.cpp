@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Leases over HTTP: grant, keepalive, revoke, expiry, and the health endpoint that reports the
 // revision they move.
 #include <gtest/gtest.h>

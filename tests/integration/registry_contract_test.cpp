@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The registry contract: the same cases against the dstack directory and against a real etcd,
 // through the Registry interface that watson, sherlock and dw use, so that neither backend can
 // drift from what those callers rely on: lease life, instances bound to leases, durable routes,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Runs a Registry (directory or etcd client) from a test: the client lives on the test's own
 // io_context, and run() drives it until one operation completes or its deadline passes.

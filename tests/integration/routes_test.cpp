@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Routes over HTTP: for everyone and per consumer, listing, filtering, and their refusals.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Canary weights through the real HAProxy: the split a route asks for is the split clients get,
 // per-consumer routes win, and a version that dies costs no request. Plus the hitless test: a
 // client loop running while instances come and go, weights change and a new service forces a
@@ -148,7 +149,7 @@ TEST_F(SherlockCanary, HitlessWhileInstancesWeightsAndServicesChange) {
   put("emitter", "b", b, "1");
   start();
   ASSERT_TRUE(sherlock->wait_applied("emitter", 2));
-  const double reloads = sherlock->metric("sherlock_reloads_total");
+  const double reloads = sherlock->metric("dstack_sherlock_reloads_total");
 
   ClientLoop loop(*sherlock, "/emitter/x");
   ASSERT_TRUE(loop.wait_for(100, 20s));
@@ -167,7 +168,7 @@ TEST_F(SherlockCanary, HitlessWhileInstancesWeightsAndServicesChange) {
   loop.finish();
   EXPECT_EQ(loop.failed(), 0u) << loop.errors();
   EXPECT_GT(loop.total(), 500u);
-  EXPECT_GE(sherlock->metric("sherlock_reloads_total"), reloads + 1);
+  EXPECT_GE(sherlock->metric("dstack_sherlock_reloads_total"), reloads + 1);
   EXPECT_EQ(sherlock->get("/transform/").status, 200);
 }
 

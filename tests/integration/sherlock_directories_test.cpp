@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock and its directories: failing over along the list when the one it follows dies,
 // starting again from a snapshot when a directory comes back as a new epoch, and after a 410.
 // Real directories (a fake one only for the 410), real sherlock, real HAProxy.

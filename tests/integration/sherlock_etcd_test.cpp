@@ -1,7 +1,8 @@
-// sherlock following an etcd cluster (SPEC §9) through what clusters do in production: the member
-// it watches dies, the leader dies, history is compacted while sherlock is not watching, and
-// someone writes a value by hand that the directory would have refused. Real etcd members, the
-// real sherlock, the real HAProxy, loopback test services as the instances.
+// SPDX-License-Identifier: Apache-2.0
+// sherlock following an etcd cluster (docs/etcd.md) through what clusters do in production: the
+// member it watches dies, the leader dies, history is compacted while sherlock is not watching,
+// and someone writes a value by hand that the directory would have refused. Real etcd members,
+// the real sherlock, the real HAProxy, loopback test services as the instances.
 
 #include <signal.h>
 

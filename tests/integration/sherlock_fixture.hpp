@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The real sherlock binary with its own sherlock.yaml, run_dir and state_dir, a free proxy port
 // and local API port, driving the real HAProxy. Shorthands for what the tests do: read

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SIGHUP (`systemctl reload dstack-sherlock`): sherlock checks the binary and sherlock.yaml it
 // would restart with, then execs itself and the new image takes the running HAProxy over. The
 // proxy never stops serving; a refused check changes nothing; a SIGTERM at any moment of it ends
@@ -86,7 +87,7 @@ TEST_F(SherlockHandover, ARefusedConfigChangesNothing) {
   start(options());
   ASSERT_TRUE(sherlock->wait_applied("emitter", 1));
   const pid_t master = sherlock->haproxy_pid();
-  const auto reloads = sherlock->metric("sherlock_reloads_total");
+  const auto reloads = sherlock->metric("dstack_sherlock_reloads_total");
 
   sherlock->options().extra_config = "proxy_port: 8000\n";  // not a sherlock.yaml key
   sherlock->write_config();
@@ -100,7 +101,7 @@ TEST_F(SherlockHandover, ARefusedConfigChangesNothing) {
   put("emitter", "b", b.url("/emitter"));
   ASSERT_TRUE(sherlock->wait_applied("emitter", 2));
   EXPECT_EQ(sherlock->haproxy_pid(), master);
-  EXPECT_EQ(sherlock->metric("sherlock_reloads_total"), reloads);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_reloads_total"), reloads);
   EXPECT_EQ(sherlock->get("/emitter/").status, 200);
 
   // A second SIGHUP once the file is right hands over.

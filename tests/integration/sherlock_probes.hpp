@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Background probes for tests that kill parts of a cluster under sherlock: each runs on a thread
 // of its own and touches only sockets (http), never the fixtures' Process objects, which are
@@ -101,7 +102,8 @@ class LeaseKeeper {
 };
 
 // An application calling a service through sherlock's proxy: one request after the other,
-// every answer that is not a 200 counted, the first one kept to tell why.
+// every answer that is not a 200 counted (and among them the connections refused), the first
+// one kept to tell why.
 class ClientLoop {
  public:
   ClientLoop(std::uint16_t proxy_port, std::string target)
@@ -111,6 +113,7 @@ class ClientLoop {
             ++ok_;
             return;
           }
+          if (r.error.rfind("cannot connect", 0) == 0) ++refused_;
           if (failed_++ == 0) {
             std::lock_guard<std::mutex> lock(mutex_);
             first_failure_ = std::to_string(r.status) + " " + r.error + " " + r.body;
@@ -119,13 +122,14 @@ class ClientLoop {
   void stop() { repeater_.stop(); }
   std::uint64_t ok() const { return ok_; }
   std::uint64_t failed() const { return failed_; }
+  std::uint64_t refused() const { return refused_; }
   std::string first_failure() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return first_failure_;
   }
 
  private:
-  std::atomic<std::uint64_t> ok_{0}, failed_{0};
+  std::atomic<std::uint64_t> ok_{0}, failed_{0}, refused_{0};
   mutable std::mutex mutex_;
   std::string first_failure_;
   Repeater repeater_;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock end to end: the real directory, the real sherlock binary and the real HAProxy it
 // starts, and loopback test services as instances. Routing forms, 404/503, TCP listeners, and
 // which changes go through the runtime API (no reload) and which reload.
@@ -72,7 +73,7 @@ TEST_F(SherlockRouting, InstancesComeAndGoWithoutAReload) {
   put("emitter", "a", a.url("/emitter"));
   start();
   ASSERT_TRUE(sherlock->wait_applied("emitter", 1));
-  const double reloads = sherlock->metric("sherlock_reloads_total");
+  const double reloads = sherlock->metric("dstack_sherlock_reloads_total");
   const pid_t worker = sherlock->haproxy_worker_pid();
   ASSERT_GT(worker, 0);
 
@@ -88,9 +89,9 @@ TEST_F(SherlockRouting, InstancesComeAndGoWithoutAReload) {
   for (int i = 0; i < 10; ++i) ASSERT_EQ(sherlock->get("/emitter/").status, 200);
   EXPECT_EQ(a.requests(), before);
 
-  EXPECT_EQ(sherlock->metric("sherlock_reloads_total"), reloads);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_reloads_total"), reloads);
   EXPECT_EQ(sherlock->haproxy_worker_pid(), worker);
-  EXPECT_GE(sherlock->metric("sherlock_runtime_updates_total"), 5);
+  EXPECT_GE(sherlock->metric("dstack_sherlock_runtime_updates_total"), 5);
 }
 
 TEST_F(SherlockRouting, ANewServiceReloadsAndIsRouted) {
@@ -98,12 +99,12 @@ TEST_F(SherlockRouting, ANewServiceReloadsAndIsRouted) {
   put("emitter", "a", a.url("/emitter"));
   start();
   ASSERT_TRUE(sherlock->wait_applied("emitter", 1));
-  const double reloads = sherlock->metric("sherlock_reloads_total");
+  const double reloads = sherlock->metric("dstack_sherlock_reloads_total");
   put("transform", "t1", t.url("/"));
   ASSERT_TRUE(sherlock->wait_applied("transform", 1));
   EXPECT_EQ(sherlock->get("/transform/go").status, 200);
   EXPECT_EQ(t.last_path(), "/go");
-  EXPECT_EQ(sherlock->metric("sherlock_reloads_total"), reloads + 1);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_reloads_total"), reloads + 1);
   auto s = sherlock->status();
   EXPECT_EQ(s["haproxy"]["last_reload"]["ok"], true);
 }
@@ -250,11 +251,11 @@ TEST_F(SherlockRouting, ServerStateSurvivesAReload) {
   ASSERT_TRUE(poll_until(
       10s, [&] { return op_state(admin(socket, "show servers state be_emitter"), "dead") == 0; }));
   const pid_t worker = sherlock->haproxy_worker_pid();
-  const double reloads = sherlock->metric("sherlock_reloads_total");
+  const double reloads = sherlock->metric("dstack_sherlock_reloads_total");
 
   put("transform", "t1", t.url("/"));  // a reload
   ASSERT_TRUE(
-      poll_until(10s, [&] { return sherlock->metric("sherlock_reloads_total") > reloads; }));
+      poll_until(10s, [&] { return sherlock->metric("dstack_sherlock_reloads_total") > reloads; }));
   // At once: the new worker's own checks (every 500 ms, down after 2) cannot have run yet.
   const auto state = admin(socket, "show servers state be_emitter");
   EXPECT_NE(sherlock->haproxy_worker_pid(), worker);
@@ -273,9 +274,9 @@ TEST_F(SherlockRouting, StatusAndMetricsDescribeWhatIsApplied) {
   EXPECT_EQ(s["services"]["emitter"]["base_path"], "/emitter");
   EXPECT_EQ(s["services"]["emitter"]["servers"][0]["id"], "a");
   EXPECT_EQ(s["services"]["emitter"]["servers"][0]["port"], a.port());
-  EXPECT_EQ(sherlock->metric("sherlock_directory_connected"), 1);
-  EXPECT_EQ(sherlock->metric("sherlock_haproxy_serving"), 1);
-  EXPECT_EQ(sherlock->metric("sherlock_services"), 1);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_directory_connected"), 1);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_haproxy_serving"), 1);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_services"), 1);
   EXPECT_EQ(http(sherlock->api_port(), "POST", "/v1/status").status, 405);
   EXPECT_EQ(http(sherlock->api_port(), "GET", "/v1/nothing").status, 404);
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock when things go wrong: hostile registrations, configs HAProxy refuses, the directory
 // gone, sherlock restarted during the outage, HAProxy's worker killed, sherlock itself killed.
 
@@ -10,6 +11,7 @@
 
 #include "directory_fixture.hpp"
 #include "sherlock_fixture.hpp"
+#include "sherlock_probes.hpp"
 #include "test_service.hpp"
 
 namespace dstack::test {
@@ -67,9 +69,9 @@ TEST_F(SherlockSafety, ConfigHaproxyRefusesIsNeverLoaded) {
   Process daemon({sherlock_binary(), "-c", sherlock->config_path().string()},
                  sherlock->dir().path());
   ASSERT_TRUE(poll_until(20s, [&] {
-    return sherlock->metric("sherlock_failed_validations_total") >= 1;
+    return sherlock->metric("dstack_sherlock_failed_validations_total") >= 1;
   })) << daemon.stderr_text();
-  EXPECT_EQ(sherlock->metric("sherlock_haproxy_serving"), 0);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_haproxy_serving"), 0);
   EXPECT_THAT(daemon.stderr_text(), HasSubstr("bogus_keyword"));
   EXPECT_FALSE(std::filesystem::exists(sherlock->run_dir() / "haproxy.cfg"));
   EXPECT_EQ(sherlock->get("/x", {}, 1s).status, 0);  // nothing listens
@@ -96,7 +98,7 @@ TEST_F(SherlockSafety, ReloadHaproxyRefusesKeepsTheRunningConfig) {
 
   put("mongo", "m1", "tcp://127.0.0.1:" + std::to_string(db.port()));
   ASSERT_TRUE(poll_until(20s, [&] {
-    return sherlock->metric("sherlock_reload_failures_total") >= 1;
+    return sherlock->metric("dstack_sherlock_reload_failures_total") >= 1;
   })) << sherlock->stderr_text();
   EXPECT_EQ(config_text(), good);  // the refused config is not left for a restart to pick up
   EXPECT_EQ(sherlock->status()["haproxy"]["last_reload"]["ok"], false);
@@ -162,20 +164,31 @@ TEST_F(SherlockSafety, RestartDuringAnOutageServesTheSavedView) {
   EXPECT_THAT(sherlock->stderr_text(), HasSubstr("serving the saved view"));
 }
 
-TEST_F(SherlockSafety, KilledWorkerIsReplaced) {
+// sherlock holds the proxy's listening socket and hands it to HAProxy
+// (docs/sherlock.md#the-proxys-listening-socket): while HAProxy dies and starts again,
+// connections wait in its backlog. Only the request the dying worker was serving can fail; none
+// is refused.
+TEST_F(SherlockSafety, KilledWorkerIsReplacedWithNoConnectionRefused) {
   TestService a;
   put("emitter", "a", a.url("/emitter"));
   start(options());
   ASSERT_TRUE(sherlock->wait_applied("emitter", 1));
   const pid_t worker = sherlock->haproxy_worker_pid();
   ASSERT_GT(worker, 0);
+  ClientLoop client(sherlock->proxy_port(), "/emitter/");
+  ASSERT_TRUE(poll_until(5s, [&] { return client.ok() >= 20; }));
   ::kill(worker, SIGKILL);
   ASSERT_TRUE(poll_until(20s, [&] {
-    return sherlock->metric("sherlock_haproxy_exits_total") == 1 &&
-           sherlock->get("/emitter/", {}, 1s).status == 200;
+    return sherlock->metric("dstack_sherlock_haproxy_exits_total") == 1 &&
+           sherlock->metric("dstack_sherlock_haproxy_serving") == 1;
   })) << sherlock->stderr_text();
+  const auto served_before = client.ok();
+  ASSERT_TRUE(poll_until(5s, [&] { return client.ok() >= served_before + 20; }));
+  client.stop();
+  EXPECT_EQ(client.refused(), 0u) << client.first_failure();
+  EXPECT_LE(client.failed(), 1u) << client.first_failure();
   EXPECT_NE(sherlock->haproxy_worker_pid(), worker);
-  EXPECT_EQ(sherlock->metric("sherlock_haproxy_starts_total"), 2);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_haproxy_starts_total"), 2);
 }
 
 TEST_F(SherlockSafety, KilledSherlockLeavesHaproxyServingAndTakesItOver) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A small HTTP service the tests start and misdirect: it answers well, fails, hangs, closes,
 // resets, answers late, floods, or stops listening, as the test says at any moment. It stands in

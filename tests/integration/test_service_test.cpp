@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The test service itself: every mode does to a plain client what the watson tests rely on.
 #include "test_service.hpp"
 

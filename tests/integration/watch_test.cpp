@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The watch stream: from a revision, resume without gaps, keep-alive lines, and the 410/400
 // answers that send a client back to the snapshot.
 #include <gtest/gtest.h>
@@ -173,6 +174,69 @@ TEST(Watch, SinceNeedsAnEpochAndANumber) {
     EXPECT_EQ(body_json(bad)["message"],
               std::string("since \"") + since + "\" is not a revision number");
   }
+}
+
+// An instance whose event line is about 8 KB long.
+json big_meta() {
+  json meta = json::object();
+  for (int k = 0; k < 16; ++k) meta["k" + std::to_string(k)] = std::string(500, 'a' + k);
+  return {{"meta", meta}};
+}
+
+// `n` big instances on as many leases as the directory's per-lease limit needs. The sockets
+// between the directory and an idle reader take about 4 MB: these are 8 MB.
+void put_big_instances(Directory& d, int n) {
+  std::vector<std::string> leases;
+  for (int i = 0; i < n; ++i) {
+    if (i % 500 == 0) leases.push_back(d.grant(60));
+    d.put_instance("emitter", "i" + std::to_string(i), leases.back(), big_meta());
+  }
+}
+
+// Most watchers take each event at once, straight from the change; one that pauses gets what its
+// socket does not take queued, starting mid-event, and must still read every event whole and
+// in order when it reads again.
+TEST(Watch, AReaderThatPausesGetsEveryEventWholeAndInOrder) {
+  Directory d({.config = "limits:\n  watch_buffer: 64MiB\n"});
+  d.start();
+  const auto rev = d.revision();
+  LineStream s(d.port(), watch_from(d, rev));
+  ASSERT_EQ(s.head().status, 200);
+  constexpr int kChanges = 1000;
+  put_big_instances(d, kChanges);
+  for (int i = 0; i < kChanges; ++i) {
+    auto e = next_event(s);
+    ASSERT_FALSE(e.is_null()) << "event " << i << " missing or torn";
+    ASSERT_EQ(e["revision"], rev + 1 + i) << "at " << i;  // leases are not events
+    ASSERT_EQ(e["instance"]["meta"], big_meta()["meta"]);
+  }
+  EXPECT_EQ(d.metric("dstack_directory_watchers_cut_off_total"), 0);
+}
+
+// One that stops reading altogether is cut off once watch_buffer bytes wait for it: it resumes
+// from its revision, and what it got before the cut is whole.
+TEST(Watch, AReaderFarBehindIsCutOffAfterWholeEvents) {
+  Directory d({.config = "limits:\n  watch_buffer: 64KiB\n"});
+  d.start();
+  const auto rev = d.revision();
+  LineStream s(d.port(), watch_from(d, rev));
+  ASSERT_EQ(s.head().status, 200);
+  put_big_instances(d, 1000);
+  ASSERT_TRUE(
+      poll_until(5s, [&] { return d.metric("dstack_directory_watchers_cut_off_total") == 1; }));
+  std::uint64_t last = rev;
+  int events = 0;
+  while (auto line = s.next_line(5s)) {
+    auto e = json::parse(*line, nullptr, false);
+    ASSERT_FALSE(e.is_discarded()) << "a torn line: " << line->substr(0, 80);
+    if (e["type"] == "keepalive") continue;
+    ASSERT_EQ(e["revision"], last + 1) << "a gap or a torn event";
+    last = e["revision"].get<std::uint64_t>();
+    ++events;
+  }
+  EXPECT_TRUE(s.ended()) << "the stream was not ended";
+  EXPECT_GT(events, 0);
+  EXPECT_LT(events, 1000);
 }
 
 TEST(Watch, WatchersAreCountedAndReleasedOnDisconnect) {

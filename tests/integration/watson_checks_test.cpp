@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // watson's check runners against real things on loopback: an HttpServer, a listener that never
 // answers, closed ports, and real programs. Each run is bounded by a deadline on the io_context.
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What an operator does to a running watson, against the real directory: service files added,
 // changed, broken and removed (inotify and SIGHUP), maintenance through `watson maint` and the
 // local API, and the command line's checks and exit codes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // watson, the binary, against the real directory and test services that misbehave on demand:
 // rise and fall, exec health, hostile targets, directory restarts, two directories, the SIGTERM
 // drain and quick mode. Every wait is a poll with a deadline; intervals are 150-300 ms and lease
@@ -80,13 +81,13 @@ TEST_F(WatsonDaemon, DeregistersAfterFallFailuresAndReturns) {
   EXPECT_EQ(st["check"]["output"], "HTTP 503, expected 2xx\ndown");
   EXPECT_EQ(st["registration"][url_of(dir_)], "absent");
   const std::string labels = "{service=\"emitter\",id=\"" + id_of(svc) + "\"";
-  EXPECT_EQ(w.metric("watson_service_routable" + labels + "}"), 0);
-  EXPECT_GE(w.metric("watson_checks_total" + labels + ",status=\"critical\"}"), 3);
-  EXPECT_EQ(w.metric("watson_directory_connected{directory=\"" + url_of(dir_) + "\"}"), 1);
+  EXPECT_EQ(w.metric("dstack_watson_service_routable" + labels + "}"), 0);
+  EXPECT_GE(w.metric("dstack_watson_checks_total" + labels + ",status=\"critical\"}"), 3);
+  EXPECT_EQ(w.metric("dstack_watson_directory_connected{directory=\"" + url_of(dir_) + "\"}"), 1);
 
   svc.set_mode(Mode::ok);
   EXPECT_TRUE(registered("emitter", id_of(svc)));
-  EXPECT_EQ(w.metric("watson_service_routable" + labels + "}"), 1);
+  EXPECT_EQ(w.metric("dstack_watson_service_routable" + labels + "}"), 1);
 }
 
 TEST_F(WatsonDaemon, ServiceThatStopsListeningIsDeregisteredAndReturns) {

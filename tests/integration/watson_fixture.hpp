@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The real watson binary with its own watson.yaml, services dir and local API port, plus
 // shorthands for what the tests do to it: read /v1/status, write and remove service files,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // watson's registrar against the real directory: registration, keepalive, re-registration after
 // restarts, outages and revoked leases, shutdown, and refused input. The registrar runs on its
 // own io_context thread; the tests talk to it by posting and watch the directory over HTTP.

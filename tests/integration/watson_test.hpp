@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What watson's integration tests share: service files written from a few knobs, the directory
 // as the tests look at it (an instance, the next watch event), and a GoogleTest fixture that runs

@@ -1,5 +1,7 @@
-// Addresses as users write them (SPEC §3): listen/peer host:port, and every form of the
-// directory address, with the refusals pinned, and the -d / $DSTACK_DIRECTORY / config choice.
+// SPDX-License-Identifier: Apache-2.0
+// Addresses as users write them (docs/dw.md#directory-address): listen/peer host:port, and every
+// form of the directory address, with the refusals pinned, and the -d / $DSTACK_DIRECTORY /
+// config choice.
 
 #include "common/net/address.hpp"
 
@@ -167,6 +169,14 @@ TEST(DirectoryAddressTest, EtcdDefaults) {
   EXPECT_EQ(dir("etcd://h1:2379/").prefix, "/dstack");
   EXPECT_EQ(dir("etcd://h1,h2").to_string(), "etcd://h1:2379,h2:2379/dstack");
   EXPECT_EQ(dir("etcd://h1/a/b/").prefix, "/a/b");
+}
+
+// Found by directory_address_fuzz (docs/fuzzing.md): "//" was the prefix "/", so keys went
+// under "//instances/", and the address as shown ("etcd://h1:2379/") read back as another one.
+TEST(DirectoryAddressTest, EtcdPathOfSlashesOnlyIsTheDefaultPrefix) {
+  EXPECT_EQ(dir("etcd://h1//").prefix, "/dstack");
+  EXPECT_EQ(dir("etcds://h1:2379///").to_string(), "etcds://h1:2379/dstack");
+  EXPECT_EQ(dir("etcd://h1/a//").prefix, "/a");
 }
 
 TEST(DirectoryAddressTest, EtcdsIsEtcdOverTls) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Capped exponential backoff with full jitter: ceilings double up to the cap, a success starts
 // over, and the waits are random within the ceiling so agents do not retry in step.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pins every problem line an operator can see from the config reader, with its position.
 
 #include <unistd.h>
@@ -78,6 +79,14 @@ TEST_F(ConfigTest, TopLevelMustBeAMap) {
 TEST_F(ConfigTest, SecondYamlDocumentIsRefused) {
   EXPECT_FALSE(parse_text("a: 1\n---\nb: 2\n", "t.yaml", errors_));
   EXPECT_THAT(lines(), ElementsAre("t.yaml:3:1: expected one YAML document, found 2"));
+}
+
+// Found by the config fuzz targets (docs/fuzzing.md): yaml-cpp 0.7 never returned from a
+// document that starts with ',' and took memory until none was left.
+TEST_F(ConfigTest, LeadingCommaIsASyntaxErrorNotAHang) {
+  EXPECT_FALSE(parse_text(",isten: 127.0.0.1:7400\n", "t.yaml", errors_));
+  EXPECT_FALSE(parse_text("listen: 127.0.0.1:7400\n---\n,\n", "u.yaml", errors_));
+  EXPECT_THAT(lines(), ElementsAre("t.yaml:1:1: unexpected ','", "u.yaml:3:1: unexpected ','"));
 }
 
 TEST_F(ConfigTest, UnreadableFileSaysWhy) {

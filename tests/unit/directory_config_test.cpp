@@ -1,5 +1,6 @@
-// directory.yaml (SPEC §4): defaults, every key mapped, and every problem an operator can see,
-// pinned as the exact `file:line:col: key: problem` line.
+// SPDX-License-Identifier: Apache-2.0
+// directory.yaml (docs/directory.md#directoryyaml): defaults, every key mapped, and every
+// problem an operator can see, pinned as the exact `file:line:col: key: problem` line.
 
 #include "directory/config.hpp"
 
@@ -81,8 +82,8 @@ void expect_defaults(const DirectoryConfig& cfg) {
   EXPECT_EQ(cfg.state.sync_grace, 0ms);  // 0: twice max_ttl
   EXPECT_EQ(cfg.state.max_instances_per_lease, 1000u);
   EXPECT_EQ(cfg.state.history, 10000u);
-  EXPECT_EQ(cfg.limits.max_body, 1u << 20);     // SPEC: request body 1 MiB
-  EXPECT_EQ(cfg.limits.max_header, 16u << 10);  // SPEC: header 16 KiB
+  EXPECT_EQ(cfg.limits.max_body, 1u << 20);     // 1 MiB: docs/directory.md#limits
+  EXPECT_EQ(cfg.limits.max_header, 16u << 10);  // 16 KiB: docs/directory.md#limits
   EXPECT_EQ(cfg.limits.idle_timeout, 60s);
   EXPECT_EQ(cfg.limits.request_timeout, 10s);
   EXPECT_EQ(cfg.limits.write_timeout, 10s);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Durations as operators write them in config files and flags: "250ms", "3s", "1m30s".
 
 #include "common/core/duration.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The etcd backend's key layout and the reading of key-values as etcd's gateway sends them.
 #include "common/registry/etcd_entries.hpp"
 

@@ -1,4 +1,5 @@
-// Watch resume (SPEC §4 GET /v1/watch?since=REV): a watcher gets exactly the lines after its
+// SPDX-License-Identifier: Apache-2.0
+// Watch resume (docs/api.md#get-v1watch, ?since=REV): a watcher gets exactly the lines after its
 // revision, or is told its revision is stale (410) when they are no longer all kept.
 
 #include "directory/event_history.hpp"

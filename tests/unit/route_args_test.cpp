@@ -1,4 +1,5 @@
-// dw's route arguments, as users type them (SPEC §7), including the seed's form.
+// SPDX-License-Identifier: Apache-2.0
+// dw's route arguments, as users type them (docs/dw.md#routes), including the seed's form.
 #include "dw/route_args.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The systemd notification protocol as systemd receives it: a datagram on $NOTIFY_SOCKET (a path
 // or an abstract name), and the watchdog interval from $WATCHDOG_USEC / $WATCHDOG_PID.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock.yaml: every key mapped, the defaults, and each problem pinned with its position.
 
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pieces of a handover that need no process: which binary it execs, and the host addresses
 // one sherlock leaves the next.
 

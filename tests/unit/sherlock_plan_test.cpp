@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock's plan: which backends and servers HAProxy gets from the directory's view, what is
 // left out and why, and which changes need a reload. No sockets, no clock.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The HAProxy configuration sherlock renders from a plan: the lines that carry each tested
 // recommendation (docs/notes/haproxy-2.6.md), the maps, determinism, and that nothing a
 // directory says can add a line. Whether HAProxy accepts the text is tested against the real
@@ -190,6 +191,17 @@ TEST(Render, ServerArgumentsMatchTheConfigLine) {
   plan.backends.push_back({"svc", PlannedBackend::Mode::http, "", 0, {tls}});
   EXPECT_THAT(lines(render_haproxy_config(plan, cfg, paths).haproxy_cfg),
               Contains("    server i1 " + server_arguments(tls, cfg, paths)));
+}
+
+// The socket sherlock holds is handed to HAProxy (docs/sherlock.md#the-proxys-listening-socket).
+TEST(Render, FrontendBindsTheSocketSherlockHandsOver) {
+  auto cfg = config();
+  auto paths = runtime_paths(cfg);
+  EXPECT_EQ(paths.proxy_bind, cfg.proxy.to_string());
+  paths.proxy_bind = "fd@7";
+  EXPECT_THAT(section(render_haproxy_config(example_plan(cfg), cfg, paths).haproxy_cfg,
+                      "frontend fe_proxy"),
+              Contains("    bind fd@7"));
 }
 
 TEST(Render, MapsListHttpServicesAndHostMapSkipsTheProxysOwnNames) {

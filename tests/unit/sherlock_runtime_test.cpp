@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What sherlock sends HAProxy's runtime API for a change, and how it reads HAProxy's answers:
 // the diff between two plans (commands per server, what needs a reload instead), the runtime
 // part of a structural change, prompt-mode transcripts and `show proc`. The answers below are

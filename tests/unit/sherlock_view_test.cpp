@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock's copy of the directory: snapshots and events in, services out, and the rule that
 // nothing is removed while the directory is not synced.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sherlock's canary weights: which route applies, how versions and instances split a service's
 // traffic, and the integer HAProxy weights that reproduce the split. No sockets, no clock.
 
@@ -115,7 +116,7 @@ TEST(ServerWeightsTest, DeadConsumerRouteFallsBackByWeightNotToTheGlobalRoute) {
   EXPECT_NEAR(s["b"], 1.0 / 3, eps);
 }
 
-// ---- the SPEC §6 rules ----
+// ---- the rules of docs/sherlock.md#canary-weights ----
 
 TEST(ServerWeightsTest, NoRouteSplitsByInstanceWeight) {
   const std::vector<Instance> in{inst("a", "1", 100), inst("b", "2", 50), inst("c", "1", 0)};

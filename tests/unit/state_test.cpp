@@ -1,4 +1,5 @@
-// The directory's rules (SPEC §4): leases and their TTLs, instances bound to leases, durable
+// SPDX-License-Identifier: Apache-2.0
+// The directory's rules (docs/api.md): leases and their TTLs, instances bound to leases, durable
 // routes, the revision counter and the events watchers see. A FakeClock drives expiry.
 
 #include "directory/state.hpp"
@@ -201,8 +202,9 @@ TEST_F(StateTest, KeepaliveExtendsTheDeadlineByTheTtl) {
   EXPECT_EQ(state().counters().leases_expired, 1u);
 }
 
-// A lease past its deadline is expired even if the sweep (every 100 ms) has not run yet: SPEC §4
-// answers 404 for it, as etcd does, rather than reviving instances consumers may have dropped.
+// A lease past its deadline is expired even if the sweep (every 100 ms) has not run yet: the
+// keepalive gets 404 (docs/api.md#put-v1leasesid), as etcd does, rather than reviving instances
+// consumers may have dropped.
 TEST_F(StateTest, KeepaliveAfterTheDeadlineIsRefusedEvenBeforeExpireRuns) {
   auto id = grant(10);
   put(instance("web", "a", id));

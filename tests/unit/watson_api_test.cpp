@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // watson's local API and its Agent without directories: status, metrics and maintenance as an
 // operator's tools see them, and every refusal. The agent runs real `check: none` loops on an
 // io_context driven by the test.
@@ -138,16 +139,16 @@ TEST_F(LocalApiTest, MaintenanceRefusals) {
 TEST_F(LocalApiTest, MetricsCountChecksAndRoutability) {
   auto r = call("GET", "/metrics");
   ASSERT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("watson_service_routable{service=\"emitter\",id=\"a:1\"} 1\n"),
+  EXPECT_NE(r.body.find("dstack_watson_service_routable{service=\"emitter\",id=\"a:1\"} 1\n"),
             std::string::npos)
       << r.body;
   EXPECT_NE(
-      r.body.find("watson_checks_total{service=\"barker\",id=\"c:1\",status=\"critical\"} 0\n"),
+      r.body.find("dstack_watson_checks_total{service=\"barker\",id=\"c:1\",status=\"critical\"} 0\n"),
       std::string::npos);
-  EXPECT_NE(r.body.find("watson_config_problems 1\n"), std::string::npos);
+  EXPECT_NE(r.body.find("dstack_watson_config_problems 1\n"), std::string::npos);
   call("PUT", "/v1/maintenance/barker?enable=true");
   r = call("GET", "/metrics");
-  EXPECT_NE(r.body.find("watson_service_routable{service=\"barker\",id=\"c:1\"} 0\n"),
+  EXPECT_NE(r.body.find("dstack_watson_service_routable{service=\"barker\",id=\"c:1\"} 0\n"),
             std::string::npos);
 }
 

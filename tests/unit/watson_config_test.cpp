@@ -1,4 +1,5 @@
-// watson's configuration (SPEC §5): service files, the services directory, quick mode and
+// SPDX-License-Identifier: Apache-2.0
+// watson's configuration (docs/watson.md): service files, the services directory, quick mode and
 // watson.yaml. Every problem an operator can see is pinned as its exact line.
 
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // watson's health policy: thresholds that decide registration, and the rules that turn raw check
 // results into a status and the text the status page shows. No sockets, no clock.
 

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// The JSON bodies of the wire API (docs/api.md) as common/model reads them: leases, instances,
+// routes, events, snapshots and health from a directory, and the bodies of PUT instance and PUT
+// route as the directory reads them. Whatever is accepted must come back the same through
+// to_json and the same reader, and the streamed snapshot reader must agree with the tree one.
+#include "common/model/json.hpp"
+#include "fuzz/fuzz.hpp"
+
+using namespace dstack;
+using nlohmann::json;
+
+namespace {
+
+// Accepted values survive a round trip through their JSON.
+template <class T, class Read>
+void round_trip(const json& j, Read read) {
+  auto parsed = read(j);
+  auto* value = std::get_if<T>(&parsed);
+  if (!value) return;
+  auto again = read(model::to_json(*value));
+  auto* back = std::get_if<T>(&again);
+  FUZZ_CHECK(back && *back == *value);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const auto text = fuzz::text(data, size);
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_discarded()) {
+    round_trip<model::Lease>(j, model::lease_from_json);
+    round_trip<model::Instance>(j, model::instance_from_json);
+    round_trip<model::Route>(j, model::route_from_json);
+    round_trip<model::Event>(j, model::event_from_json);
+    round_trip<model::DirectoryHealth>(j, model::health_from_json);
+    round_trip<model::Snapshot>(j, model::snapshot_from_json);
+
+    // PUT bodies: the path's names go in apart, and the body the client sends is to_json's
+    // without them (directory_client.cpp).
+    auto instance = model::instance_from_request(j, "emitter", "vm101:8080");
+    if (auto* in = std::get_if<model::Instance>(&instance)) {
+      json body = model::to_json(*in);
+      for (auto key : {"service", "id", "revision"}) body.erase(key);
+      auto again = model::instance_from_request(body, "emitter", "vm101:8080");
+      FUZZ_CHECK(std::holds_alternative<model::Instance>(again) &&
+                 std::get<model::Instance>(again) == *in);
+    }
+    auto route = model::route_from_request(j, "emitter", "monolith");
+    if (auto* r = std::get_if<model::Route>(&route)) {
+      json body = model::to_json(*r);
+      for (auto key : {"service", "consumer", "revision"}) body.erase(key);
+      auto again = model::route_from_request(body, "emitter", "monolith");
+      FUZZ_CHECK(std::holds_alternative<model::Route>(again) &&
+                 std::get<model::Route>(again) == *r);
+    }
+  }
+
+  // The streamed snapshot reader: what it accepts, the tree reader accepts the same, and its
+  // text (snapshot_text) is to_json's byte for byte.
+  auto streamed = model::snapshot_from_text(text);
+  if (auto* s = std::get_if<model::Snapshot>(&streamed)) {
+    auto tree = model::snapshot_from_json(j);
+    FUZZ_CHECK(std::holds_alternative<model::Snapshot>(tree) &&
+               std::get<model::Snapshot>(tree) == *s);
+    const std::string out = model::snapshot_text(*s);
+    FUZZ_CHECK(out == model::to_json(*s).dump());
+    auto again = model::snapshot_from_text(out);
+    FUZZ_CHECK(std::holds_alternative<model::Snapshot>(again) &&
+               std::get<model::Snapshot>(again) == *s);
+  }
+  return 0;
+}
