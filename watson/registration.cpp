@@ -16,7 +16,7 @@ std::chrono::milliseconds keepalive_interval(std::chrono::seconds ttl) {
 }  // namespace
 
 Registration::Registration(std::chrono::seconds ttl, Backoff backoff)
-    : ttl_(ttl), backoff_(std::move(backoff)), lease_ttl_(ttl) {}
+    : backoff_(std::move(backoff)), lease_ttl_(ttl) {}
 
 bool Registration::want(model::Instance desired) {
   desired.lease.clear();

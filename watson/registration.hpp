@@ -89,7 +89,6 @@ class Registration {
   std::optional<Key> first_work() const;
   bool succeeded(TimePoint now);  // any answer that is not a failure
 
-  std::chrono::seconds ttl_;
   Backoff backoff_;
   std::map<Key, model::Instance> desired_;
   std::map<Key, model::Instance> applied_;  // what the directory has (or may have) under lease_

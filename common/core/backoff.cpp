@@ -22,6 +22,8 @@ Duration Backoff::next() {
   return Duration(uniform_(ceiling));
 }
 
-void Backoff::reset() { attempts_ = 0; }
+void Backoff::reset() {
+  attempts_ = 0;
+}
 
 }  // namespace dstack

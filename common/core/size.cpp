@@ -16,11 +16,16 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   if (i == 0) return std::nullopt;
   std::string_view unit = text.substr(i);
   std::uint64_t scale;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "KiB" || unit == "KB" || unit == "K") scale = 1024;
-  else if (unit == "MiB" || unit == "MB" || unit == "M") scale = 1024 * 1024;
-  else if (unit == "GiB" || unit == "GB" || unit == "G") scale = 1024 * 1024 * 1024;
-  else return std::nullopt;
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "KiB" || unit == "KB" || unit == "K")
+    scale = 1024;
+  else if (unit == "MiB" || unit == "MB" || unit == "M")
+    scale = 1024 * 1024;
+  else if (unit == "GiB" || unit == "GB" || unit == "G")
+    scale = 1024 * 1024 * 1024;
+  else
+    return std::nullopt;
   return n * scale;
 }
 

@@ -32,8 +32,8 @@ std::variant<HostPort, std::string> parse_host_port(std::string_view text,
   }
   if (out.host.empty()) return quoted + ": host is missing";
   for (char c : out.host) {
-    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-              c == '_';
+    bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_';
     if (!ok) return quoted + ": host may hold only letters, digits, '.', '-', '_' and ':'";
   }
   if (rest.empty()) {

@@ -106,7 +106,7 @@ class Sink final : public StreamSink {
     if (auto cb = std::move(on_close_)) cb();
   }
 
-  std::vector<Chunk> queue_;  // a vector: swapped with the one being sent, no allocation
+  std::vector<Chunk> queue_;      // a vector: swapped with the one being sent, no allocation
   std::size_t first_offset_ = 0;  // bytes of queue_.front() already sent directly
   std::size_t queued_bytes_ = 0;
   bool ended_ = false;

@@ -143,7 +143,8 @@ TEST_F(LocalApiTest, MetricsCountChecksAndRoutability) {
             std::string::npos)
       << r.body;
   EXPECT_NE(
-      r.body.find("dstack_watson_checks_total{service=\"barker\",id=\"c:1\",status=\"critical\"} 0\n"),
+      r.body.find(
+          "dstack_watson_checks_total{service=\"barker\",id=\"c:1\",status=\"critical\"} 0\n"),
       std::string::npos);
   EXPECT_NE(r.body.find("dstack_watson_config_problems 1\n"), std::string::npos);
   call("PUT", "/v1/maintenance/barker?enable=true");
