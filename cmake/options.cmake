@@ -33,7 +33,16 @@ if(DSTACK_BUILD_FUZZ)
 endif()
 # Agents run on every host: drop code nothing calls (each function and datum in its own section,
 # unreferenced sections removed at link time). Measured on watson: about 1 MB less RSS.
-if(NOT DSTACK_SANITIZE AND NOT DSTACK_BUILD_FUZZ)
+# ThreadSanitizer: sherlock runs its watch, its HAProxy manager and its local API on several
+# threads; the suite under TSan reports any data race between them (scripts/test --tsan).
+if(DSTACK_TSAN)
+  if(DSTACK_SANITIZE)
+    message(FATAL_ERROR "DSTACK_TSAN and DSTACK_SANITIZE cannot be combined: build them apart")
+  endif()
+  target_compile_options(dstack_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(dstack_options INTERFACE -fsanitize=thread)
+endif()
+if(NOT DSTACK_SANITIZE AND NOT DSTACK_TSAN AND NOT DSTACK_BUILD_FUZZ)
   target_compile_options(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:-ffunction-sections
                                                   -fdata-sections>)
   target_link_options(dstack_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:-Wl,--gc-sections>)

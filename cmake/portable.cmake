@@ -5,7 +5,7 @@
 # yaml-cpp from Debian's static library, spdlog and fmt compiled from their headers.
 # packaging/test-rpm-portability checks the result. Included by cmake/dependencies.cmake in place
 # of finding yaml-cpp and spdlog; defines the same target names, so no consumer changes.
-if(DSTACK_SANITIZE OR DSTACK_BUILD_FUZZ)
+if(DSTACK_SANITIZE OR DSTACK_TSAN OR DSTACK_BUILD_FUZZ)
   message(FATAL_ERROR "DSTACK_PORTABLE is for the release build of the .rpm packages: "
                       "configure it without DSTACK_SANITIZE and DSTACK_BUILD_FUZZ")
 endif()
