@@ -24,7 +24,8 @@ awaitable<void> every(Duration period, std::function<void()> tick) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
     timer.expires_after(period);
-    co_await timer.async_wait(use_awaitable);
+    auto wait = timer.async_wait(use_awaitable);
+    co_await std::move(wait);
     tick();
   }
 }

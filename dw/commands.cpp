@@ -90,10 +90,12 @@ void print_event(const Output& o, const model::Event& e) {
 awaitable<int> put_route(registry::Registry& reg, Output o, model::Route route) {
   if (auto problems = model::validate_route(route); !problems.empty())
     co_return refuse(o, problems);
-  auto done = co_await reg.put_route(route);
+  auto put = reg.put_route(route);
+  auto done = co_await std::move(put);
   if (!done) co_return fail(o, done.error());
   // Show what the directory stored (with its revision), not what was sent.
-  if (auto stored = co_await reg.route(route.service, route.consumer)) route = *stored;
+  auto read_back = reg.route(route.service, route.consumer);
+  if (auto stored = co_await std::move(read_back)) route = *stored;
   if (o.json) {
     o.out << model::to_json(route).dump() << '\n';
   } else {
@@ -106,7 +108,8 @@ awaitable<int> put_route(registry::Registry& reg, Output o, model::Route route) 
 }  // namespace
 
 awaitable<int> services(registry::Registry& reg, Output o) {
-  auto list = co_await reg.services();
+  auto get_list = reg.services();
+  auto list = co_await std::move(get_list);
   if (!list) co_return fail(o, list.error());
   if (o.json) {
     json out = json::array();
@@ -129,7 +132,8 @@ awaitable<int> services(registry::Registry& reg, Output o) {
 awaitable<int> instances(registry::Registry& reg, Output o, std::string service) {
   service = service_argument(service);
   if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
-  auto view = co_await reg.service(service);
+  auto get_view = reg.service(service);
+  auto view = co_await std::move(get_view);
   if (!view) co_return fail(o, view.error());
   if (o.json) {
     json out = json::array();
@@ -154,7 +158,8 @@ awaitable<int> route_list(registry::Registry& reg, Output o, std::string service
     filter = service_argument(service);
     if (auto p = model::check_service_name(*filter)) co_return refuse(o, {*p});
   }
-  auto routes = co_await reg.routes(filter);
+  auto get_routes = reg.routes(filter);
+  auto routes = co_await std::move(get_routes);
   if (!routes) co_return fail(o, routes.error());
   if (o.json) {
     json out = json::array();
@@ -174,7 +179,8 @@ awaitable<int> route_set(registry::Registry& reg, Output o, std::string service,
   if (auto* why = std::get_if<std::string>(&parsed)) co_return refuse(o, {*why});
   model::Route route{service_argument(service), service_argument(consumer),
                      std::get<std::vector<model::RouteTarget>>(std::move(parsed)), 0};
-  co_return co_await put_route(reg, o, std::move(route));
+  auto put = put_route(reg, o, std::move(route));
+  co_return co_await std::move(put);
 }
 
 awaitable<int> route_add(registry::Registry& reg, Output o, std::string consumer,
@@ -187,14 +193,16 @@ awaitable<int> route_add(registry::Registry& reg, Output o, std::string consumer
                  model::check_version(add.target.version)})
     if (p) co_return refuse(o, {*p});
   // Adds to (or changes one version of) the consumer's current route.
-  auto current = co_await reg.route(add.service, add.consumer);
+  auto get_current = reg.route(add.service, add.consumer);
+  auto current = co_await std::move(get_current);
   if (current) {
     route.targets = current->targets;
   } else if (current.error().kind != ErrorKind::not_found) {
     co_return fail(o, current.error());
   }
   route.targets = merge_target(std::move(route.targets), add.target);
-  co_return co_await put_route(reg, o, std::move(route));
+  auto put = put_route(reg, o, std::move(route));
+  co_return co_await std::move(put);
 }
 
 awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
@@ -204,7 +212,8 @@ awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
   if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
   if (!consumer.empty())
     if (auto p = model::check_consumer_name(consumer)) co_return refuse(o, {*p});
-  auto done = co_await reg.delete_route(service, consumer);
+  auto removal = reg.delete_route(service, consumer);
+  auto done = co_await std::move(removal);
   if (!done) co_return fail(o, done.error());
   if (o.json) {
     json out{{"service", service}, {"removed", true}};
@@ -217,9 +226,11 @@ awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
 }
 
 awaitable<int> status(registry::Registry& reg, Output o) {
-  auto health = co_await reg.health();
+  auto get_health = reg.health();
+  auto health = co_await std::move(get_health);
   if (!health) co_return fail(o, health.error());
-  auto list = co_await reg.services();
+  auto get_list = reg.services();
+  auto list = co_await std::move(get_list);
   if (!list) co_return fail(o, list.error());
   std::size_t instances = 0, routable = 0;
   for (auto& s : *list) {
@@ -246,20 +257,23 @@ awaitable<int> status(registry::Registry& reg, Output o) {
 }
 
 awaitable<int> watch(registry::Registry& reg, Output o) {
-  auto health = co_await reg.health();
+  auto get_health = reg.health();
+  auto health = co_await std::move(get_health);
   if (!health) co_return fail(o, health.error());
   std::uint64_t since = health->revision;
   std::string epoch = health->epoch;
   Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(5));
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
-    auto stream = co_await reg.watch(since, epoch);
+    auto open_watch = reg.watch(since, epoch);
+    auto stream = co_await std::move(open_watch);
     // Stale comes when the watch opens (the directory) or as its first answer (etcd).
     std::optional<Error> failed;
     if (stream) {
       backoff.reset();
       for (;;) {
-        auto event = co_await (*stream)->next();
+        auto next = (*stream)->next();
+        auto event = co_await std::move(next);
         if (!event) {
           failed = event.error();
           if (failed->kind != ErrorKind::stale)
@@ -277,7 +291,8 @@ awaitable<int> watch(registry::Registry& reg, Output o) {
       co_return fail(o, *failed);
     } else if (failed->kind == ErrorKind::stale) {
       // The directory restarted or forgot our revision: carry on from its present.
-      auto now = co_await reg.health();
+      auto recheck = reg.health();
+      auto now = co_await std::move(recheck);
       if (now) {
         o.err << "dw: directory restarted or history lost; watching from revision " << now->revision
               << " (earlier changes may be missed)\n";
@@ -287,7 +302,8 @@ awaitable<int> watch(registry::Registry& reg, Output o) {
       }
     }
     pause.expires_after(backoff.next());
-    co_await pause.async_wait(use_awaitable);
+    auto wait = pause.async_wait(use_awaitable);
+    co_await std::move(wait);
   }
 }
 

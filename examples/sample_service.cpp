@@ -58,12 +58,14 @@ awaitable<void> SampleService::misbehave() {
   ++held_;
   while (mode_ == Mode::hang) {
     error_code ec;
-    co_await mode_changed_.async_wait(asio::redirect_error(use_awaitable, ec));
+    auto wait = mode_changed_.async_wait(asio::redirect_error(use_awaitable, ec));
+    co_await std::move(wait);
   }
   if (mode_ == Mode::slow) {
     asio::steady_timer t(ex_, delay_);
     error_code ec;
-    co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+    auto wait = t.async_wait(asio::redirect_error(use_awaitable, ec));
+    co_await std::move(wait);
   }
   --held_;
 }
@@ -102,7 +104,8 @@ awaitable<net::HttpResponse> SampleService::handle(net::HttpRequest request) {
   if (!rest) co_return text(404, "no " + request.path + " here: this is " + identity_.service);
   if (request.method != "GET" && request.method != "HEAD")
     co_return text(405, identity_.service + " answers GET");
-  co_await misbehave();
+  auto misbehaving = misbehave();
+  co_await std::move(misbehaving);
   if (mode_ == Mode::fail) co_return failing();
   if (*rest == "/liveness_check") co_return text(200, "ok");
   auto answer = answer_(std::move(request), ++count_);

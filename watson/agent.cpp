@@ -33,7 +33,8 @@ struct ShutdownLatch {
 };
 
 awaitable<void> shut_down_one(Registrar* registrar, std::shared_ptr<ShutdownLatch> latch) {
-  co_await registrar->shutdown();
+  auto shutdown = registrar->shutdown();
+  co_await std::move(shutdown);
   if (--latch->pending == 0) latch->timer.cancel();
 }
 
@@ -118,7 +119,8 @@ awaitable<void> Agent::shutdown(Duration deadline) {
               std::chrono::duration_cast<std::chrono::milliseconds>(longest).count());
     asio::steady_timer drain(ex_, longest);
     error_code ec;
-    co_await drain.async_wait(asio::redirect_error(use_awaitable, ec));
+    auto wait = drain.async_wait(asio::redirect_error(use_awaitable, ec));
+    co_await std::move(wait);
   }
   for (auto& [key, runner] : runners_) runner->stop();
   if (registrars_.empty()) co_return;
@@ -127,7 +129,8 @@ awaitable<void> Agent::shutdown(Duration deadline) {
   latch->timer.expires_after(deadline);
   for (auto& r : registrars_) asio::co_spawn(ex_, shut_down_one(r.get(), latch), asio::detached);
   error_code ec;
-  co_await latch->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  auto wait = latch->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  co_await std::move(wait);
   if (latch->pending > 0)
     log->warn("{} directorie(s) did not confirm the deregistration in time; their leases expire",
               latch->pending);

@@ -55,7 +55,8 @@ awaitable<CheckOutcome> within(awaitable<CheckOutcome> work, Duration limit,
   });
   while (!race->outcome && race->wake.expiry() > asio::steady_timer::clock_type::now()) {
     error_code ec;
-    co_await race->wake.async_wait(redirect_error(use_awaitable, ec));
+    auto wait = race->wake.async_wait(redirect_error(use_awaitable, ec));
+    co_await std::move(wait);
   }
   if (race->outcome) co_return std::move(*race->outcome);
   if (abandon) abandon();
@@ -74,7 +75,8 @@ std::string describe_http_error(const Error& error, Duration timeout) {
 }
 
 awaitable<CheckOutcome> http_probe(std::shared_ptr<net::HttpClient> client, Check check) {
-  auto response = co_await client->request(check.method, check.http_target);
+  auto request = client->request(check.method, check.http_target);
+  auto response = co_await std::move(request);
   client->close();
   if (!response) co_return http_failure(describe_http_error(response.error(), check.timeout));
   // The client's own limit is the first line of defence; this one holds whatever it lets by.
@@ -112,15 +114,16 @@ awaitable<CheckOutcome> tcp_probe(std::shared_ptr<TcpAttempt> attempt, std::stri
                                   std::uint16_t port) {
   error_code ec;
   std::string service = std::to_string(port);
-  auto endpoints =
-      co_await attempt->resolver.async_resolve(host, service, redirect_error(use_awaitable, ec));
+  auto resolve = attempt->resolver.async_resolve(host, service, redirect_error(use_awaitable, ec));
+  auto endpoints = co_await std::move(resolve);
   if (ec) co_return evaluate_tcp(false, "cannot resolve " + host + ": " + ec.message());
   ec = asio::error::host_not_found;
   for (const auto& entry : endpoints) {
     error_code close_ec;
     attempt->socket.close(close_ec);
     net::tcp::endpoint endpoint = entry.endpoint();
-    co_await attempt->socket.async_connect(endpoint, redirect_error(use_awaitable, ec));
+    auto connect = attempt->socket.async_connect(endpoint, redirect_error(use_awaitable, ec));
+    co_await std::move(connect);
     if (!ec) break;
     if (ec == asio::error::operation_aborted) break;  // abandoned at the deadline
   }
@@ -149,13 +152,18 @@ awaitable<CheckOutcome> run_tcp(Check check) {
 
 awaitable<CheckOutcome> dispatch(Check check) {
   switch (check.kind) {
-    case Check::Kind::http:
-      co_return co_await run_http(std::move(check));
-    case Check::Kind::tcp:
-      co_return co_await run_tcp(std::move(check));
+    case Check::Kind::http: {
+      auto probe = run_http(std::move(check));
+      co_return co_await std::move(probe);
+    }
+    case Check::Kind::tcp: {
+      auto probe = run_tcp(std::move(check));
+      co_return co_await std::move(probe);
+    }
     case Check::Kind::exec: {
       Duration timeout = check.timeout;
-      co_return co_await run_exec_check(std::move(check.argv), timeout);
+      auto probe = run_exec_check(std::move(check.argv), timeout);
+      co_return co_await std::move(probe);
     }
     case Check::Kind::none:
       break;
@@ -168,7 +176,8 @@ awaitable<CheckOutcome> dispatch(Check check) {
 awaitable<CheckOutcome> run_check(Check check) {
   std::exception_ptr error;
   try {
-    co_return co_await dispatch(std::move(check));
+    auto run = dispatch(std::move(check));
+    co_return co_await std::move(run);
   } catch (...) {
     error = std::current_exception();
   }

@@ -69,7 +69,8 @@ class ServiceFiles {
 };
 
 awaitable<void> drain_then_stop(Agent& agent, net::HttpServer* server, asio::io_context& io) {
-  co_await agent.shutdown(kDeregisterDeadline);
+  auto shutdown = agent.shutdown(kDeregisterDeadline);
+  co_await std::move(shutdown);
   log::get("watson")->info("stopped");
   if (server) server->stop();
   io.stop();

@@ -67,7 +67,8 @@ void ServiceRunner::stop_checks() {
 awaitable<void> ServiceRunner::check_loop(std::shared_ptr<ServiceRunner> self) {
   self->next_check_.expires_after(first_check_delay(self->def_.check.interval));
   error_code first_ec;
-  co_await self->next_check_.async_wait(asio::redirect_error(use_awaitable, first_ec));
+  auto first_wait = self->next_check_.async_wait(asio::redirect_error(use_awaitable, first_ec));
+  co_await std::move(first_wait);
   while (self->checking_) {
     auto started = SteadyClock::now();
     std::uint64_t generation = self->check_generation_;
@@ -82,7 +83,8 @@ awaitable<void> ServiceRunner::check_loop(std::shared_ptr<ServiceRunner> self) {
       self->next_check_.expires_after(SteadyClock::duration::zero());
     }
     error_code ec;
-    co_await self->next_check_.async_wait(asio::redirect_error(use_awaitable, ec));
+    auto wait = self->next_check_.async_wait(asio::redirect_error(use_awaitable, ec));
+    co_await std::move(wait);
   }
 }
 

@@ -35,7 +35,8 @@ awaitable<void> watchdog_loop(std::chrono::microseconds interval) {
   for (;;) {
     sd_notify_send("WATCHDOG=1");
     timer.expires_after(interval / 2);
-    co_await timer.async_wait(use_awaitable);
+    auto wait = timer.async_wait(use_awaitable);
+    co_await std::move(wait);
   }
 }
 }  // namespace

@@ -47,28 +47,33 @@ struct ConnImpl final : Conn {
     error_code ec;
     auto& lowest = beast::get_lowest_layer(stream);
     lowest.expires_after(timeout);
-    co_await lowest.async_connect(ep, redirect_error(use_awaitable, ec));
+    auto tcp_connect = lowest.async_connect(ep, redirect_error(use_awaitable, ec));
+    co_await std::move(tcp_connect);
     if (ec) co_return ec;
     lowest.socket().set_option(tcp::no_delay(true), ec);
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
       if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()))
         co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
       stream.set_verify_callback(ssl::host_name_verification(host));
-      co_await stream.async_handshake(ssl::stream_base::client, redirect_error(use_awaitable, ec));
+      auto handshake =
+          stream.async_handshake(ssl::stream_base::client, redirect_error(use_awaitable, ec));
+      co_await std::move(handshake);
     }
     co_return ec;
   }
   awaitable<error_code> write(http::request<http::string_body>& req, Duration timeout) override {
     error_code ec;
     beast::get_lowest_layer(stream).expires_after(timeout);
-    co_await http::async_write(stream, req, redirect_error(use_awaitable, ec));
+    auto send = http::async_write(stream, req, redirect_error(use_awaitable, ec));
+    co_await std::move(send);
     co_return ec;
   }
   awaitable<error_code> read(http::response_parser<http::string_body>& p,
                              Duration timeout) override {
     error_code ec;
     beast::get_lowest_layer(stream).expires_after(timeout);
-    co_await http::async_read(stream, buffer, p, redirect_error(use_awaitable, ec));
+    auto receive = http::async_read(stream, buffer, p, redirect_error(use_awaitable, ec));
+    co_await std::move(receive);
     co_return ec;
   }
   awaitable<error_code> read_header(http::response_parser<http::buffer_body>& p,
@@ -85,7 +90,8 @@ struct ConnImpl final : Conn {
     beast::get_lowest_layer(stream).expires_after(timeout);
     // read_some, not read: a read completes only when the body buffer fills or the message
     // ends, and a stream line must come out as soon as it arrives.
-    co_await http::async_read_some(stream, buffer, p, redirect_error(use_awaitable, ec));
+    auto receive = http::async_read_some(stream, buffer, p, redirect_error(use_awaitable, ec));
+    co_await std::move(receive);
     if (ec == http::error::need_buffer) ec = {};
     co_return ec;
   }
@@ -99,7 +105,8 @@ struct ConnImpl final : Conn {
   awaitable<error_code> header_into(Parser& p, Duration timeout) {
     error_code ec;
     beast::get_lowest_layer(stream).expires_after(timeout);
-    co_await http::async_read_header(stream, buffer, p, redirect_error(use_awaitable, ec));
+    auto receive = http::async_read_header(stream, buffer, p, redirect_error(use_awaitable, ec));
+    co_await std::move(receive);
     co_return ec;
   }
 };
@@ -129,7 +136,8 @@ class LineStreamImpl final : public LineStream {
       char buf[detail::kStreamReadSize];
       parser_->get().body().data = buf;
       parser_->get().body().size = sizeof buf;
-      auto ec = co_await conn_->read_some(*parser_, idle_);
+      auto receive = conn_->read_some(*parser_, idle_);
+      auto ec = co_await std::move(receive);
       if (ec) {
         close();
         co_return unreachable(authority_, "reading stream", ec);
@@ -171,8 +179,9 @@ struct HttpClient::Impl {
       ep = tcp::endpoint(address, port);
     } else {
       tcp::resolver resolver(ex);
-      auto results = co_await resolver.async_resolve(host, std::to_string(port),
-                                                     redirect_error(use_awaitable, ec));
+      auto resolve =
+          resolver.async_resolve(host, std::to_string(port), redirect_error(use_awaitable, ec));
+      auto results = co_await std::move(resolve);
       if (ec || results.empty()) co_return unreachable(authority, "cannot resolve", ec);
       ep = *results.begin();
     }
@@ -182,7 +191,8 @@ struct HttpClient::Impl {
     } else {
       c = std::make_unique<ConnImpl<beast::tcp_stream>>(ex);
     }
-    ec = co_await c->connect(ep, host, options.connect_timeout);
+    auto conn_connect = c->connect(ep, host, options.connect_timeout);
+    ec = co_await std::move(conn_connect);
     if (ec) co_return unreachable(authority, "cannot connect", ec);
     co_return std::move(c);
   }
@@ -236,19 +246,27 @@ awaitable<Result<ClientResponse>> HttpClient::request(std::string method, std::s
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = im.conn != nullptr;
     if (!im.conn) {
-      auto c = co_await im.connect(authority_);
+      auto connect = im.connect(authority_);
+      auto c = co_await std::move(connect);
       if (!c) co_return c.error();
       im.conn = std::move(*c);
     }
     std::shared_ptr<Conn> conn = im.conn;
     auto req = im.make_request(method, target, body, authority_);
-    auto ec = co_await conn->write(req, im.options.request_timeout);
+    auto write = conn->write(req, im.options.request_timeout);
+    auto ec = co_await std::move(write);
     http::response_parser<http::string_body> parser;
     parser.body_limit(im.options.max_body);
     // The same steps as read_response() (http_parse.hpp), which the fuzz targets run.
-    if (!ec) ec = co_await conn->read_header(parser, im.options.request_timeout);
+    if (!ec) {
+      auto read_header = conn->read_header(parser, im.options.request_timeout);
+      ec = co_await std::move(read_header);
+    }
     if (!ec) ec = detail::check_response_size(parser, im.options.max_body);
-    if (!ec && !parser.is_done()) ec = co_await conn->read(parser, im.options.request_timeout);
+    if (!ec && !parser.is_done()) {
+      auto read = conn->read(parser, im.options.request_timeout);
+      ec = co_await std::move(read);
+    }
     if (!ec) ec = detail::check_response_size(parser, im.options.max_body);
     if (ec) {
       conn->close();
@@ -285,14 +303,19 @@ awaitable<Result<StreamOpen>> HttpClient::open_stream(std::string target, Durati
 awaitable<Result<StreamOpen>> HttpClient::open_stream(std::string method, std::string target,
                                                       std::string body, Duration idle_timeout) {
   auto& im = *impl_;
-  auto c = co_await im.connect(authority_);
+  auto connect = im.connect(authority_);
+  auto c = co_await std::move(connect);
   if (!c) co_return c.error();
   auto conn = std::move(*c);
   auto req = im.make_request(method, target, std::move(body), authority_);
-  auto ec = co_await conn->write(req, im.options.request_timeout);
+  auto write = conn->write(req, im.options.request_timeout);
+  auto ec = co_await std::move(write);
   auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
   detail::unlimit_stream(*parser);
-  if (!ec) ec = co_await conn->read_header(*parser, im.options.request_timeout);
+  if (!ec) {
+    auto read_header = conn->read_header(*parser, im.options.request_timeout);
+    ec = co_await std::move(read_header);
+  }
   if (ec) co_return unreachable(authority_, method + " " + target, ec);
   StreamOpen out;
   out.status = static_cast<int>(parser->get().result_int());
@@ -304,7 +327,8 @@ awaitable<Result<StreamOpen>> HttpClient::open_stream(std::string method, std::s
   }
   // An error answer is small JSON: read it whole, bounded like any response.
   for (;;) {
-    auto line = co_await stream->next_line();
+    auto next_line = stream->next_line();
+    auto line = co_await std::move(next_line);
     if (!line) break;
     out.body += *line;
     out.body += '\n';

@@ -143,7 +143,8 @@ awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpRespon
   http::response_serializer<http::empty_body> sr{res};
   error_code ec;
   lowest.expires_after(st->limits.write_timeout);
-  co_await http::async_write_header(stream, sr, redirect_error(use_awaitable, ec));
+  auto write_header = http::async_write_header(stream, sr, redirect_error(use_awaitable, ec));
+  co_await std::move(write_header);
   std::vector<StreamSink::Chunk> sending;
   std::vector<asio::const_buffer> buffers;
 
@@ -151,14 +152,16 @@ awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpRespon
     if (sink->queue_.empty()) {
       if (sink->close_requested_) {
         lowest.expires_after(st->limits.write_timeout);
-        co_await asio::async_write(stream, http::make_chunk_last(),
-                                   redirect_error(use_awaitable, ec));
+        auto write_last =
+            asio::async_write(stream, http::make_chunk_last(), redirect_error(use_awaitable, ec));
+        co_await std::move(write_last);
         break;
       }
       sink->signal_.expires_at(asio::steady_timer::time_point::max());
       sink->idle_ = true;
       error_code wait_ec;
-      co_await sink->signal_.async_wait(redirect_error(use_awaitable, wait_ec));
+      auto wait = sink->signal_.async_wait(redirect_error(use_awaitable, wait_ec));
+      co_await std::move(wait);
       sink->idle_ = false;
       continue;
     }
@@ -172,7 +175,8 @@ awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpRespon
     for (auto& c : sending) buffers.emplace_back(c->data(), c->size());
     buffers.front() += offset;
     lowest.expires_after(st->limits.write_timeout);
-    co_await asio::async_write(stream, buffers, redirect_error(use_awaitable, ec));
+    auto write = asio::async_write(stream, buffers, redirect_error(use_awaitable, ec));
+    co_await std::move(write);
     sending.clear();
   }
   sink->end();
@@ -215,7 +219,8 @@ awaitable<bool> flush(std::shared_ptr<State> st, Stream& stream, std::string& pe
   if (pending.empty()) co_return true;
   error_code ec;
   beast::get_lowest_layer(stream).expires_after(st->limits.write_timeout);
-  co_await asio::async_write(stream, asio::buffer(pending), redirect_error(use_awaitable, ec));
+  auto write = asio::async_write(stream, asio::buffer(pending), redirect_error(use_awaitable, ec));
+  co_await std::move(write);
   pending.clear();
   co_return !ec;
 }
@@ -272,7 +277,9 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
 
   if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
     lowest.expires_after(limits.request_timeout);
-    co_await stream.async_handshake(ssl::stream_base::server, redirect_error(use_awaitable, ec));
+    auto handshake =
+        stream.async_handshake(ssl::stream_base::server, redirect_error(use_awaitable, ec));
+    co_await std::move(handshake);
     if (ec) {
       st->log->debug("tls handshake with {} failed: {}", remote, ec.message());
       co_return;
@@ -286,8 +293,8 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
     if (buffer.size() == 0) {
       // Idle between requests: the longer idle timeout applies until the first byte arrives.
       lowest.expires_after(limits.idle_timeout);
-      auto n =
-          co_await stream.async_read_some(buffer.prepare(4096), redirect_error(use_awaitable, ec));
+      auto read = stream.async_read_some(buffer.prepare(4096), redirect_error(use_awaitable, ec));
+      auto n = co_await std::move(read);
       if (ec) break;
       buffer.commit(n);
     }
@@ -295,13 +302,18 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
     // The same steps as read_requests() (http_parse.hpp), which the fuzz targets run.
     detail::RequestParser parser;
     detail::limit_request(parser, limits.max_header, limits.max_body);
-    co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    auto read_header =
+        http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    co_await std::move(read_header);
     if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
       pending += "HTTP/1.1 100 Continue\r\n\r\n";
-      if (!co_await flush(st, stream, pending)) break;
+      auto flushed = flush(st, stream, pending);
+      if (!co_await std::move(flushed)) break;
     }
-    if (!ec && !parser.is_done())
-      co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    if (!ec && !parser.is_done()) {
+      auto read = http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+      co_await std::move(read);
+    }
     if (ec == http::error::end_of_stream) break;
     if (ec) {
       ++st->stats.bad_requests;
@@ -316,7 +328,8 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
     HttpResponse resp;
     if (st->async_handler) {
       // Answers already made leave now rather than wait behind one that may take a while.
-      if (!co_await flush(st, stream, pending)) break;
+      auto flushed = flush(st, stream, pending);
+      if (!co_await std::move(flushed)) break;
       lowest.expires_never();
       auto answer = call_async_handler(*st, req, remote);
       resp = co_await std::move(answer);
@@ -324,23 +337,30 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
       resp = call_handler(*st, req, remote);  // the directory's path: no coroutine frame
     }
     if (resp.start_stream) {
-      if (co_await flush(st, stream, pending))
-        co_await run_stream(st, stream, std::move(resp), req.version());
+      auto flushed = flush(st, stream, pending);
+      if (co_await std::move(flushed)) {
+        auto run = run_stream(st, stream, std::move(resp), req.version());
+        co_await std::move(run);
+      }
       break;
     }
     bool keep_alive = req.keep_alive() && !st->stopping;
     append_response(pending, resp, req.version(), keep_alive, req.method() == http::verb::head);
     if (!keep_alive) break;
-    if (!next_header_buffered(buffer) || pending.size() >= kMaxPending)
-      if (!co_await flush(st, stream, pending)) break;
+    if (!next_header_buffered(buffer) || pending.size() >= kMaxPending) {
+      auto flushed = flush(st, stream, pending);
+      if (!co_await std::move(flushed)) break;
+    }
   }
-  co_await flush(st, stream, pending);
+  auto flushed = flush(st, stream, pending);
+  co_await std::move(flushed);
 
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
   } else {
     lowest.expires_after(std::chrono::seconds(1));
-    co_await stream.async_shutdown(redirect_error(use_awaitable, ec));
+    auto shutdown = stream.async_shutdown(redirect_error(use_awaitable, ec));
+    co_await std::move(shutdown);
   }
 }
 
@@ -352,19 +372,22 @@ awaitable<void> refuse(std::shared_ptr<State> st, beast::tcp_stream stream) {
       {503, "application/json",
        error_json("too_many_connections", "the server is at its max_connections limit")},
       11, false);
-  co_await flush(st, stream, answer);
+  auto flushed = flush(st, stream, answer);
+  co_await std::move(flushed);
 }
 
 awaitable<void> accept_loop(std::shared_ptr<State> st) {
   for (;;) {
     error_code ec;
-    tcp::socket sock = co_await st->acceptor.async_accept(redirect_error(use_awaitable, ec));
+    auto accept = st->acceptor.async_accept(redirect_error(use_awaitable, ec));
+    tcp::socket sock = co_await std::move(accept);
     if (st->stopping) co_return;
     if (ec) {
       // Out of descriptors or similar: back off briefly instead of spinning.
       st->log->warn("accept failed: {}", ec.message());
       asio::steady_timer pause(st->acceptor.get_executor(), std::chrono::milliseconds(50));
-      co_await pause.async_wait(redirect_error(use_awaitable, ec));
+      auto wait = pause.async_wait(redirect_error(use_awaitable, ec));
+      co_await std::move(wait);
       continue;
     }
     sock.set_option(tcp::no_delay(true), ec);

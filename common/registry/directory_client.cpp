@@ -85,7 +85,8 @@ class DirectoryWatch final : public Watch {
 
   awaitable<Result<model::Event>> next() override {
     for (;;) {
-      auto line = co_await stream_->next_line();
+      auto next_line = stream_->next_line();
+      auto line = co_await std::move(next_line);
       if (!line) co_return line.error();
       if (auto read = read_watch_line(*line, revision_, authority_)) co_return std::move(*read);
     }
@@ -112,7 +113,8 @@ class DirectoryClient final : public Registry {
   std::string describe() const override { return address_.to_string(); }
 
   awaitable<Result<model::DirectoryHealth>> health() override {
-    auto r = co_await call("GET", "/v1/health");
+    auto fetch = call("GET", "/v1/health");
+    auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
     co_return parse_with<model::DirectoryHealth>(*r, auth(), model::health_from_json);
   }
@@ -120,7 +122,8 @@ class DirectoryClient final : public Registry {
   awaitable<Result<model::Lease>> grant_lease(std::chrono::seconds ttl,
                                               std::string owner) override {
     json body{{"ttl", ttl.count()}, {"owner", owner}};
-    auto r = co_await call("POST", "/v1/leases", body.dump());
+    auto post = call("POST", "/v1/leases", body.dump());
+    auto r = co_await std::move(post);
     if (!r) co_return r.error();
     auto j = json::parse(*r, nullptr, false);
     if (!j.is_object() || !j.contains("id") || !j["id"].is_string() || !j.contains("ttl") ||
@@ -131,24 +134,28 @@ class DirectoryClient final : public Registry {
   }
 
   awaitable<Status> keepalive(std::string lease_id) override {
-    co_return status_of(co_await call("PUT", "/v1/leases/" + lease_id));
+    auto put = call("PUT", "/v1/leases/" + lease_id);
+    co_return status_of(co_await std::move(put));
   }
   awaitable<Status> revoke(std::string lease_id) override {
-    co_return status_of(co_await call("DELETE", "/v1/leases/" + lease_id));
+    auto del = call("DELETE", "/v1/leases/" + lease_id);
+    co_return status_of(co_await std::move(del));
   }
 
   awaitable<Status> put_instance(model::Instance in) override {
     json body = model::to_json(in);
     for (auto key : {"service", "id", "revision"}) body.erase(key);
-    co_return status_of(
-        co_await call("PUT", "/v1/services/" + in.service + "/instances/" + in.id, body.dump()));
+    auto put = call("PUT", "/v1/services/" + in.service + "/instances/" + in.id, body.dump());
+    co_return status_of(co_await std::move(put));
   }
   awaitable<Status> delete_instance(std::string service, std::string id) override {
-    co_return status_of(co_await call("DELETE", "/v1/services/" + service + "/instances/" + id));
+    auto del = call("DELETE", "/v1/services/" + service + "/instances/" + id);
+    co_return status_of(co_await std::move(del));
   }
 
   awaitable<Result<std::vector<ServiceSummary>>> services() override {
-    auto r = co_await call("GET", "/v1/services");
+    auto fetch = call("GET", "/v1/services");
+    auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
     auto j = json::parse(*r, nullptr, false);
     if (!j.is_object() || !j.contains("services") || !j["services"].is_array())
@@ -164,7 +171,8 @@ class DirectoryClient final : public Registry {
   }
 
   awaitable<Result<ServiceView>> service(std::string name) override {
-    auto r = co_await call("GET", "/v1/services/" + name);
+    auto fetch = call("GET", "/v1/services/" + name);
+    auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
     auto j = json::parse(*r, nullptr, false);
     if (!j.is_object() || !j.contains("instances") || !j.contains("routes"))
@@ -177,7 +185,8 @@ class DirectoryClient final : public Registry {
   }
 
   awaitable<Result<model::Snapshot>> snapshot() override {
-    auto r = co_await call("GET", "/v1/snapshot");
+    auto fetch = call("GET", "/v1/snapshot");
+    auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
     co_return accepted<model::Snapshot>(model::snapshot_from_text(*r), auth());
   }
@@ -185,7 +194,8 @@ class DirectoryClient final : public Registry {
   awaitable<Result<std::unique_ptr<Watch>>> watch(std::uint64_t since, std::string epoch) override {
     std::string target = "/v1/watch?since=" + std::to_string(since);
     if (!epoch.empty()) target += "&epoch=" + epoch;
-    auto opened = co_await http_->open_stream(target, settings_.watch_idle_timeout);
+    auto open = http_->open_stream(target, settings_.watch_idle_timeout);
+    auto opened = co_await std::move(open);
     if (!opened) co_return opened.error();
     if (opened->status != 200) co_return error_from({opened->status, opened->body}, auth());
     co_return std::unique_ptr<Watch>(
@@ -196,7 +206,8 @@ class DirectoryClient final : public Registry {
     // Built apart from the co_await: GCC 12 miscompiles a conditional temporary inside it.
     std::string target = "/v1/routes";
     if (service) target += "?service=" + *service;
-    auto r = co_await call("GET", target);
+    auto fetch = call("GET", target);
+    auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
     auto j = json::parse(*r, nullptr, false);
     if (!j.is_object() || !j.contains("routes"))
@@ -205,7 +216,8 @@ class DirectoryClient final : public Registry {
   }
 
   awaitable<Result<model::Route>> route(std::string service, std::string consumer) override {
-    auto r = co_await call("GET", route_target(service, consumer));
+    auto fetch = call("GET", route_target(service, consumer));
+    auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
     co_return parse_with<model::Route>(*r, auth(), model::route_from_json);
   }
@@ -214,12 +226,13 @@ class DirectoryClient final : public Registry {
     json targets = json::array();
     for (auto& t : route.targets) targets.push_back({{"version", t.version}, {"weight", t.weight}});
     json body{{"targets", targets}};
-    co_return status_of(
-        co_await call("PUT", route_target(route.service, route.consumer), body.dump()));
+    auto put = call("PUT", route_target(route.service, route.consumer), body.dump());
+    co_return status_of(co_await std::move(put));
   }
 
   awaitable<Status> delete_route(std::string service, std::string consumer) override {
-    co_return status_of(co_await call("DELETE", route_target(service, consumer)));
+    auto del = call("DELETE", route_target(service, consumer));
+    co_return status_of(co_await std::move(del));
   }
 
  private:
@@ -228,7 +241,8 @@ class DirectoryClient final : public Registry {
   // The body of a 2xx answer, or the error it stands for.
   awaitable<Result<std::string>> call(std::string method, std::string target,
                                       std::string body = {}) {
-    auto r = co_await http_->request(std::move(method), std::move(target), std::move(body));
+    auto request = http_->request(std::move(method), std::move(target), std::move(body));
+    auto r = co_await std::move(request);
     if (!r) co_return r.error();
     if (r->status < 200 || r->status >= 300) co_return error_from(*r, auth());
     co_return std::move(r->body);

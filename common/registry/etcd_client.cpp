@@ -37,7 +37,8 @@ class EtcdClient final : public Registry {
   std::string describe() const override { return address_.to_string(); }
 
   awaitable<Result<model::DirectoryHealth>> health() override {
-    auto r = co_await members_.call("/v3/maintenance/status", "{}");
+    auto status = members_.call("/v3/maintenance/status", "{}");
+    auto r = co_await std::move(status);
     if (!r) co_return r.error();
     const auto& header = field(*r, "header");
     model::DirectoryHealth h;
@@ -52,7 +53,8 @@ class EtcdClient final : public Registry {
                                               std::string owner) override {
     // Bodies are built before the co_await: GCC 12 miscompiles a braced json temporary in it.
     const std::string body = json{{"TTL", std::to_string(ttl.count())}}.dump();
-    auto r = co_await members_.call("/v3/lease/grant", body);
+    auto grant = members_.call("/v3/lease/grant", body);
+    auto r = co_await std::move(grant);
     if (!r) co_return r.error();
     auto id = string_field(*r, "ID");
     auto granted = number_field(*r, "TTL");
@@ -63,7 +65,8 @@ class EtcdClient final : public Registry {
 
   awaitable<Status> keepalive(std::string lease_id) override {
     const std::string body = json{{"ID", lease_id}}.dump();
-    auto r = co_await members_.call("/v3/lease/keepalive", body);
+    auto keep = members_.call("/v3/lease/keepalive", body);
+    auto r = co_await std::move(keep);
     if (!r) co_return r.error();
     // An unknown or expired lease is answered with no TTL, not with an error.
     if (number_field(field(*r, "result"), "TTL") == 0) co_return lease_gone(lease_id);
@@ -72,7 +75,8 @@ class EtcdClient final : public Registry {
 
   awaitable<Status> revoke(std::string lease_id) override {
     const std::string body = json{{"ID", lease_id}}.dump();
-    auto r = co_await members_.call("/v3/lease/revoke", body);
+    auto revocation = members_.call("/v3/lease/revoke", body);
+    auto r = co_await std::move(revocation);
     if (!r && r.error().kind == ErrorKind::not_found) co_return lease_gone(lease_id);
     co_return status_of(r);
   }
@@ -83,13 +87,15 @@ class EtcdClient final : public Registry {
     json body{{"key", base64_encode(keys_.instance(in.service, in.id))},
               {"value", base64_encode(instance_value(in))}};
     if (!in.lease.empty()) body["lease"] = in.lease;
-    auto r = co_await members_.call("/v3/kv/put", body.dump());
+    auto put = members_.call("/v3/kv/put", body.dump());
+    auto r = co_await std::move(put);
     if (!r && r.error().kind == ErrorKind::not_found) co_return lease_gone(in.lease);
     co_return status_of(r);
   }
 
   awaitable<Status> delete_instance(std::string service, std::string id) override {
-    auto r = co_await remove(keys_.instance(service, id));
+    auto removal = remove(keys_.instance(service, id));
+    auto r = co_await std::move(removal);
     if (r && *r == 0)
       co_return Error{ErrorKind::not_found, "instance_not_found",
                       "service " + service + " has no instance " + id};
@@ -97,7 +103,8 @@ class EtcdClient final : public Registry {
   }
 
   awaitable<Result<std::vector<ServiceSummary>>> services() override {
-    auto all = co_await read_all();
+    auto read = read_all();
+    auto all = co_await std::move(read);
     if (!all) co_return all.error();
     std::map<std::string, ServiceSummary> by_name;
     for (const auto& in : all->instances) {
@@ -117,7 +124,8 @@ class EtcdClient final : public Registry {
   awaitable<Result<ServiceView>> service(std::string name) override {
     if (auto p = model::check_service_name(name))
       co_return Error{ErrorKind::refused, "invalid_name", *p};
-    auto all = co_await read_all();
+    auto read = read_all();
+    auto all = co_await std::move(read);
     if (!all) co_return all.error();
     ServiceView view{name, {}, {}};
     for (auto& in : all->instances)
@@ -130,7 +138,8 @@ class EtcdClient final : public Registry {
   }
 
   awaitable<Result<model::Snapshot>> snapshot() override {
-    auto all = co_await read_all();
+    auto read = read_all();
+    auto all = co_await std::move(read);
     if (!all) co_return all.error();
     model::Snapshot snap;
     snap.revision = all->revision;
@@ -143,13 +152,15 @@ class EtcdClient final : public Registry {
 
   awaitable<Result<std::unique_ptr<Watch>>> watch(std::uint64_t since, std::string epoch) override {
     auto w = std::make_unique<EtcdWatch>(members_, keys_, since, std::move(epoch));
-    auto opened = co_await w->open();
+    auto open = w->open();
+    auto opened = co_await std::move(open);
     if (!opened) co_return opened.error();
     co_return std::unique_ptr<Watch>(std::move(w));
   }
 
   awaitable<Result<std::vector<model::Route>>> routes(std::optional<std::string> service) override {
-    auto all = co_await read_all();
+    auto read = read_all();
+    auto all = co_await std::move(read);
     if (!all) co_return all.error();
     std::vector<model::Route> out;
     for (auto& route : all->routes)
@@ -158,7 +169,8 @@ class EtcdClient final : public Registry {
   }
 
   awaitable<Result<model::Route>> route(std::string service, std::string consumer) override {
-    auto all = co_await read_all();
+    auto read = read_all();
+    auto all = co_await std::move(read);
     if (!all) co_return all.error();
     for (auto& r : all->routes)
       if (r.service == service && r.consumer == consumer) co_return std::move(r);
@@ -170,11 +182,13 @@ class EtcdClient final : public Registry {
       co_return Error{ErrorKind::refused, "invalid_route", model::join(problems)};
     json body{{"key", base64_encode(keys_.route(route.service, route.consumer))},
               {"value", base64_encode(route_value(route))}};
-    co_return status_of(co_await members_.call("/v3/kv/put", body.dump()));
+    auto put = members_.call("/v3/kv/put", body.dump());
+    co_return status_of(co_await std::move(put));
   }
 
   awaitable<Status> delete_route(std::string service, std::string consumer) override {
-    auto r = co_await remove(keys_.route(service, consumer));
+    auto removal = remove(keys_.route(service, consumer));
+    auto r = co_await std::move(removal);
     if (r && *r == 0) co_return route_gone(service, consumer);
     co_return status_of(r);
   }
@@ -185,7 +199,8 @@ class EtcdClient final : public Registry {
   // Deletes one key; the number deleted (0 or 1).
   awaitable<Result<std::uint64_t>> remove(std::string key) {
     const std::string body = json{{"key", base64_encode(key)}}.dump();
-    auto r = co_await members_.call("/v3/kv/deleterange", body);
+    auto delete_range = members_.call("/v3/kv/deleterange", body);
+    auto r = co_await std::move(delete_range);
     if (!r) co_return r.error();
     co_return number_field(*r, "deleted");
   }
@@ -200,7 +215,8 @@ class EtcdClient final : public Registry {
                {"range_end", base64_encode(end)},
                {"limit", std::to_string(kPageSize)}};
       if (out.revision) req["revision"] = std::to_string(out.revision);
-      auto r = co_await members_.call("/v3/kv/range", req.dump());
+      auto range = members_.call("/v3/kv/range", req.dump());
+      auto r = co_await std::move(range);
       if (!r) co_return r.error();
       if (!out.revision) {
         out.revision = number_field(field(*r, "header"), "revision");

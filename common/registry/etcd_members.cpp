@@ -108,7 +108,8 @@ Members::Members(asio::any_io_executor ex, const DirectoryAddress& address,
 awaitable<Result<std::unique_ptr<net::LineStream>>> Members::open_watch(std::string body) {
   Error last;
   for (std::size_t tried = 0; tried < members_.size(); ++tried) {
-    auto r = co_await open_on(members_[current_], body);
+    auto open = open_on(members_[current_], body);
+    auto r = co_await std::move(open);
     if (r || r.error().kind != ErrorKind::unreachable) co_return r;
     last = r.error();
     next_member();
@@ -118,8 +119,10 @@ awaitable<Result<std::unique_ptr<net::LineStream>>> Members::open_watch(std::str
 
 awaitable<Result<std::unique_ptr<net::LineStream>>> Members::open_on(Member& m, std::string body) {
   for (int attempt = 0;; ++attempt) {
-    if (auto st = co_await authenticate(m); !st) co_return st.error();
-    auto opened = co_await m.http->open_stream("POST", "/v3/watch", body, watch_idle_timeout_);
+    auto auth = authenticate(m);
+    if (auto st = co_await std::move(auth); !st) co_return st.error();
+    auto open = m.http->open_stream("POST", "/v3/watch", body, watch_idle_timeout_);
+    auto opened = co_await std::move(open);
     if (!opened) co_return opened.error();
     if (opened->status == 200) co_return std::move(opened->stream);
     auto e = etcd_error(opened->status, opened->body, m.http->authority(), "watch");
@@ -131,7 +134,8 @@ awaitable<Result<std::unique_ptr<net::LineStream>>> Members::open_on(Member& m, 
 awaitable<Result<json>> Members::call(std::string path, std::string body) {
   Error last;
   for (std::size_t tried = 0; tried < members_.size(); ++tried) {
-    auto r = co_await call_on(members_[current_], path, body);
+    auto member_call = call_on(members_[current_], path, body);
+    auto r = co_await std::move(member_call);
     if (r || r.error().kind != ErrorKind::unreachable) co_return r;
     last = r.error();
     next_member();
@@ -141,8 +145,10 @@ awaitable<Result<json>> Members::call(std::string path, std::string body) {
 
 awaitable<Result<json>> Members::call_on(Member& m, std::string path, std::string body) {
   for (int attempt = 0;; ++attempt) {
-    if (auto st = co_await authenticate(m); !st) co_return st.error();
-    auto r = co_await m.http->request("POST", path, body);
+    auto auth = authenticate(m);
+    if (auto st = co_await std::move(auth); !st) co_return st.error();
+    auto request = m.http->request("POST", path, body);
+    auto r = co_await std::move(request);
     if (!r) co_return r.error();
     if (r->status == 200) {
       auto j = json::parse(r->body, nullptr, false);
@@ -167,7 +173,8 @@ awaitable<Status> Members::authenticate(Member& m) {
   if (user_.empty() || m.authenticated) co_return Ok{};
   m.http->set_header("Authorization", "");
   json body{{"name", user_}, {"password", password_}};
-  auto r = co_await m.http->request("POST", "/v3/auth/authenticate", body.dump());
+  auto request = m.http->request("POST", "/v3/auth/authenticate", body.dump());
+  auto r = co_await std::move(request);
   if (!r) co_return r.error();
   if (r->status != 200) {
     auto e = etcd_error(r->status, r->body, m.http->authority(), "authenticate as " + user_);

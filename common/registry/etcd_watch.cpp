@@ -17,7 +17,8 @@ awaitable<Status> EtcdWatch::open() {
               {"start_revision", std::to_string(revision_ + 1)},
               {"progress_notify", true}};
   const std::string body = json{{"create_request", create}}.dump();
-  auto s = co_await members_.open_watch(body);
+  auto open_watch = members_.open_watch(body);
+  auto s = co_await std::move(open_watch);
   if (!s) co_return s.error();
   stream_ = std::move(*s);
   co_return Ok{};
@@ -32,10 +33,12 @@ awaitable<Result<model::Event>> EtcdWatch::next() {
     }
     if (!stream_) {
       // Reopened from the last revision handed out: nothing is missed, nothing replayed.
-      auto st = co_await open();
+      auto reopen = open();
+      auto st = co_await std::move(reopen);
       if (!st) co_return st.error();
     }
-    auto line = co_await stream_->next_line();
+    auto next_line = stream_->next_line();
+    auto line = co_await std::move(next_line);
     if (!line) {
       // Idle, dropped, or the member died: open again (on the next member if this one is gone).
       // Two streams in a row that end before saying anything go back to the caller instead.
@@ -46,7 +49,8 @@ awaitable<Result<model::Event>> EtcdWatch::next() {
       continue;
     }
     if (line->empty()) continue;
-    auto st = co_await read_line(*line);
+    auto read = read_line(*line);
+    auto st = co_await std::move(read);
     if (!st) {
       if (stream_) stream_->close();
       stream_.reset();

@@ -16,7 +16,8 @@ namespace {
 
 awaitable<void> fetch(HttpClient* client, HttpServer* server,
                       std::optional<Result<ClientResponse>>* out) {
-  out->emplace(co_await client->request("GET", "/"));
+  auto call = client->request("GET", "/");
+  out->emplace(co_await std::move(call));
   server->stop();
 }
 
@@ -59,7 +60,8 @@ TEST(HttpClient, CloseDuringARequestEndsItCleanly) {
   HttpClient client(io.get_executor(), "127.0.0.1", silent.local_endpoint().port(), {});
   std::optional<Result<ClientResponse>> out;
   auto request = [](HttpClient* c, std::optional<Result<ClientResponse>>* o) -> awaitable<void> {
-    o->emplace(co_await c->request("GET", "/"));
+    auto call = c->request("GET", "/");
+    o->emplace(co_await std::move(call));
   };
   asio::co_spawn(io, request(&client, &out), asio::detached);
   asio::steady_timer deadline(io, std::chrono::milliseconds(100));
@@ -79,7 +81,8 @@ TEST(HttpServer, AnAsyncHandlersAnswerMayWaitAndTheConnectionGoesOn) {
   HttpServer server(io, ServerLimits{}, [](HttpRequest r) -> awaitable<HttpResponse> {
     if (r.path == "/throw") throw std::runtime_error("the handler failed");
     asio::steady_timer later(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
-    co_await later.async_wait(use_awaitable);
+    auto wait = later.async_wait(use_awaitable);
+    co_await std::move(wait);
     co_return HttpResponse{200, "text/plain", "late " + r.path, {}, {}};
   });
   server.listen("127.0.0.1", 0);
@@ -87,8 +90,10 @@ TEST(HttpServer, AnAsyncHandlersAnswerMayWaitAndTheConnectionGoesOn) {
   std::vector<Result<ClientResponse>> got;
   auto run = [](HttpClient* c, HttpServer* s,
                 std::vector<Result<ClientResponse>>* out) -> awaitable<void> {
-    for (const char* target : {"/a", "/throw", "/b"})
-      out->push_back(co_await c->request("GET", target));
+    for (const char* target : {"/a", "/throw", "/b"}) {
+      auto call = c->request("GET", target);
+      out->push_back(co_await std::move(call));
+    }
     s->stop();
   };
   auto started = std::chrono::steady_clock::now();

@@ -79,7 +79,8 @@ class CountingRegistry final : public registry::Registry {
 };
 
 awaitable<void> shutdown_registrar(Registrar* r) {
-  co_await r->shutdown();
+  auto shutdown = r->shutdown();
+  co_await std::move(shutdown);
 }
 
 class RegistrarTest : public ::testing::Test {
