@@ -42,6 +42,9 @@ awaitable<void> Watcher::pause(Duration d) {
 awaitable<Status> Watcher::load_snapshot(registry::Registry& dir) {
   auto op = dir.snapshot();
   auto snap = co_await std::move(op);
+  // A snapshot answered after stop() changes nothing: the view may already have been saved for
+  // the next sherlock (prepare_handover), and nobody applies plans any more.
+  if (stopped_) co_return Error{ErrorKind::unreachable, "stopped", "stopped"};
   if (!snap) co_return snap.error();
   ++snapshots_;
   auto changed = view_.load(*snap);

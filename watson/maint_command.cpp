@@ -12,6 +12,14 @@ namespace dstack::watson {
 
 namespace {
 
+// A member of watson's answer, or nullptr when it is absent or not of the kind asked: the answer
+// is read without trusting it (nlohmann's value() throws on a wrong type).
+const nlohmann::json* member(const nlohmann::json& body, const char* key,
+                             bool (nlohmann::json::*is)() const noexcept) {
+  const auto it = body.find(key);
+  return it != body.end() && ((*it).*is)() ? &*it : nullptr;
+}
+
 awaitable<int> ask(net::HostPort api, std::string target) {
   net::ClientOptions options;
   options.connect_timeout = std::chrono::seconds(2);
@@ -26,14 +34,23 @@ awaitable<int> ask(net::HostPort api, std::string target) {
     co_return exit_code::unavailable;
   }
   auto body = nlohmann::json::parse(r->body, nullptr, false);
-  if (r->status == 200 && body.is_object()) {
-    bool on = body.value("maintenance", false);
-    std::cout << body.value("service", std::string()) << ": maintenance " << (on ? "on" : "off")
-              << " for " << body.value("instances", 0) << " instance(s)"
-              << (on ? "; each drains, then leaves the directory" : "") << "\n";
+  using json = nlohmann::json;
+  if (r->status == 200) {
+    const json* on = body.is_object() ? member(body, "maintenance", &json::is_boolean) : nullptr;
+    const json* service = on ? member(body, "service", &json::is_string) : nullptr;
+    const json* instances = on ? member(body, "instances", &json::is_number_unsigned) : nullptr;
+    if (!on || !service || !instances) {
+      std::cerr << "watson maint: " << api.to_string()
+                << " answered 200 without service, maintenance and instances: " << r->body << "\n";
+      co_return exit_code::unavailable;
+    }
+    std::cout << service->get<std::string>() << ": maintenance " << (on->get<bool>() ? "on" : "off")
+              << " for " << instances->get<std::uint64_t>() << " instance(s)"
+              << (on->get<bool>() ? "; each drains, then leaves the directory" : "") << "\n";
     co_return exit_code::ok;
   }
-  std::string message = body.is_object() ? body.value("message", r->body) : r->body;
+  const json* text = body.is_object() ? member(body, "message", &json::is_string) : nullptr;
+  std::string message = text ? text->get<std::string>() : r->body;
   std::cerr << "watson maint: " << message << "\n";
   co_return r->status >= 400 && r->status < 500 ? exit_code::refused : exit_code::unavailable;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/config/checks.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,8 +18,14 @@ std::optional<std::string> read_token(std::string_view path, std::string& token)
   const std::string quoted = "\"" + std::string(path) + "\"";
   std::ifstream in{std::string(path)};
   if (!in) return quoted + ": cannot read: " + std::strerror(errno);
-  std::string line;
-  std::getline(in, line);
+  std::string line(kMaxTokenLine + 1, '\0');
+  in.read(line.data(), static_cast<std::streamsize>(line.size()));
+  line.resize(static_cast<std::size_t>(in.gcount()));
+  const auto newline = line.find('\n');
+  if (newline == std::string::npos && line.size() > kMaxTokenLine)
+    return quoted + ": its first line is longer than " + std::to_string(kMaxTokenLine) +
+           " bytes: not a token";
+  line.resize(std::min(newline, line.size()));
   const auto first = line.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return quoted + ": is empty";
   token = line.substr(first, line.find_last_not_of(" \t\r\n") - first + 1);

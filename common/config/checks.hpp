@@ -2,6 +2,7 @@
 #pragma once
 // Checks shared by the daemons' configs, for MapReader's `check` argument.
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,7 +13,11 @@ namespace dstack::config {
 std::optional<std::string> readable_file(std::string_view path);
 
 // Reads a bearer token file into `token`: its first line, surrounding whitespace trimmed.
-// Problems read `"PATH": cannot read: REASON` or `"PATH": is empty`.
+// Problems read `"PATH": cannot read: REASON`, `"PATH": is empty` or, for a first line longer
+// than kMaxTokenLine (a token_file pointed at /dev/zero or a log), `"PATH": its first line is
+// longer than 4096 bytes: not a token`. Reads no more than that.
+inline constexpr std::size_t kMaxTokenLine = 4096;
+std::optional<std::string> read_token(std::string_view path, std::string& token);
 std::optional<std::string> read_token(std::string_view path, std::string& token);
 
 // The model's checks (common/model/validate.hpp) start their message with the field they are

@@ -2,6 +2,7 @@
 #include "common/core/size.hpp"
 
 #include <cctype>
+#include <limits>
 
 namespace dstack {
 
@@ -26,6 +27,8 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
     scale = 1024 * 1024 * 1024;
   else
     return std::nullopt;
+  // "1099511627776GiB" would wrap to 0: a size that does not fit is not a size.
+  if (n > std::numeric_limits<std::uint64_t>::max() / scale) return std::nullopt;
   return n * scale;
 }
 

@@ -164,8 +164,18 @@ class DirectoryClient final : public Registry {
     for (auto& s : j["services"]) {
       if (!s.is_object() || !s.contains("name") || !s["name"].is_string())
         co_return protocol(auth(), "service entry lacks a name");
-      out.push_back({s["name"].get<std::string>(), s.value<std::size_t>("instances", 0),
-                     s.value<std::size_t>("routable", 0), s.value<std::size_t>("routes", 0)});
+      ServiceSummary summary{s["name"].get<std::string>(), 0, 0, 0};
+      // Counts are optional, but one that is there must be a count: value<size_t>() would throw
+      // on a string and wrap a negative number round.
+      for (auto [key, count] : {std::pair{"instances", &summary.instances},
+                                {"routable", &summary.routable}, {"routes", &summary.routes}}) {
+        if (!s.contains(key)) continue;
+        if (!s[key].is_number_unsigned())
+          co_return protocol(auth(), "service entry \"" + summary.name + "\": \"" + key +
+                                         "\" is not a count");
+        *count = s[key].get<std::size_t>();
+      }
+      out.push_back(std::move(summary));
     }
     co_return out;
   }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "directory_fixture.hpp"
+#include "test_service.hpp"
 
 namespace dstack::test {
 namespace {
@@ -174,6 +175,27 @@ TEST_F(DwTest, UsageErrorsExit64) {
   auto bad_address = dw({"-d", "ftp://x", "services"});
   EXPECT_EQ(bad_address.code, 64);
   EXPECT_THAT(bad_address.err, HasSubstr("directory address \"ftp://x\" is invalid"));
+}
+
+// Something that is not a directory on -d's address, answering 200 with counts of the wrong
+// type: dw says so and exits 69, where it used to end with an uncaught nlohmann type_error (or,
+// for -1, print a wrapped count).
+TEST_F(DwTest, ServiceCountsOfTheWrongTypeExit69) {
+  TestService impostor;
+  const std::string at = "127.0.0.1:" + std::to_string(impostor.port());
+  for (const std::string count : {R"("3")", "-1", "1.5", "null"}) {
+    impostor.set_ok_body(R"({"services": [{"name": "emitter", "instances": )" + count + "}]}");
+    auto r = dw({"-d", at, "services"});
+    EXPECT_EQ(r.code, 69) << count << "\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr("service entry \"emitter\": \"instances\" is not a count"))
+        << count;
+  }
+  impostor.set_ok_body(R"({"services": [{"name": "emitter", "instances": 3}]})");
+  auto r = dw({"-d", at, "services"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "SERVICE  INSTANCES  ROUTABLE  ROUTES\n"
+            "emitter  3          0         0\n");
 }
 
 TEST_F(DwTest, UnreachableDirectoryExits69) {

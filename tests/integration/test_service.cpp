@@ -234,6 +234,11 @@ void TestService::handle_readable(Peer& p) {
   }
 }
 
+void TestService::set_ok_body(std::string body) {
+  std::lock_guard lock(mutex_);
+  ok_body_ = std::move(body);
+}
+
 void TestService::start_answer(Peer& p) {
   // "GET /path HTTP/1.1": the method and the target.
   const auto line = p.in.substr(0, p.in.find("\r\n"));
@@ -248,9 +253,15 @@ void TestService::start_answer(Peer& p) {
   }
   ++requests_;
   switch (mode_.load()) {
-    case Mode::ok:
-      p.out = answer(200, "OK", "ok", p.head_only, 2);
+    case Mode::ok: {
+      std::string body;
+      {
+        std::lock_guard lock(mutex_);
+        body = ok_body_;
+      }
+      p.out = answer(200, "OK", body, p.head_only, body.size());
       break;
+    }
     case Mode::fail:
       p.out = answer(503, "Service Unavailable", "down", p.head_only, 4);
       break;

@@ -53,6 +53,8 @@ class TestService {
   void set_mode(Mode mode);
   Mode mode() const { return mode_.load(); }
   void set_delay(Clock::duration delay) { delay_ms_ = to_ms(delay); }  // for Mode::slow
+  // The body of Mode::ok's answers ("ok" until set): a peer that answers what it likes.
+  void set_ok_body(std::string body);
 
   // Requests whose head arrived (any mode but stopped counts them).
   std::uint64_t requests() const { return requests_.load(); }
@@ -87,6 +89,7 @@ class TestService {
 
   // A mode change is a generation the loop acknowledges once it has applied it.
   mutable std::mutex mutex_;
+  std::string ok_body_ = "ok";  // guarded by mutex_
   std::condition_variable applied_cv_;
   std::uint64_t wanted_ = 0, applied_ = 0;
   std::string error_;  // why the last re-listen failed

@@ -128,6 +128,33 @@ TEST_F(WatsonControl, MaintCommandRefusesAnUnknownServiceAndBadUsage) {
   EXPECT_EQ(r.status, 64) << r.err;
 }
 
+// Something else on --api's address: an answer of the wrong shape is reported, not thrown (it
+// used to end watson maint with an uncaught nlohmann type_error).
+TEST_F(WatsonControl, MaintCommandReportsAnAnswerThatIsNotWatsons) {
+  TestService impostor;
+  TempDir logs;
+  const auto maint = [&] {
+    return run_to_end({watson_binary(), "maint", "emitter", "on", "--api",
+                       "127.0.0.1:" + std::to_string(impostor.port())},
+                      logs.path());
+  };
+  for (const std::string body :
+       {R"({"service": "emitter", "maintenance": "yes", "instances": 1})",
+        R"({"service": 7, "maintenance": true, "instances": 1})",
+        R"({"service": "emitter", "maintenance": true, "instances": -1})", R"([1, 2])", "ok"}) {
+    impostor.set_ok_body(body);
+    auto r = maint();
+    EXPECT_EQ(r.status, 69) << body << "\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr("answered 200 without service, maintenance and instances: " +
+                                 body))
+        << body;
+  }
+  impostor.set_ok_body(R"({"service": "emitter", "maintenance": true, "instances": 2})");
+  auto r = maint();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("emitter: maintenance on for 2 instance(s)"));
+}
+
 TEST_F(WatsonControl, MaintCommandFindsTheApiThroughTheConfig) {
   TestService svc;
   auto& w = start({.services = {{"emitter.yaml", http_service("emitter", svc)}}});

@@ -257,18 +257,23 @@ TEST_F(ConfigTest, SizeProblemsAndBounds) {
       "  max_body: lots\n"
       "  max_header: 512\n"
       "  max_stream: 128MiB\n"
-      "  max_line: 1KiB\n");
+      "  max_line: 1KiB\n"
+      "  max_frame: 1099511627776GiB\n");
   auto limits = r.map("limits");
   const Bounds<std::uint64_t> b{.min = 1024, .max = 64 << 20};
   EXPECT_EQ(limits.size("max_body", 1 << 20, b), 1u << 20);
   EXPECT_EQ(limits.size("max_header", 16384, b), 16384u);
   EXPECT_EQ(limits.size("max_stream", 1 << 20, b), 1u << 20);
   EXPECT_EQ(limits.size("max_line", 4096, b), 1024u);
+  // 2^40 GiB is 2^70 bytes: refused, not wrapped round to 0 (which no bound would catch).
+  EXPECT_EQ(limits.size("max_frame", 4096, {}), 4096u);
   EXPECT_THAT(lines(), ElementsAre("t.yaml:2:13: limits.max_body: expected a size like 512, "
                                    "16KiB or 1MiB, got \"lots\"",
                                    "t.yaml:3:15: limits.max_header: 512 is below the minimum 1KiB",
                                    "t.yaml:4:15: limits.max_stream: 128MiB is above the maximum "
-                                   "64MiB"));
+                                   "64MiB",
+                                   "t.yaml:6:14: limits.max_frame: expected a size like 512, "
+                                   "16KiB or 1MiB, got \"1099511627776GiB\""));
 }
 
 TEST_F(ConfigTest, StringBooleanAndChoiceProblems) {

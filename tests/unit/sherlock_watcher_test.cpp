@@ -120,6 +120,26 @@ TEST_F(WatcherTest, FollowsTheSnapshotThenTheWatch) {
   EXPECT_EQ(watcher_->snapshots(), 1u);
 }
 
+// stop() while the snapshot is asked and not yet answered (as prepare_handover stops the
+// watcher before it saves the view): the late answer neither changes the view nor reports a
+// change.
+TEST_F(WatcherTest, ASnapshotAnsweredAfterStopChangesNothing) {
+  make(1);
+  auto& d = *dirs_[0];
+  const auto lease = d.add_lease();
+  ASSERT_TRUE(d.add_instance(instance("emitter", "a", lease)).ok());
+  watcher_->start();
+  ASSERT_TRUE(step_until(io_, 3s, [&] { return !d.calls().empty(); }));
+  ASSERT_THAT(d.calls(), ElementsAre("snapshot"));
+  watcher_->stop();
+  EXPECT_TRUE(run_until([this] { return io_.stopped(); })) << "the watcher ends, no watch opened";
+  EXPECT_THAT(d.calls(), ElementsAre("snapshot"));
+  EXPECT_FALSE(has("emitter", "a"));
+  EXPECT_EQ(view_.revision(), 0u);
+  EXPECT_TRUE(changes_.empty());
+  EXPECT_EQ(watcher_->snapshots(), 0u);
+}
+
 TEST_F(WatcherTest, AWatchRefusedAsStaleReadsAFreshSnapshot) {
   make(1);
   auto& d = *dirs_[0];

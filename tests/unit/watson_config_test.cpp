@@ -661,6 +661,13 @@ TEST_F(WatsonConfigTest, WatsonYamlProblems) {
       ElementsAre("1:13: token_file: \"" + missing + "\": cannot read: No such file or directory"));
   EXPECT_THAT(watson_problems("token_file: " + empty + "\n"),
               ElementsAre("1:13: token_file: \"" + empty + "\": is empty"));
+  // A token file that never ends a line is read no further than 4 KiB (it used to read
+  // /dev/zero until memory ran out); a token of 4096 bytes is still a token.
+  EXPECT_THAT(watson_problems("token_file: /dev/zero\n"),
+              ElementsAre("1:13: token_file: \"/dev/zero\": its first line is longer than 4096 "
+                          "bytes: not a token"));
+  const auto longest = write("longest-token", std::string(4096, 'k'));
+  EXPECT_THAT(watson_problems("token_file: " + longest + "\n"), ElementsAre("<accepted>"));
   EXPECT_THAT(watson_problems("directory_ca_file: " + missing + "\n"),
               ElementsAre("1:20: directory_ca_file: \"" + missing +
                           "\": cannot read: No such file or directory"));
