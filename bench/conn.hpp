@@ -3,6 +3,7 @@
 // One client connection of the load driver: raw bytes out, pipelined responses or a stream in.
 // The owner keeps it alive (shared_ptr) for as long as a coroutine uses it.
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -32,6 +33,13 @@ class Conn {
   int head_status() const { return head_status_; }
   // Appends whatever the peer sends next to pending().
   awaitable<error_code> fill();
+
+  // From now on, fill() also records when the kernel received the bytes it read (SO_TIMESTAMPNS):
+  // the time they reached this host, before the driver, busy with other connections, got to
+  // read them. False when the socket refuses the option.
+  bool record_arrivals();
+  // The receive time of the last segment fill() read; the epoch when none was recorded.
+  std::chrono::system_clock::time_point arrived() const { return arrived_; }
   std::string_view pending() const { return {data_.data() + begin_, end_ - begin_}; }
   void consume(std::size_t n);
 
@@ -41,6 +49,10 @@ class Conn {
   std::size_t begin_ = 0, end_ = 0;
   std::vector<Response> responses_;
   int head_status_ = 0;
+  bool record_arrivals_ = false;
+  std::chrono::system_clock::time_point arrived_{};
+
+  std::size_t read_recording_arrival(error_code& ec);
 };
 
 }  // namespace dstack::bench

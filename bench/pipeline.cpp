@@ -31,11 +31,13 @@ awaitable<void> pump(std::shared_ptr<Run> run, std::shared_ptr<Conn> conn, std::
     std::uint64_t tag = 0;
     while (tags.size() < spec.depth && spec.next(index, batch, tag)) tags.push_back(tag);
     if (tags.empty()) break;
-    if (auto ec = co_await conn->write(std::move(batch))) {
+    auto write = conn->write(std::move(batch));
+    if (auto ec = co_await std::move(write)) {
       note_error(*run, "write", ec);
       break;
     }
-    if (auto ec = co_await conn->read_responses(tags.size())) {
+    auto read = conn->read_responses(tags.size());
+    if (auto ec = co_await std::move(read)) {
       note_error(*run, "read", ec);
       break;
     }

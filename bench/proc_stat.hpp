@@ -12,9 +12,11 @@ namespace dstack::bench {
 struct CpuTimes {
   double ran = 0;     // seconds on a CPU, all threads
   double waited = 0;  // seconds runnable but not running
+  double user = 0;    // of `ran`, seconds in the process's own code (clock ticks: 10 ms steps)
 };
 
-// Sums /proc/PID/task/*/schedstat; nullopt when `pid` is 0 or cannot be read.
+// Sums /proc/PID/task/*/schedstat, and reads utime from /proc/PID/stat; nullopt when `pid` is 0
+// or cannot be read.
 std::optional<CpuTimes> cpu_times(int pid);
 
 }  // namespace dstack::bench
