@@ -51,7 +51,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 }
 
 double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty()) return -1;  // no sample: printed as -1, never as a perfect 0
   std::sort(v.begin(), v.end());
   auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(rank, v.size() - 1)];
@@ -222,7 +222,7 @@ int run_fanout(const Common& common, const FanoutOptions& options) {
       std::cerr << "directory_load: watcher " << i << ": connect: " << ec.message() << '\n';
       return 1;
     }
-    conn->record_arrivals();  // where refused, "arrived" has no samples and prints 0
+    conn->record_arrivals();  // where refused, "arrived" has no samples and prints -1
     f->watchers.push_back(conn);
   }
   auto writer = std::make_shared<Conn>(io);
@@ -251,10 +251,10 @@ int run_fanout(const Common& common, const FanoutOptions& options) {
   }
   std::printf(
       "watchers=%zu rounds=%zu samples=%zu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
-      "arrived_p50_ms=%.2f arrived_p99_ms=%.2f "
+      "arrived_samples=%zu arrived_p50_ms=%.2f arrived_p99_ms=%.2f "
       "cpu_us_per_delivery=%.1f user_cpu_us_per_delivery=%.1f wait_ms_per_round=%.1f\n",
       options.watchers, options.rounds, f->latencies_ms.size(), percentile(f->latencies_ms, 50),
-      percentile(f->latencies_ms, 99), percentile(f->latencies_ms, 100),
+      percentile(f->latencies_ms, 99), percentile(f->latencies_ms, 100), f->arrivals_ms.size(),
       percentile(f->arrivals_ms, 50), percentile(f->arrivals_ms, 99), cpu_us, user_us, wait_ms);
   return f->error.empty() ? 0 : 1;
 }

@@ -7,7 +7,7 @@
 # of finding yaml-cpp and spdlog; defines the same target names, so no consumer changes.
 if(DSTACK_SANITIZE OR DSTACK_TSAN OR DSTACK_BUILD_FUZZ)
   message(FATAL_ERROR "DSTACK_PORTABLE is for the release build of the .rpm packages: "
-                      "configure it without DSTACK_SANITIZE and DSTACK_BUILD_FUZZ")
+                      "configure it without DSTACK_SANITIZE, DSTACK_TSAN and DSTACK_BUILD_FUZZ")
 endif()
 
 # yaml-cpp: libyaml-cpp-dev ships libyaml-cpp.a beside the shared library.

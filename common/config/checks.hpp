@@ -18,7 +18,6 @@ std::optional<std::string> readable_file(std::string_view path);
 // longer than 4096 bytes: not a token`. Reads no more than that.
 inline constexpr std::size_t kMaxTokenLine = 4096;
 std::optional<std::string> read_token(std::string_view path, std::string& token);
-std::optional<std::string> read_token(std::string_view path, std::string& token);
 
 // The model's checks (common/model/validate.hpp) start their message with the field they are
 // given; a config reader names the key itself. This drops the empty field's leading space, so
