@@ -56,11 +56,13 @@ int run(const DirectoryConfig& config, const Identity& identity) {
 
   SteadyClock clock;
   State state(config.state, clock, store, new_epoch());
+  // Before the watchers: the streams they hold own timers of this io_context, so they must go
+  // first when run() returns.
+  asio::io_context io(1);
   Watchers watchers;
   state.set_listener(
       [&](std::uint64_t, const EventHistory::Line& line) { watchers.publish(line); });
 
-  asio::io_context io(1);
   std::unique_ptr<net::HttpServer> server;
   Api api({token, identity.name, identity.advertise}, state, watchers,
           [&](metrics::Writer& w) { server_metrics(server->stats(), w); });
