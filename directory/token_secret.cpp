@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "directory/token_secret.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+namespace dstack::directory {
+
+std::string new_token_secret() {
+  std::array<unsigned char, 32> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+    throw std::runtime_error("cannot make a token secret: the random generator failed");
+  // Base64 of 32 bytes is 44 characters with one '=' of padding; base64url drops it.
+  std::array<unsigned char, 45> b64{};
+  EVP_EncodeBlock(b64.data(), bytes.data(), static_cast<int>(bytes.size()));
+  std::string out = "dstack_";
+  for (std::size_t i = 0; i < 43; ++i) {
+    char c = static_cast<char>(b64[i]);
+    out += c == '+' ? '-' : c == '/' ? '_' : c;
+  }
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+  OPENSSL_cleanse(b64.data(), b64.size());
+  return out;
+}
+
+std::string secret_digest(std::string_view secret) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int size = 0;
+  if (EVP_Digest(secret.data(), secret.size(), md.data(), &size, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("cannot hash a token secret: SHA-256 failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * size);
+  for (unsigned int i = 0; i < size; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xf];
+  }
+  return out;
+}
+
+bool same_digest(std::string_view a, std::string_view b) {
+  // Digests have one length; a different one is not a digest, and saying so early leaks nothing.
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::optional<std::string_view> bearer_secret(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    const char c = authorization[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kScheme[i])
+      return std::nullopt;
+  }
+  std::string_view rest = authorization.substr(kScheme.size());
+  const auto start = rest.find_first_not_of(' ');
+  if (start == 0 || start == std::string_view::npos) return std::nullopt;  // "BearerX", "Bearer "
+  rest.remove_prefix(start);
+  if (rest.size() > kMaxSecret) return std::nullopt;
+  const bool printable =
+      std::all_of(rest.begin(), rest.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+  if (!printable) return std::nullopt;
+  return rest;
+}
+
+}  // namespace dstack::directory

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+// Token secrets (docs/security.md#token-secrets): made from 32 random bytes, shown once, kept
+// only as a SHA-256 digest, and read back out of an Authorization header. No I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dstack::directory {
+
+// The longest secret a request may present: the bootstrap token from token_file may be as long
+// as a token file's first line (config/checks.hpp's kMaxTokenLine).
+inline constexpr std::size_t kMaxSecret = 4096;
+
+// "dstack_" and 43 characters of unpadded base64url: 256 bits from OpenSSL's CSPRNG. The prefix
+// lets secret scanners recognise a leaked one. Throws std::runtime_error when the generator
+// fails (it does not return a weak secret).
+std::string new_token_secret();
+
+// The SHA-256 digest of a secret, as 64 lowercase hex digits: what the directory stores and
+// looks tokens up by. A digest says nothing usable about the secret, so the lookup may take
+// time that depends on it.
+std::string secret_digest(std::string_view secret);
+
+// Whether two digests are equal, in time that does not depend on where they differ.
+bool same_digest(std::string_view a, std::string_view b);
+
+// The secret of an `Authorization: Bearer SECRET` header (the scheme in any case, one or more
+// spaces after it), or nullopt when the header is malformed: another scheme, no secret, or a
+// secret with a byte outside 0x21..0x7e or longer than kMaxSecret.
+std::optional<std::string_view> bearer_secret(std::string_view authorization);
+
+}  // namespace dstack::directory
