@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/access.hpp"
 
+#include <initializer_list>
+
 namespace dstack::directory {
 
 using model::Permission;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
+#pragma once
 // Token secrets (docs/security.md#token-secrets): made from 32 random bytes, shown once, kept
 // only as a SHA-256 digest, and read back out of an Authorization header. No I/O.
-#pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
