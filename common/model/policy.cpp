@@ -37,6 +37,18 @@ std::string_view kind_name(Policy::Kind kind) {
   return "?";
 }
 
+// register and routes name the services they cover; the others cover every service.
+bool takes_glob(Policy::Kind kind) {
+  return kind == Policy::Kind::register_ || kind == Policy::Kind::routes;
+}
+
+std::optional<Policy::Kind> kind_named(std::string_view name) {
+  using K = Policy::Kind;
+  for (K kind : {K::read, K::register_, K::report, K::routes, K::admin})
+    if (kind_name(kind) == name) return kind;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string to_string(const Policy& policy) {
@@ -48,38 +60,26 @@ std::string to_string(const Policy& policy) {
 std::string to_string(const Permission& permission) {
   std::string out(kind_name(permission.kind));
   if (!permission.service.empty()) return out + ":" + permission.service;
-  if (permission.kind == Policy::Kind::register_ || permission.kind == Policy::Kind::routes)
-    out += " (any service)";
+  if (takes_glob(permission.kind)) out += " (any service)";
   return out;
 }
 
 std::variant<Policy, std::string> parse_policy(std::string_view text) {
   const auto colon = text.find(':');
-  const std::string_view kind = text.substr(0, colon);
-  const bool scoped = colon != std::string_view::npos;
-  if (!scoped) {
-    if (kind == "read") return Policy{Policy::Kind::read, {}};
-    if (kind == "report") return Policy{Policy::Kind::report, {}};
-    if (kind == "admin") return Policy{Policy::Kind::admin, {}};
-    if (kind == "register" || kind == "routes")
-      return invalid("policy", text,
-                     "needs the services it covers: " + std::string(kind) + ":GLOB, e.g. " +
-                         std::string(kind) + ":emitter or " + std::string(kind) + ":*");
-    return invalid("policy", text, kPolicyRule);
+  const auto kind = kind_named(text.substr(0, colon));
+  if (!kind) return invalid("policy", text, kPolicyRule);
+  const std::string name(kind_name(*kind));
+  if (colon == std::string_view::npos) {
+    if (!takes_glob(*kind)) return Policy{*kind, {}};
+    return invalid("policy", text,
+                   "needs the services it covers: " + name + ":GLOB, e.g. " + name +
+                       ":emitter or " + name + ":*");
   }
-  Policy::Kind k;
-  if (kind == "register") {
-    k = Policy::Kind::register_;
-  } else if (kind == "routes") {
-    k = Policy::Kind::routes;
-  } else if (kind == "read" || kind == "report" || kind == "admin") {
-    return invalid("policy", text, std::string(kind) + " covers every service: it takes no GLOB");
-  } else {
-    return invalid("policy", text, kPolicyRule);
-  }
+  if (!takes_glob(*kind))
+    return invalid("policy", text, name + " covers every service: it takes no GLOB");
   const std::string_view glob = text.substr(colon + 1);
   if (!valid_glob(glob)) return invalid("policy", text, kGlobRule);
-  return Policy{k, std::string(glob)};
+  return Policy{*kind, std::string(glob)};
 }
 
 std::variant<std::vector<Policy>, std::vector<std::string>> parse_policies(
