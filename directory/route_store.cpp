@@ -1,216 +1,45 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/route_store.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <string_view>
-
 #include "directory/route_log_format.hpp"
 
 namespace dstack::directory {
-namespace {
 
-namespace fs = std::filesystem;
-using route_log::kMagic;
+RouteStore RouteStore::open(std::shared_ptr<DataDir> dir, RouteStoreOptions options) {
+  return RouteStore(RecordLog::open(std::move(dir), "routes.log", route_log::format(), options));
+}
 
-constexpr std::string_view kRefuse = "; refusing to load (move the file away to start empty)";
+RouteStore RouteStore::open(const std::filesystem::path& dir, RouteStoreOptions options) {
+  return open(DataDir::open(dir), options);
+}
 
-class RouteStoreCategory : public std::error_category {
- public:
-  const char* name() const noexcept override { return "dstack.route_store"; }
-  std::string message(int e) const override {
-    switch (static_cast<RouteStoreErrc>(e)) {
-      case RouteStoreErrc::invalid_route:
-        return "route cannot be stored (bad field types, a weight outside 0..100, invalid "
-               "UTF-8, or larger than 1 MiB)";
-      case RouteStoreErrc::failed:
-        return "route store refuses writes after an I/O error it could not undo; restart the "
-               "directory";
-    }
-    return "unknown route store error";
+RouteStore::RouteStore(RecordLog log) : log_(std::move(log)) {
+  for (const auto& [key, payload] : log_.live()) {
+    route_log::Op op;
+    // The log read every live payload with the same decoder when it loaded it.
+    if (route_log::decode_payload(payload, op))
+      routes_[{op.route.service, op.route.consumer}] = op.route;
   }
-};
-
-std::error_code errno_code() {
-  return {errno, std::system_category()};
-}
-
-[[noreturn]] void throw_errno(const fs::path& path, std::string_view what) {
-  throw RouteStoreError(path.string() + ": " + std::string(what) + ": " +
-                        std::system_category().message(errno));
-}
-
-std::error_code write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_code();
-    }
-    if (n == 0) return std::make_error_code(std::errc::io_error);  // would loop forever
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
-
-std::error_code sync_data(int fd) {
-  while (::fdatasync(fd) != 0)
-    if (errno != EINTR) return errno_code();
-  return {};
-}
-
-// A directory's fsync makes a created, renamed or deleted entry in it durable.
-std::error_code sync_dir(int dir_fd) {
-  while (::fsync(dir_fd) != 0)
-    if (errno != EINTR) return errno_code();
-  return {};
-}
-
-std::string read_all(int fd, const fs::path& path) {
-  std::string bytes;
-  char buffer[64 * 1024];
-  for (;;) {
-    const ssize_t n = ::pread(fd, buffer, sizeof buffer, static_cast<off_t>(bytes.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno(path, "cannot read");
-    if (n == 0) return bytes;
-    bytes.append(buffer, static_cast<std::size_t>(n));
-  }
-}
-
-// Creates the data directory 0700 (routes are operator intent, not for other local users)
-// and makes its entry durable, so a fresh store does not vanish with the first power cut.
-void make_dir(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0) {
-    if (errno == EEXIST) return;  // a non-directory here fails at open(O_DIRECTORY)
-    if (errno != ENOENT) throw_errno(dir, "cannot create directory");
-    std::error_code ec;
-    fs::create_directories(dir.parent_path(), ec);
-    if (ec) throw RouteStoreError(dir.parent_path().string() + ": cannot create: " + ec.message());
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-      throw_errno(dir, "cannot create directory");
-  }
-  const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
-  const Fd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!parent_fd) throw_errno(parent, "cannot open directory");
-  const std::error_code ec = sync_dir(parent_fd.get());
-  if (ec) throw RouteStoreError(parent.string() + ": cannot sync directory: " + ec.message());
-}
-
-}  // namespace
-
-const std::error_category& route_store_category() {
-  static const RouteStoreCategory category;
-  return category;
-}
-
-std::error_code make_error_code(RouteStoreErrc e) {
-  return {static_cast<int>(e), route_store_category()};
-}
-
-RouteStore RouteStore::open(const fs::path& dir_in, RouteStoreOptions options) {
-  RouteStore s;
-  // "a/b/" has an empty filename; without this its parent would be "a/b" itself.
-  s.dir_ = dir_in.has_filename() ? dir_in : dir_in.parent_path();
-  s.file_ = s.dir_ / "routes.log";
-  s.options_ = options;
-  s.load();
-  return s;
-}
-
-void RouteStore::load() {
-  make_dir(dir_);
-  dir_fd_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir_fd_) throw_errno(dir_, "cannot open directory");
-  // Two writers appending to one log would interleave records; refuse the second one. Locking
-  // the directory rather than the log survives compaction swapping the log's inode.
-  if (::flock(dir_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK)
-      throw RouteStoreError(dir_.string() + ": route store is already open in another process");
-    throw_errno(dir_, "cannot lock directory");
-  }
-
-  // Only compaction writes the .tmp, and it is complete only once renamed away: a leftover
-  // one is an interrupted compaction whose source, routes.log, is still intact.
-  const fs::path tmp = file_.string() + ".tmp";
-  if (::unlink(tmp.c_str()) == 0)
-    recovery_.removed_tmp = true;
-  else if (errno != ENOENT)
-    throw_errno(tmp, "cannot remove leftover file");
-
-  fd_.reset(::open(file_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd_) throw_errno(file_, "cannot open");
-  const std::string bytes = read_all(fd_.get(), file_);
-  const route_log::Parsed parsed = route_log::parse(bytes);
-  if (parsed.outcome == route_log::Parsed::Outcome::corrupt)
-    throw RouteStoreError(file_.string() + ": " + parsed.problem + std::string(kRefuse));
-
-  if (parsed.good_end < kMagic.size()) {
-    // New, empty, or a crash while the header was being written: start it over. The
-    // directory sync makes a freshly created file's name durable.
-    if (::ftruncate(fd_.get(), 0) != 0) throw_errno(file_, "cannot truncate");
-    if (const auto ec = write_all(fd_.get(), kMagic); ec)
-      throw RouteStoreError(file_.string() + ": cannot write header: " + ec.message());
-    if (const auto ec = sync_data(fd_.get()); ec)
-      throw RouteStoreError(file_.string() + ": cannot sync: " + ec.message());
-    if (const auto ec = sync_dir(dir_fd_.get()); ec)
-      throw RouteStoreError(dir_.string() + ": cannot sync directory: " + ec.message());
-    file_size_ = kMagic.size();
-  } else {
-    if (parsed.good_end < bytes.size()) {
-      // Cut the torn tail now: appending after it would bury it in the middle of the log,
-      // where the next open would have to refuse the whole file.
-      if (::ftruncate(fd_.get(), static_cast<off_t>(parsed.good_end)) != 0)
-        throw_errno(file_, "cannot cut torn tail");
-      if (const auto ec = sync_data(fd_.get()); ec)
-        throw RouteStoreError(file_.string() + ": cannot sync: " + ec.message());
-    }
-    file_size_ = parsed.good_end;
-  }
-
-  std::string message;
-  if (parsed.outcome == route_log::Parsed::Outcome::torn_tail) {
-    recovery_.dropped = true;
-    recovery_.offset = parsed.good_end;
-    recovery_.bytes = parsed.dropped;
-    recovery_.reason = parsed.problem;
-    message = file_.string() + ": dropped a torn tail of " + std::to_string(parsed.dropped) +
-              " bytes at offset " + std::to_string(parsed.good_end) + " (" + parsed.problem +
-              "), left by an interrupted write; the records before it are intact";
-  }
-  if (recovery_.removed_tmp)
-    message += (message.empty() ? "" : "; ") + tmp.string() +
-               ": removed the leftover of an interrupted compaction";
-  recovery_.message = std::move(message);
-
-  for (const auto& record : parsed.records) apply(record.op.route, record.op.remove, record.size);
-  maybe_compact();
 }
 
 std::error_code RouteStore::put(const model::Route& route) {
-  std::string record;
-  if (!route_log::encode({false, route}, record)) return RouteStoreErrc::invalid_route;
-  if (const auto ec = append(record)) return ec;
-  apply(route, false, record.size());
-  maybe_compact();
+  std::string payload;
+  if (!route_log::encode({false, route}, payload)) return StoreErrc::invalid_record;
+  if (const auto ec = log_.append(payload)) return ec;
+  routes_[{route.service, route.consumer}] = route;
   return {};
 }
 
 std::error_code RouteStore::remove(const std::string& service, const std::string& consumer) {
-  if (!routes_.contains({service, consumer})) return {};
+  const auto it = routes_.find({service, consumer});
+  if (it == routes_.end()) return {};
   route_log::Op op{true, {}};
   op.route.service = service;
   op.route.consumer = consumer;
-  std::string record;
-  if (!route_log::encode(op, record)) return RouteStoreErrc::invalid_route;
-  if (const auto ec = append(record)) return ec;
-  apply(op.route, true, record.size());
-  maybe_compact();
+  std::string payload;
+  if (!route_log::encode(op, payload)) return StoreErrc::invalid_record;
+  if (const auto ec = log_.append(payload)) return ec;
+  routes_.erase(it);
   return {};
 }
 
@@ -219,82 +48,6 @@ std::optional<model::Route> RouteStore::get(const std::string& service,
   const auto it = routes_.find({service, consumer});
   if (it == routes_.end()) return std::nullopt;
   return it->second;
-}
-
-std::error_code RouteStore::append(const std::string& record) {
-  if (!fd_) return std::make_error_code(std::errc::bad_file_descriptor);  // moved from
-  if (failed_) return RouteStoreErrc::failed;
-  std::error_code ec = write_all(fd_.get(), record);
-  // A failed fdatasync may still leave the record in the page cache, to be read back on the
-  // next open as if acknowledged: cut it off as well.
-  if (!ec) ec = sync_data(fd_.get());
-  if (!ec) {
-    file_size_ += record.size();
-    return {};
-  }
-  // Undo any fragment so the next record starts at a good offset. If the cut itself fails, an
-  // append now could land after garbage: stop writing rather than risk burying acknowledged
-  // routes behind damage that open() would have to refuse.
-  if (::ftruncate(fd_.get(), static_cast<off_t>(file_size_)) != 0 || sync_data(fd_.get()))
-    failed_ = true;
-  return ec;
-}
-
-void RouteStore::apply(const model::Route& route, bool remove, std::uint64_t record_size) {
-  Key key{route.service, route.consumer};
-  if (const auto it = sizes_.find(key); it != sizes_.end()) {
-    live_bytes_ -= it->second;
-    sizes_.erase(it);
-  }
-  if (remove) {
-    routes_.erase(key);
-    return;
-  }
-  live_bytes_ += record_size;
-  sizes_[key] = record_size;
-  routes_[std::move(key)] = route;
-}
-
-void RouteStore::maybe_compact() {
-  const std::uint64_t snapshot = kMagic.size() + live_bytes_;
-  if (file_size_ <= options_.compact_min_bytes || file_size_ <= options_.compact_ratio * snapshot ||
-      file_size_ < compact_retry_at_)
-    return;
-  compaction_error_ = compact();
-  // A full disk would otherwise cost a failed rewrite of the whole set on every write.
-  compact_retry_at_ = compaction_error_ ? file_size_ * 2 : 0;
-}
-
-std::error_code RouteStore::compact() {
-  if (!fd_) return std::make_error_code(std::errc::bad_file_descriptor);
-  if (failed_) return RouteStoreErrc::failed;
-  std::string data(kMagic);
-  std::string record;
-  for (const auto& [key, route] : routes_) {
-    // Every live route passed encode() when it was put or loaded; it cannot fail now.
-    if (!route_log::encode({false, route}, record)) return RouteStoreErrc::invalid_route;
-    data += record;
-  }
-
-  const fs::path tmp = file_.string() + ".tmp";
-  Fd tmp_fd(::open(tmp.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!tmp_fd) return errno_code();
-  std::error_code ec = write_all(tmp_fd.get(), data);
-  if (!ec) ec = sync_data(tmp_fd.get());  // complete on disk before its name can replace the log
-  if (!ec && ::rename(tmp.c_str(), file_.c_str()) != 0) ec = errno_code();
-  if (ec) {
-    ::unlink(tmp.c_str());
-    return ec;
-  }
-  fd_ = std::move(tmp_fd);
-  file_size_ = data.size();
-  // Until the directory is synced a crash may bring back the old log, and records appended to
-  // the new one would vanish with it: if that sync fails, accept no further writes.
-  if (const auto dir_ec = sync_dir(dir_fd_.get())) {
-    failed_ = true;
-    return dir_ec;
-  }
-  return {};
 }
 
 }  // namespace dstack::directory

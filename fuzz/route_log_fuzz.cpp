@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The directory's route log (directory/route_log_format.hpp, docs/directory.md) as recovery
-// reads it at start: route_log::parse on a file's bytes, then RouteStore::open on the same bytes
+// The directory's route log (directory/route_log_format.hpp, record_log_format.hpp,
+// docs/directory.md) as recovery reads it at start: record_log::parse with the route format on
+// a file's bytes, then RouteStore::open on the same bytes
 // in a scratch directory. The parse's own rules are checked (records tile the file from the
 // header, a torn tail is what is left after them, every record re-encodes), and the store must
 // load what the parse found, or refuse exactly what it calls corrupt, and load the same again
@@ -39,8 +40,8 @@ const char* scratch_dir() {
   return scratch;
 }
 
-void check_parse(std::string_view file, const route_log::Parsed& p) {
-  using Outcome = route_log::Parsed::Outcome;
+void check_parse(std::string_view file, const record_log::Parsed& p) {
+  using Outcome = record_log::Parsed::Outcome;
   if (p.outcome == Outcome::corrupt) {
     FUZZ_CHECK(!p.problem.empty());
     return;
@@ -49,15 +50,19 @@ void check_parse(std::string_view file, const route_log::Parsed& p) {
       p.records.empty() && p.good_end < route_log::kMagic.size() ? 0 : route_log::kMagic.size();
   for (const auto& record : p.records) {
     FUZZ_CHECK(record.offset == at);
+    FUZZ_CHECK(record.size == record_log::kRecordHeader + record.payload.size());
     at += record.size;
+    route_log::Op op;
+    FUZZ_CHECK(route_log::decode_payload(record.payload, op));
+    FUZZ_CHECK(record.change.key == route_log::key(op.route.service, op.route.consumer) &&
+               record.change.remove == op.remove);
     std::string encoded;
-    FUZZ_CHECK(route_log::encode(record.op, encoded));
+    FUZZ_CHECK(route_log::encode(op, encoded));
     route_log::Op back;
-    FUZZ_CHECK(route_log::decode_payload(std::string_view(encoded).substr(route_log::kRecordHeader),
-                                         back));
-    FUZZ_CHECK(back.remove == record.op.remove && back.route.service == record.op.route.service &&
-               back.route.consumer == record.op.route.consumer);
-    if (!back.remove) FUZZ_CHECK(back.route == record.op.route);
+    FUZZ_CHECK(route_log::decode_payload(encoded, back));
+    FUZZ_CHECK(back.remove == op.remove && back.route.service == op.route.service &&
+               back.route.consumer == op.route.consumer);
+    if (!back.remove) FUZZ_CHECK(back.route == op.route);
   }
   FUZZ_CHECK(p.good_end == at);
   if (p.outcome == Outcome::clean) FUZZ_CHECK(p.good_end == file.size() || file.empty());
@@ -66,14 +71,14 @@ void check_parse(std::string_view file, const route_log::Parsed& p) {
 
 // `file` with the checksum of every record whose length fits made right, record by record.
 std::string with_checksums(std::string file) {
-  using route_log::kRecordHeader;
+  using record_log::kRecordHeader;
   std::uint64_t at = route_log::kMagic.size();
   while (at + kRecordHeader <= file.size()) {
     std::uint32_t length = 0;
     for (int i = 3; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(file[at + i]);
     if (length == 0 || length > file.size() - at - kRecordHeader) break;
     const std::uint32_t crc =
-        route_log::crc32(std::string_view(file).substr(at + kRecordHeader, length));
+        record_log::crc32(std::string_view(file).substr(at + kRecordHeader, length));
     for (int i = 0; i < 4; ++i) file[at + 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xffu);
     at += kRecordHeader + length;
   }
@@ -81,14 +86,16 @@ std::string with_checksums(std::string file) {
 }
 
 // What the records leave: the last put of each (service, consumer), unless removed after it.
-std::map<RouteStore::Key, model::Route> replay(const route_log::Parsed& p) {
+std::map<RouteStore::Key, model::Route> replay(const record_log::Parsed& p) {
   std::map<RouteStore::Key, model::Route> routes;
   for (const auto& r : p.records) {
-    RouteStore::Key key{r.op.route.service, r.op.route.consumer};
-    if (r.op.remove)
+    route_log::Op op;
+    FUZZ_CHECK(route_log::decode_payload(r.payload, op));
+    RouteStore::Key key{op.route.service, op.route.consumer};
+    if (op.remove)
       routes.erase(key);
     else
-      routes[key] = r.op.route;
+      routes[key] = op.route;
   }
   return routes;
 }
@@ -100,7 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string bytes(fuzz::text(data + 1, size - 1));
   if (data[0] & 1) bytes = with_checksums(std::move(bytes));
   const std::string_view file = bytes;
-  const auto parsed = route_log::parse(file);
+  const auto parsed = record_log::parse(file, route_log::format());
   check_parse(file, parsed);
 
   const std::filesystem::path dir = scratch_dir();
@@ -110,12 +117,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     const auto store = RouteStore::open(dir);
-    FUZZ_CHECK(parsed.outcome != route_log::Parsed::Outcome::corrupt);
+    FUZZ_CHECK(parsed.outcome != record_log::Parsed::Outcome::corrupt);
     FUZZ_CHECK(store.routes() == replay(parsed));
     FUZZ_CHECK(store.recovery().dropped ==
-               (parsed.outcome == route_log::Parsed::Outcome::torn_tail));
-  } catch (const RouteStoreError&) {
-    FUZZ_CHECK(parsed.outcome == route_log::Parsed::Outcome::corrupt);
+               (parsed.outcome == record_log::Parsed::Outcome::torn_tail));
+  } catch (const StoreError&) {
+    FUZZ_CHECK(parsed.outcome == record_log::Parsed::Outcome::corrupt);
     return 0;
   }
   // What recovery left on disk loads clean, with the same routes.

@@ -161,10 +161,10 @@ TEST(RouteStore, RefusesRoutesItCouldNotLoadAgain) {
        {route("web", "", {{"1", 101}}), route("web", "", {{"1", -1}}), route("", "billing"),
         route("we\xff", ""), route("web", "", {{std::string(2 << 20, 'v'), 1}})}) {
     const auto ec = store.put(bad);
-    EXPECT_EQ(ec, RouteStoreErrc::invalid_route);
+    EXPECT_EQ(ec, StoreErrc::invalid_record);
     EXPECT_EQ(ec.message(),
-              "route cannot be stored (bad field types, a weight outside 0..100, invalid UTF-8, "
-              "or larger than 1 MiB)");
+              "record cannot be stored (bad field types, values out of range, invalid UTF-8, or "
+              "larger than 1 MiB)");
   }
   EXPECT_EQ(fs::file_size(store.file()), size);
   EXPECT_EQ(store.routes(), (Routes{{{"web", ""}, route("web", "")}}));
@@ -339,7 +339,7 @@ TEST(RouteStore, ValidChecksumWithInvalidPayloadIsRefusedEvenAtTheEnd) {
     for (int i = 0; i < 4; ++i) record.push_back(static_cast<char>(v >> (8 * i)));
   };
   le32(static_cast<std::uint32_t>(payload.size()));
-  le32(route_log::crc32(payload));
+  le32(record_log::crc32(payload));
   write_file(file, read_file(file) + record + payload);
   EXPECT_EQ(open_error(tmp.path()),
             refusal(file, "record at offset " + std::to_string(ends.back()) +
@@ -414,12 +414,12 @@ TEST(RouteStore, CompactWritesOneRecordPerLiveRoute) {
     auto store = RouteStore::open(tmp.path());
     const auto before = store.file_size();
     ASSERT_FALSE(store.compact());
+    // One record per live route, in the order of the log's keys.
+    std::map<std::string, std::string> payloads;
+    for (const auto& [key, r] : store.routes())
+      ASSERT_TRUE(route_log::encode({false, r}, payloads[route_log::key(r.service, r.consumer)]));
     std::string expected(route_log::kMagic);
-    std::string record;
-    for (const auto& [key, r] : store.routes()) {
-      ASSERT_TRUE(route_log::encode({false, r}, record));
-      expected += record;
-    }
+    for (const auto& [key, payload] : payloads) expected += record_log::frame(payload);
     EXPECT_EQ(read_file(store.file()), expected);
     EXPECT_LT(store.file_size(), before);
     ASSERT_FALSE(store.put(route("after", "")));  // appends must go to the new file
@@ -462,7 +462,7 @@ TEST(RouteStore, SecondOpenOfTheSameDirectoryIsRefused) {
   TempDir tmp;
   auto store = RouteStore::open(tmp.path());
   EXPECT_EQ(open_error(tmp.path()),
-            tmp.path().string() + ": route store is already open in another process");
+            tmp.path().string() + ": data directory is already in use by another process");
 }
 
 TEST(RouteStore, MovedStoreKeepsWorking) {
