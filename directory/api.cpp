@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/api.hpp"
 
-#include <openssl/crypto.h>
-
 #include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "common/model/json.hpp"
 #include "common/model/validate.hpp"
 #include "common/net/json_response.hpp"
+#include "directory/access.hpp"
+#include "directory/api_reply.hpp"
 
 namespace dstack::directory {
 
@@ -18,34 +18,6 @@ using net::json_response;
 using nlohmann::json;
 
 namespace {
-
-HttpResponse error(const ApiError& e) {
-  auto r = json_response(e.status, json{{"error", e.code}, {"message", e.message}});
-  if (e.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return r;
-}
-
-HttpResponse not_found(const HttpRequest& r) {
-  return error({404, "not_found", "no such endpoint: " + r.method + " " + r.path});
-}
-
-HttpResponse method_not_allowed(const HttpRequest& r, const std::string& allow) {
-  auto res = error({405, "method_not_allowed",
-                    r.method + " is not allowed on " + r.path + " (allowed: " + allow + ")"});
-  res.headers.emplace_back("Allow", allow);
-  return res;
-}
-
-// The request body as JSON; an empty body reads as an empty object.
-std::variant<json, ApiError> parse_body(const HttpRequest& r) {
-  if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
-  try {
-    return json::parse(r.body);
-  } catch (const json::parse_error& e) {
-    return ApiError{400, "invalid_json",
-                    std::string("request body is not valid JSON: ") + e.what()};
-  }
-}
 
 // Lets a refusal from model::check_* through as a 400 naming the field.
 std::optional<ApiError> bad_name(const model::Problem& problem) {
@@ -59,21 +31,26 @@ json revision_body(const State& state) {
 
 }  // namespace
 
-Api::Api(ApiOptions options, State& state, Watchers& watchers,
+Api::Api(ApiOptions options, State& state, Watchers& watchers, Authority& authority,
          std::function<void(metrics::Writer&)> server_metrics)
     : options_(std::move(options)),
       state_(state),
       watchers_(watchers),
+      authority_(authority),
       server_metrics_(std::move(server_metrics)) {}
 
-bool Api::authorized(const HttpRequest& r) const {
-  if (options_.token.empty()) return true;
-  const std::string expected = "Bearer " + options_.token;
-  return r.authorization.size() == expected.size() &&
-         CRYPTO_memcmp(r.authorization.data(), expected.data(), expected.size()) == 0;
+HttpResponse Api::handle(const HttpRequest& r) {
+  Caller caller;
+  HttpResponse response = checked(r, caller);
+  // A granted keep-alive changes nothing but a deadline, and every watson sends one every few
+  // seconds: it would drown the trail (docs/security.md#the-audit-trail).
+  const bool keepalive =
+      r.method == "PUT" && response.status == 200 && r.path.starts_with("/v1/leases/");
+  if (r.method != "GET" && !keepalive && options_.audit) options_.audit(caller, r, response.status);
+  return response;
 }
 
-HttpResponse Api::handle(const HttpRequest& r) {
+HttpResponse Api::checked(const HttpRequest& r, Caller& caller) {
   if (r.path.empty() || r.path.front() != '/') return not_found(r);
   auto segments = net::path_segments(r.path);
   if (!segments)
@@ -81,14 +58,15 @@ HttpResponse Api::handle(const HttpRequest& r) {
   const auto& parts = *segments;
   for (auto& p : parts)
     if (p.empty()) return not_found(r);
-  if (r.method != "GET" && !authorized(r))
-    return error({401, "unauthorized",
-                  "this directory needs a bearer token for writes: "
-                  "missing or wrong Authorization header"});
-  return route(r, parts);
+  // Before routing: a caller without the policy changes nothing and learns nothing.
+  if (auto refused =
+          authority_.authorize(r.authorization, required_permission(r.method, parts), caller))
+    return error(*refused);
+  return route(r, parts, caller);
 }
 
-HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& parts) {
+HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& parts,
+                        const Caller& caller) {
   if (parts.size() == 1 && parts[0] == "metrics") {
     if (r.method != "GET") return method_not_allowed(r, "GET");
     return metrics();
@@ -105,11 +83,12 @@ HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& pa
   }
   if (what == "watch" && parts.size() == 2) {
     if (r.method != "GET") return method_not_allowed(r, "GET");
-    return watch(r);
+    return watch(r, caller);
   }
-  if (what == "leases") return leases(r, parts);
-  if (what == "services") return services(r, parts);
+  if (what == "leases") return leases(r, parts, caller);
+  if (what == "services") return services(r, parts, caller);
   if (what == "routes") return routes(r, parts);
+  if (what == "tokens") return tokens(r, parts);
   return not_found(r);
 }
 
@@ -121,7 +100,8 @@ HttpResponse Api::health() const {
   return json_response(200, body);
 }
 
-HttpResponse Api::leases(const HttpRequest& r, const std::vector<std::string>& parts) {
+HttpResponse Api::leases(const HttpRequest& r, const std::vector<std::string>& parts,
+                         const Caller& caller) {
   if (parts.size() == 2) {
     if (r.method != "POST") return method_not_allowed(r, "POST");
     auto body = parse_body(r);
@@ -150,7 +130,7 @@ HttpResponse Api::leases(const HttpRequest& r, const std::vector<std::string>& p
       }
     }
     if (!problems.empty()) return error({400, "invalid_lease", model::join(problems)});
-    auto lease = state_.grant(ttl, owner);
+    auto lease = state_.grant(ttl, owner, caller);
     if (auto* e = std::get_if<ApiError>(&lease)) return error(*e);
     return json_response(201, model::to_json(std::get<model::Lease>(lease)));
   }
@@ -158,19 +138,20 @@ HttpResponse Api::leases(const HttpRequest& r, const std::vector<std::string>& p
   const auto& id = parts[2];
   if (auto e = bad_name(model::check_lease_id(id))) return error(*e);
   if (r.method == "PUT") {
-    auto done = state_.keepalive(id);
+    auto done = state_.keepalive(id, caller);
     if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
     return json_response(200, json{{"id", id}});
   }
   if (r.method == "DELETE") {
-    auto done = state_.revoke(id);
+    auto done = state_.revoke(id, caller);
     if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
     return json_response(200, revision_body(state_));
   }
   return method_not_allowed(r, "PUT, DELETE");
 }
 
-HttpResponse Api::services(const HttpRequest& r, const std::vector<std::string>& parts) {
+HttpResponse Api::services(const HttpRequest& r, const std::vector<std::string>& parts,
+                           const Caller& caller) {
   if (parts.size() == 2) {
     if (r.method != "GET") return method_not_allowed(r, "GET");
     json list = json::array();
@@ -201,12 +182,12 @@ HttpResponse Api::services(const HttpRequest& r, const std::vector<std::string>&
     for (auto& route : routes) body["routes"].push_back(model::to_json(route));
     return json_response(200, body);
   }
-  if (parts.size() == 5 && parts[3] == "instances") return instances(r, service, parts[4]);
+  if (parts.size() == 5 && parts[3] == "instances") return instances(r, service, parts[4], caller);
   return not_found(r);
 }
 
-HttpResponse Api::instances(const HttpRequest& r, const std::string& service,
-                            const std::string& id) {
+HttpResponse Api::instances(const HttpRequest& r, const std::string& service, const std::string& id,
+                            const Caller& caller) {
   if (auto e = bad_name(model::check_instance_id(id))) return error(*e);
   if (r.method == "GET") {
     for (auto* in : state_.instances_of(service))
@@ -214,7 +195,7 @@ HttpResponse Api::instances(const HttpRequest& r, const std::string& service,
     return error({404, "instance_not_found", "service " + service + " has no instance " + id});
   }
   if (r.method == "DELETE") {
-    auto done = state_.delete_instance(service, id);
+    auto done = state_.delete_instance(service, id, caller);
     if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
     return json_response(200, revision_body(state_));
   }
@@ -224,7 +205,7 @@ HttpResponse Api::instances(const HttpRequest& r, const std::string& service,
   auto parsed = model::instance_from_request(std::get<json>(body), service, id);
   if (auto* problems = std::get_if<model::Problems>(&parsed))
     return error({400, "invalid_instance", model::join(*problems)});
-  auto done = state_.put_instance(std::get<model::Instance>(std::move(parsed)));
+  auto done = state_.put_instance(std::get<model::Instance>(std::move(parsed)), caller);
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
   return json_response(200, revision_body(state_));
 }
@@ -270,7 +251,7 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
   return json_response(200, model::to_json(*state_.route(service, consumer)));
 }
 
-HttpResponse Api::watch(const HttpRequest& r) {
+HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
   std::uint64_t since = state_.revision();
   if (auto text = r.query_param("since")) {
     auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), since);
@@ -296,7 +277,7 @@ HttpResponse Api::watch(const HttpRequest& r) {
                       std::to_string(state_.revision() - state_.history().size()) + " up to " +
                       std::to_string(state_.revision()) + "); re-read /v1/snapshot"});
   HttpResponse res{200, "application/x-ndjson", {}, {}, {}};
-  res.start_stream = [this, since](std::shared_ptr<net::StreamSink> sink) {
+  res.start_stream = [this, since, token = caller.name](std::shared_ptr<net::StreamSink> sink) {
     // Runs right after this handler, before any other change can slip in between the backlog
     // and the live events.
     auto backlog = state_.history().since(since);
@@ -306,7 +287,7 @@ HttpResponse Api::watch(const HttpRequest& r) {
     }
     for (auto& line : *backlog)
       if (!sink->write(net::frame_chunk(*line))) return;
-    watchers_.add(sink);
+    watchers_.add(sink, token);
   };
   return res;
 }

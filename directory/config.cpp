@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <filesystem>
 
 #include "common/config/checks.hpp"
@@ -34,6 +36,10 @@ DirectoryConfig read_config(const config::Document& doc, config::Errors& errors,
     return config::read_token(path, cfg.token);  // now: --check-config reports it
   });
   cfg.log_level = r.string("log_level", cfg.log_level, log::check_level);
+  auto auth = r.map("auth");
+  if (auth.has("anonymous"))
+    cfg.anonymous = auth.one_of("anonymous", "read", {"read", "none"}) == "none" ? Anonymous::none
+                                                                                 : Anonymous::read;
 
   if (r.has("tls")) {
     auto tls = r.map("tls");
@@ -87,7 +93,20 @@ DirectoryConfig read_config(const config::Document& doc, config::Errors& errors,
   return cfg;
 }
 
+bool loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 }  // namespace
+
+Anonymous anonymous_access(const DirectoryConfig& cfg) {
+  if (cfg.anonymous) return *cfg.anonymous;
+  return loopback_host(cfg.listen.host) ? Anonymous::read : Anonymous::none;
+}
 
 DirectoryConfig load_config(const std::string& path, bool must_exist,
                             const std::string& token_file_flag) {

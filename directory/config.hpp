@@ -8,6 +8,7 @@
 
 #include "common/net/address.hpp"
 #include "common/net/http_server.hpp"
+#include "directory/caller.hpp"
 #include "directory/state.hpp"
 
 namespace dstack::directory {
@@ -15,8 +16,9 @@ namespace dstack::directory {
 struct DirectoryConfig {
   net::HostPort listen{"127.0.0.1", 7400};
   std::string data_dir = "/var/lib/dstack-directory";
-  std::string token_file;  // empty: writes need no token
-  std::string token;       // read from token_file while loading
+  std::string token_file;              // empty: access control off
+  std::string token;                   // read from token_file while loading: the admin token
+  std::optional<Anonymous> anonymous;  // auth.anonymous; unset: anonymous_access() decides
   std::optional<net::ServerTls> tls;
   StateOptions state;  // lease.*, sync_grace, limits.max_instances_per_lease
   net::ServerLimits limits;
@@ -33,6 +35,10 @@ DirectoryConfig load_config(const std::string& path, bool must_exist,
 // (docs/fuzzing.md): the files it names (token, TLS) are still read.
 DirectoryConfig parse_config(std::string_view text, const std::string& file,
                              const std::string& token_file_flag = "");
+
+// What a request without a token may do: auth.anonymous, else `read` when the directory
+// listens on a loopback address only and `none` otherwise (docs/security.md#anonymous-requests).
+Anonymous anonymous_access(const DirectoryConfig& cfg);
 
 // Command-line flags win over the file; empty strings leave the file's value. Throws
 // config::ConfigError naming the flag when a value is invalid.

@@ -1,27 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/route_log_format.hpp"
 
-#include <nlohmann/json.hpp>
+#include "directory/store_json.hpp"
 
 namespace dstack::directory::route_log {
-namespace {
-
 using nlohmann::json;
-
-bool fail(std::string* why, std::string message) {
-  if (why) *why = std::move(message);
-  return false;
-}
-
-bool get_string(const json& object, const char* key, std::string& out, std::string* why) {
-  const auto it = object.find(key);
-  if (it == object.end() || !it->is_string())
-    return fail(why, std::string("\"") + key + "\" missing or not a string");
-  out = it->get<std::string>();
-  return true;
-}
-
-}  // namespace
+using store_json::fail;
+using store_json::get_string;
 
 bool encode(const Op& op, std::string& payload_out, std::string* why) {
   json j = {{"op", op.remove ? "delete" : "put"},
@@ -66,10 +51,7 @@ bool decode_payload(std::string_view payload, Op& op, std::string* why) {
   }
   if (kind != "put") return fail(why, "unknown op \"" + kind + "\"");
 
-  const auto revision = j.find("revision");
-  if (revision == j.end() || !revision->is_number_unsigned())
-    return fail(why, "\"revision\" missing or not an unsigned integer");
-  op.route.revision = revision->get<std::uint64_t>();
+  if (!store_json::get_unsigned(j, "revision", op.route.revision, why)) return false;
   const auto targets = j.find("targets");
   if (targets == j.end() || !targets->is_array())
     return fail(why, "\"targets\" missing or not an array");

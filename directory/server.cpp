@@ -5,7 +5,9 @@
 
 #include "common/daemon/daemon.hpp"
 #include "common/log/log.hpp"
+#include "common/model/validate.hpp"
 #include "directory/api.hpp"
+#include "directory/token_secret.hpp"
 
 namespace dstack::directory {
 
@@ -49,10 +51,19 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   auto log = log::get("directory");
   daemon::raise_fd_limit();
 
-  const std::string& token = config.token;
-
-  auto store = RouteStore::open(config.data_dir);
+  auto data_dir = DataDir::open(config.data_dir);
+  auto store = RouteStore::open(data_dir);
   if (!store.recovery().message.empty()) log->warn("{}", store.recovery().message);
+  auto tokens = TokenStore::open(data_dir);
+  if (!tokens.recovery().message.empty()) log->warn("{}", tokens.recovery().message);
+  const bool access_control = !config.token.empty();
+  Authority authority(
+      {access_control ? secret_digest(config.token) : std::string(), anonymous_access(config)},
+      tokens, [] {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+      });
 
   SteadyClock clock;
   State state(config.state, clock, store, new_epoch());
@@ -64,7 +75,14 @@ int run(const DirectoryConfig& config, const Identity& identity) {
       [&](std::uint64_t, const EventHistory::Line& line) { watchers.publish(line); });
 
   std::unique_ptr<net::HttpServer> server;
-  Api api({token, identity.name, identity.advertise}, state, watchers,
+  auto audit = log::get("audit");
+  Api api({identity.name, identity.advertise,
+           [&](const Caller& caller, const net::HttpRequest& r, int status) {
+             // The path is as sent (percent-encoded), shown safe for a log line.
+             audit->info("token={} {} {} {}", caller.name.empty() ? "-" : caller.name, r.method,
+                         model::printable(r.path), status);
+           }},
+          state, watchers, authority,
           [&](metrics::Writer& w) { server_metrics(server->stats(), w); });
   server = std::make_unique<net::HttpServer>(
       io, config.limits, [&](const net::HttpRequest& r) { return api.handle(r); }, config.tls);
@@ -76,7 +94,14 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                          if (auto n = state.expire()) log->info("{} lease(s) expired", n);
                        }),
                  asio::detached);
-  asio::co_spawn(io, every(config.watch_keepalive, [&] { watchers.keepalive(state.revision()); }),
+  asio::co_spawn(io,
+                 every(config.watch_keepalive,
+                       [&] {
+                         // A token revoked or expired since the last tick ends its streams.
+                         watchers.close_if(
+                             [&](const std::string& name) { return !authority.still_valid(name); });
+                         watchers.keepalive(state.revision());
+                       }),
                  asio::detached);
   daemon::Signals signals(io, [&] {
     log->info("shutting down");
@@ -86,9 +111,13 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   });
   daemon::start_watchdog(io);
 
-  log->info("listening on {}{} (epoch {}, {} route(s) loaded, writes {})",
+  log->info("listening on {}{} (epoch {}, {} route(s) and {} token(s) loaded, {})",
             config.tls ? "https://" : "http://", config.listen.to_string(), state.epoch(),
-            state.route_count(), token.empty() ? "open" : "need a token");
+            state.route_count(), tokens.tokens().size(),
+            !access_control ? "access control off: no token_file"
+            : anonymous_access(config) == Anonymous::read
+                ? "requests without a token may read"
+                : "every request but health needs a token");
   daemon::notify_ready();
   io.run();
   return 0;

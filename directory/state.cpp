@@ -41,7 +41,16 @@ std::string State::new_lease_id() {
   }
 }
 
-Outcome<model::Lease> State::grant(std::optional<std::int64_t> ttl_seconds, std::string owner) {
+std::optional<ApiError> State::check_holder(const LeaseEntry& entry, const Caller& caller) const {
+  if (caller.may_use(entry.holder)) return std::nullopt;
+  return ApiError{
+      403, "forbidden",
+      (caller.name.empty() ? std::string("a request without a token") : "token " + caller.name) +
+          " may not use lease " + entry.lease.id + ": another token holds it"};
+}
+
+Outcome<model::Lease> State::grant(std::optional<std::int64_t> ttl_seconds, std::string owner,
+                                   const Caller& caller) {
   std::int64_t ttl = ttl_seconds.value_or(options_.default_ttl.count());
   if (ttl < options_.min_ttl.count() || ttl > options_.max_ttl.count())
     return ApiError{400, "invalid_ttl",
@@ -50,16 +59,17 @@ Outcome<model::Lease> State::grant(std::optional<std::int64_t> ttl_seconds, std:
   model::Lease lease{new_lease_id(), std::chrono::seconds(ttl), std::move(owner)};
   auto deadline = clock_.now() + lease.ttl;
   deadlines_.emplace(deadline, lease.id);
-  leases_.emplace(lease.id, LeaseEntry{lease, deadline, {}});
+  leases_.emplace(lease.id, LeaseEntry{lease, caller.name, deadline, {}});
   ++counters_.leases_granted;
   return lease;
 }
 
-Outcome<> State::keepalive(const std::string& lease_id) {
+Outcome<> State::keepalive(const std::string& lease_id, const Caller& caller) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end())
     return ApiError{404, "lease_not_found", "lease " + lease_id + " is unknown or expired"};
   auto& entry = it->second;
+  if (auto refused = check_holder(entry, caller)) return *refused;
   if (entry.deadline <= clock_.now()) {
     // Expired but not swept yet: renewing it now would revive instances consumers may have
     // already dropped. Sweep it here, as the timer would.
@@ -74,10 +84,11 @@ Outcome<> State::keepalive(const std::string& lease_id) {
   return Done{};
 }
 
-Outcome<> State::revoke(const std::string& lease_id) {
+Outcome<> State::revoke(const std::string& lease_id, const Caller& caller) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end())
     return ApiError{404, "lease_not_found", "lease " + lease_id + " is unknown or expired"};
+  if (auto refused = check_holder(it->second, caller)) return *refused;
   drop_lease(it);
   ++counters_.leases_revoked;
   return Done{};
@@ -114,10 +125,11 @@ void State::erase_instance(const std::string& service, const std::string& id) {
   publish(std::move(e));
 }
 
-Outcome<> State::put_instance(model::Instance in) {
+Outcome<> State::put_instance(model::Instance in, const Caller& caller) {
   auto lease = leases_.find(in.lease);
   if (lease == leases_.end())
     return ApiError{404, "lease_not_found", "lease " + in.lease + " is unknown or expired"};
+  if (auto refused = check_holder(lease->second, caller)) return *refused;
   auto key = std::make_pair(in.service, in.id);
   if (!lease->second.instances.contains(key) &&
       lease->second.instances.size() >= options_.max_instances_per_lease) {
@@ -126,6 +138,11 @@ Outcome<> State::put_instance(model::Instance in) {
                         std::to_string(options_.max_instances_per_lease) +
                         " instances (limits.max_instances_per_lease)"};
   }
+  // Taking over an instance another caller's lease holds would hijack its traffic.
+  if (auto svc = instances_.find(in.service); svc != instances_.end())
+    if (auto it = svc->second.find(in.id); it != svc->second.end())
+      if (auto old = leases_.find(it->second.lease); old != leases_.end())
+        if (auto refused = check_holder(old->second, caller)) return *refused;
   auto& svc = instances_[in.service];
   auto existing = svc.find(in.id);
   if (existing != svc.end()) {
@@ -150,12 +167,15 @@ Outcome<> State::put_instance(model::Instance in) {
   return Done{};
 }
 
-Outcome<> State::delete_instance(const std::string& service, const std::string& id) {
+Outcome<> State::delete_instance(const std::string& service, const std::string& id,
+                                 const Caller& caller) {
   auto svc = instances_.find(service);
   if (svc == instances_.end() || !svc->second.contains(id))
     return ApiError{404, "instance_not_found", "service " + service + " has no instance " + id};
-  if (auto lease = leases_.find(svc->second.at(id).lease); lease != leases_.end())
+  if (auto lease = leases_.find(svc->second.at(id).lease); lease != leases_.end()) {
+    if (auto refused = check_holder(lease->second, caller)) return *refused;
     lease->second.instances.erase({service, id});
+  }
   erase_instance(service, id);
   return Done{};
 }

@@ -19,6 +19,7 @@
 #include "common/core/duration.hpp"
 #include "common/model/model.hpp"
 #include "directory/api_error.hpp"
+#include "directory/caller.hpp"
 #include "directory/event_history.hpp"
 #include "directory/route_store.hpp"
 
@@ -49,14 +50,20 @@ class State {
 
   void set_listener(Listener listener) { listener_ = std::move(listener); }
 
-  Outcome<model::Lease> grant(std::optional<std::int64_t> ttl_seconds, std::string owner);
-  Outcome<> keepalive(const std::string& lease_id);
-  Outcome<> revoke(const std::string& lease_id);
+  // A lease belongs to the caller that granted it: only that caller (or an admin) may renew
+  // or revoke it, bind instances to it, or delete them (403 otherwise).
+  Outcome<model::Lease> grant(std::optional<std::int64_t> ttl_seconds, std::string owner,
+                              const Caller& caller = {});
+  Outcome<> keepalive(const std::string& lease_id, const Caller& caller = {});
+  Outcome<> revoke(const std::string& lease_id, const Caller& caller = {});
   // Drops every lease whose deadline has passed, with its instances. Returns how many.
   std::size_t expire();
 
-  Outcome<> put_instance(model::Instance instance);  // validated by the caller
-  Outcome<> delete_instance(const std::string& service, const std::string& id);
+  // Validated by the caller. Also refused when an instance of that id is bound to a lease
+  // another caller holds.
+  Outcome<> put_instance(model::Instance instance, const Caller& caller = {});
+  Outcome<> delete_instance(const std::string& service, const std::string& id,
+                            const Caller& caller = {});
 
   Outcome<> put_route(model::Route route);  // validated by the caller; durable on success
   Outcome<> delete_route(const std::string& service, const std::string& consumer);
@@ -80,11 +87,14 @@ class State {
  private:
   struct LeaseEntry {
     model::Lease lease;
+    std::string holder;  // the name of the caller that granted it
     Clock::TimePoint deadline;
     std::set<std::pair<std::string, std::string>> instances;  // (service, id)
   };
 
   void publish(model::Event event);
+  // 403 unless `caller` may use the lease.
+  std::optional<ApiError> check_holder(const LeaseEntry& entry, const Caller& caller) const;
   void drop_lease(std::unordered_map<std::string, LeaseEntry>::iterator it);
   void erase_instance(const std::string& service, const std::string& id);
   std::string new_lease_id();

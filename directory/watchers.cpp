@@ -5,8 +5,8 @@
 
 namespace dstack::directory {
 
-void Watchers::add(std::shared_ptr<net::StreamSink> sink) {
-  auto it = sinks_->insert(sinks_->end(), sink);
+void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token) {
+  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(token)});
   // The list outlives nothing it must not: the callback holds it weakly.
   std::weak_ptr<List> list = sinks_;
   sink->on_close([list, it] {
@@ -21,10 +21,25 @@ void Watchers::publish(const EventHistory::Line& line) {
   // raw pointer stays valid (the connection owns the sink) and saves two atomic operations a
   // watcher.
   for (auto it = sinks_->begin(); it != sinks_->end();) {
-    net::StreamSink* sink = it->get();
+    net::StreamSink* sink = it->sink.get();
     ++it;
     if (!sink->write(chunk)) ++cut_off_;
   }
+}
+
+std::size_t Watchers::close_if(const std::function<bool(const std::string& token)>& revoked) {
+  std::size_t closed = 0;
+  // close() may erase the stream from the list: step first, as publish() does.
+  for (auto it = sinks_->begin(); it != sinks_->end();) {
+    net::StreamSink* sink = it->sink.get();
+    const bool end = !sink->closed() && revoked(it->token);
+    ++it;
+    if (end) {
+      sink->close();
+      ++closed;
+    }
+  }
+  return closed;
 }
 
 void Watchers::keepalive(std::uint64_t revision) {

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The open watch streams: every change is written once and shared by all of them, and idle
-// streams get a keep-alive line so both ends notice a dead peer.
+// streams get a keep-alive line so both ends notice a dead peer. Each stream remembers the
+// token that opened it, so revoking the token ends it (docs/security.md).
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
+#include <string>
 
 #include "common/net/http.hpp"
 #include "directory/event_history.hpp"
@@ -14,8 +17,11 @@ namespace dstack::directory {
 
 class Watchers {
  public:
-  // Adds a stream; it leaves the set by itself when it ends.
-  void add(std::shared_ptr<net::StreamSink> sink);
+  // Adds a stream opened with the token called `token` ("" for none); it leaves the set by
+  // itself when it ends.
+  void add(std::shared_ptr<net::StreamSink> sink, std::string token = {});
+  // Ends every stream whose token `revoked` says may no longer read. Returns how many.
+  std::size_t close_if(const std::function<bool(const std::string& token)>& revoked);
   // Sends one line (an event, unframed) to every stream.
   void publish(const EventHistory::Line& line);
   void keepalive(std::uint64_t revision);
@@ -23,7 +29,11 @@ class Watchers {
   std::uint64_t cut_off() const { return cut_off_; }  // streams ended for falling behind
 
  private:
-  using List = std::list<std::shared_ptr<net::StreamSink>>;
+  struct Stream {
+    std::shared_ptr<net::StreamSink> sink;
+    std::string token;
+  };
+  using List = std::list<Stream>;
   std::shared_ptr<List> sinks_ = std::make_shared<List>();
   std::uint64_t cut_off_ = 0;
 };

@@ -17,7 +17,8 @@ namespace {
 
 struct Args {
   std::string directory, token_file, ca_file, service, consumer, version_arg, percent;
-  std::vector<std::string> targets;
+  std::vector<std::string> targets, policies;
+  std::string token_name, ttl;
   bool json = false;
 };
 
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   Args a;
   app.add_option("-d,--directory", a.directory, "directory address (else $DSTACK_DIRECTORY)");
-  app.add_option("--token-file", a.token_file, "bearer token for writes (else $DSTACK_TOKEN_FILE)");
+  app.add_option("--token-file", a.token_file, "bearer token (else $DSTACK_TOKEN_FILE)");
   app.add_option("--ca-file", a.ca_file,
                  "CA bundle for an https:// or etcds:// directory (else system CAs)");
   app.add_flag("--json", a.json, "machine-readable output");
@@ -63,6 +64,17 @@ int main(int argc, char** argv) {
   auto* rm = route->add_subcommand("rm", "remove a route");
   rm->add_option("SERVICE", a.service)->required();
   rm->add_option("--consumer", a.consumer, "the consumer's route instead of everyone's");
+  auto* token = app.add_subcommand("token", "create, list and revoke the directory's tokens")
+                    ->require_subcommand(1);
+  auto* token_create = token->add_subcommand("create", "create a token and print its secret once");
+  token_create->add_option("NAME", a.token_name)->required();
+  token_create
+      ->add_option("--policy", a.policies, "read, report, admin, register:GLOB, routes:GLOB")
+      ->required();
+  token_create->add_option("--ttl", a.ttl, "expire after this long (12h, 30d); default never");
+  auto* token_list = token->add_subcommand("list", "list tokens (never their secrets)");
+  auto* token_revoke = token->add_subcommand("revoke", "revoke a token; effective at once");
+  token_revoke->add_option("NAME", a.token_name)->required();
   auto* watch = app.add_subcommand("watch", "print changes as they happen");
   auto* status = app.add_subcommand("status", "the directory's health and counts");
   if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
@@ -106,6 +118,13 @@ int main(int argc, char** argv) {
     };
   if (*rm)
     command = [o, a](registry::Registry& r) { return route_rm(r, o, a.service, a.consumer); };
+  if (*token_create)
+    command = [o, a](registry::Registry& r) {
+      return dw::token_create(r, o, a.token_name, a.policies, a.ttl);
+    };
+  if (*token_list) command = [o](registry::Registry& r) { return dw::token_list(r, o); };
+  if (*token_revoke)
+    command = [o, a](registry::Registry& r) { return dw::token_revoke(r, o, a.token_name); };
   if (*watch) command = [o](registry::Registry& r) { return dw::watch(r, o); };
   if (*status) command = [o](registry::Registry& r) { return dw::status(r, o); };
   return run_command(io, command, std::move(reg));

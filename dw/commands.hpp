@@ -5,7 +5,9 @@
 
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/registry/registry.hpp"
@@ -28,6 +30,14 @@ awaitable<int> route_add(registry::Registry& reg, Output o, std::string consumer
 awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
                         std::string consumer);
 awaitable<int> status(registry::Registry& reg, Output o);
+// Tokens (token_commands.cpp). create prints the secret alone on stdout.
+awaitable<int> token_create(registry::Registry& reg, Output o, std::string name,
+                            std::vector<std::string> policies, std::string ttl);
+awaitable<int> token_list(registry::Registry& reg, Output o);
+awaitable<int> token_revoke(registry::Registry& reg, Output o, std::string name);
+// --ttl as typed ("30d"; "" for none) in whole seconds, or the message refusing it.
+std::variant<std::optional<std::int64_t>, std::string> parse_token_ttl(const std::string& text);
+
 // Prints events as they happen until interrupted; survives directory restarts.
 awaitable<int> watch(registry::Registry& reg, Output o);
 

@@ -114,6 +114,10 @@ Problem check_consumer_name(std::string_view value, std::string_view field) {
   return fail_unless(valid_name(value), field, value, kNameRule);
 }
 
+Problem check_token_name(std::string_view value, std::string_view field) {
+  return fail_unless(valid_name(value), field, value, kNameRule);
+}
+
 Problem check_version(std::string_view value, std::string_view field) {
   return fail_unless(alnum_plus(value, 32, "._-"), field, value, kVersionRule);
 }

@@ -36,6 +36,8 @@ std::string meta_field(std::string_view key);
 
 Problem check_service_name(std::string_view value, std::string_view field = "service");
 Problem check_consumer_name(std::string_view value, std::string_view field = "consumer");
+// A directory token's name (docs/security.md#tokens): the service-name rule.
+Problem check_token_name(std::string_view value, std::string_view field = "token");
 Problem check_version(std::string_view value, std::string_view field = "version");
 Problem check_instance_id(std::string_view value, std::string_view field = "id");
 Problem check_lease_id(std::string_view value, std::string_view field = "lease");

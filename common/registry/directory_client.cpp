@@ -51,6 +51,28 @@ Result<T> accepted(std::variant<T, model::Problems> parsed, const std::string& a
   return std::get<T>(std::move(parsed));
 }
 
+// A token as /v1/tokens shows it (docs/api.md#tokens).
+Result<TokenInfo> token_from_json(const json& j, const std::string& authority) {
+  const auto time = [&](const char* key) -> std::optional<std::uint64_t> {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_number_unsigned()) return std::nullopt;
+    return it->get<std::uint64_t>();
+  };
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string() || !j.contains("policies") ||
+      !j["policies"].is_array() || !time("created"))
+    return protocol(authority, "token answer lacks name, policies or created");
+  TokenInfo t;
+  t.name = j["name"].get<std::string>();
+  for (const auto& p : j["policies"]) {
+    if (!p.is_string()) return protocol(authority, "a token's policy is not a string");
+    t.policies.push_back(p.get<std::string>());
+  }
+  t.created = *time("created");
+  t.expires = time("expires");
+  t.last_used = time("last_used");
+  return t;
+}
+
 // Parses a successful JSON answer with one of model's parsers.
 template <class T, class Parse>
 Result<T> parse_with(const std::string& body, const std::string& authority, Parse parse) {
@@ -168,11 +190,12 @@ class DirectoryClient final : public Registry {
       // Counts are optional, but one that is there must be a count: value<size_t>() would throw
       // on a string and wrap a negative number round.
       for (auto [key, count] : {std::pair{"instances", &summary.instances},
-                                {"routable", &summary.routable}, {"routes", &summary.routes}}) {
+                                {"routable", &summary.routable},
+                                {"routes", &summary.routes}}) {
         if (!s.contains(key)) continue;
         if (!s[key].is_number_unsigned())
-          co_return protocol(auth(), "service entry \"" + summary.name + "\": \"" + key +
-                                         "\" is not a count");
+          co_return protocol(
+              auth(), "service entry \"" + summary.name + "\": \"" + key + "\" is not a count");
         *count = s[key].get<std::size_t>();
       }
       out.push_back(std::move(summary));
@@ -242,6 +265,42 @@ class DirectoryClient final : public Registry {
 
   awaitable<Status> delete_route(std::string service, std::string consumer) override {
     auto del = call("DELETE", route_target(service, consumer));
+    co_return status_of(co_await std::move(del));
+  }
+
+  awaitable<Result<NewToken>> create_token(std::string name, std::vector<std::string> policies,
+                                           std::optional<std::int64_t> ttl_seconds) override {
+    json body{{"name", name}, {"policies", policies}};
+    if (ttl_seconds) body["ttl"] = *ttl_seconds;
+    auto post = call("POST", "/v1/tokens", body.dump());
+    auto r = co_await std::move(post);
+    if (!r) co_return r.error();
+    auto j = json::parse(*r, nullptr, false);
+    auto token = token_from_json(j, auth());
+    if (!token) co_return token.error();
+    if (!j.contains("secret") || !j["secret"].is_string())
+      co_return protocol(auth(), "token answer lacks its secret");
+    co_return NewToken{std::move(*token), j["secret"].get<std::string>()};
+  }
+
+  awaitable<Result<std::vector<TokenInfo>>> tokens() override {
+    auto fetch = call("GET", "/v1/tokens");
+    auto r = co_await std::move(fetch);
+    if (!r) co_return r.error();
+    auto j = json::parse(*r, nullptr, false);
+    if (!j.is_object() || !j.contains("tokens") || !j["tokens"].is_array())
+      co_return protocol(auth(), "tokens answer lacks \"tokens\"");
+    std::vector<TokenInfo> out;
+    for (const auto& t : j["tokens"]) {
+      auto token = token_from_json(t, auth());
+      if (!token) co_return token.error();
+      out.push_back(std::move(*token));
+    }
+    co_return out;
+  }
+
+  awaitable<Status> revoke_token(std::string name) override {
+    auto del = call("DELETE", "/v1/tokens/" + name);
     co_return status_of(co_await std::move(del));
   }
 

@@ -36,6 +36,15 @@ class EtcdClient final : public Registry {
 
   std::string describe() const override { return address_.to_string(); }
 
+ protected:
+  Error no_tokens() const override {
+    return Error{ErrorKind::refused, "not_supported",
+                 describe() +
+                     ": etcd keeps its own users and roles, not dstack tokens "
+                     "(docs/etcd.md#auth-and-tls)"};
+  }
+
+ public:
   awaitable<Result<model::DirectoryHealth>> health() override {
     auto status = members_.call("/v3/maintenance/status", "{}");
     auto r = co_await std::move(status);

@@ -34,6 +34,20 @@ struct ServiceView {
   std::vector<model::Route> routes;
 };
 
+// A directory token as listed (docs/security.md#tokens): never its secret.
+struct TokenInfo {
+  std::string name;
+  std::vector<std::string> policies;
+  std::uint64_t created = 0;               // seconds since the Unix epoch
+  std::optional<std::uint64_t> expires;    // none: until revoked
+  std::optional<std::uint64_t> last_used;  // none: not since the directory started
+};
+
+struct NewToken {
+  TokenInfo token;
+  std::string secret;  // shown once
+};
+
 // An open watch. Keep-alive lines are consumed inside and only advance revision().
 class Watch {
  public:
@@ -71,6 +85,18 @@ class Registry {
   virtual awaitable<Result<model::Route>> route(std::string service, std::string consumer) = 0;
   virtual awaitable<Status> put_route(model::Route route) = 0;
   virtual awaitable<Status> delete_route(std::string service, std::string consumer) = 0;
+
+  // Tokens (admin only). Only the dstack directory keeps them; the others answer `refused`
+  // saying where their access control lives.
+  virtual awaitable<Result<NewToken>> create_token(std::string name,
+                                                   std::vector<std::string> policies,
+                                                   std::optional<std::int64_t> ttl_seconds);
+  virtual awaitable<Result<std::vector<TokenInfo>>> tokens();
+  virtual awaitable<Status> revoke_token(std::string name);
+
+ protected:
+  // The refusal of the token calls by a registry that keeps no tokens.
+  virtual Error no_tokens() const;
 };
 
 }  // namespace dstack::registry

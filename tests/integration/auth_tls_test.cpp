@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A token guards writes, reads stay open; TLS serves the same API.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -39,19 +40,32 @@ TEST_F(Auth, WritesWithoutOrWithAWrongTokenAnswer401AndChangeNothing) {
       {"PUT", "/v1/routes/emitter", kRoute},
       {"DELETE", "/v1/routes/emitter", ""},
   };
-  for (const std::optional<std::string>& auth :
-       {std::optional<std::string>(), std::optional<std::string>("Bearer wrong"),
-        std::optional<std::string>("Bearer s3cret-token2"),
-        std::optional<std::string>("bearer s3cret-token"),
-        std::optional<std::string>("s3cret-token"), std::optional<std::string>("Bearer ")}) {
+  const std::string malformed =
+      "malformed Authorization header: expected \"Bearer SECRET\", the secret 1 to 4096 "
+      "printable ASCII characters without spaces";
+  const std::string not_valid = "the token is not valid: unknown, revoked or expired";
+  const std::pair<std::optional<std::string>, std::string> cases[] = {
+      {std::nullopt, ""},  // the message names what the request needs
+      {"Bearer wrong", not_valid},
+      {"Bearer s3cret-token2", not_valid},
+      {"Basic s3cret-token", malformed},
+      {"s3cret-token", malformed},
+      {"Bearer ", malformed},
+      {"Bearer s3cret token", malformed},
+  };
+  for (const auto& [auth, message] : cases) {
     for (auto& w : writes) {
       auto r = send(w.method, w.target, auth, w.body);
       EXPECT_EQ(r.status, 401) << w.method << " " << w.target << " with " << auth.value_or("-");
       EXPECT_EQ(r.header("www-authenticate"), "Bearer");
       EXPECT_EQ(body_json(r)["error"], "unauthorized");
-      EXPECT_EQ(body_json(r)["message"],
-                "this directory needs a bearer token for writes: missing or wrong "
-                "Authorization header");
+      if (auth)
+        EXPECT_EQ(body_json(r)["message"], message);
+      else
+        EXPECT_THAT(body_json(r)["message"].get<std::string>(),
+                    ::testing::MatchesRegex("this request needs a token with (register "
+                                            "\\(any service\\)|register:emitter|routes:emitter): "
+                                            "send Authorization: Bearer SECRET"));
     }
   }
   EXPECT_EQ(d_.snapshot(), before);

@@ -83,7 +83,7 @@ std::map<std::string, Value> routes_now(const Directory& d) {
   return out;
 }
 
-// docs/directory.md#durability-of-routes: a kill -9 at any moment loses no acknowledged route
+// docs/directory.md#durable-state: a kill -9 at any moment loses no acknowledged route
 // and never leaves a store that fails to load. Each round starts the daemon on the same data
 // dir, writes from two clients, kills it after a random delay, restarts it and compares with
 // what was acknowledged.

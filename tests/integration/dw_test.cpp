@@ -270,7 +270,7 @@ class DwAuthTest : public DwTest {
 TEST_F(DwAuthTest, WritesWithoutTheTokenExit77AndChangeNothing) {
   auto r = dw({"route", "set", "emitter", "2=10"});
   EXPECT_EQ(r.code, 77);
-  EXPECT_THAT(r.err, HasSubstr("bearer token"));
+  EXPECT_THAT(r.err, HasSubstr("this request needs a token with routes:emitter"));
   EXPECT_EQ(dir_.get("/v1/routes/emitter").status, 404);
   auto token = dir_.dir().write("dw-token", "s3cret\n");
   auto ok = dw({"--token-file", token.string(), "route", "set", "emitter", "2=10"});
@@ -278,6 +278,58 @@ TEST_F(DwAuthTest, WritesWithoutTheTokenExit77AndChangeNothing) {
   EXPECT_EQ(dir_.get("/v1/routes/emitter").status, 200);
   // Reads need no token.
   EXPECT_EQ(dw({"route", "list"}).code, 0);
+}
+
+// dw token create|list|revoke (docs/dw.md#tokens) with the admin token: the secret alone on
+// stdout, so it can be redirected into a token file that watson or dw then uses; a scoped token
+// cannot administer tokens; bad input is refused before anything is sent.
+TEST_F(DwAuthTest, TokensAreCreatedListedAndRevoked) {
+  const auto admin = dir_.dir().write("admin-token", "s3cret\n").string();
+  auto created = dw({"--token-file", admin, "token", "create", "vm101", "--policy",
+                     "register:emitter", "--policy", "read", "--ttl", "30d"});
+  ASSERT_EQ(created.code, 0) << created.err;
+  EXPECT_THAT(created.out, ::testing::MatchesRegex("dstack_[A-Za-z0-9_-]{43}\n"));
+  EXPECT_THAT(created.err, HasSubstr("token vm101 created (register:emitter,read, expires "));
+  const auto vm101 = dir_.dir().write("vm101-token", created.out).string();
+
+  // The new token reads, but administers nothing.
+  EXPECT_EQ(dw({"--token-file", vm101, "services"}).code, 0);
+  auto denied = dw({"--token-file", vm101, "token", "list"});
+  EXPECT_EQ(denied.code, 77);
+  EXPECT_THAT(denied.err, HasSubstr("dw: token vm101 lacks admin"));
+
+  auto list = dw({"--token-file", admin, "token", "list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_THAT(list.out, ::testing::ContainsRegex(
+                            "vm101 +register:emitter,read +20[0-9-]+T[0-9:]+Z +20[0-9-]+T[0-9:]+Z "
+                            "+20[0-9-]+T[0-9:]+Z"));
+  EXPECT_THAT(list.out, ::testing::Not(HasSubstr(created.out.substr(0, 20))));
+  auto listed = json::parse(dw({"--token-file", admin, "--json", "token", "list"}).out);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["policies"], json({"register:emitter", "read"}));
+
+  auto revoked = dw({"--token-file", admin, "token", "revoke", "vm101"});
+  EXPECT_EQ(revoked.code, 0) << revoked.err;
+  EXPECT_EQ(revoked.out, "token vm101 revoked\n");
+  auto after = dw({"--token-file", vm101, "services"});
+  EXPECT_EQ(after.code, 77);
+  EXPECT_THAT(after.err, HasSubstr("the token is not valid"));
+  auto again = dw({"--token-file", admin, "token", "revoke", "vm101"});
+  EXPECT_EQ(again.code, 65);
+  EXPECT_THAT(again.err, HasSubstr("dw: no token named vm101"));
+}
+
+TEST_F(DwAuthTest, BadTokenArgumentsAreRefusedBeforeAnythingIsSent) {
+  const auto admin = dir_.dir().write("admin-token", "s3cret\n").string();
+  auto r = dw(
+      {"--token-file", admin, "token", "create", "VM 1", "--policy", "regster:x", "--ttl", "1.5s"});
+  EXPECT_EQ(r.code, 65);
+  EXPECT_THAT(r.err, HasSubstr("dw: token \"VM 1\" is invalid: must match"));
+  EXPECT_THAT(r.err, HasSubstr("dw: policy \"regster:x\" is invalid: must be read, report, "
+                               "admin, register:GLOB or routes:GLOB"));
+  EXPECT_THAT(r.err, HasSubstr("dw: --ttl \"1.5s\" is invalid: must be a whole number of "
+                               "seconds, at least 1s, such as 12h or 30d"));
+  EXPECT_EQ(body_json(dir_.request("GET", "/v1/tokens"))["tokens"], json::array());
 }
 
 }  // namespace

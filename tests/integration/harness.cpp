@@ -424,10 +424,11 @@ Response http(std::uint16_t port, const std::string& method, const std::string& 
   return parse_response(c.read_all(deadline - Clock::now()));
 }
 
-LineStream::LineStream(std::uint16_t port, const std::string& target, Clock::duration timeout) {
+LineStream::LineStream(std::uint16_t port, const std::string& target, Clock::duration timeout,
+                       const Headers& headers) {
   const auto deadline = Clock::now() + timeout;
   conn_ = Conn::connect(port, timeout);
-  if (!conn_.ok() || !conn_.send(request_text(port, "GET", target, "", {}), timeout)) {
+  if (!conn_.ok() || !conn_.send(request_text(port, "GET", target, "", headers), timeout)) {
     head_.error = "cannot connect or send";
     ended_ = true;
     return;

@@ -134,7 +134,8 @@ Response http(std::uint16_t port, const std::string& method, const std::string& 
 // newline-terminated lines as they arrive, de-chunking on the way.
 class LineStream {
  public:
-  LineStream(std::uint16_t port, const std::string& target, Clock::duration timeout = 5s);
+  LineStream(std::uint16_t port, const std::string& target, Clock::duration timeout = 5s,
+             const Headers& headers = {});
   const Response& head() const { return head_; }  // status and headers; body only if not 200
   // The next line without its '\n', or nullopt when the stream ends or `timeout` passes.
   std::optional<std::string> next_line(Clock::duration timeout);

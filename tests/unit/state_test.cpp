@@ -621,5 +621,39 @@ TEST_F(StateTest, ServiceNamesIncludeServicesThatOnlyHaveRoutes) {
   EXPECT_THAT(state().routes_of(std::nullopt).size(), 3u);
 }
 
+// docs/security.md#leases-belong-to-their-token: a lease is its granting caller's; another
+// caller may not renew or revoke it, bind instances to it, or take over or delete an instance
+// it holds. An admin may; a refused change publishes nothing.
+TEST_F(StateTest, LeaseBelongsToTheCallerThatGrantedIt) {
+  const Caller a{"vm101", false}, b{"vm102", false}, admin{"admin", true};
+  auto granted = state().grant(10, "host-a", a);
+  ASSERT_TRUE(std::holds_alternative<model::Lease>(granted));
+  const std::string lease = std::get<model::Lease>(granted).id;
+  const std::string other = std::get<model::Lease>(state().grant(10, "host-b", b)).id;
+  ASSERT_TRUE(
+      std::holds_alternative<Done>(state().put_instance(instance("emitter", "a1", lease), a)));
+  const auto revision = state().revision();
+  const std::string refused = "token vm102 may not use lease " + lease + ": another token holds it";
+  auto message = [](const Outcome<>& out) {
+    auto* e = std::get_if<ApiError>(&out);
+    return e ? std::to_string(e->status) + " " + e->message : std::string("done");
+  };
+  EXPECT_EQ(message(state().keepalive(lease, b)), "403 " + refused);
+  EXPECT_EQ(message(state().revoke(lease, b)), "403 " + refused);
+  EXPECT_EQ(message(state().put_instance(instance("emitter", "b1", lease), b)), "403 " + refused);
+  EXPECT_EQ(message(state().put_instance(instance("emitter", "a1", other), b)), "403 " + refused);
+  EXPECT_EQ(message(state().delete_instance("emitter", "a1", b)), "403 " + refused);
+  EXPECT_EQ(
+      message(state().keepalive(lease, Caller{})),
+      "403 a request without a token may not use lease " + lease + ": another token holds it");
+  EXPECT_EQ(state().revision(), revision);
+  EXPECT_EQ(state().instance_count(), 1u);
+
+  EXPECT_EQ(message(state().keepalive(lease, a)), "done");
+  EXPECT_EQ(message(state().keepalive(lease, admin)), "done");
+  EXPECT_EQ(message(state().delete_instance("emitter", "a1", admin)), "done");
+  EXPECT_EQ(message(state().revoke(lease, a)), "done");
+}
+
 }  // namespace
 }  // namespace dstack::directory

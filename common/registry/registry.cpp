@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "common/registry/registry.hpp"
+
+namespace dstack::registry {
+
+Error Registry::no_tokens() const {
+  return Error{ErrorKind::refused, "not_supported", describe() + " keeps no dstack tokens"};
+}
+
+awaitable<Result<NewToken>> Registry::create_token(std::string, std::vector<std::string>,
+                                                   std::optional<std::int64_t>) {
+  co_return no_tokens();
+}
+
+awaitable<Result<std::vector<TokenInfo>>> Registry::tokens() {
+  co_return no_tokens();
+}
+
+awaitable<Status> Registry::revoke_token(std::string) {
+  co_return no_tokens();
+}
+
+}  // namespace dstack::registry

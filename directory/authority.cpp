@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "directory/authority.hpp"
+
+#include "common/model/validate.hpp"
+#include "directory/token_secret.hpp"
+
+namespace dstack::directory {
+namespace {
+
+// Ten years: a token meant to last longer is meant to last for ever (no ttl).
+constexpr std::int64_t kMaxTtlSeconds = 10LL * 365 * 24 * 3600;
+
+ApiError unauthorized(std::string message) {
+  return {401, "unauthorized", std::move(message)};
+}
+
+ApiError store_failed(const std::error_code& ec) {
+  return {503, "store_failed", "token store: " + ec.message()};
+}
+
+}  // namespace
+
+Authority::Authority(AuthorityOptions options, TokenStore& store, UnixClock now)
+    : options_(std::move(options)), store_(store), now_(std::move(now)) {}
+
+std::optional<ApiError> Authority::authorize(std::string_view authorization,
+                                             const std::optional<model::Permission>& needed,
+                                             Caller& caller) {
+  caller = {};
+  if (!enabled() || !needed) return std::nullopt;
+  if (authorization.empty()) {
+    if (options_.anonymous == Anonymous::read && needed->kind == model::Policy::Kind::read)
+      return std::nullopt;
+    return unauthorized("this request needs a token with " + model::to_string(*needed) +
+                        ": send Authorization: Bearer SECRET");
+  }
+  const auto secret = bearer_secret(authorization);
+  if (!secret)
+    return unauthorized(
+        "malformed Authorization header: expected \"Bearer SECRET\", the secret 1 to 4096 "
+        "printable ASCII characters without spaces");
+  const std::string digest = secret_digest(*secret);
+  if (same_digest(digest, options_.admin_digest)) {
+    caller = {std::string(kAdminName), true};
+    return std::nullopt;
+  }
+
+  const Token* token = store_.find_by_digest(digest);
+  const std::uint64_t now = now_();
+  // One message for unknown, revoked and expired: a guesser learns nothing from it.
+  if (!token || token->expired_at(now))
+    return unauthorized("the token is not valid: unknown, revoked or expired");
+  last_used_[token->name] = now;
+  caller = {token->name, model::allows(token->policies, {model::Policy::Kind::admin, ""})};
+  if (!model::allows(token->policies, *needed))
+    return ApiError{403, "forbidden",
+                    "token " + token->name + " lacks " + model::to_string(*needed)};
+  return std::nullopt;
+}
+
+Outcome<Authority::Created> Authority::create(const std::string& name,
+                                              std::vector<model::Policy> policies,
+                                              std::optional<std::int64_t> ttl_seconds) {
+  if (auto problem = model::check_token_name(name)) return ApiError{400, "invalid_token", *problem};
+  if (name == kAdminName)
+    return ApiError{400, "invalid_token",
+                    "token \"admin\" is reserved: it names the token in token_file"};
+  if (policies.empty()) return ApiError{400, "invalid_token", "policies: at least one is needed"};
+  if (ttl_seconds && (*ttl_seconds < 1 || *ttl_seconds > kMaxTtlSeconds))
+    return ApiError{400, "invalid_token",
+                    "ttl " + std::to_string(*ttl_seconds) + " is out of range 1.." +
+                        std::to_string(kMaxTtlSeconds) + " seconds"};
+  if (store_.find(name))
+    return ApiError{409, "token_exists",
+                    "a token named " + name + " exists; revoke it first to replace it"};
+  Created created;
+  created.secret = new_token_secret();
+  created.token.name = name;
+  created.token.policies = std::move(policies);
+  created.token.digest = secret_digest(created.secret);
+  created.token.created = now_();
+  if (ttl_seconds) created.token.expires = created.token.created + *ttl_seconds;
+  if (const auto ec = store_.put(created.token)) return store_failed(ec);
+  return created;
+}
+
+Outcome<> Authority::revoke(const std::string& name) {
+  if (!store_.find(name)) return ApiError{404, "token_not_found", "no token named " + name};
+  if (const auto ec = store_.remove(name)) return store_failed(ec);
+  last_used_.erase(name);
+  return Done{};
+}
+
+bool Authority::still_valid(const std::string& name) const {
+  if (name.empty() || name == kAdminName) return true;
+  const Token* token = store_.find(name);
+  return token && !token->expired_at(now_());
+}
+
+std::optional<std::uint64_t> Authority::last_used(const std::string& name) const {
+  const auto it = last_used_.find(name);
+  if (it == last_used_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace dstack::directory

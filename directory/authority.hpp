@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Authority: who is asking, and may they? It reads the bearer secret of a request, finds its
+// token (the bootstrap admin token from token_file, or one in the TokenStore), and checks the
+// token's policies against what the request needs (access.hpp). It also creates and revokes
+// tokens, and remembers when each was last used. Rules: docs/security.md. No I/O besides the
+// token store; the wall clock is injected so expiry is tested without waiting.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/model/policy.hpp"
+#include "directory/api_error.hpp"
+#include "directory/caller.hpp"
+#include "directory/token_store.hpp"
+
+namespace dstack::directory {
+
+struct AuthorityOptions {
+  // The SHA-256 digest of token_file's secret (token_secret.hpp). Empty: access control is off
+  // and every request is allowed, as before tokens existed.
+  std::string admin_digest;
+  Anonymous anonymous = Anonymous::read;
+};
+
+class Authority {
+ public:
+  // Seconds since the Unix epoch: token creation and expiry outlive restarts.
+  using UnixClock = std::function<std::uint64_t()>;
+
+  Authority(AuthorityOptions options, TokenStore& store, UnixClock now);
+
+  bool enabled() const { return !options_.admin_digest.empty(); }
+
+  // Who is asking, into `caller` as soon as the token is known (so a refusal is audited under
+  // its name), and the refusal if any: 401 `unauthorized` for a missing token where one is
+  // needed, a malformed Authorization header, or a secret no live token has (unknown, revoked,
+  // expired); 403 `forbidden` naming the token and what it lacks. `needed` nullopt: anyone.
+  std::optional<ApiError> authorize(std::string_view authorization,
+                                    const std::optional<model::Permission>& needed, Caller& caller);
+
+  struct Created {
+    Token token;
+    std::string secret;  // shown once: only its digest is kept
+  };
+  // 400 for an invalid name or TTL, 409 when the name is taken, 503 when the store fails.
+  Outcome<Created> create(const std::string& name, std::vector<model::Policy> policies,
+                          std::optional<std::int64_t> ttl_seconds);
+  // 404 for an unknown name, 503 when the store fails. Effective on the next request.
+  Outcome<> revoke(const std::string& name);
+
+  // Whether the token called `name` still lets its holder in: false once revoked or expired.
+  // Callers without a stored token (admin, anonymous, access control off) always are.
+  bool still_valid(const std::string& name) const;
+  // When a token last got a request in, since this process started.
+  std::optional<std::uint64_t> last_used(const std::string& name) const;
+  const TokenStore& store() const { return store_; }
+  std::uint64_t now() const { return now_(); }
+
+ private:
+  AuthorityOptions options_;
+  TokenStore& store_;
+  UnixClock now_;
+  std::unordered_map<std::string, std::uint64_t> last_used_;
+};
+
+}  // namespace dstack::directory
