@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "bench/scenarios.hpp"
+#include "common/config/checks.hpp"
 #include "common/net/address.hpp"
 
 namespace {
@@ -41,6 +42,7 @@ struct Flags {
   std::size_t depth = 32;
   int seconds = 60;
   int server_pid = 0;
+  std::string token_file;
 };
 
 void add_common(CLI::App* cmd, Flags& flags) {
@@ -54,6 +56,7 @@ void add_common(CLI::App* cmd, Flags& flags) {
   cmd->add_option("--seconds", flags.seconds, "time limit (keepalive: the run's length)")
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--server-pid", flags.server_pid, "report this process's CPU time per operation");
+  cmd->add_option("--token-file", flags.token_file, "send its first line as a bearer token");
 }
 
 Common resolve(const Flags& flags) {
@@ -62,6 +65,12 @@ Common resolve(const Flags& flags) {
   auto hp = std::get<net::HostPort>(parsed);
   Common c;
   c.target = Target(flags.target == "etcd" ? Kind::etcd : Kind::directory, hp.to_string());
+  if (!flags.token_file.empty()) {
+    std::string token;
+    if (auto why = config::read_token(flags.token_file, token))
+      throw std::runtime_error("--token-file: " + *why);
+    c.target.set_bearer(token);
+  }
   c.endpoint = net::tcp::endpoint(asio::ip::make_address(hp.host), hp.port);
   c.connections = flags.connections;
   c.depth = flags.depth;

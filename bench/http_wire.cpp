@@ -70,8 +70,9 @@ Parse read_head(std::string_view buf, Head& head) {
 }  // namespace
 
 void append_request(std::string& out, std::string_view method, std::string_view target,
-                    std::string_view host, std::string_view body) {
+                    std::string_view host, std::string_view body, std::string_view authorization) {
   out.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ").append(host);
+  if (!authorization.empty()) out.append("\r\nAuthorization: ").append(authorization);
   out.append("\r\nContent-Type: application/json\r\nContent-Length: ");
   out.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
 }

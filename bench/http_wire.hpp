@@ -10,9 +10,11 @@
 
 namespace dstack::bench {
 
-// Appends one request with a Content-Length body (possibly empty) to `out`.
+// Appends one request with a Content-Length body (possibly empty) to `out`; with an
+// Authorization header when `authorization` is not empty.
 void append_request(std::string& out, std::string_view method, std::string_view target,
-                    std::string_view host, std::string_view body = {});
+                    std::string_view host, std::string_view body = {},
+                    std::string_view authorization = {});
 
 struct Response {
   int status = 0;

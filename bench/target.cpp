@@ -50,17 +50,18 @@ std::string base64(std::string_view bytes) {
 
 void Target::health(std::string& out) const {
   if (kind_ == Kind::directory)
-    append_request(out, "GET", "/v1/health", host_);
+    append_request(out, "GET", "/v1/health", host_, {}, authorization_);
   else
-    append_request(out, "GET", "/health", host_);
+    append_request(out, "GET", "/health", host_, {}, authorization_);
 }
 
 void Target::grant(std::string& out, int ttl) const {
   auto t = std::to_string(ttl);
   if (kind_ == Kind::directory)
-    append_request(out, "POST", "/v1/leases", host_, "{\"ttl\":" + t + ",\"owner\":\"bench\"}");
+    append_request(out, "POST", "/v1/leases", host_, "{\"ttl\":" + t + ",\"owner\":\"bench\"}",
+                   authorization_);
   else
-    append_request(out, "POST", "/v3/lease/grant", host_, "{\"TTL\":" + t + "}");
+    append_request(out, "POST", "/v3/lease/grant", host_, "{\"TTL\":" + t + "}", authorization_);
 }
 
 std::optional<std::string> Target::lease_id(const Response& r) const {
@@ -73,9 +74,10 @@ std::optional<std::string> Target::lease_id(const Response& r) const {
 
 void Target::keepalive(std::string& out, const std::string& lease) const {
   if (kind_ == Kind::directory)
-    append_request(out, "PUT", "/v1/leases/" + lease, host_);
+    append_request(out, "PUT", "/v1/leases/" + lease, host_, {}, authorization_);
   else
-    append_request(out, "POST", "/v3/lease/keepalive", host_, "{\"ID\":\"" + lease + "\"}");
+    append_request(out, "POST", "/v3/lease/keepalive", host_, "{\"ID\":\"" + lease + "\"}",
+                   authorization_);
 }
 
 bool Target::keepalive_ok(const Response& r) const {
@@ -98,13 +100,15 @@ void Target::put_instance(std::string& out, const std::string& service, const st
   if (kind_ == Kind::directory) {
     append_request(
         out, "PUT", "/v1/services/" + service + "/instances/" + id, host_,
-        "{\"lease\":\"" + lease + "\",\"url\":\"" + kUrl + "\",\"version\":\"" + version + "\"}");
+        "{\"lease\":\"" + lease + "\",\"url\":\"" + kUrl + "\",\"version\":\"" + version + "\"}",
+        authorization_);
     return;
   }
   append_request(out, "POST", "/v3/kv/put", host_,
                  "{\"key\":\"" + base64(etcd_key(service, id)) + "\",\"value\":\"" +
                      base64(instance_json(service, id, lease, version)) + "\",\"lease\":\"" +
-                     lease + "\"}");
+                     lease + "\"}",
+                 authorization_);
 }
 
 void Target::put_instance(std::string& out, const std::string& service, const std::string& id,
@@ -116,32 +120,36 @@ void Target::put_instance(std::string& out, const std::string& service, const st
       {"version", version},
       {"weight", weight}}.dump();
   if (kind_ == Kind::directory) {
-    append_request(out, "PUT", "/v1/services/" + service + "/instances/" + id, host_, body);
+    append_request(out, "PUT", "/v1/services/" + service + "/instances/" + id, host_, body,
+                   authorization_);
     return;
   }
   append_request(out, "POST", "/v3/kv/put", host_,
                  "{\"key\":\"" + base64(etcd_key(service, id)) + "\",\"value\":\"" + base64(body) +
-                     "\",\"lease\":\"" + lease + "\"}");
+                     "\",\"lease\":\"" + lease + "\"}",
+                 authorization_);
 }
 
 void Target::delete_instance(std::string& out, const std::string& service,
                              const std::string& id) const {
   if (kind_ == Kind::directory) {
-    append_request(out, "DELETE", "/v1/services/" + service + "/instances/" + id, host_);
+    append_request(out, "DELETE", "/v1/services/" + service + "/instances/" + id, host_, {},
+                   authorization_);
     return;
   }
   append_request(out, "POST", "/v3/kv/deleterange", host_,
-                 "{\"key\":\"" + base64(etcd_key(service, id)) + "\"}");
+                 "{\"key\":\"" + base64(etcd_key(service, id)) + "\"}", authorization_);
 }
 
 void Target::watch(std::string& out) const {
   if (kind_ == Kind::directory) {
-    append_request(out, "GET", "/v1/watch", host_);
+    append_request(out, "GET", "/v1/watch", host_, {}, authorization_);
     return;
   }
   append_request(out, "POST", "/v3/watch", host_,
                  "{\"create_request\":{\"key\":\"" + base64(kPrefix) + "\",\"range_end\":\"" +
-                     base64(prefix_end(kPrefix)) + "\"}}");
+                     base64(prefix_end(kPrefix)) + "\"}}",
+                 authorization_);
 }
 
 bool Target::ready_line(std::string_view line) const {

@@ -21,6 +21,8 @@ class Target {
   Target(Kind kind, std::string host_port) : kind_(kind), host_(std::move(host_port)) {}
 
   Kind kind() const { return kind_; }
+  // Sends `Authorization: Bearer SECRET` with every request (a directory with tokens).
+  void set_bearer(const std::string& secret) { authorization_ = "Bearer " + secret; }
   std::string_view name() const { return kind_ == Kind::directory ? "directory" : "etcd"; }
 
   void health(std::string& out) const;
@@ -53,6 +55,7 @@ class Target {
 
   Kind kind_;
   std::string host_;
+  std::string authorization_;
 };
 
 }  // namespace dstack::bench

@@ -41,12 +41,14 @@ Api::Api(ApiOptions options, State& state, Watchers& watchers, Authority& author
 
 HttpResponse Api::handle(const HttpRequest& r) {
   Caller caller;
+  audit_note_.clear();
   HttpResponse response = checked(r, caller);
   // A granted keep-alive changes nothing but a deadline, and every watson sends one every few
   // seconds: it would drown the trail (docs/security.md#the-audit-trail).
   const bool keepalive =
       r.method == "PUT" && response.status == 200 && r.path.starts_with("/v1/leases/");
-  if (r.method != "GET" && !keepalive && options_.audit) options_.audit(caller, r, response.status);
+  if (r.method != "GET" && !keepalive && options_.audit)
+    options_.audit(caller, r, response.status, audit_note_);
   return response;
 }
 

@@ -18,9 +18,11 @@ namespace dstack::directory {
 struct ApiOptions {
   std::string name;       // -n, reported by /v1/health
   std::string advertise;  // -a, reported by /v1/health
-  // Called once for every request other than a GET, after it was answered, except granted
-  // lease keep-alives: the audit trail.
-  std::function<void(const Caller&, const net::HttpRequest&, int status)> audit;
+  // Called once for every request other than a GET the API answered, after it was answered,
+  // except granted lease keep-alives: the audit trail. `note` says more where the request line
+  // does not (the token a POST /v1/tokens created); usually empty.
+  std::function<void(const Caller&, const net::HttpRequest&, int status, const std::string& note)>
+      audit;
 };
 
 class Api {
@@ -48,6 +50,7 @@ class Api {
   net::HttpResponse metrics() const;
 
   ApiOptions options_;
+  std::string audit_note_;  // set by a handler for the request being answered
   State& state_;
   Watchers& watchers_;
   Authority& authority_;

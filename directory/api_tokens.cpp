@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // /v1/tokens (docs/api.md#tokens): create, list, show and revoke tokens. Admin only, which
-// Api::handle has checked before this runs.
+// Api::checked has made sure of before this runs.
+#include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "common/model/json.hpp"
@@ -28,7 +30,7 @@ json describe(const Token& token, std::optional<std::uint64_t> last_used) {
               {"policies", std::move(policies)},
               {"created", token.created},
               {"expires", time_or_null(token.expires)},
-              {"last_used", time_or_null(last_used.value_or(0))}};
+              {"last_used", last_used ? json(*last_used) : json(nullptr)}};
 }
 
 struct NewToken {
@@ -37,48 +39,52 @@ struct NewToken {
   std::optional<std::int64_t> ttl;
 };
 
-// {"name": N, "policies": [P...], "ttl": SECONDS}: every problem, named.
+// {"name": N, "policies": [P...], "ttl": SECONDS}: every problem, named, in one answer.
 std::variant<NewToken, ApiError> read_new_token(const json& j) {
   if (!j.is_object()) return ApiError{400, "invalid_token", "body: expected a JSON object"};
   NewToken t;
   model::Problems problems;
-  bool have_name = false, have_policies = false;
+  bool name_ok = false, policies_ok = false;
   for (const auto& [key, value] : j.items()) {
     if (key == "name") {
-      have_name = true;
-      if (!value.is_string())
-        problems.push_back("name: expected a string");
-      else
+      name_ok = value.is_string();
+      if (name_ok)
         t.name = value.get<std::string>();
+      else
+        problems.push_back("name: expected a string");
     } else if (key == "policies") {
-      have_policies = true;
-      std::vector<std::string> texts;
-      if (!value.is_array()) {
+      const bool strings =
+          value.is_array() &&
+          std::all_of(value.begin(), value.end(), [](const json& p) { return p.is_string(); });
+      if (!strings) {
         problems.push_back("policies: expected an array of strings");
         continue;
       }
-      for (const auto& p : value) {
-        if (p.is_string())
-          texts.push_back(p.get<std::string>());
-        else
-          problems.push_back("policies: expected an array of strings");
-      }
-      auto parsed = model::parse_policies(texts);
-      if (auto* bad = std::get_if<std::vector<std::string>>(&parsed))
+      auto parsed = model::parse_policies(value.get<std::vector<std::string>>());
+      if (auto* bad = std::get_if<std::vector<std::string>>(&parsed)) {
         problems.insert(problems.end(), bad->begin(), bad->end());
-      else
+      } else {
         t.policies = std::get<std::vector<model::Policy>>(std::move(parsed));
+        policies_ok = true;
+      }
     } else if (key == "ttl") {
-      if (value.is_number_integer())
+      if (value.is_null()) continue;  // the same as no ttl
+      if (value.is_number_integer() &&
+          !(value.is_number_unsigned() && value.get<std::uint64_t>() > INT64_MAX))
         t.ttl = value.get<std::int64_t>();
+      else if (value.is_number_integer())
+        problems.push_back("ttl " + value.dump() + " is out of range 1..315360000 seconds");
       else
         problems.push_back("ttl: expected an integer number of seconds");
     } else {
       problems.push_back("unknown field \"" + key + "\"");
     }
   }
-  if (!have_name) problems.push_back("name: missing");
-  if (!have_policies) problems.push_back("policies: missing");
+  if (!j.contains("name")) problems.push_back("name: missing");
+  if (!j.contains("policies")) problems.push_back("policies: missing");
+  auto more = Authority::check_new_token(name_ok ? &t.name : nullptr,
+                                         policies_ok ? &t.policies : nullptr, t.ttl);
+  problems.insert(problems.end(), more.begin(), more.end());
   if (!problems.empty()) return ApiError{400, "invalid_token", model::join(problems)};
   return t;
 }
@@ -108,6 +114,7 @@ HttpResponse Api::tokens(const HttpRequest& r, const std::vector<std::string>& p
     if (auto* e = std::get_if<ApiError>(&created)) return error(*e);
     auto& c = std::get<Authority::Created>(created);
     json answer = describe(c.token, std::nullopt);
+    audit_note_ = "created " + c.token.name + " with " + answer["policies"].dump();
     answer["secret"] = c.secret;
     return net::json_response(201, answer);
   }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/authority.hpp"
 
+#include "common/model/json.hpp"
 #include "common/model/validate.hpp"
 #include "directory/token_secret.hpp"
 
@@ -41,7 +42,7 @@ std::optional<ApiError> Authority::authorize(std::string_view authorization,
         "printable ASCII characters without spaces");
   const std::string digest = secret_digest(*secret);
   if (same_digest(digest, options_.admin_digest)) {
-    caller = {std::string(kAdminName), true};
+    caller = {std::string(kAdminName), true, std::string(kAdminName)};
     return std::nullopt;
   }
 
@@ -51,25 +52,36 @@ std::optional<ApiError> Authority::authorize(std::string_view authorization,
   if (!token || token->expired_at(now))
     return unauthorized("the token is not valid: unknown, revoked or expired");
   last_used_[token->name] = now;
-  caller = {token->name, model::allows(token->policies, {model::Policy::Kind::admin, ""})};
+  caller = {token->name, model::allows(token->policies, {model::Policy::Kind::admin, ""}),
+            token->digest};
   if (!model::allows(token->policies, *needed))
     return ApiError{403, "forbidden",
                     "token " + token->name + " lacks " + model::to_string(*needed)};
   return std::nullopt;
 }
 
+std::vector<std::string> Authority::check_new_token(const std::string* name,
+                                                    const std::vector<model::Policy>* policies,
+                                                    std::optional<std::int64_t> ttl_seconds) {
+  std::vector<std::string> problems;
+  if (name) {
+    if (auto problem = model::check_token_name(*name))
+      problems.push_back(*problem);
+    else if (*name == kAdminName)
+      problems.push_back("token \"admin\" is reserved: it names the token in token_file");
+  }
+  if (policies && policies->empty()) problems.push_back("policies: at least one is needed");
+  if (ttl_seconds && (*ttl_seconds < 1 || *ttl_seconds > kMaxTtlSeconds))
+    problems.push_back("ttl " + std::to_string(*ttl_seconds) + " is out of range 1.." +
+                       std::to_string(kMaxTtlSeconds) + " seconds");
+  return problems;
+}
+
 Outcome<Authority::Created> Authority::create(const std::string& name,
                                               std::vector<model::Policy> policies,
                                               std::optional<std::int64_t> ttl_seconds) {
-  if (auto problem = model::check_token_name(name)) return ApiError{400, "invalid_token", *problem};
-  if (name == kAdminName)
-    return ApiError{400, "invalid_token",
-                    "token \"admin\" is reserved: it names the token in token_file"};
-  if (policies.empty()) return ApiError{400, "invalid_token", "policies: at least one is needed"};
-  if (ttl_seconds && (*ttl_seconds < 1 || *ttl_seconds > kMaxTtlSeconds))
-    return ApiError{400, "invalid_token",
-                    "ttl " + std::to_string(*ttl_seconds) + " is out of range 1.." +
-                        std::to_string(kMaxTtlSeconds) + " seconds"};
+  if (auto problems = check_new_token(&name, &policies, ttl_seconds); !problems.empty())
+    return ApiError{400, "invalid_token", model::join(problems)};
   if (store_.find(name))
     return ApiError{409, "token_exists",
                     "a token named " + name + " exists; revoke it first to replace it"};

@@ -44,6 +44,12 @@ class Authority {
   std::optional<ApiError> authorize(std::string_view authorization,
                                     const std::optional<model::Permission>& needed, Caller& caller);
 
+  // What is wrong with a token to create, every problem named: the name rule, the reserved
+  // name, no policies, the ttl range. A null pointer skips that field (its type was wrong).
+  static std::vector<std::string> check_new_token(const std::string* name,
+                                                  const std::vector<model::Policy>* policies,
+                                                  std::optional<std::int64_t> ttl_seconds);
+
   struct Created {
     Token token;
     std::string secret;  // shown once: only its digest is kept

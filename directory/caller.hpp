@@ -11,9 +11,13 @@ namespace dstack::directory {
 struct Caller {
   std::string name;  // a stored token's name; kAdminName for token_file's; "" for none
   bool admin = false;
+  // What leases are held by: one value per token ever made (its digest; kAdminName for the
+  // admin token; "" for none), so a token made anew under a revoked one's name does not
+  // inherit its leases.
+  std::string key;
 
-  // Whether this caller may use what `holder` (a lease's token name) holds.
-  bool may_use(const std::string& holder) const { return admin || holder == name; }
+  // Whether this caller may use what the caller with `holder` as its key holds.
+  bool may_use(const std::string& holder) const { return admin || holder == key; }
 };
 
 // What a request without a token may do (directory.yaml's auth.anonymous).

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   auto* config_opt = app.add_option("-c,--config", config_path, "directory.yaml to read");
   app.add_option("--listen", listen, "host:port to serve on (overrides listen)");
   app.add_option("--data-dir", data_dir, "where routes are kept (overrides data_dir)");
-  app.add_option("--token-file", token_file, "bearer token for writes (overrides token_file)");
+  app.add_option("--token-file", token_file, "the admin token (overrides token_file)");
   app.add_option("--log-level", level, "trace, debug, info, warn, error (overrides log_level)");
   app.add_option("-n,--name", id.name, "this directory's name, reported by /v1/health");
   app.add_option("-a,--address", id.advertise, "the address clients use, reported by /v1/health");

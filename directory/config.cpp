@@ -9,6 +9,7 @@
 #include "common/config/reader.hpp"
 #include "common/log/log.hpp"
 #include "common/net/tls.hpp"
+#include "directory/token_secret.hpp"
 
 namespace dstack::directory {
 
@@ -33,7 +34,9 @@ DirectoryConfig read_config(const config::Document& doc, config::Errors& errors,
   cfg.data_dir = r.string("data_dir", cfg.data_dir);
   cfg.token_file = r.string("token_file", "", [&](std::string_view path) {
     if (!token_file_flag.empty()) return std::optional<std::string>{};  // the flag wins
-    return config::read_token(path, cfg.token);  // now: --check-config reports it
+    auto why = config::read_token(path, cfg.token);  // now: --check-config reports it
+    if (!why) why = check_admin_token(cfg.token);
+    return why;
   });
   cfg.log_level = r.string("log_level", cfg.log_level, log::check_level);
   auto auth = r.map("auth");
@@ -143,8 +146,9 @@ void apply_overrides(DirectoryConfig& cfg, const std::string& listen, const std:
   }
   if (!data_dir.empty()) cfg.data_dir = data_dir;
   if (!token_file.empty()) {
-    if (auto why = config::read_token(token_file, cfg.token))
-      problems.push_back("--token-file: " + *why);
+    auto why = config::read_token(token_file, cfg.token);
+    if (!why) why = check_admin_token(cfg.token);
+    if (why) problems.push_back("--token-file: " + *why);
     cfg.token_file = token_file;
   }
   if (!problems.empty()) throw config::ConfigError(problems);

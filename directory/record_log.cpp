@@ -110,7 +110,7 @@ std::error_code make_error_code(StoreErrc e) {
 }
 
 std::shared_ptr<DataDir> DataDir::open(const fs::path& dir) {
-  auto d = std::make_shared<DataDir>();
+  auto d = std::make_shared<DataDir>(Key{});
   // "a/b/" has an empty filename; without this its parent would be "a/b" itself.
   d->path_ = dir.has_filename() ? dir : dir.parent_path();
   make_dir(d->path_);
@@ -124,8 +124,14 @@ std::shared_ptr<DataDir> DataDir::open(const fs::path& dir) {
   return d;
 }
 
+void DataDir::claim(const std::string& name) {
+  if (!claimed_.insert(name).second)
+    throw StoreError((path_ / name).string() + ": already open in this process");
+}
+
 RecordLog RecordLog::open(std::shared_ptr<DataDir> dir, const std::string& name,
                           record_log::Format format, RecordLogOptions options) {
+  dir->claim(name);
   RecordLog log;
   log.file_ = dir->path() / name;
   log.dir_ = std::move(dir);
@@ -194,7 +200,7 @@ void RecordLog::load() {
   maybe_compact();
 }
 
-std::error_code RecordLog::append(std::string_view payload, record_log::Change* change_out) {
+std::error_code RecordLog::append(std::string_view payload) {
   if (!fd_) return std::make_error_code(std::errc::bad_file_descriptor);  // moved from
   record_log::Change change;
   if (payload.empty() || payload.size() > record_log::kMaxPayload ||
@@ -203,7 +209,6 @@ std::error_code RecordLog::append(std::string_view payload, record_log::Change* 
   if (const auto ec = write_record(record_log::frame(payload))) return ec;
   apply(change, payload);
   maybe_compact();
-  if (change_out) *change_out = std::move(change);
   return {};
 }
 

@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -51,16 +52,23 @@ std::error_code make_error_code(StoreErrc e);
 // appending to one log would interleave records. Locking the directory rather than a log
 // survives compaction swapping the log's inode. Logs share it and fsync it for their renames.
 class DataDir {
+  struct Key {};  // only open() makes one
+
  public:
   // Throws StoreError, e.g. when another process holds it.
   static std::shared_ptr<DataDir> open(const std::filesystem::path& dir);
+  explicit DataDir(Key) {}
 
   const std::filesystem::path& path() const { return path_; }
   int fd() const { return fd_.get(); }
+  // Each file in it is one log's: a second log of one name would interleave records. Throws
+  // StoreError for a name already claimed in this process.
+  void claim(const std::string& name);
 
  private:
   std::filesystem::path path_;
   Fd fd_;
+  std::set<std::string> claimed_;
 };
 
 struct RecordLogOptions {
@@ -89,9 +97,8 @@ class RecordLog {
   RecordLog(RecordLog&& other) noexcept = default;
   RecordLog& operator=(RecordLog&& other) noexcept = default;
 
-  // Writes one payload and applies it. `change`, when given, receives what the format read.
-  [[nodiscard]] std::error_code append(std::string_view payload,
-                                       record_log::Change* change = nullptr);
+  // Writes one payload and applies it.
+  [[nodiscard]] std::error_code append(std::string_view payload);
   // Rewrites the file now; append() does it on its own when the file outgrows the live set.
   [[nodiscard]] std::error_code compact();
 

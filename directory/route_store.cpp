@@ -5,20 +5,23 @@
 
 namespace dstack::directory {
 
-RouteStore RouteStore::open(std::shared_ptr<DataDir> dir, RouteStoreOptions options) {
+RouteStore RouteStore::open(std::shared_ptr<DataDir> dir, RecordLogOptions options) {
   return RouteStore(RecordLog::open(std::move(dir), "routes.log", route_log::format(), options));
 }
 
-RouteStore RouteStore::open(const std::filesystem::path& dir, RouteStoreOptions options) {
+RouteStore RouteStore::open(const std::filesystem::path& dir, RecordLogOptions options) {
   return open(DataDir::open(dir), options);
 }
 
 RouteStore::RouteStore(RecordLog log) : log_(std::move(log)) {
   for (const auto& [key, payload] : log_.live()) {
     route_log::Op op;
-    // The log read every live payload with the same decoder when it loaded it.
-    if (route_log::decode_payload(payload, op))
-      routes_[{op.route.service, op.route.consumer}] = op.route;
+    // The log read every live payload with this decoder when it loaded it: a failure now is a
+    // bug, and dropping the route would lose it silently.
+    std::string why;
+    if (!route_log::decode_payload(payload, op, &why))
+      throw StoreError(log_.file().string() + ": a live record no longer decodes: " + why);
+    routes_[{op.route.service, op.route.consumer}] = op.route;
   }
 }
 

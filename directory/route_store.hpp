@@ -18,18 +18,15 @@
 
 namespace dstack::directory {
 
-using RouteStoreError = StoreError;
-using RouteStoreOptions = RecordLogOptions;
-
 class RouteStore {
  public:
   using Key = std::pair<std::string, std::string>;  // service, consumer ("" = everyone)
   using Recovery = RecordLog::Recovery;
 
   // In a data directory the directory shares with its other stores. Throws StoreError.
-  static RouteStore open(std::shared_ptr<DataDir> dir, RouteStoreOptions options = {});
+  static RouteStore open(std::shared_ptr<DataDir> dir, RecordLogOptions options = {});
   // In a directory of its own, created 0700 when missing. Throws StoreError.
-  static RouteStore open(const std::filesystem::path& dir, RouteStoreOptions options = {});
+  static RouteStore open(const std::filesystem::path& dir, RecordLogOptions options = {});
 
   // Insert or replace the route for (service, consumer). StoreErrc::invalid_record for bad
   // field types, a weight outside 0..100, invalid UTF-8 or over 1 MiB.

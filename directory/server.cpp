@@ -21,6 +21,13 @@ std::string new_epoch() {
   return buf;
 }
 
+// Token times are wall-clock seconds: they outlive restarts, unlike the steady clock's.
+std::uint64_t unix_now() {
+  const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count());
+}
+
 // Runs `tick` every `period` until the io_context stops.
 awaitable<void> every(Duration period, std::function<void()> tick) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -57,13 +64,9 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   auto tokens = TokenStore::open(data_dir);
   if (!tokens.recovery().message.empty()) log->warn("{}", tokens.recovery().message);
   const bool access_control = !config.token.empty();
-  Authority authority(
-      {access_control ? secret_digest(config.token) : std::string(), anonymous_access(config)},
-      tokens, [] {
-        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                              std::chrono::system_clock::now().time_since_epoch())
-                                              .count());
-      });
+  const Anonymous anonymous = anonymous_access(config);
+  Authority authority({access_control ? secret_digest(config.token) : std::string(), anonymous},
+                      tokens, unix_now);
 
   SteadyClock clock;
   State state(config.state, clock, store, new_epoch());
@@ -76,14 +79,15 @@ int run(const DirectoryConfig& config, const Identity& identity) {
 
   std::unique_ptr<net::HttpServer> server;
   auto audit = log::get("audit");
-  Api api({identity.name, identity.advertise,
-           [&](const Caller& caller, const net::HttpRequest& r, int status) {
-             // The path is as sent (percent-encoded), shown safe for a log line.
-             audit->info("token={} {} {} {}", caller.name.empty() ? "-" : caller.name, r.method,
-                         model::printable(r.path), status);
-           }},
-          state, watchers, authority,
-          [&](metrics::Writer& w) { server_metrics(server->stats(), w); });
+  Api api(
+      {identity.name, identity.advertise,
+       [&](const Caller& caller, const net::HttpRequest& r, int status, const std::string& note) {
+         // The target is as sent (percent-encoded, with its query), made safe for a log line.
+         audit->info("token={} from={} {} {} {}{}{}", caller.name.empty() ? "-" : caller.name,
+                     r.remote, r.method, model::printable(r.target), status,
+                     note.empty() ? "" : " ", note);
+       }},
+      state, watchers, authority, [&](metrics::Writer& w) { server_metrics(server->stats(), w); });
   server = std::make_unique<net::HttpServer>(
       io, config.limits, [&](const net::HttpRequest& r) { return api.handle(r); }, config.tls);
   server->listen(config.listen.host, config.listen.port);
@@ -114,10 +118,9 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   log->info("listening on {}{} (epoch {}, {} route(s) and {} token(s) loaded, {})",
             config.tls ? "https://" : "http://", config.listen.to_string(), state.epoch(),
             state.route_count(), tokens.tokens().size(),
-            !access_control ? "access control off: no token_file"
-            : anonymous_access(config) == Anonymous::read
-                ? "requests without a token may read"
-                : "every request but health needs a token");
+            !access_control                ? "access control off: no token_file"
+            : anonymous == Anonymous::read ? "requests without a token may read"
+                                           : "every request but health needs a token");
   daemon::notify_ready();
   io.run();
   return 0;

@@ -52,18 +52,19 @@ class State {
 
   // A lease belongs to the caller that granted it: only that caller (or an admin) may renew
   // or revoke it, bind instances to it, or delete them (403 otherwise).
+  // `owner` is the label the request gives (a host name); `caller` is who may use the lease.
   Outcome<model::Lease> grant(std::optional<std::int64_t> ttl_seconds, std::string owner,
-                              const Caller& caller = {});
-  Outcome<> keepalive(const std::string& lease_id, const Caller& caller = {});
-  Outcome<> revoke(const std::string& lease_id, const Caller& caller = {});
+                              const Caller& caller);
+  Outcome<> keepalive(const std::string& lease_id, const Caller& caller);
+  Outcome<> revoke(const std::string& lease_id, const Caller& caller);
   // Drops every lease whose deadline has passed, with its instances. Returns how many.
   std::size_t expire();
 
   // Validated by the caller. Also refused when an instance of that id is bound to a lease
   // another caller holds.
-  Outcome<> put_instance(model::Instance instance, const Caller& caller = {});
+  Outcome<> put_instance(model::Instance instance, const Caller& caller);
   Outcome<> delete_instance(const std::string& service, const std::string& id,
-                            const Caller& caller = {});
+                            const Caller& caller);
 
   Outcome<> put_route(model::Route route);  // validated by the caller; durable on success
   Outcome<> delete_route(const std::string& service, const std::string& consumer);
@@ -87,14 +88,15 @@ class State {
  private:
   struct LeaseEntry {
     model::Lease lease;
-    std::string holder;  // the name of the caller that granted it
+    std::string holder;  // the key of the caller that granted it (Caller::key), not `owner`
     Clock::TimePoint deadline;
     std::set<std::pair<std::string, std::string>> instances;  // (service, id)
   };
 
   void publish(model::Event event);
-  // 403 unless `caller` may use the lease.
-  std::optional<ApiError> check_holder(const LeaseEntry& entry, const Caller& caller) const;
+  // 403 unless `caller` may use the lease; `what` names what was asked for in the message.
+  std::optional<ApiError> check_holder(const LeaseEntry& entry, const Caller& caller,
+                                       const std::string& what) const;
   void drop_lease(std::unordered_map<std::string, LeaseEntry>::iterator it);
   void erase_instance(const std::string& service, const std::string& id);
   std::string new_lease_id();

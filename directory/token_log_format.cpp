@@ -5,6 +5,7 @@
 
 #include "common/model/json.hpp"
 #include "common/model/validate.hpp"
+#include "directory/caller.hpp"
 #include "directory/store_json.hpp"
 
 namespace dstack::directory::token_log {
@@ -53,6 +54,8 @@ bool decode_payload(std::string_view payload, Op& op, std::string* why) {
   op = Op{};
   if (!get_string(j, "op", kind, why) || !get_string(j, "name", op.token.name, why)) return false;
   if (auto problem = model::check_token_name(op.token.name)) return fail(why, *problem);
+  // The admin token's name: a stored token by it would pass for the admin in lease checks.
+  if (op.token.name == kAdminName) return fail(why, "token \"admin\" is reserved");
   if (kind == "delete") {
     op.remove = true;
     return true;

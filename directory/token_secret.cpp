@@ -48,6 +48,17 @@ bool same_digest(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+bool sendable_secret(std::string_view secret) {
+  return !secret.empty() && secret.size() <= kMaxSecret &&
+         std::all_of(secret.begin(), secret.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+std::optional<std::string> check_admin_token(std::string_view token) {
+  if (sendable_secret(token)) return std::nullopt;
+  return "the token holds a space, a control character or a non-ASCII byte, which an "
+         "Authorization: Bearer header cannot carry: use printable ASCII only";
+}
+
 std::optional<std::string_view> bearer_secret(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer";
   if (authorization.size() <= kScheme.size()) return std::nullopt;
@@ -60,10 +71,7 @@ std::optional<std::string_view> bearer_secret(std::string_view authorization) {
   const auto start = rest.find_first_not_of(' ');
   if (start == 0 || start == std::string_view::npos) return std::nullopt;  // "BearerX", "Bearer "
   rest.remove_prefix(start);
-  if (rest.size() > kMaxSecret) return std::nullopt;
-  const bool printable =
-      std::all_of(rest.begin(), rest.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-  if (!printable) return std::nullopt;
+  if (!sendable_secret(rest)) return std::nullopt;
   return rest;
 }
 

@@ -27,6 +27,13 @@ std::string secret_digest(std::string_view secret);
 // Whether two digests are equal, in time that does not depend on where they differ.
 bool same_digest(std::string_view a, std::string_view b);
 
+// Whether `secret` could travel in a Bearer header: 1 to kMaxSecret bytes, each 0x21..0x7e.
+bool sendable_secret(std::string_view secret);
+
+// The admin token read from token_file, checked: nullopt when sendable, else why not (a token
+// with a space or a non-ASCII byte would pass the file check yet never authorise a request).
+std::optional<std::string> check_admin_token(std::string_view token);
+
 // The secret of an `Authorization: Bearer SECRET` header (the scheme in any case, one or more
 // spaces after it), or nullopt when the header is malformed: another scheme, no secret, or a
 // secret with a byte outside 0x21..0x7e or longer than kMaxSecret.

@@ -14,8 +14,12 @@ TokenStore TokenStore::open(const std::filesystem::path& dir) {
 TokenStore::TokenStore(RecordLog log) : log_(std::move(log)) {
   for (const auto& [name, payload] : log_.live()) {
     token_log::Op op;
-    // The log read every live payload with the same decoder when it loaded it.
-    if (token_log::decode_payload(payload, op)) index(op.token);
+    // The log read every live payload with this decoder when it loaded it: a failure now is a
+    // bug, and dropping the token would lose it silently.
+    std::string why;
+    if (!token_log::decode_payload(payload, op, &why))
+      throw StoreError(log_.file().string() + ": a live record no longer decodes: " + why);
+    index(op.token);
   }
 }
 

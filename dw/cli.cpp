@@ -8,6 +8,7 @@
 #include "common/config/checks.hpp"
 #include "common/core/exit_codes.hpp"
 #include "common/daemon/daemon.hpp"
+#include "common/net/tls.hpp"
 #include "common/registry/directory_client.hpp"
 #include "dw/commands.hpp"
 
@@ -16,7 +17,7 @@ namespace dstack::dw {
 namespace {
 
 struct Args {
-  std::string directory, token_file, ca_file, service, consumer, version_arg, percent;
+  std::string directory, token_file, ca_file, cert, key, service, consumer, version_arg, percent;
   std::vector<std::string> targets, policies;
   std::string token_name, ttl;
   bool json = false;
@@ -45,6 +46,11 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", a.token_file, "bearer token (else $DSTACK_TOKEN_FILE)");
   app.add_option("--ca-file", a.ca_file,
                  "CA bundle for an https:// or etcds:// directory (else system CAs)");
+  auto* cert = app.add_option("--cert", a.cert,
+                              "client certificate (PEM) for an https:// or etcds:// directory");
+  auto* key = app.add_option("--key", a.key, "the client certificate's private key (PEM)");
+  cert->needs(key);
+  key->needs(cert);
   app.add_flag("--json", a.json, "machine-readable output");
 
   auto* services = app.add_subcommand("services", "list services");
@@ -85,16 +91,18 @@ int main(int argc, char** argv) {
     std::cerr << "dw: " << *why << '\n';
     return exit_code::usage;
   }
-  registry::ClientSettings settings;
-  if (!a.ca_file.empty()) settings.http.tls = net::ClientTls{a.ca_file, true};
   if (a.token_file.empty())
     if (const char* env = std::getenv("DSTACK_TOKEN_FILE")) a.token_file = env;
   asio::io_context io(1);
   std::unique_ptr<registry::Registry> reg;
   try {
+    std::string token;
     if (!a.token_file.empty())
-      if (auto why = config::read_token(a.token_file, settings.token))
+      if (auto why = config::read_token(a.token_file, token))
         throw std::runtime_error("token file " + *why);
+    if (!a.cert.empty())  // fails here, naming the file, rather than at every request
+      net::make_client_context(net::ClientTls{a.ca_file, true, a.cert, a.key});
+    const auto settings = registry::client_settings(token, a.ca_file, a.cert, a.key);
     reg = registry::make_registry(io.get_executor(), std::get<registry::DirectoryAddress>(address),
                                   settings);
   } catch (const std::exception& e) {

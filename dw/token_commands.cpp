@@ -57,7 +57,6 @@ awaitable<int> token_create(registry::Registry& reg, Output o, std::string name,
                             std::vector<std::string> policies, std::string ttl_text) {
   std::vector<std::string> problems;
   if (auto p = model::check_token_name(name)) problems.push_back(*p);
-  if (policies.empty()) problems.push_back("--policy: at least one is needed");
   if (auto parsed = model::parse_policies(policies);
       auto* bad = std::get_if<std::vector<std::string>>(&parsed))
     problems.insert(problems.end(), bad->begin(), bad->end());

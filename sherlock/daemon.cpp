@@ -25,10 +25,8 @@ namespace {
 
 std::vector<std::unique_ptr<registry::Registry>> registries(asio::io_context& io,
                                                             const SherlockConfig& cfg) {
-  registry::ClientSettings settings;
-  settings.token = cfg.token;
-  if (!cfg.directory_ca_file.empty())
-    settings.http.tls = net::ClientTls{cfg.directory_ca_file, true};
+  const auto settings =
+      registry::client_settings(cfg.token, cfg.directory_ca_file, cfg.tls_cert, cfg.tls_key);
   std::vector<std::unique_ptr<registry::Registry>> out;
   for (const auto& address : cfg.directories)
     out.push_back(registry::make_registry(io.get_executor(), address, settings));

@@ -132,6 +132,7 @@ SherlockConfig read_sherlock_config(const config::Document& doc, config::Errors&
     return config::read_token(file, cfg.token);
   });
   cfg.directory_ca_file = r.string("directory_ca_file", "", readable_file);
+  registry::read_client_certificate(r, cfg.tls_cert, cfg.tls_key);
   cfg.listen =
       host_port(r.string("listen", cfg.listen.to_string(), host_port_check(kDefaultListenPort)),
                 kDefaultListenPort);

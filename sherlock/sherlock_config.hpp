@@ -54,6 +54,7 @@ struct SherlockConfig {
   std::string state_dir = "/var/lib/sherlock";
   std::string token_file;
   std::string directory_ca_file;  // CA bundle for https:// and etcds:// directories; empty: system
+  std::string tls_cert, tls_key;  // a client certificate for those directories; empty: none
   std::string token;
   net::HostPort listen{"127.0.0.1", kDefaultListenPort};  // local API
   std::string log_level = "info";

@@ -82,10 +82,8 @@ int run_daemon(const WatsonConfig& config, const RunOptions& options) {
   auto log = log::get("watson");
   asio::io_context io(1);
 
-  registry::ClientSettings settings;
-  settings.token = config.token;
-  if (!config.directory_ca_file.empty())
-    settings.http.tls = net::ClientTls{config.directory_ca_file, true};
+  const auto settings = registry::client_settings(config.token, config.directory_ca_file,
+                                                  config.tls_cert, config.tls_key);
   std::vector<std::unique_ptr<Registrar>> registrars;
   for (const auto& address : config.directories) {
     auto reg = registry::make_registry(io.get_executor(), address, settings);

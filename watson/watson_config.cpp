@@ -43,6 +43,7 @@ WatsonConfig read_watson_config(const config::Document& doc, config::Errors& err
     return config::read_token(file, cfg.token);
   });
   cfg.directory_ca_file = r.string("directory_ca_file", "", config::readable_file);
+  registry::read_client_certificate(r, cfg.tls_cert, cfg.tls_key);
   // Leases count whole seconds on the wire, so 1500ms would be silently cut: refuse it.
   auto ttl = r.duration("lease_ttl", cfg.lease_ttl, {1s, 1h});
   if (ttl % 1s != 0ms) r.error("lease_ttl", "must be a whole number of seconds");

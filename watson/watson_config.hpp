@@ -23,6 +23,7 @@ struct WatsonConfig {
   std::string token_file;         // empty: requests carry no token
   std::string token;              // read from token_file while loading
   std::string directory_ca_file;  // CA bundle for https:// and etcds:// directories; empty: system
+  std::string tls_cert, tls_key;  // a client certificate for those directories; empty: none
   std::chrono::seconds lease_ttl{10};                     // 1s..1h, whole seconds
   net::HostPort listen{"127.0.0.1", kDefaultListenPort};  // local API
   std::string log_level = "info";

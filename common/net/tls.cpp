@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include <openssl/err.h>
 #include <boost/asio/ssl/context.hpp>
@@ -58,6 +59,13 @@ std::shared_ptr<ssl::context> new_client_context(const ClientTls& tls) {
     load("ca_file", tls.ca_file, [&](auto& ec) { ctx->load_verify_file(tls.ca_file, ec); });
   }
   ctx->set_verify_mode(tls.verify ? ssl::verify_peer : ssl::verify_none);
+  if (!tls.cert.empty()) {
+    // Loaded after the certificate, a key that is not its own is refused here ("key values
+    // mismatch") rather than failing every handshake later with a vague alert.
+    load("cert", tls.cert, [&](auto& ec) { ctx->use_certificate_chain_file(tls.cert, ec); });
+    load("key", tls.key,
+         [&](auto& ec) { ctx->use_private_key_file(tls.key, ssl::context::pem, ec); });
+  }
   return ctx;
 }
 
@@ -68,9 +76,11 @@ std::shared_ptr<ssl::context> new_client_context(const ClientTls& tls) {
 // setting is shared for the life of the process (a changed CA file is read on restart).
 std::shared_ptr<ssl::context> make_client_context(const ClientTls& tls) {
   static std::mutex mutex;
-  static std::map<std::pair<std::string, bool>, std::shared_ptr<ssl::context>> cache;
+  static std::map<std::tuple<std::string, bool, std::string, std::string>,
+                  std::shared_ptr<ssl::context>>
+      cache;
   std::lock_guard lock(mutex);
-  auto& slot = cache[{tls.ca_file, tls.verify}];
+  auto& slot = cache[{tls.ca_file, tls.verify, tls.cert, tls.key}];
   if (!slot) slot = new_client_context(tls);
   return slot;
 }

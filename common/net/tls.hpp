@@ -20,6 +20,10 @@ struct ServerTls {
 struct ClientTls {
   std::string ca_file;  // empty: the system CAs
   bool verify = true;
+  // A client certificate (PEM chain) and its key, presented to a server that asks for one
+  // (the directory's tls.client_ca, etcd's --client-cert-auth). Both or neither.
+  std::string cert;
+  std::string key;
 };
 
 // Throw std::runtime_error naming the file and OpenSSL's reason when a file cannot be used.

@@ -3,6 +3,10 @@
 
 #include <cstdlib>
 #include <set>
+#include <stdexcept>
+
+#include "common/config/checks.hpp"
+#include "common/net/tls.hpp"
 
 namespace dstack::registry {
 
@@ -15,6 +19,23 @@ std::optional<std::string> check_directory(std::string_view text) {
 }
 
 }  // namespace
+
+void read_client_certificate(config::MapReader& r, std::string& cert, std::string& key) {
+  cert = r.string("tls_cert", "", config::readable_file);
+  key = r.string("tls_key", "", config::readable_file);
+  if (cert.empty() && key.empty()) return;
+  if (cert.empty() || key.empty()) {
+    r.error(cert.empty() ? "tls_key" : "tls_cert", "needs tls_cert and tls_key together");
+    return;
+  }
+  // Unreadable files are reported above; readable ones must also be a PEM pair that matches.
+  if (config::readable_file(cert) || config::readable_file(key)) return;
+  try {
+    net::make_client_context(net::ClientTls{"", true, cert, key});
+  } catch (const std::runtime_error& e) {
+    r.error("tls_cert", e.what());
+  }
+}
 
 std::vector<DirectoryAddress> default_directories() {
   return {std::get<DirectoryAddress>(parse_directory_address("http://127.0.0.1:7400"))};

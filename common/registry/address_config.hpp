@@ -27,6 +27,10 @@ void override_directories(std::vector<DirectoryAddress>& directories,
                           const std::vector<std::string>& flags,
                           std::vector<std::string>& problems);
 
+// `tls_cert` and `tls_key` of an agent's YAML (docs/security.md#client-certificates): both or
+// neither, each readable, and a key that matches the certificate; problems reported at the keys.
+void read_client_certificate(config::MapReader& r, std::string& cert, std::string& key);
+
 // For an etcd directory the token file holds USER:PASSWORD (etcd has users, not bearer tokens):
 // a problem saying so when `token` is given but is not of that form.
 std::optional<std::string> check_token_for(const std::vector<DirectoryAddress>& directories,

@@ -329,6 +329,15 @@ class DirectoryClient final : public Registry {
 
 }  // namespace
 
+ClientSettings client_settings(std::string token, std::string ca_file, std::string cert,
+                               std::string key) {
+  ClientSettings settings;
+  settings.token = std::move(token);
+  if (!ca_file.empty() || !cert.empty())
+    settings.http.tls = net::ClientTls{std::move(ca_file), true, std::move(cert), std::move(key)};
+  return settings;
+}
+
 std::unique_ptr<Registry> make_directory_client(asio::any_io_executor ex,
                                                 const DirectoryAddress& address,
                                                 ClientSettings settings) {

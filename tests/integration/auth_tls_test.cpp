@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A token guards writes, reads stay open; TLS serves the same API.
+// The admin token from token_file guards writes, and on a loopback listener reads need none;
+// TLS serves the same API, and with tls.client_ca only to clients with a certificate.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -122,25 +123,14 @@ TEST(AuthConfig, AnUnreadableOrEmptyTokenFileIsAConfigError) {
   EXPECT_NE(q.stderr_text().find("\": is empty"), std::string::npos) << q.stderr_text();
 }
 
-// Runs a command line and returns its output and exit status.
-std::pair<std::string, int> run(const std::string& command) {
-  std::string out;
-  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
-  if (!f) return {"popen failed", -1};
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  int status = ::pclose(f);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
-
 TEST(Tls, ServesTheApiOverTls) {
   TempDir certs;
   const auto cert = certs.path() / "cert.pem", key = certs.path() / "key.pem";
-  auto [gen, gen_status] =
-      run("timeout 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-          "-days 1 "
-          "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout " +
-          key.string() + " -out " + cert.string());
+  auto [gen, gen_status] = shell(
+      "timeout 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-days 1 "
+      "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key.string() + " -out " + cert.string());
   ASSERT_EQ(gen_status, 0) << gen;
 
   Directory d({.config = "tls:\n  cert: " + cert.string() + "\n  key: " + key.string() + "\n",
@@ -148,29 +138,77 @@ TEST(Tls, ServesTheApiOverTls) {
   d.start();
   const std::string url = "https://127.0.0.1:" + std::to_string(d.port());
   auto [health, status] =
-      run("curl -sS --max-time 10 --cacert " + cert.string() + " " + url + "/v1/health");
+      shell("curl -sS --max-time 10 --cacert " + cert.string() + " " + url + "/v1/health");
   ASSERT_EQ(status, 0) << health;
   auto j = json::parse(health, nullptr, false);
   EXPECT_EQ(j["status"], "ok") << health;
 
-  auto [put, put_status] = run("curl -sS --max-time 10 --cacert " + cert.string() +
-                               " -X PUT --data '" + kRoute + "' " + url + "/v1/routes/emitter");
+  auto [put, put_status] = shell("curl -sS --max-time 10 --cacert " + cert.string() +
+                                 " -X PUT --data '" + kRoute + "' " + url + "/v1/routes/emitter");
   ASSERT_EQ(put_status, 0) << put;
   EXPECT_EQ(json::parse(put, nullptr, false)["targets"], json::parse(kRoute)["targets"]) << put;
 
   // A client that does not trust the certificate is refused by its own TLS check (curl: 60).
-  auto [untrusted, untrusted_status] = run("curl -sS --max-time 10 " + url + "/v1/health");
+  auto [untrusted, untrusted_status] = shell("curl -sS --max-time 10 " + url + "/v1/health");
   EXPECT_EQ(untrusted_status, 60) << untrusted;
   // dw trusts the directory's certificate through --ca-file, and refuses it without.
   const std::string dw = std::string(DSTACK_DW_BIN) + " -d " + url;
-  auto [listed, listed_status] = run(dw + " --ca-file " + cert.string() + " route list");
+  auto [listed, listed_status] = shell(dw + " --ca-file " + cert.string() + " route list");
   EXPECT_EQ(listed_status, 0) << listed;
   EXPECT_NE(listed.find("emitter"), std::string::npos) << listed;
-  auto [refused, refused_status] = run(dw + " status");
+  auto [refused, refused_status] = shell(dw + " status");
   EXPECT_EQ(refused_status, 69) << refused;
   EXPECT_NE(refused.find("certificate verify failed"), std::string::npos) << refused;
   // Plain HTTP on the TLS port gets no API answer.
   EXPECT_NE(http(d.port(), "GET", "/v1/health", "", {}, 3s).status, 200);
+}
+
+// docs/security.md#client-certificates: a directory with tls.client_ca accepts a client
+// certificate its CA signed and refuses a connection without one, or with one another CA signed;
+// dw presents one with --cert and --key.
+TEST(Tls, ClientCertificatesAreRequiredWithClientCa) {
+  TempDir certs;
+  const TestCa ca(certs.path(), "ca"), other(certs.path(), "other-ca");
+  const auto server = ca.issue("directory"), client = ca.issue("vm101"),
+             stranger = other.issue("stranger");
+  Directory d({.config = "tls:\n  cert: " + server.cert.string() + "\n  key: " +
+                         server.key.string() + "\n  client_ca: " + ca.cert().string() + "\n",
+               .tls = true});
+  d.start();
+  const std::string dw = std::string(DSTACK_DW_BIN) +
+                         " -d https://127.0.0.1:" + std::to_string(d.port()) + " --ca-file " +
+                         ca.cert().string();
+  auto [ok, ok_status] = shell(dw + " --cert " + client.cert.string() + " --key " +
+                               client.key.string() + " route set emitter 2=10");
+  EXPECT_EQ(ok_status, 0) << ok;
+  auto [listed, listed_status] = shell(dw + " --cert " + client.cert.string() + " --key " +
+                                       client.key.string() + " route list");
+  EXPECT_EQ(listed_status, 0) << listed;
+  EXPECT_NE(listed.find("emitter"), std::string::npos) << listed;
+
+  auto [without, without_status] = shell(dw + " status");
+  EXPECT_EQ(without_status, 69) << without;
+  auto [foreign, foreign_status] = shell(dw + " --cert " + stranger.cert.string() + " --key " +
+                                         stranger.key.string() + " status");
+  EXPECT_EQ(foreign_status, 69) << foreign;
+  // curl agrees: the handshake fails without a certificate the CA signed.
+  const std::string url = "https://127.0.0.1:" + std::to_string(d.port()) + "/v1/health";
+  EXPECT_NE(shell("curl -sS --max-time 10 --cacert " + ca.cert().string() + " " + url).second, 0);
+  EXPECT_EQ(shell("curl -sS --max-time 10 --cacert " + ca.cert().string() + " --cert " +
+                  client.cert.string() + " --key " + client.key.string() + " " + url)
+                .second,
+            0);
+
+  // A key that is not the certificate's is a usage error naming both, before any request.
+  auto [mismatch, mismatch_status] =
+      shell(dw + " --cert " + client.cert.string() + " --key " + stranger.key.string() + " status");
+  EXPECT_EQ(mismatch_status, 64) << mismatch;
+  EXPECT_NE(mismatch.find("dw: key \"" + stranger.key.string() + "\": "), std::string::npos)
+      << mismatch;
+  EXPECT_NE(mismatch.find("key values mismatch"), std::string::npos) << mismatch;
+  auto [half, half_status] = shell(dw + " --cert " + client.cert.string() + " status");
+  EXPECT_EQ(half_status, 64) << half;
+  EXPECT_NE(half.find("--cert requires --key"), std::string::npos) << half;
 }
 
 }  // namespace

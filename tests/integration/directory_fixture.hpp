@@ -20,7 +20,7 @@ using nlohmann::json;
 struct DirectoryOptions {
   std::string config;             // directory.yaml text (may be empty)
   std::vector<std::string> args;  // extra command-line arguments; "{dir}" is dir().path()
-  std::string token;              // sent as a bearer token with every write when set
+  std::string token;              // sent as a bearer token with every request when set
   std::map<std::string, std::string> files;  // written into dir() before the first start
   bool tls = false;  // readiness by TCP connect: the plain client cannot speak TLS
 };

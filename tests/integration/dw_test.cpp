@@ -330,6 +330,8 @@ TEST_F(DwAuthTest, BadTokenArgumentsAreRefusedBeforeAnythingIsSent) {
   EXPECT_THAT(r.err, HasSubstr("dw: --ttl \"1.5s\" is invalid: must be a whole number of "
                                "seconds, at least 1s, such as 12h or 30d"));
   EXPECT_EQ(body_json(dir_.request("GET", "/v1/tokens"))["tokens"], json::array());
+  // Nothing reached the directory: every write is in its audit trail, and none is there.
+  EXPECT_THAT(dir_.process().stderr_text(), ::testing::Not(HasSubstr("POST /v1/tokens")));
 }
 
 }  // namespace

@@ -232,12 +232,9 @@ TEST(EtcdCluster3, DwWatchCarriesOnAfterCompaction) {
 
 // Runs a command line and returns its exit status, with its output in `out`.
 int run(const std::string& command, std::string& out) {
-  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
-  if (!f) return -1;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  int status = ::pclose(f);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto [text, status] = shell(command);
+  out += text;
+  return status;
 }
 
 TEST(EtcdTls, EtcdsSpeaksTlsAndChecksTheCertificate) {

@@ -155,6 +155,44 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
+std::pair<std::string, int> shell(const std::string& command) {
+  std::string out;
+  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
+  if (!f) return {"popen failed", -1};
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  const int status = ::pclose(f);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+// ---- TestCa -----------------------------------------------------------------------------
+
+namespace {
+void openssl(const std::string& args) {
+  auto [out, status] = shell("timeout 30 openssl " + args);
+  if (status != 0) throw std::runtime_error("openssl " + args + ": " + out);
+}
+constexpr const char* kEcKey = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+}  // namespace
+
+TestCa::TestCa(const fs::path& dir, const std::string& name)
+    : dir_(dir), cert_(dir / (name + ".pem")), key_(dir / (name + ".key")) {
+  openssl(std::string("req -x509 ") + kEcKey + " -days 1 -subj /CN=" + name + " -keyout " +
+          key_.string() + " -out " + cert_.string());
+}
+
+TestCa::Issued TestCa::issue(const std::string& name) const {
+  const Issued issued{dir_ / (name + ".pem"), dir_ / (name + ".key")};
+  const auto csr = dir_ / (name + ".csr"), ext = dir_ / (name + ".ext");
+  std::ofstream(ext) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+  openssl(std::string("req ") + kEcKey + " -subj /CN=" + name + " -keyout " + issued.key.string() +
+          " -out " + csr.string());
+  openssl("x509 -req -days 1 -in " + csr.string() + " -CA " + cert_.string() + " -CAkey " +
+          key_.string() + " -CAcreateserial -extfile " + ext.string() + " -out " +
+          issued.cert.string());
+  return issued;
+}
+
 // ---- Process ----------------------------------------------------------------------------
 
 Process::Process(std::vector<std::string> argv, const fs::path& log_dir) {

@@ -49,6 +49,25 @@ std::string read_file(const std::filesystem::path& path);
 // How many times `needle` occurs in `text`, not overlapping.
 int occurrences(const std::string& text, const std::string& needle);
 
+// Runs `command` with sh -c, stderr into stdout: {output, exit status; -1 when it did not exit}.
+std::pair<std::string, int> shell(const std::string& command);
+
+// A throwaway certificate authority made with the openssl command in `dir` (ECDSA P-256, valid
+// for a day), for TLS tests. Throws when openssl fails.
+class TestCa {
+ public:
+  TestCa(const std::filesystem::path& dir, const std::string& name);
+  // A certificate for `name` signed by this CA, valid for the IP 127.0.0.1 and `localhost`.
+  struct Issued {
+    std::filesystem::path cert, key;
+  };
+  Issued issue(const std::string& name) const;
+  const std::filesystem::path& cert() const { return cert_; }
+
+ private:
+  std::filesystem::path dir_, cert_, key_;
+};
+
 // A child process (fork + execv) with stdout and stderr going to files in `log_dir`. The
 // destructor SIGKILLs and reaps it if it still runs, so a failing test never leaks one; the child
 // also dies with the test process (PR_SET_PDEATHSIG).

@@ -312,5 +312,36 @@ TEST_F(SherlockRouting, CheckConfigRunsHaproxyOnTheSettings) {
   EXPECT_THAT(no.err, HasSubstr("bogus_keyword"));
 }
 
+// docs/security.md#client-certificates: sherlock presents tls_cert and tls_key to a directory
+// whose tls.client_ca signed them, and routes what it reads there.
+TEST(SherlockClientCertificate, FollowsADirectoryThatRequiresOne) {
+  TempDir certs;
+  const TestCa ca(certs.path(), "ca");
+  const auto server = ca.issue("directory"), client = ca.issue("web1");
+  Directory d({.config = "tls:\n  cert: " + server.cert.string() + "\n  key: " +
+                         server.key.string() + "\n  client_ca: " + ca.cert().string() + "\n",
+               .tls = true});
+  d.start();
+  const std::string url = "https://127.0.0.1:" + std::to_string(d.port());
+  const std::string curl = "curl -sS --max-time 10 --cacert " + ca.cert().string() + " --cert " +
+                           client.cert.string() + " --key " + client.key.string() + " ";
+  auto [granted, granted_status] = shell(curl + "-X POST -d '{\"ttl\":60}' " + url + "/v1/leases");
+  ASSERT_EQ(granted_status, 0) << granted;
+  const std::string lease = json::parse(granted)["id"];
+  TestService emitter;
+  auto [put, put_status] =
+      shell(curl + "-X PUT -d '" + json{{"lease", lease}, {"url", emitter.url("/emitter")}}.dump() +
+            "' " + url + "/v1/services/emitter/instances/vm101");
+  ASSERT_EQ(put_status, 0) << put;
+
+  Sherlock sherlock({.directories = {url},
+                     .extra_config = "directory_ca_file: " + ca.cert().string() +
+                                     "\ntls_cert: " + client.cert.string() +
+                                     "\ntls_key: " + client.key.string() + "\n"});
+  sherlock.start();
+  ASSERT_TRUE(sherlock.wait_applied("emitter", 1)) << sherlock.stderr_text();
+  EXPECT_EQ(sherlock.get("/emitter/").status, 200);
+}
+
 }  // namespace
 }  // namespace dstack::test

@@ -141,7 +141,7 @@ TEST_F(Tokens, BadRequestsNameFieldValueAndRule) {
 }
 
 // Every policy against every kind of request: exactly its scope, 403 naming what it lacks
-// otherwise, and a refused request changes nothing.
+// otherwise, and a refused request changes nothing. The lease is revoked last, by its token.
 TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
   const std::map<std::string, std::string> secrets = {
       {"read", create("reader", {"read"})},
@@ -155,23 +155,33 @@ TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
     std::string method, target, body;
     std::string needs;  // the permission the 403 names
   };
-  // Leases granted per token first, so instance writes have a lease of their own.
+  // Each token's own lease first, so its instance writes have one (a made-up id otherwise: the
+  // policy is checked before the lease is looked up).
   for (const auto& [policy, secret] : secrets) {
     SCOPED_TRACE(policy);
     const bool registers = policy.starts_with("register:") || policy == "admin";
     const std::string lease = registers ? grant_as(secret) : "0123456789abcdef";
+    const std::string token_body =
+        R"({"name":"x)" + std::to_string(secrets.size()) + R"(","policies":["read"]})";
     const Request requests[] = {
         {"GET", "/v1/services", "", "read"},
         {"GET", "/v1/snapshot", "", "read"},
+        {"GET", "/v1/routes", "", "read"},
         {"GET", "/metrics", "", "read"},
         {"POST", "/v1/leases", R"({"ttl":10})", "register (any service)"},
+        {"PUT", "/v1/leases/" + lease, "", "register (any service)"},
         {"PUT", "/v1/services/emitter/instances/a", instance_body(lease), "register:emitter"},
         {"PUT", "/v1/services/payments/instances/a", instance_body(lease), "register:payments"},
+        {"DELETE", "/v1/services/emitter/instances/a", "", "register:emitter"},
+        {"DELETE", "/v1/services/payments/instances/a", "", "register:payments"},
         {"PUT", "/v1/routes/emitter", kRoute, "routes:emitter"},
         {"PUT", "/v1/routes/payments", kRoute, "routes:payments"},
+        {"DELETE", "/v1/routes/emitter", "", "routes:emitter"},
+        {"DELETE", "/v1/routes/payments", "", "routes:payments"},
         {"GET", "/v1/tokens", "", "admin"},
-        {"POST", "/v1/tokens",
-         R"({"name":"x)" + std::to_string(secrets.size()) + R"(","policies":["read"]})", "admin"},
+        {"GET", "/v1/tokens/reader", "", "admin"},
+        {"POST", "/v1/tokens", token_body, "admin"},
+        {"DELETE", "/v1/leases/" + lease, "", "register (any service)"},
     };
     for (const auto& q : requests) {
       const std::string needs = q.needs;
@@ -179,6 +189,7 @@ TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
                            (policy == "register:emitter" && needs == "register (any service)") ||
                            (policy == "register:pay*" &&
                             (needs == "register (any service)" || needs == "register:payments"));
+      const json before = d_.snapshot();
       auto r = as(secret, q.method, q.target, q.body);
       if (allowed) {
         EXPECT_TRUE(r.status == 200 || r.status == 201)
@@ -188,13 +199,16 @@ TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
         EXPECT_EQ(body_json(r)["error"], "forbidden");
         EXPECT_THAT(body_json(r)["message"].get<std::string>(),
                     ::testing::EndsWith(" lacks " + needs));
+        EXPECT_EQ(d_.snapshot(), before) << q.method << " " << q.target;
       }
     }
+    // A watch needs read.
+    LineStream watch(d_.port(), "/v1/watch", 5s, {{"Authorization", "Bearer " + secret}});
+    EXPECT_EQ(watch.head().status, policy == "read" || policy == "admin" ? 200 : 403) << policy;
     // Undo what the allowed writes did, so the next token starts from the same state.
     d_.del("/v1/routes/emitter");
     d_.del("/v1/routes/payments");
     d_.del("/v1/tokens/x" + std::to_string(secrets.size()));
-    if (registers) d_.del("/v1/leases/" + lease);
   }
 }
 
@@ -229,9 +243,9 @@ TEST_F(Tokens, ARegisterTokenCannotHijackAnotherHostsService) {
        "token vm101 may not use lease " + peer_lease + ": another token holds it"},
       {"take over a peer's instance", "PUT", "/v1/services/emitter/instances/e2",
        instance_body(own_lease),
-       "token vm101 may not use lease " + peer_lease + ": another token holds it"},
+       "token vm101 may not use instance emitter/e2: another token holds it"},
       {"delete a peer's instance", "DELETE", "/v1/services/emitter/instances/e2", "",
-       "token vm101 may not use lease " + peer_lease + ": another token holds it"},
+       "token vm101 may not use instance emitter/e2: another token holds it"},
       {"write a route", "PUT", "/v1/routes/emitter", kRoute, "token vm101 lacks routes:emitter"},
       {"create a token", "POST", "/v1/tokens", R"({"name":"mine","policies":["admin"]})",
        "token vm101 lacks admin"},
@@ -252,32 +266,47 @@ TEST_F(Tokens, ARegisterTokenCannotHijackAnotherHostsService) {
   EXPECT_EQ(as(kAdmin, "PUT", "/v1/leases/" + peer_lease).status, 200);
 }
 
-TEST_F(Tokens, RevokedTokenIsRefusedOnItsNextRequestAndItsWatchEnds) {
-  const std::string secret = create("vm101", {"register:emitter", "read"});
-  const std::string lease = grant_as(secret);
-  LineStream watch(d_.port(), "/v1/watch", 5s, {{"Authorization", "Bearer " + secret}});
+// With keep-alives an hour apart, only the revocation itself can end the stream in time.
+TEST(TokensRevoked, RefusedOnTheNextRequestAndTheWatchEndsAtOnce) {
+  Directory d(with_admin("watch_keepalive: 1h\n"));
+  d.start();
+  auto created =
+      d.post("/v1/tokens", json{{"name", "vm101"}, {"policies", {"register:emitter", "read"}}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string secret = body_json(created)["secret"];
+  const Headers bearer{{"Authorization", "Bearer " + secret}};
+  auto lease = http(d.port(), "POST", "/v1/leases", R"({"ttl":30})", bearer);
+  ASSERT_EQ(lease.status, 201) << lease.body;
+  const std::string id = body_json(lease)["id"];
+  LineStream watch(d.port(), "/v1/watch", 5s, bearer);
   ASSERT_EQ(watch.head().status, 200);
-  ASSERT_TRUE(watch.next_line(5s));  // a keep-alive: the stream is live
+  // The stream is live: a change reaches it.
+  ASSERT_EQ(http(d.port(), "PUT", "/v1/services/emitter/instances/a",
+                 json{{"lease", id}, {"url", "http://10.0.0.1:8080"}}.dump(), bearer)
+                .status,
+            200);
+  ASSERT_TRUE(watch.next_line(5s));
 
-  ASSERT_EQ(d_.del("/v1/tokens/vm101").status, 200);
-  auto r = as(secret, "PUT", "/v1/leases/" + lease);
+  ASSERT_EQ(d.del("/v1/tokens/vm101").status, 200);
+  auto r = http(d.port(), "PUT", "/v1/leases/" + id, "", bearer);
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(body_json(r)["message"], "the token is not valid: unknown, revoked or expired");
-  EXPECT_EQ(as(secret, "GET", "/v1/services").status, 401);
-  // The stream ends: whatever was queued, then the end, well within one keep-alive interval.
-  const auto deadline = Clock::now() + 2s;
+  EXPECT_EQ(http(d.port(), "GET", "/v1/services", "", bearer).status, 401);
+  const auto deadline = Clock::now() + 1s;
   while (!watch.ended() && Clock::now() < deadline) watch.next_line(deadline - Clock::now());
   EXPECT_TRUE(watch.ended());
-  EXPECT_EQ(d_.del("/v1/tokens/vm101").status, 404);
+  EXPECT_EQ(d.del("/v1/tokens/vm101").status, 404);
 }
 
 TEST_F(Tokens, ExpiredTokenIsRefusedAndItsWatchEndsWithinAKeepAlive) {
-  const std::string secret = create("short", {"read"}, 1);
+  const std::string secret = create("short", {"read"}, 2);
   LineStream watch(d_.port(), "/v1/watch", 5s, {{"Authorization", "Bearer " + secret}});
   ASSERT_EQ(watch.head().status, 200);
-  // Expiry counts whole seconds: the token lapses within 2 s, its stream one keep-alive
-  // (200 ms here) later.
-  const auto deadline = Clock::now() + 4s;
+  // Live first: a keep-alive (every 200 ms here) arrives while the token is valid.
+  ASSERT_TRUE(watch.next_line(1s));
+  EXPECT_EQ(as(secret, "GET", "/v1/services").status, 200);
+  // Expiry counts whole seconds: the token lapses within 3 s, its stream one keep-alive later.
+  const auto deadline = Clock::now() + 5s;
   while (!watch.ended() && Clock::now() < deadline) watch.next_line(deadline - Clock::now());
   EXPECT_TRUE(watch.ended());
   EXPECT_EQ(as(secret, "GET", "/v1/services").status, 401);
@@ -292,14 +321,20 @@ TEST_F(Tokens, EveryWriteIsAuditedOnceWithoutSecrets) {
   as(secret, "DELETE", "/v1/leases/" + lease);               // 200
   d_.request("GET", "/v1/tokens");                           // a read: not audited
   std::string log;
+  const std::string from = " from=127\\.0\\.0\\.1:[0-9]+ ";
   ASSERT_TRUE(poll_until(5s, [&] {
     log = d_.process().stderr_text();
-    return log.find("token=vm101 DELETE /v1/leases/" + lease + " 200") != std::string::npos;
+    return log.find("DELETE /v1/leases/" + lease + " 200") != std::string::npos;
   })) << log;
-  EXPECT_THAT(log, HasSubstr("audit: token=admin POST /v1/tokens 201"));
-  EXPECT_THAT(log, HasSubstr("audit: token=vm101 POST /v1/leases 201"));
-  EXPECT_THAT(log, HasSubstr("audit: token=vm101 PUT /v1/routes/emitter 403"));
-  EXPECT_THAT(log, HasSubstr("audit: token=- DELETE /v1/leases/" + lease + " 401"));
+  using ::testing::ContainsRegex;
+  EXPECT_THAT(log,
+              ContainsRegex("audit: token=admin" + from +
+                            "POST /v1/tokens 201 created vm101 with \\[\"register:emitter\"\\]"));
+  EXPECT_THAT(log, ContainsRegex("audit: token=vm101" + from + "POST /v1/leases 201"));
+  EXPECT_THAT(log, ContainsRegex("audit: token=vm101" + from + "PUT /v1/routes/emitter 403"));
+  EXPECT_THAT(log, ContainsRegex("audit: token=-" + from + "DELETE /v1/leases/" + lease + " 401"));
+  EXPECT_THAT(log,
+              ContainsRegex("audit: token=vm101" + from + "DELETE /v1/leases/" + lease + " 200"));
   EXPECT_THAT(log, Not(HasSubstr("GET /v1/tokens")));
   EXPECT_THAT(log, Not(HasSubstr("PUT /v1/leases")));
   std::size_t lines = 0;

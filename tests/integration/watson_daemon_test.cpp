@@ -283,5 +283,42 @@ TEST_F(WatsonDaemon, QuickModeChecksLivenessCheckAndRegisters) {
   EXPECT_EQ(w.service("emitter")["check"]["kind"], "http");
 }
 
+// docs/security.md#client-certificates: watson presents tls_cert and tls_key to a directory
+// whose tls.client_ca signed them, and registers; the same directory refuses a client without.
+TEST(WatsonClientCertificate, RegistersWithADirectoryThatRequiresOne) {
+  TempDir certs;
+  const TestCa ca(certs.path(), "ca");
+  const auto server = ca.issue("directory"), client = ca.issue("vm101");
+  Directory d({.config = "tls:\n  cert: " + server.cert.string() + "\n  key: " +
+                         server.key.string() + "\n  client_ca: " + ca.cert().string() + "\n",
+               .tls = true});
+  d.start();
+  const std::string url = "https://127.0.0.1:" + std::to_string(d.port());
+  TestService svc;
+  Watson w({.directories = {url},
+            .extra_config = "directory_ca_file: " + ca.cert().string() + "\ntls_cert: " +
+                            client.cert.string() + "\ntls_key: " + client.key.string() + "\n",
+            .services = {{"emitter.yaml", http_service("emitter", svc)}}});
+  w.start();
+  const std::string curl = "curl -sS --max-time 10 --cacert " + ca.cert().string() + " --cert " +
+                           client.cert.string() + " --key " + client.key.string() + " " + url +
+                           "/v1/services/emitter";
+  std::string answer;
+  EXPECT_TRUE(poll_until(10s, [&] {
+    answer = shell(curl).first;
+    return answer.find(svc.url("/emitter")) != std::string::npos;
+  })) << answer;
+
+  // Without the certificate watson's config still loads, but the directory refuses it.
+  Watson without(
+      {.directories = {url}, .extra_config = "directory_ca_file: " + ca.cert().string() + "\n"});
+  without.start();
+  EXPECT_TRUE(poll_until(10s, [&] {
+    const auto dir = without.status()["directories"][0];
+    return dir["connected"] == false && !dir["last_error"].get<std::string>().empty();
+  })) << without.status().dump();
+  EXPECT_EQ(w.status()["directories"][0]["connected"], true) << w.status().dump();
+}
+
 }  // namespace
 }  // namespace dstack::test

@@ -67,6 +67,23 @@ TEST_F(AuthorityTest, StoredTokenGetsExactlyItsPolicies) {
   EXPECT_EQ(a.last_used("vm101"), now_);
 }
 
+TEST_F(AuthorityTest, AdminPolicyMakesAnAdminAndA403StillNamesTheCaller) {
+  auto a = make();
+  const auto ops = std::get<Authority::Created>(a.create("ops", policies({"admin"}), std::nullopt));
+  EXPECT_EQ(ask(a, "Bearer " + ops.secret, model::Permission{Kind::routes, "payments"}),
+            "allowed ops (admin)");
+  const auto reader =
+      std::get<Authority::Created>(a.create("reader", policies({"read"}), std::nullopt));
+  Caller caller;
+  auto refused = a.authorize("Bearer " + reader.secret, model::Permission{Kind::admin, ""}, caller);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  // The audit line names who was refused, and leases are held by the token's digest.
+  EXPECT_EQ(caller.name, "reader");
+  EXPECT_FALSE(caller.admin);
+  EXPECT_EQ(caller.key, reader.token.digest);
+}
+
 TEST_F(AuthorityTest, AnonymousMayReadOnlyWhenConfigured) {
   auto open = make(Anonymous::read);
   EXPECT_EQ(ask(open, "", model::Permission{Kind::read, ""}), "allowed -");

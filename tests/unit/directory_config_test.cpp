@@ -184,6 +184,37 @@ TEST_F(DirectoryConfigTest, TlsAndTokenFilesMustBeReadable) {
               ElementsAre("1:13: token_file: \"" + empty + "\": is empty"));
 }
 
+// A token a Bearer header cannot carry would pass the file check and authorise nothing.
+TEST_F(DirectoryConfigTest, AdminTokenMustBeSendable) {
+  auto spaced = token_file("correct horse battery\n");
+  EXPECT_THAT(problems("token_file: " + spaced + "\n"),
+              ElementsAre("1:13: token_file: the token holds a space, a control character or a "
+                          "non-ASCII byte, which an Authorization: Bearer header cannot carry: use "
+                          "printable ASCII only"));
+  auto accented = token_file("caf\xc3\xa9\n");
+  EXPECT_THAT(problems("token_file: " + accented + "\n"),
+              ElementsAre(::testing::StartsWith("1:13: token_file: the token holds a space")));
+}
+
+// docs/security.md#requests-without-a-token: auth.anonymous, else read on a loopback listener
+// and none on any other.
+TEST_F(DirectoryConfigTest, AnonymousAccessFollowsTheListenerUnlessSet) {
+  EXPECT_EQ(anonymous_access(load("")), Anonymous::read);
+  for (auto listen : {"127.0.0.1:7400", "127.8.9.10:7400", "\"[::1]:7400\"", "localhost:7400"})
+    EXPECT_EQ(anonymous_access(load(std::string("listen: ") + listen + "\n")), Anonymous::read)
+        << listen;
+  for (auto listen : {"0.0.0.0:7400", "10.0.0.5:7400", "\"[::]:7400\""})
+    EXPECT_EQ(anonymous_access(load(std::string("listen: ") + listen + "\n")), Anonymous::none)
+        << listen;
+  EXPECT_EQ(anonymous_access(load("listen: 0.0.0.0:7400\nauth:\n  anonymous: read\n")),
+            Anonymous::read);
+  EXPECT_EQ(anonymous_access(load("auth:\n  anonymous: none\n")), Anonymous::none);
+  EXPECT_THAT(problems("auth:\n  anonymous: all\n"),
+              ElementsAre(::testing::StartsWith("2:14: auth.anonymous: ")));
+  EXPECT_THAT(problems("auth:\n  anonymus: none\n"),
+              ElementsAre("2:3: auth.anonymus: unknown key"));
+}
+
 TEST_F(DirectoryConfigTest, ListenWithoutPortUses7400) {
   auto cfg = load("listen: 10.0.0.5\n");
   EXPECT_EQ(cfg.listen.host, "10.0.0.5");

@@ -96,7 +96,7 @@ std::string refusal(const fs::path& file, const std::string& problem) {
 std::string open_error(const fs::path& dir) {
   try {
     RouteStore::open(dir);
-  } catch (const RouteStoreError& e) {
+  } catch (const StoreError& e) {
     return e.what();
   }
   return "(opened)";
@@ -246,7 +246,7 @@ TEST(RouteStore, AnyFlippedByteInLastRecordDropsItOrRefuses) {
       EXPECT_EQ(store.routes(), expected_after(steps().size() - 1));
       EXPECT_EQ(store.recovery().offset, last);
       ++dropped;
-    } catch (const RouteStoreError& e) {
+    } catch (const StoreError& e) {
       EXPECT_THAT(e.what(), HasSubstr("at offset " + std::to_string(last)));
       EXPECT_THAT(e.what(), HasSubstr("refusing to load"));
     }
@@ -385,7 +385,7 @@ TEST(RouteStore, LeftoverTmpFileIsRemoved) {
 
 TEST(RouteStore, OverwritesAreCompactedAway) {
   TempDir tmp;
-  const RouteStoreOptions options{.compact_min_bytes = 4096, .compact_ratio = 4};
+  const RecordLogOptions options{.compact_min_bytes = 4096, .compact_ratio = 4};
   std::uint64_t largest = 0;
   {
     auto store = RouteStore::open(tmp.path(), options);

@@ -135,6 +135,10 @@ TEST_F(SherlockConfigTest, ProblemsNameTheKeyAndPosition) {
   EXPECT_THAT(problems("directory_ca_file: /nonexistent/ca.pem\n"),
               ElementsAre("1:20: directory_ca_file: cannot read /nonexistent/ca.pem: No such file "
                           "or directory"));
+  EXPECT_THAT(problems("tls_cert: /etc/hostname\n"),
+              ElementsAre("1:11: tls_cert: needs tls_cert and tls_key together"));
+  EXPECT_THAT(problems("tls_cert: /etc/hostname\ntls_key: /etc/hostname\n"),
+              ElementsAre(StartsWith("1:11: tls_cert: cert \"/etc/hostname\": ")));
   EXPECT_THAT(problems("haproxy: {ca_file: /nonexistent/ca.pem}\n"),
               ElementsAre("1:20: haproxy.ca_file: cannot read /nonexistent/ca.pem: No such file or "
                           "directory"));

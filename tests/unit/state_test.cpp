@@ -30,6 +30,9 @@ using Type = model::Event::Type;
 
 using test::TempDir;
 
+// A request without a token on a directory without access control.
+const Caller kNobody{};
+
 // One published change: the revision handed to the listener and the parsed NDJSON line.
 struct Published {
   std::uint64_t revision;
@@ -61,7 +64,7 @@ class StateTest : public ::testing::Test {
   State& state() { return *state_; }
 
   std::string grant(std::optional<std::int64_t> ttl = std::nullopt) {
-    auto out = state_->grant(ttl, "vm101");
+    auto out = state_->grant(ttl, "vm101", kNobody);
     auto* lease = std::get_if<model::Lease>(&out);
     if (!lease) {
       ADD_FAILURE() << "grant refused: " << std::get<ApiError>(out).message;
@@ -82,7 +85,7 @@ class StateTest : public ::testing::Test {
   }
 
   void put(const model::Instance& in) {
-    auto out = state_->put_instance(in);
+    auto out = state_->put_instance(in, kNobody);
     if (auto* err = std::get_if<ApiError>(&out)) ADD_FAILURE() << "put refused: " << err->message;
   }
 
@@ -118,7 +121,7 @@ using P = std::pair<std::string, std::string>;
 // --- leases ----------------------------------------------------------------------------------
 
 TEST_F(StateTest, GrantWithoutTtlUsesTheDefaultTtl) {
-  auto out = state().grant(std::nullopt, "vm101");
+  auto out = state().grant(std::nullopt, "vm101", kNobody);
   ASSERT_TRUE(std::holds_alternative<model::Lease>(out));
   const auto& lease = std::get<model::Lease>(out);
   EXPECT_EQ(lease.ttl, 10s);
@@ -137,9 +140,9 @@ TEST_F(StateTest, GrantWithoutTtlUsesTheDefaultTtl) {
 }
 
 TEST_F(StateTest, GrantWithExplicitTtlUsesItAndHandsOutDistinctIds) {
-  auto a = state().grant(30, "vm101");
-  auto b = state().grant(1, "vm102");
-  auto c = state().grant(60, "vm103");
+  auto a = state().grant(30, "vm101", kNobody);
+  auto b = state().grant(1, "vm102", kNobody);
+  auto c = state().grant(60, "vm103", kNobody);
   ASSERT_TRUE(std::holds_alternative<model::Lease>(a));
   ASSERT_TRUE(std::holds_alternative<model::Lease>(b));
   ASSERT_TRUE(std::holds_alternative<model::Lease>(c));
@@ -159,7 +162,7 @@ TEST_F(StateTest, GrantWithExplicitTtlUsesItAndHandsOutDistinctIds) {
 
 TEST_F(StateTest, GrantRefusesTtlOutsideTheConfiguredRange) {
   for (std::int64_t ttl : {0, -5, 301}) {
-    auto out = state().grant(ttl, "vm101");
+    auto out = state().grant(ttl, "vm101", kNobody);
     ASSERT_TRUE(std::holds_alternative<ApiError>(out)) << ttl;
     const auto& err = std::get<ApiError>(out);
     EXPECT_EQ(err.status, 400);
@@ -176,10 +179,10 @@ TEST_F(StateTest, GrantRangeFollowsTheOptions) {
   options.max_ttl = 60s;
   options.default_ttl = 20s;
   start(options);
-  auto low = state().grant(4, "vm101");
+  auto low = state().grant(4, "vm101", kNobody);
   ASSERT_TRUE(std::holds_alternative<ApiError>(low));
   EXPECT_EQ(std::get<ApiError>(low).message, "ttl 4 is out of range 5..60 seconds");
-  auto dflt = state().grant(std::nullopt, "vm101");
+  auto dflt = state().grant(std::nullopt, "vm101", kNobody);
   ASSERT_TRUE(std::holds_alternative<model::Lease>(dflt));
   EXPECT_EQ(std::get<model::Lease>(dflt).ttl, 20s);
 }
@@ -187,7 +190,7 @@ TEST_F(StateTest, GrantRangeFollowsTheOptions) {
 TEST_F(StateTest, KeepaliveExtendsTheDeadlineByTheTtl) {
   auto id = grant(10);
   clock_.advance(6s);
-  ASSERT_TRUE(std::holds_alternative<Done>(state().keepalive(id)));
+  ASSERT_TRUE(std::holds_alternative<Done>(state().keepalive(id, kNobody)));
   EXPECT_EQ(state().counters().keepalives, 1u);
 
   clock_.advance(5s);  // 11 s after the grant: past the original deadline
@@ -209,7 +212,7 @@ TEST_F(StateTest, KeepaliveAfterTheDeadlineIsRefusedEvenBeforeExpireRuns) {
   auto id = grant(10);
   put(instance("web", "a", id));
   clock_.advance(10s);
-  auto err = error_of(state().keepalive(id));
+  auto err = error_of(state().keepalive(id, kNobody));
   EXPECT_EQ(err.status, 404);
   EXPECT_EQ(err.code, "lease_not_found");
   // The refused keepalive sweeps the lease itself, with its instances, as expiry would.
@@ -258,7 +261,7 @@ TEST_F(StateTest, RevokeDropsTheLeaseAndItsInstancesAtOnce) {
   put(instance("web", "b", id));
   events_.clear();
 
-  ASSERT_TRUE(std::holds_alternative<Done>(state().revoke(id)));
+  ASSERT_TRUE(std::holds_alternative<Done>(state().revoke(id, kNobody)));
   EXPECT_EQ(state().lease_count(), 0u);
   EXPECT_THAT(served(), IsEmpty());
   ASSERT_EQ(events_.size(), 2u);
@@ -274,7 +277,8 @@ TEST_F(StateTest, RevokeDropsTheLeaseAndItsInstancesAtOnce) {
 }
 
 TEST_F(StateTest, KeepaliveAndRevokeOfAnUnknownLeaseAre404) {
-  for (auto out : {state().keepalive("0123456789abcdef"), state().revoke("0123456789abcdef")}) {
+  for (auto out : {state().keepalive("0123456789abcdef", kNobody),
+                   state().revoke("0123456789abcdef", kNobody)}) {
     auto err = error_of(out);
     EXPECT_EQ(err.status, 404);
     EXPECT_EQ(err.code, "lease_not_found");
@@ -284,18 +288,18 @@ TEST_F(StateTest, KeepaliveAndRevokeOfAnUnknownLeaseAre404) {
   auto id = grant(1);
   clock_.advance(1s);
   ASSERT_EQ(state().expire(), 1u);
-  EXPECT_EQ(error_of(state().keepalive(id)).status, 404);
-  EXPECT_EQ(error_of(state().revoke(id)).status, 404);
+  EXPECT_EQ(error_of(state().keepalive(id, kNobody)).status, 404);
+  EXPECT_EQ(error_of(state().revoke(id, kNobody)).status, 404);
   // And a revoked one.
   auto other = grant(10);
-  ASSERT_TRUE(std::holds_alternative<Done>(state().revoke(other)));
-  EXPECT_EQ(error_of(state().revoke(other)).code, "lease_not_found");
+  ASSERT_TRUE(std::holds_alternative<Done>(state().revoke(other, kNobody)));
+  EXPECT_EQ(error_of(state().revoke(other, kNobody)).code, "lease_not_found");
 }
 
 // --- instances -------------------------------------------------------------------------------
 
 TEST_F(StateTest, PutInstanceWithAnUnknownLeaseIs404AndChangesNothing) {
-  auto err = error_of(state().put_instance(instance("web", "a", "feedfacefeedface")));
+  auto err = error_of(state().put_instance(instance("web", "a", "feedfacefeedface"), kNobody));
   EXPECT_EQ(err.status, 404);
   EXPECT_EQ(err.code, "lease_not_found");
   EXPECT_EQ(err.message, "lease feedfacefeedface is unknown or expired");
@@ -382,9 +386,9 @@ TEST_F(StateTest, RevokingTheOldLeaseOfAMovedInstanceKeepsIt) {
   auto new_lease = grant();
   put(instance("web", "a", old_lease));
   put(instance("web", "a", new_lease));
-  ASSERT_TRUE(std::holds_alternative<Done>(state().revoke(old_lease)));
+  ASSERT_TRUE(std::holds_alternative<Done>(state().revoke(old_lease, kNobody)));
   EXPECT_THAT(served(), ElementsAre(P{"web", "a"}));
-  ASSERT_TRUE(std::holds_alternative<Done>(state().revoke(new_lease)));
+  ASSERT_TRUE(std::holds_alternative<Done>(state().revoke(new_lease, kNobody)));
   EXPECT_THAT(served(), IsEmpty());
 }
 
@@ -397,7 +401,7 @@ TEST_F(StateTest, MaxInstancesPerLeaseRefusesOneMoreAndChangesNothing) {
   put(instance("web", "b", id));
   events_.clear();
 
-  auto err = error_of(state().put_instance(instance("api", "c", id)));
+  auto err = error_of(state().put_instance(instance("api", "c", id), kNobody));
   EXPECT_EQ(err.status, 409);
   EXPECT_EQ(err.code, "too_many_instances");
   EXPECT_EQ(err.message,
@@ -427,7 +431,7 @@ TEST_F(StateTest, MovingAnInstanceToAFullLeaseIsRefusedAndLeavesItOnItsOldLease)
   put(instance("web", "a", old_lease));
   put(instance("web", "b", full_lease));
 
-  auto err = error_of(state().put_instance(instance("web", "a", full_lease)));
+  auto err = error_of(state().put_instance(instance("web", "a", full_lease), kNobody));
   EXPECT_EQ(err.status, 409);
   EXPECT_EQ(err.code, "too_many_instances");
   ASSERT_EQ(state().instances_of("web").size(), 2u);
@@ -445,7 +449,7 @@ TEST_F(StateTest, DeleteInstanceRemovesItAndPublishesOnce) {
   put(instance("web", "b", id));
   events_.clear();
 
-  ASSERT_TRUE(std::holds_alternative<Done>(state().delete_instance("web", "a")));
+  ASSERT_TRUE(std::holds_alternative<Done>(state().delete_instance("web", "a", kNobody)));
   EXPECT_THAT(served(), ElementsAre(P{"web", "b"}));
   EXPECT_EQ(state().instance_count(), 1u);
   ASSERT_EQ(events_.size(), 1u);
@@ -454,11 +458,11 @@ TEST_F(StateTest, DeleteInstanceRemovesItAndPublishesOnce) {
   EXPECT_EQ(events_[0].event.service, "web");
   EXPECT_EQ(events_[0].event.id, "a");
 
-  auto err = error_of(state().delete_instance("web", "a"));
+  auto err = error_of(state().delete_instance("web", "a", kNobody));
   EXPECT_EQ(err.status, 404);
   EXPECT_EQ(err.code, "instance_not_found");
   EXPECT_EQ(err.message, "service web has no instance a");
-  EXPECT_EQ(error_of(state().delete_instance("nosuch", "a")).message,
+  EXPECT_EQ(error_of(state().delete_instance("nosuch", "a", kNobody)).message,
             "service nosuch has no instance a");
 
   // The lease's expiry then removes only what is left, with one event.
@@ -625,7 +629,8 @@ TEST_F(StateTest, ServiceNamesIncludeServicesThatOnlyHaveRoutes) {
 // caller may not renew or revoke it, bind instances to it, or take over or delete an instance
 // it holds. An admin may; a refused change publishes nothing.
 TEST_F(StateTest, LeaseBelongsToTheCallerThatGrantedIt) {
-  const Caller a{"vm101", false}, b{"vm102", false}, admin{"admin", true};
+  const Caller a{"vm101", false, "digest-a"}, b{"vm102", false, "digest-b"},
+      admin{"admin", true, "admin"};
   auto granted = state().grant(10, "host-a", a);
   ASSERT_TRUE(std::holds_alternative<model::Lease>(granted));
   const std::string lease = std::get<model::Lease>(granted).id;
@@ -634,6 +639,7 @@ TEST_F(StateTest, LeaseBelongsToTheCallerThatGrantedIt) {
       std::holds_alternative<Done>(state().put_instance(instance("emitter", "a1", lease), a)));
   const auto revision = state().revision();
   const std::string refused = "token vm102 may not use lease " + lease + ": another token holds it";
+  const std::string taken = "token vm102 may not use instance emitter/a1: another token holds it";
   auto message = [](const Outcome<>& out) {
     auto* e = std::get_if<ApiError>(&out);
     return e ? std::to_string(e->status) + " " + e->message : std::string("done");
@@ -641,8 +647,12 @@ TEST_F(StateTest, LeaseBelongsToTheCallerThatGrantedIt) {
   EXPECT_EQ(message(state().keepalive(lease, b)), "403 " + refused);
   EXPECT_EQ(message(state().revoke(lease, b)), "403 " + refused);
   EXPECT_EQ(message(state().put_instance(instance("emitter", "b1", lease), b)), "403 " + refused);
-  EXPECT_EQ(message(state().put_instance(instance("emitter", "a1", other), b)), "403 " + refused);
-  EXPECT_EQ(message(state().delete_instance("emitter", "a1", b)), "403 " + refused);
+  EXPECT_EQ(message(state().put_instance(instance("emitter", "a1", other), b)), "403 " + taken);
+  EXPECT_EQ(message(state().delete_instance("emitter", "a1", b)), "403 " + taken);
+  // A token made anew under a name another held has another key: it holds nothing of the old.
+  const Caller reborn{"vm101", false, "digest-a2"};
+  EXPECT_EQ(message(state().keepalive(lease, reborn)),
+            "403 token vm101 may not use lease " + lease + ": another token holds it");
   EXPECT_EQ(
       message(state().keepalive(lease, Caller{})),
       "403 a request without a token may not use lease " + lease + ": another token holds it");

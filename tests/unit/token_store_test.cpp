@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "directory/route_store.hpp"
 #include "directory/token_secret.hpp"
 #include "unit/temp_dir.hpp"
 
@@ -123,11 +124,21 @@ TEST(TokenStore, InvalidTokenNeverReachesTheFile) {
 
 TEST(TokenStore, SharesTheDataDirectoryWithTheRoutes) {
   TempDir tmp;
+  const model::Route web{"web", "", {{"1", 100}}, 0};
+  {
+    auto dir = DataDir::open(tmp.path());
+    auto tokens = TokenStore::open(dir);
+    auto routes = RouteStore::open(dir);
+    ASSERT_FALSE(tokens.put(token("vm101")));
+    ASSERT_FALSE(routes.put(web));
+    // One log per file: a second token store on the same directory would interleave records.
+    EXPECT_THROW(TokenStore::open(dir), StoreError);
+    // And another process (here: another DataDir) is refused the directory.
+    EXPECT_THROW(TokenStore::open(tmp.path()), StoreError);
+  }
   auto dir = DataDir::open(tmp.path());
-  auto tokens = TokenStore::open(dir);
-  ASSERT_FALSE(tokens.put(token("vm101")));
-  // The directory is locked for this process: a second store of its own is refused.
-  EXPECT_THROW(TokenStore::open(tmp.path()), StoreError);
+  EXPECT_NE(TokenStore::open(dir).find("vm101"), nullptr);
+  EXPECT_EQ(RouteStore::open(dir).get("web", ""), web);
 }
 
 TEST(TokenStore, TornTailIsCutAndTheRestLoads) {
@@ -156,13 +167,16 @@ TEST(TokenStore, TokensSharingADigestStayFindable) {
   auto store = TokenStore::open(tmp.path());
   Token a = token("a"), b = token("b");
   b.digest = a.digest;
-  ASSERT_FALSE(store.put(a));
-  ASSERT_FALSE(store.put(b));
-  ASSERT_FALSE(store.remove("b"));
-  ASSERT_NE(store.find_by_digest(a.digest), nullptr);
-  EXPECT_EQ(store.find_by_digest(a.digest)->name, "a");
-  ASSERT_FALSE(store.remove("a"));
-  EXPECT_EQ(store.find_by_digest(a.digest), nullptr);
+  for (const auto& [first, second] : {std::pair{"b", "a"}, std::pair{"a", "b"}}) {
+    SCOPED_TRACE(std::string("removing ") + first + " first");
+    ASSERT_FALSE(store.put(a));
+    ASSERT_FALSE(store.put(b));
+    ASSERT_FALSE(store.remove(first));
+    ASSERT_NE(store.find_by_digest(a.digest), nullptr);
+    EXPECT_EQ(store.find_by_digest(a.digest)->name, second);
+    ASSERT_FALSE(store.remove(second));
+    EXPECT_EQ(store.find_by_digest(a.digest), nullptr);
+  }
 }
 
 }  // namespace

@@ -671,6 +671,14 @@ TEST_F(WatsonConfigTest, WatsonYamlProblems) {
   EXPECT_THAT(watson_problems("directory_ca_file: " + missing + "\n"),
               ElementsAre("1:20: directory_ca_file: \"" + missing +
                           "\": cannot read: No such file or directory"));
+  // A client certificate needs its key, and both must be PEM (docs/security.md).
+  const auto not_pem = write("not-pem", "not a certificate\n");
+  EXPECT_THAT(watson_problems("tls_cert: " + not_pem + "\n"),
+              ElementsAre("1:11: tls_cert: needs tls_cert and tls_key together"));
+  EXPECT_THAT(watson_problems("tls_key: " + not_pem + "\n"),
+              ElementsAre("1:10: tls_key: needs tls_cert and tls_key together"));
+  EXPECT_THAT(watson_problems("tls_cert: " + not_pem + "\ntls_key: " + not_pem + "\n"),
+              ElementsAre(::testing::StartsWith("1:11: tls_cert: cert \"" + not_pem + "\": ")));
   EXPECT_THAT(watson_problems("lease_ttl: 0s\nlisten: \":1\"\nbogus: 1\n"),
               ElementsAre("1:12: lease_ttl: 0s is below the minimum 1s",
                           "2:9: listen: \":1\": host is missing", "3:1: bogus: unknown key"));
