@@ -5,6 +5,8 @@
 #include "common/model/validate.hpp"
 #include "directory/token_secret.hpp"
 
+#include <openssl/crypto.h>
+
 namespace dstack::directory {
 namespace {
 
@@ -20,6 +22,11 @@ ApiError store_failed(const std::error_code& ec) {
 }
 
 }  // namespace
+
+bool Authority::SameSecret::operator()(std::string_view a, std::string_view b) const {
+  // Secrets have no fixed length; that a length differs is all a mismatch may tell.
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 Authority::Authority(AuthorityOptions options, TokenStore& store, UnixClock now)
     : options_(std::move(options)), store_(store), now_(std::move(now)) {}
@@ -40,13 +47,22 @@ std::optional<ApiError> Authority::authorize(std::string_view authorization,
     return unauthorized(
         "malformed Authorization header: expected \"Bearer SECRET\", the secret 1 to 4096 "
         "printable ASCII characters without spaces");
-  const std::string digest = secret_digest(*secret);
-  if (same_digest(digest, options_.admin_digest)) {
-    caller = {std::string(kAdminName), true, std::string(kAdminName)};
-    return std::nullopt;
+  const Token* token = nullptr;
+  if (const auto it = recent_.find(*secret);
+      it != recent_.end() && it->second.generation == store_.generation()) {
+    token = it->second.token;
+  } else {
+    const std::string digest = secret_digest(*secret);
+    if (same_digest(digest, options_.admin_digest)) {
+      caller = {std::string(kAdminName), true, kAdminName};
+      return std::nullopt;
+    }
+    token = store_.find_by_digest(digest);
+    if (token) {
+      if (recent_.size() >= kMaxRecent) recent_.clear();
+      recent_.insert_or_assign(std::string(*secret), Recent{token, store_.generation()});
+    }
   }
-
-  const Token* token = store_.find_by_digest(digest);
   const std::uint64_t now = now_();
   // One message for unknown, revoked and expired: a guesser learns nothing from it.
   if (!token || token->expired_at(now))

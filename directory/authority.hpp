@@ -69,10 +69,30 @@ class Authority {
   std::uint64_t now() const { return now_(); }
 
  private:
+  // Secrets that recently got a request in, and their tokens, so that a host's steady stream of
+  // requests costs no SHA-256 each (docs/security.md#token-secrets). Only secrets of stored
+  // tokens enter; an entry holds while the store's generation does; at most kMaxRecent.
+  struct Recent {
+    const Token* token;
+    std::uint64_t generation;
+  };
+  // Lookups by a presented secret: compared in constant time, so how much of a secret matches
+  // a remembered one does not show in the answer's time.
+  struct SecretHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct SameSecret {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const;
+  };
+  static constexpr std::size_t kMaxRecent = 4096;
+
   AuthorityOptions options_;
   TokenStore& store_;
   UnixClock now_;
   std::unordered_map<std::string, std::uint64_t> last_used_;
+  std::unordered_map<std::string, Recent, SecretHash, SameSecret> recent_;
 };
 
 }  // namespace dstack::directory

@@ -13,11 +13,12 @@ struct Caller {
   bool admin = false;
   // What leases are held by: one value per token ever made (its digest; kAdminName for the
   // admin token; "" for none), so a token made anew under a revoked one's name does not
-  // inherit its leases.
-  std::string key;
+  // inherit its leases. It points into the token store or a literal: valid while the request
+  // is handled, which is as long as a Caller lives.
+  std::string_view key;
 
   // Whether this caller may use what the caller with `holder` as its key holds.
-  bool may_use(const std::string& holder) const { return admin || holder == key; }
+  bool may_use(std::string_view holder) const { return admin || holder == key; }
 };
 
 // What a request without a token may do (directory.yaml's auth.anonymous).

@@ -37,7 +37,8 @@ DirectoryConfig parse_config(std::string_view text, const std::string& file,
                              const std::string& token_file_flag = "");
 
 // What a request without a token may do: auth.anonymous, else `read` when the directory
-// listens on a loopback address only and `none` otherwise (docs/security.md#requests-without-a-token).
+// listens on a loopback address only and `none` otherwise
+// (docs/security.md#requests-without-a-token).
 Anonymous anonymous_access(const DirectoryConfig& cfg);
 
 // Command-line flags win over the file; empty strings leave the file's value. Throws

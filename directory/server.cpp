@@ -82,6 +82,9 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   Api api(
       {identity.name, identity.advertise,
        [&](const Caller& caller, const net::HttpRequest& r, int status, const std::string& note) {
+         // Checked first: making the target printable costs an allocation per write even when
+         // the trail is off (log_level warn).
+         if (!audit->should_log(spdlog::level::info)) return;
          // The target is as sent (percent-encoded, with its query), made safe for a log line.
          audit->info("token={} from={} {} {} {}{}{}", caller.name.empty() ? "-" : caller.name,
                      r.remote, r.method, model::printable(r.target), status,

@@ -41,9 +41,7 @@ std::string State::new_lease_id() {
   }
 }
 
-std::optional<ApiError> State::check_holder(const LeaseEntry& entry, const Caller& caller,
-                                            const std::string& what) const {
-  if (caller.may_use(entry.holder)) return std::nullopt;
+ApiError State::not_yours(const Caller& caller, const std::string& what) {
   return ApiError{
       403, "forbidden",
       (caller.name.empty() ? std::string("a request without a token") : "token " + caller.name) +
@@ -60,7 +58,7 @@ Outcome<model::Lease> State::grant(std::optional<std::int64_t> ttl_seconds, std:
   model::Lease lease{new_lease_id(), std::chrono::seconds(ttl), std::move(owner)};
   auto deadline = clock_.now() + lease.ttl;
   deadlines_.emplace(deadline, lease.id);
-  leases_.emplace(lease.id, LeaseEntry{lease, caller.key, deadline, {}});
+  leases_.emplace(lease.id, LeaseEntry{lease, std::string(caller.key), deadline, {}});
   ++counters_.leases_granted;
   return lease;
 }
@@ -70,7 +68,7 @@ Outcome<> State::keepalive(const std::string& lease_id, const Caller& caller) {
   if (it == leases_.end())
     return ApiError{404, "lease_not_found", "lease " + lease_id + " is unknown or expired"};
   auto& entry = it->second;
-  if (auto refused = check_holder(entry, caller, "lease " + lease_id)) return *refused;
+  if (!caller.may_use(entry.holder)) return not_yours(caller, "lease " + lease_id);
   if (entry.deadline <= clock_.now()) {
     // Expired but not swept yet: renewing it now would revive instances consumers may have
     // already dropped. Sweep it here, as the timer would.
@@ -89,7 +87,7 @@ Outcome<> State::revoke(const std::string& lease_id, const Caller& caller) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end())
     return ApiError{404, "lease_not_found", "lease " + lease_id + " is unknown or expired"};
-  if (auto refused = check_holder(it->second, caller, "lease " + lease_id)) return *refused;
+  if (!caller.may_use(it->second.holder)) return not_yours(caller, "lease " + lease_id);
   drop_lease(it);
   ++counters_.leases_revoked;
   return Done{};
@@ -130,7 +128,7 @@ Outcome<> State::put_instance(model::Instance in, const Caller& caller) {
   auto lease = leases_.find(in.lease);
   if (lease == leases_.end())
     return ApiError{404, "lease_not_found", "lease " + in.lease + " is unknown or expired"};
-  if (auto refused = check_holder(lease->second, caller, "lease " + in.lease)) return *refused;
+  if (!caller.may_use(lease->second.holder)) return not_yours(caller, "lease " + in.lease);
   auto key = std::make_pair(in.service, in.id);
   if (!lease->second.instances.contains(key) &&
       lease->second.instances.size() >= options_.max_instances_per_lease) {
@@ -143,9 +141,8 @@ Outcome<> State::put_instance(model::Instance in, const Caller& caller) {
   if (auto svc = instances_.find(in.service); svc != instances_.end())
     if (auto it = svc->second.find(in.id); it != svc->second.end())
       if (auto old = leases_.find(it->second.lease); old != leases_.end())
-        if (auto refused =
-                check_holder(old->second, caller, "instance " + in.service + "/" + in.id))
-          return *refused;
+        if (!caller.may_use(old->second.holder))
+          return not_yours(caller, "instance " + in.service + "/" + in.id);
   auto& svc = instances_[in.service];
   auto existing = svc.find(in.id);
   if (existing != svc.end()) {
@@ -176,8 +173,8 @@ Outcome<> State::delete_instance(const std::string& service, const std::string& 
   if (svc == instances_.end() || !svc->second.contains(id))
     return ApiError{404, "instance_not_found", "service " + service + " has no instance " + id};
   if (auto lease = leases_.find(svc->second.at(id).lease); lease != leases_.end()) {
-    if (auto refused = check_holder(lease->second, caller, "instance " + service + "/" + id))
-      return *refused;
+    if (!caller.may_use(lease->second.holder))
+      return not_yours(caller, "instance " + service + "/" + id);
     lease->second.instances.erase({service, id});
   }
   erase_instance(service, id);

@@ -94,9 +94,8 @@ class State {
   };
 
   void publish(model::Event event);
-  // 403 unless `caller` may use the lease; `what` names what was asked for in the message.
-  std::optional<ApiError> check_holder(const LeaseEntry& entry, const Caller& caller,
-                                       const std::string& what) const;
+  // The 403 for a caller that may not use another caller's lease or instance (`what`).
+  static ApiError not_yours(const Caller& caller, const std::string& what);
   void drop_lease(std::unordered_map<std::string, LeaseEntry>::iterator it);
   void erase_instance(const std::string& service, const std::string& id);
   std::string new_lease_id();

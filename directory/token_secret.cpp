@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <stdexcept>
 
 namespace dstack::directory {
@@ -29,9 +30,17 @@ std::string new_token_secret() {
 }
 
 std::string secret_digest(std::string_view secret) {
+  // Requests digest their secrets: fetch SHA-256's implementation once and keep a context per
+  // thread; EVP_Digest fetches and allocates on each call, which costs more than the hash
+  // (docs/benchmarks.md#access-controls-cost-2026-12-03).
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
+                                                                            EVP_MD_CTX_free);
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int size = 0;
-  if (EVP_Digest(secret.data(), secret.size(), md.data(), &size, EVP_sha256(), nullptr) != 1)
+  if (!sha256 || !ctx || EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), secret.data(), secret.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md.data(), &size) != 1)
     throw std::runtime_error("cannot hash a token secret: SHA-256 failed");
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

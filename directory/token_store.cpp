@@ -43,6 +43,7 @@ std::error_code TokenStore::put(const Token& token) {
   if (!token_log::encode({false, token}, payload)) return StoreErrc::invalid_record;
   if (const auto ec = log_.append(payload)) return ec;
   index(token);
+  ++generation_;
   return {};
 }
 
@@ -57,6 +58,7 @@ std::error_code TokenStore::remove(const std::string& name) {
   if (const auto ec = log_.append(payload)) return ec;
   unindex(it->second);
   tokens_.erase(it);
+  ++generation_;
   return {};
 }
 

@@ -38,6 +38,8 @@ class TokenStore {
   // The token whose secret has this digest (token_secret.hpp's secret_digest).
   const Token* find_by_digest(std::string_view digest) const;
   const std::map<std::string, Token>& tokens() const { return tokens_; }
+  // Moves on with every put and remove: a Token* found before is valid while it has not.
+  std::uint64_t generation() const { return generation_; }
 
   const Recovery& recovery() const { return log_.recovery(); }
   const std::filesystem::path& file() const { return log_.file(); }
@@ -52,6 +54,7 @@ class TokenStore {
   std::map<std::string, Token> tokens_;
   // digest -> name. A multimap: random secrets never share a digest, but a file could.
   std::unordered_multimap<std::string, std::string> by_digest_;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace dstack::directory
