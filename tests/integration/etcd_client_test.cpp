@@ -196,6 +196,75 @@ TEST_F(EtcdBackend, AClusterWithAuthTakesAUserAndPasswordAndRefusesOthers) {
   EXPECT_THROW(RegistryRunner(etcd.address(), "just-a-token"), std::runtime_error);
 }
 
+// docs/etcd.md#policies-as-etcd-roles: each policy as an etcd role with key-prefix
+// permissions, set up here through etcd's API exactly as the documented etcdctl lines do. A
+// watson user limited to emitter's instances registers emitter and cannot register payments; a
+// reader reads and cannot write; a deployer limited to emitter's routes sets emitter's and not
+// emitterx's.
+TEST_F(EtcdBackend, RolesLimitEachUserToItsPolicysKeys) {
+  auto prefix_end = [](std::string prefix) {
+    ++prefix.back();
+    return prefix;
+  };
+  auto grant = [&](const std::string& role, const std::string& type, const std::string& key,
+                   bool prefix) {
+    json perm{{"permType", type}, {"key", EtcdCluster::b64(key)}};
+    if (prefix) perm["range_end"] = EtcdCluster::b64(prefix_end(key));
+    etcd.call("/v3/auth/role/grant", {{"name", role}, {"perm", perm}});
+  };
+  auto user = [&](const std::string& name, const std::string& role) {
+    etcd.call("/v3/auth/user/add", {{"name", name}, {"password", "pw-" + name}});
+    if (!role.empty()) etcd.call("/v3/auth/role/add", {{"name", role}});
+    etcd.call("/v3/auth/user/grant", {{"user", name}, {"role", role}});
+  };
+  user("root", "root");
+  user("vm101", "dstack-register-emitter");  // register:emitter
+  grant("dstack-register-emitter", "READWRITE", "/dstack/instances/emitter/", true);
+  user("sherlock", "dstack-read");  // read
+  grant("dstack-read", "READ", "/dstack/", true);
+  user("deployer", "dstack-routes-emitter");  // routes:emitter
+  grant("dstack-routes-emitter", "READWRITE", "/dstack/routes/emitter", false);
+  grant("dstack-routes-emitter", "READWRITE", "/dstack/routes/emitter/", true);
+  etcd.call("/v3/auth/enable", json::object());
+
+  RegistryRunner vm101(etcd.address(), "vm101:pw-vm101");
+  auto lease = vm101.run(vm101->grant_lease(std::chrono::seconds(10), "vm101"));
+  ASSERT_TRUE(lease) << lease.error().message;
+  model::Instance in;
+  in.service = "emitter";
+  in.id = "vm101";
+  in.lease = lease->id;
+  in.url = "http://10.0.0.1:8080";
+  auto mine = vm101.run(vm101->put_instance(in));
+  EXPECT_TRUE(mine) << mine.error().message;
+  in.service = "payments";
+  auto theirs = vm101.run(vm101->put_instance(in));
+  ASSERT_FALSE(theirs);
+  EXPECT_EQ(theirs.error().kind, ErrorKind::unauthorized) << theirs.error().message;
+  EXPECT_THAT(theirs.error().message, ::testing::HasSubstr("permission denied"));
+  model::Route route;
+  route.service = "emitter";
+  route.targets = {{"1", 100}};
+  EXPECT_FALSE(vm101.run(vm101->put_route(route)));
+
+  RegistryRunner sherlock(etcd.address(), "sherlock:pw-sherlock");
+  auto snapshot = sherlock.run(sherlock->snapshot());
+  ASSERT_TRUE(snapshot) << snapshot.error().message;
+  ASSERT_EQ(snapshot->instances.size(), 1u);
+  EXPECT_EQ(snapshot->instances[0].service, "emitter");
+  EXPECT_FALSE(sherlock.run(sherlock->put_route(route)));
+
+  RegistryRunner deployer(etcd.address(), "deployer:pw-deployer");
+  auto set = deployer.run(deployer->put_route(route));
+  EXPECT_TRUE(set) << set.error().message;
+  route.consumer = "monolith";
+  auto per_consumer = deployer.run(deployer->put_route(route));
+  EXPECT_TRUE(per_consumer) << per_consumer.error().message;
+  route.service = "emitterx";
+  route.consumer = "";
+  EXPECT_FALSE(deployer.run(deployer->put_route(route)));
+}
+
 // dw watch on etcd: a compacted revision is said by the watch's first answer, not when it opens;
 // dw must carry on from the present then, as it does when the directory forgets its revision.
 TEST(EtcdCluster3, DwWatchCarriesOnAfterCompaction) {
@@ -268,6 +337,38 @@ TEST(EtcdTls, EtcdsSpeaksTlsAndChecksTheCertificate) {
 
   RegistryRunner plain("etcd://127.0.0.1:" + std::to_string(client));
   EXPECT_FALSE(plain.run(plain->health()));
+}
+
+// docs/security.md#client-certificates: an etcds:// cluster with --client-cert-auth accepts
+// the client certificate its CA signed, presented as watson and sherlock do (tls_cert,
+// tls_key), and refuses a client without one.
+TEST(EtcdTls, ClientCertificatesReachAClusterThatRequiresThem) {
+  TempDir tmp;
+  const TestCa ca(tmp.path(), "ca");
+  const auto server = ca.issue("etcd"), client = ca.issue("vm101");
+  const auto port = free_port(), peer = free_port();
+  const std::string client_url = "https://127.0.0.1:" + std::to_string(port);
+  const std::string peer_url = "http://127.0.0.1:" + std::to_string(peer);
+  Process etcd({"/usr/bin/etcd", "--name=mtls", "--data-dir=" + (tmp.path() / "data").string(),
+                "--listen-client-urls=" + client_url, "--advertise-client-urls=" + client_url,
+                "--listen-peer-urls=" + peer_url, "--initial-advertise-peer-urls=" + peer_url,
+                "--initial-cluster=mtls=" + peer_url, "--cert-file=" + server.cert.string(),
+                "--key-file=" + server.key.string(), "--client-cert-auth",
+                "--trusted-ca-file=" + ca.cert().string(), "--logger=zap", "--log-level=warn"},
+               tmp.path());
+  const std::string address = "etcds://127.0.0.1:" + std::to_string(port);
+  RegistryRunner with(address, "", ca.cert().string(), client.cert.string(), client.key.string());
+  ASSERT_TRUE(poll_until(
+      30s, [&] { return static_cast<bool>(with.run(with->health())); }, 100ms))
+      << etcd.stderr_text();
+  model::Route r;
+  r.service = "emitter";
+  r.targets = {{"1", 100}};
+  auto put = with.run(with->put_route(r));
+  EXPECT_TRUE(put) << put.error().message;
+
+  RegistryRunner without(address, "", ca.cert().string());
+  EXPECT_FALSE(without.run(without->health()));
 }
 
 }  // namespace

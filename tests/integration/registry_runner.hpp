@@ -24,16 +24,17 @@ std::optional<ErrorKind> failure_kind(const R& result) {
 
 class RegistryRunner {
  public:
-  // Throws when `address` does not parse. `ca_file`: trust that CA for https:// and etcds://.
+  // Throws when `address` does not parse. `ca_file`: trust that CA for https:// and etcds://;
+  // `cert` and `key`: present that client certificate there. As the daemons build their
+  // settings (registry::client_settings).
   explicit RegistryRunner(const std::string& address, std::string token = {},
-                          std::string ca_file = {}) {
+                          std::string ca_file = {}, std::string cert = {}, std::string key = {}) {
     auto parsed = registry::parse_directory_address(address);
     if (auto* why = std::get_if<std::string>(&parsed)) throw std::runtime_error(*why);
-    registry::ClientSettings settings;
-    settings.token = std::move(token);
+    auto settings = registry::client_settings(std::move(token), std::move(ca_file), std::move(cert),
+                                              std::move(key));
     // The daemons' own timeouts: tests see what watson, sherlock and dw would.
     settings.watch_idle_timeout = 5s;
-    if (!ca_file.empty()) settings.http.tls = net::ClientTls{std::move(ca_file), true};
     reg_ = registry::make_registry(io_.get_executor(), std::get<registry::DirectoryAddress>(parsed),
                                    settings);
   }
