@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/authority.hpp"
 
+#include <openssl/crypto.h>
+
 #include "common/model/json.hpp"
 #include "common/model/validate.hpp"
 #include "directory/token_secret.hpp"
-
-#include <openssl/crypto.h>
 
 namespace dstack::directory {
 namespace {
