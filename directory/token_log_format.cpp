@@ -34,11 +34,7 @@ bool encode(const Op& op, std::string& payload_out, std::string* why) {
     j["expires"] = op.token.expires;
   }
   std::string payload;
-  try {
-    payload = j.dump();
-  } catch (const json::exception&) {  // dump() refuses invalid UTF-8
-    return fail(why, "a string is not valid UTF-8");
-  }
+  if (!store_json::dump(j, payload, why)) return false;
   Op back;
   if (!decode_payload(payload, back, why)) return false;
   if (back.token.name != op.token.name || (!op.remove && back.token != op.token))
@@ -48,8 +44,8 @@ bool encode(const Op& op, std::string& payload_out, std::string* why) {
 }
 
 bool decode_payload(std::string_view payload, Op& op, std::string* why) {
-  const json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return fail(why, "not a JSON object");
+  const json j = store_json::parse_object(payload, why);
+  if (j.is_discarded()) return false;
   std::string kind;
   op = Op{};
   if (!get_string(j, "op", kind, why) || !get_string(j, "name", op.token.name, why)) return false;

@@ -7,8 +7,8 @@
 // and by digest), or refuses exactly what the parse calls corrupt, and loads the same again
 // afterwards. The first input byte picks the file: the rest as is, or with every record's
 // checksum made right, so that mutated payloads get past the checksum to the decoder.
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
