@@ -128,9 +128,7 @@ SherlockConfig read_sherlock_config(const config::Document& doc, config::Errors&
   read_tcp(r, cfg);
   read_haproxy(r.map("haproxy"), cfg.haproxy);
   cfg.state_dir = r.string("state_dir", cfg.state_dir, absolute_path);
-  cfg.token_file = r.string("token_file", "", [&cfg](std::string_view file) {
-    return config::read_token(file, cfg.token);
-  });
+  cfg.token_file = registry::read_token_file(r, cfg.token);
   cfg.directory_ca_file = r.string("directory_ca_file", "", readable_file);
   registry::read_client_certificate(r, cfg.tls_cert, cfg.tls_key);
   cfg.listen =

@@ -39,9 +39,7 @@ WatsonConfig read_watson_config(const config::Document& doc, config::Errors& err
   cfg.services_dir = r.string("services_dir", cfg.services_dir, [](std::string_view dir) {
     return dir.empty() ? std::optional<std::string>("must not be empty") : std::nullopt;
   });
-  cfg.token_file = r.string("token_file", "", [&cfg](std::string_view file) {
-    return config::read_token(file, cfg.token);
-  });
+  cfg.token_file = registry::read_token_file(r, cfg.token);
   cfg.directory_ca_file = r.string("directory_ca_file", "", config::readable_file);
   registry::read_client_certificate(r, cfg.tls_cert, cfg.tls_key);
   // Leases count whole seconds on the wire, so 1500ms would be silently cut: refuse it.

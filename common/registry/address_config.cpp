@@ -2,6 +2,7 @@
 #include "common/registry/address_config.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 
@@ -19,6 +20,18 @@ std::optional<std::string> check_directory(std::string_view text) {
 }
 
 }  // namespace
+
+std::string read_token_file(config::MapReader& r, std::string& token) {
+  return r.string("token_file", "", [&token](std::string_view file) {
+    auto problem = config::read_token(file, token);
+    std::error_code ec;
+    if (problem && !std::filesystem::exists(std::filesystem::path(file), ec) && !ec)
+      *problem +=
+          "; an admin makes this host's token with `dw token create NAME --policy ...`"
+          " (docs/install.md#a-token-for-each-host)";
+    return problem;
+  });
+}
 
 void read_client_certificate(config::MapReader& r, std::string& cert, std::string& key) {
   cert = r.string("tls_cert", "", config::readable_file);

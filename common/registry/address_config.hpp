@@ -31,6 +31,11 @@ void override_directories(std::vector<DirectoryAddress>& directories,
 // neither, each readable, and a key that matches the certificate; problems reported at the keys.
 void read_client_certificate(config::MapReader& r, std::string& cert, std::string& key);
 
+// `token_file` of an agent's YAML: its first line, trimmed, into `token`. The packaged configs
+// name a file of the host's own that an admin makes, so a missing one is reported with how to
+// make it (docs/install.md#a-token-for-each-host). Returns the path ("" when not set).
+std::string read_token_file(config::MapReader& r, std::string& token);
+
 // For an etcd directory the token file holds USER:PASSWORD (etcd has users, not bearer tokens):
 // a problem saying so when `token` is given but is not of that form.
 std::optional<std::string> check_token_for(const std::vector<DirectoryAddress>& directories,

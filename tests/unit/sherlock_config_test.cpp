@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -150,6 +151,10 @@ TEST_F(SherlockConfigTest, ProblemsNameTheKeyAndPosition) {
               ElementsAre("1:22: haproxy.timeouts.conect: unknown key"));
   EXPECT_THAT(problems("listen: 127.0.0.1:8000\n"),
               ElementsAre("1:9: listen: is the same address as proxy.listen"));
+  EXPECT_THAT(problems("token_file: /nonexistent/sherlock.token\n"),
+              ElementsAre("1:13: token_file: \"/nonexistent/sherlock.token\": cannot read: No such "
+                          "file or directory; an admin makes this host's token with `dw token "
+                          "create NAME --policy ...` (docs/install.md#a-token-for-each-host)"));
   EXPECT_THAT(problems("state_dir: relative/dir\nbogus: 1\n"),
               ElementsAre("1:12: state_dir: must be an absolute path", "2:1: bogus: unknown key"));
 }
@@ -185,10 +190,21 @@ TEST_F(SherlockConfigTest, FlagsOverrideTheFile) {
 }
 
 // The packaged example states the defaults: it must load, and load to exactly them.
-TEST_F(SherlockConfigTest, ExampleFileInEtcIsTheDefaults) {
+// etc/sherlock.yaml is what the package installs: the defaults, but for the host's own token,
+// which an admin makes after installing (docs/install.md#a-token-for-each-host).
+TEST_F(SherlockConfigTest, ExampleFileInEtcIsTheDefaultsAndAHostToken) {
   const auto etc =
       std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "etc";
-  auto cfg = load_sherlock_config((etc / "sherlock.yaml").string(), true);
+  std::ifstream in(etc / "sherlock.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string packaged = "token_file: /etc/datawire/sherlock.token\n";
+  const auto at = text.find(packaged);
+  ASSERT_NE(at, std::string::npos) << "etc/sherlock.yaml names no host token";
+  const auto token = write("sherlock.token", "made-by-dw-token-create\n");
+  text.replace(at, packaged.size(), "token_file: " + token + "\n");
+  auto cfg = parse_sherlock_config(text, "sherlock.yaml");
+  EXPECT_EQ(cfg.token, "made-by-dw-token-create");
+  EXPECT_EQ(cfg.token_file, token);
   auto defaults = default_sherlock_config();
   ASSERT_EQ(cfg.directories.size(), 1u);
   EXPECT_EQ(cfg.directories[0].to_string(), defaults.directories[0].to_string());
@@ -197,7 +213,6 @@ TEST_F(SherlockConfigTest, ExampleFileInEtcIsTheDefaults) {
   EXPECT_EQ(cfg.tcp, defaults.tcp);
   EXPECT_EQ(cfg.haproxy, defaults.haproxy);
   EXPECT_EQ(cfg.state_dir, defaults.state_dir);
-  EXPECT_EQ(cfg.token_file, defaults.token_file);
   EXPECT_EQ(cfg.listen.to_string(), defaults.listen.to_string());
   EXPECT_EQ(cfg.log_level, defaults.log_level);
 }
