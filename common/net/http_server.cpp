@@ -12,6 +12,7 @@
 
 #include "common/log/log.hpp"
 #include "common/net/http_beast.hpp"
+#include "common/net/read_size.hpp"
 
 namespace dstack::net {
 
@@ -287,16 +288,21 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
   }
 
   beast::flat_buffer buffer;
+  ReadSize read_size;
   std::string pending;  // answers not yet written
   constexpr std::size_t kMaxPending = 64 << 10;
   for (;;) {
     if (buffer.size() == 0) {
+      // A connection back to single requests gives its large buffer back.
+      if (buffer.capacity() > 2 * read_size.next()) buffer.shrink_to_fit();
       // Idle between requests: the longer idle timeout applies until the first byte arrives.
       lowest.expires_after(limits.idle_timeout);
-      auto read = stream.async_read_some(buffer.prepare(4096), redirect_error(use_awaitable, ec));
+      auto read = stream.async_read_some(buffer.prepare(read_size.next()),
+                                         redirect_error(use_awaitable, ec));
       auto n = co_await std::move(read);
       if (ec) break;
       buffer.commit(n);
+      read_size.got(n);
     }
     lowest.expires_after(limits.request_timeout);
     // The same steps as read_requests() (http_parse.hpp), which the fuzz targets run.

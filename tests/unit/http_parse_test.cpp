@@ -4,6 +4,7 @@
 // and what a client makes of an answer or a stream, whatever sizes the bytes arrive in.
 
 #include "common/net/http_parse.hpp"
+#include "common/net/read_size.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -119,6 +120,25 @@ TEST(ReadStream, AStreamCutMidLineIsAnError) {
                        kWhole);
   EXPECT_TRUE(r.lines.empty());
   EXPECT_EQ(r.end.code, "unreachable");
+}
+
+// The server's read size (common/net/read_size.hpp): it grows while a pipelining client fills
+// every read, to the cap, and goes back down once the client sends one request at a time.
+TEST(ReadSize, GrowsForAPipeliningClientAndShrinksBack) {
+  ReadSize size;
+  EXPECT_EQ(size.next(), 4096u);
+  size.got(300);  // one request: no change
+  EXPECT_EQ(size.next(), 4096u);
+  for (std::size_t expected : {8192u, 16384u, 32768u, 65536u, 65536u}) {
+    size.got(size.next());
+    EXPECT_EQ(size.next(), expected);
+  }
+  size.got(40000);  // a partly filled read keeps the size
+  EXPECT_EQ(size.next(), 65536u);
+  for (std::size_t expected : {32768u, 16384u, 8192u, 4096u, 4096u}) {
+    size.got(300);
+    EXPECT_EQ(size.next(), expected);
+  }
 }
 
 }  // namespace
