@@ -83,7 +83,7 @@ int run_register(const Common& common, const RegisterOptions& options) {
     for (auto& id : leases) file << id << '\n';
   }
   std::printf(
-      "grants=%zu grant_rate=%.0f registrations=%llu register_rate=%.0f register_cpu_us=%.1f "
+      "grants=%zu grant_rate=%.0f registrations=%llu register_rate=%.0f register_cpu_us=%.2f "
       "register_cpu_share=%.2f register_wait_share=%.2f failed=%llu\n",
       leases.size(), granted.rate(), static_cast<unsigned long long>(registered.ok),
       registered.rate(), registered.cpu_us_per_ok(), registered.cpu_share(),
@@ -112,7 +112,7 @@ int run_keepalive(const Common& common, const std::string& leases_file) {
   auto result = run_pipeline(spec);
   bool failed = report_error("keepalive", result);
   std::printf(
-      "keepalives=%llu keepalive_rate=%.0f keepalive_cpu_us=%.1f keepalive_cpu_share=%.2f "
+      "keepalives=%llu keepalive_rate=%.0f keepalive_cpu_us=%.2f keepalive_cpu_share=%.2f "
       "keepalive_wait_share=%.2f failed=%llu\n",
       static_cast<unsigned long long>(result.ok), result.rate(), result.cpu_us_per_ok(),
       result.cpu_share(), result.wait_share(), static_cast<unsigned long long>(result.failed));
