@@ -19,6 +19,9 @@ namespace {
 // at once instead of waiting for `fall` checks (docs/notes/haproxy-2.6.md §6).
 constexpr const char* kCheckTail = " fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down";
 
+// Host: <service>.service.dstack routes like Host: <service> (docs/sherlock.md#by-host-name).
+constexpr const char* kServiceDomain = ".service.dstack";
+
 std::string ms(Duration d) {
   return std::to_string(d.count()) + "ms";
 }
@@ -158,9 +161,15 @@ void defaults_section(std::string& out, const SherlockConfig& cfg) {
 
 void frontend_section(std::string& out, const RuntimePaths& paths) {
   out += "\nfrontend fe_proxy\n";
+  // HTTP/1.1, and HTTP/2 with prior knowledge (gRPC clients), on the same port: HAProxy tells
+  // them apart by the connection preface.
   out += "    bind " + word(paths.proxy_bind) + "\n";
-  // Host: <service>[:port] first, keeping the whole path; else the first path segment, matched
-  // exactly (a prefix match would send /emitterx to emitter).
+  // Streamed answers (server-sent events, gRPC streams, long polls) leave as they arrive: by
+  // default HAProxy lets the kernel hold small writes back (MSG_MORE), some 200 ms per event.
+  out += "    option http-no-delay\n";
+  // Host: <service>[:port] or <service>.service.dstack[:port] first (host_only lowercases and
+  // drops the port), keeping the whole path; else the first path segment, matched exactly (a
+  // prefix match would send /emitterx to emitter).
   out += "    http-request set-var(txn.be) req.hdr(host),host_only,map_str(" +
          argument(paths.host_map) + ")\n";
   out += "    http-request set-var(txn.route) str(host) if { var(txn.be) -m found }\n";
@@ -259,6 +268,9 @@ std::string server_arguments(const PlannedServer& s, const SherlockConfig& confi
     out += " ssl verify required ca-file " + word(paths.ca_file) + " sni str(" + s.host +
            ") verifyhost " + s.host;
   }
+  // HTTP/2 to http2 and grpc instances (docs/sherlock.md#protocols): over TLS chosen by ALPN,
+  // in the clear spoken at once (h2c with prior knowledge, as gRPC servers expect).
+  if (s.h2) out += s.tls ? " alpn h2" : " proto h2";
   out += " check";
   // Explicit, though implied for config servers: `add server` checks over plain TCP without it.
   if (s.tls) out += " check-ssl check-sni " + s.host;
@@ -287,6 +299,7 @@ RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& con
     const std::string entry = be.service + " " + backend_name(be.service) + "\n";
     r.path_map += entry;
     if (!not_hosts.contains(be.service)) r.host_map += entry;
+    r.host_map += be.service + kServiceDomain + " " + backend_name(be.service) + "\n";
   }
   return r;
 }

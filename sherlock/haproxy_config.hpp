@@ -10,14 +10,17 @@
 // - defaults: mode http, the timeouts, retries + option redispatch 1 + retry-on conn-failure
 //   empty-response response-timeout, option idle-close-on-response,
 //   load-server-state-from-file global; extra_defaults lines.
-// - frontend on proxy.listen: Host (host_only) looked up in host.map first, else the first path
-//   segment looked up exactly in path.map (so /emitterx is not emitter); unknown: 404 whose
-//   one-line body names a sanitised, truncated service name.
+// - frontend on proxy.listen (HTTP/1.1 and HTTP/2 with prior knowledge), option http-no-delay
+//   (streamed answers are not held back): Host (host_only) looked up in host.map first, where
+//   each service is there as <service> and <service>.service.dstack, else the first path segment
+//   looked up exactly in path.map (so /emitterx is not emitter); unknown: 404 whose one-line
+//   body names a sanitised, truncated service name.
 // - one backend per http service: path rewrite (the /svc prefix replaced by the base path, the
 //   query kept) only when routed by path; L7 retries only for GET and OPTIONS; a 503 with a
 //   one-line body when no server can take the request; balance roundrobin; one server line per
 //   planned server: address:port, weight, TLS (ssl verify required, ca-file, sni, verifyhost)
-//   when tls, and `check inter <health_check_interval> fall 2 rise 2 observe layer4 error-limit 1
+//   when tls, HTTP/2 for http2 and grpc services (`proto h2`, or `alpn h2` with tls), and
+//   `check inter <health_check_interval> fall 2 rise 2 observe layer4 error-limit 1
 //   on-error mark-down` (a plain TCP check: the service's own health path is unknown here, and
 //   watson checks the application).
 // - one `listen` in mode tcp per tcp service on 127.0.0.1:<port>, named like a backend, with
@@ -40,7 +43,8 @@ struct RenderedConfig {
   std::string path_map;  // "<service> <backend>\n" per http service
   // The same keys, for Host: <service>[:port], except names clients use to reach the proxy
   // itself (`localhost`, `localhost.localdomain`, `127.0.0.1`, the proxy's listen host): Host
-  // routing is tried first, so such a service would capture every request.
+  // routing is tried first, so such a service would capture every request; and
+  // "<service>.service.dstack <backend>\n" for every http service.
   std::string host_map;
 };
 

@@ -10,6 +10,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/model/json.hpp"
 #include "common/model/url.hpp"
 #include "common/model/validate.hpp"
 #include "sherlock/weights.hpp"
@@ -137,6 +138,21 @@ bool is_tcp(const Candidate& c) {
   return c.url.scheme == "tcp";
 }
 
+// The protocol most candidates speak; ties go to the first in http, http2, grpc order.
+model::Protocol majority_protocol(const std::vector<Candidate>& cs) {
+  std::map<model::Protocol, int> counts;
+  for (const auto& c : cs) ++counts[model::protocol_of(*c.instance)];
+  auto best = model::Protocol::http;
+  int best_count = 0;
+  for (const auto& [protocol, n] : counts) {
+    if (n > best_count) {
+      best = protocol;
+      best_count = n;
+    }
+  }
+  return best;
+}
+
 // Drops the candidates of the other kind than the backend's, reporting each.
 void keep_kind(const std::string& service, PlannedBackend& be, std::vector<Candidate>& cs,
                std::vector<std::string>& problems) {
@@ -179,8 +195,9 @@ void add_servers(const std::string& service, PlannedBackend& be, const std::vect
       }
     }
     usable.push_back(*c.instance);
-    servers[c.instance->id] =
-        PlannedServer{c.instance->id, *address, c.url.port, c.url.scheme == "https", c.url.host, 0};
+    const bool h2 = be.protocol == model::Protocol::http2 || be.protocol == model::Protocol::grpc;
+    servers[c.instance->id] = PlannedServer{
+        c.instance->id, *address, c.url.port, c.url.scheme == "https", c.url.host, 0, h2};
   }
   std::vector<PlannedServer> planned;
   for (const auto& w : server_weights(usable, routes, config.consumer)) {
@@ -206,6 +223,7 @@ std::optional<PlannedBackend> plan_service(const std::string& service, const Ser
   be.service = service;
   if (auto port = config.tcp.find(service); port != config.tcp.end()) {
     be.mode = PlannedBackend::Mode::tcp;
+    be.protocol = model::Protocol::tcp;
     be.tcp_port = port->second;
   } else if (!cs.empty() && std::all_of(cs.begin(), cs.end(), is_tcp)) {
     problems.push_back(service_label(service) +
@@ -216,6 +234,15 @@ std::optional<PlannedBackend> plan_service(const std::string& service, const Ser
   keep_kind(service, be, cs, problems);
 
   if (be.mode == PlannedBackend::Mode::http) {
+    be.protocol = majority_protocol(cs);
+    std::erase_if(cs, [&](const Candidate& c) {
+      const auto protocol = model::protocol_of(*c.instance);
+      if (protocol == be.protocol) return false;
+      problems.push_back(instance_label(service, c.instance->id) + ": left out: its protocol " +
+                         model::to_string(protocol) + " differs from the service's " +
+                         model::to_string(be.protocol) + " (the one most instances speak)");
+      return true;
+    });
     // Counted before hosts are resolved, so a name that stops resolving for a while does not
     // move the base path (and force a reload).
     be.base_path = majority_path(cs);
@@ -246,7 +273,7 @@ Plan make_plan(const std::map<std::string, ServiceView>& services, const Sherloc
 
 bool needs_reload(const Plan& a, const Plan& b) {
   const auto shape = [](const PlannedBackend& be) {
-    return std::tie(be.service, be.mode, be.base_path, be.tcp_port);
+    return std::tie(be.service, be.mode, be.protocol, be.base_path, be.tcp_port);
   };
   return !std::equal(a.backends.begin(), a.backends.end(), b.backends.begin(), b.backends.end(),
                      [&](const auto& x, const auto& y) { return shape(x) == shape(y); });

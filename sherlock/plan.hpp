@@ -16,6 +16,10 @@
 //   port under `tcp:`. An instance of the other kind than its service's is left out and
 //   reported; a tcp service without a `tcp:` port (every valid instance is tcp://) is reported
 //   and not served.
+// - The protocol (http, http2 or grpc; model::protocol_of): all instances of an HTTP service must
+//   speak the same, since HAProxy speaks one to the backend's servers; http2 and grpc are
+//   reached over HTTP/2. The protocol most instances have wins (ties: http, http2, grpc, in
+//   that order); instances with another are left out and reported.
 // - The base path: the path of the instances' URLs. All instances of a service must share it,
 //   because HAProxy rewrites the path before it picks a server. The path most instances have
 //   wins (ties: the shorter, then the smaller); instances with another path are left out and
@@ -48,6 +52,7 @@ struct PlannedServer {
   bool tls = false;
   std::string host;  // the URL's host: the SNI and the name verified, for tls
   int weight = 0;    // 0..256
+  bool h2 = false;   // spoken to over HTTP/2: h2c, or h2 by ALPN over tls
   bool operator==(const PlannedServer&) const = default;
 };
 
@@ -58,6 +63,7 @@ struct PlannedBackend {
   std::string base_path;              // http: "" for the root, else "/emitter" (no trailing '/')
   std::uint16_t tcp_port = 0;         // tcp: the listener's port on 127.0.0.1
   SharedList<PlannedServer> servers;  // by name; shared between copies of a plan
+  model::Protocol protocol = model::Protocol::http;  // http: http, http2 or grpc; tcp: tcp
   bool operator==(const PlannedBackend&) const = default;
 };
 
@@ -76,8 +82,8 @@ Plan make_plan(const std::map<std::string, ServiceView>& services, const Sherloc
                const std::map<std::string, std::string>& addresses);
 
 // True when going from `a` to `b` needs a new HAProxy configuration (a reload): services added
-// or removed, a mode, base path or tcp port changed. Servers, their addresses, ports, TLS and
-// weights change through the runtime API.
+// or removed, a mode, protocol, base path or tcp port changed. Servers, their addresses, ports, TLS
+// and weights change through the runtime API.
 bool needs_reload(const Plan& a, const Plan& b);
 
 }  // namespace dstack::sherlock

@@ -14,8 +14,10 @@ std::string address_words(const PlannedServer& s) {
   return "addr " + s.address + " port " + std::to_string(s.port);
 }
 
-bool same_tls(const PlannedServer& a, const PlannedServer& b) {
-  return a.tls == b.tls && (!a.tls || a.host == b.host);
+// What `set server` cannot change: TLS, its host, and HTTP/2 (a lingering server of a backend
+// whose protocol changed comes back only through a reload).
+bool same_transport(const PlannedServer& a, const PlannedServer& b) {
+  return a.tls == b.tls && (!a.tls || a.host == b.host) && a.h2 == b.h2;
 }
 
 const PlannedBackend* find_backend(const Plan& plan, const std::string& service) {
@@ -56,7 +58,7 @@ void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
         emit(b->name, "add server " + r + " " + server_arguments(*b, cfg, paths));
         emit(b->name, "enable health " + r);
         emit(b->name, "enable server " + r);
-      } else if (!same_tls(old->second, *b)) {
+      } else if (!same_transport(old->second, *b)) {
         out.needs_reload = true;
       } else {
         emit(b->name, "set server " + r + " " + address_words(*b));
@@ -68,7 +70,7 @@ void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
       continue;
     }
     // The same server in both: the common case, so nothing is built unless it changed.
-    if (!same_tls(*a, *b)) {
+    if (!same_transport(*a, *b)) {
       out.needs_reload = true;
     } else {
       if (a->address != b->address || a->port != b->port)

@@ -11,9 +11,9 @@
 // - back while lingering: set server addr/port, weight, state ready (the same name returns)
 // - moved:    set server be/s addr A port P
 // - weight:   set server be/s weight W
-// A change HAProxy cannot make at runtime (TLS on or off, another TLS host, a lingering server
-// that comes back with other TLS settings) and any backend whose shape changed (needs_reload)
-// make the diff ask for a reload instead.
+// A change HAProxy cannot make at runtime (TLS on or off, another TLS host, HTTP/2 on or off, a
+// lingering server that comes back with other such settings) and any backend whose shape changed
+// (needs_reload) make the diff ask for a reload instead.
 
 #include <map>
 #include <set>

@@ -79,6 +79,10 @@ int main(int argc, char** argv) {
                  "quick mode: the URL to check (default URL/liveness_check; tcp:// URLs are "
                  "connected to)")
       ->type_name("URL");
+  std::string quick_protocol;
+  app.add_option("--protocol", quick_protocol,
+                 "quick mode: http, http2, grpc or tcp (default: what URL says)")
+      ->type_name("PROTOCOL");
   app.add_option("--listen", flags.listen, "local API host:port (overrides listen)")
       ->type_name("HOST:PORT");
   app.add_option("--token-file", flags.token_file,
@@ -96,6 +100,10 @@ int main(int argc, char** argv) {
                  "--help\n";
     return exit_code::usage;
   }
+  if (!quick_protocol.empty() && quick_service.empty()) {
+    std::cerr << "watson: --protocol is for quick mode (watson -d DIR SERVICE URL --protocol P)\n";
+    return exit_code::usage;
+  }
   if (!check_url.empty() && quick_service.empty()) {
     std::cerr << "watson: --check is for quick mode (watson -d DIR SERVICE URL --check URL)\n";
     return exit_code::usage;
@@ -106,7 +114,8 @@ int main(int argc, char** argv) {
     apply_overrides(cfg, flags);
     RunOptions options;
     if (!quick_service.empty()) {
-      options.quick = watson::quick_service(quick_service, quick_url, quick_interval, check_url);
+      options.quick = watson::quick_service(quick_service, quick_url, quick_interval, check_url,
+                                            quick_protocol);
       // The seed ran one quick-mode watson per service: only an asked-for address must bind.
       options.listen_required = !flags.listen.empty();
     }

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "common/config/reader.hpp"
+#include "common/model/json.hpp"
 #include "common/model/url.hpp"
 #include "common/model/validate.hpp"
 #include "watson/service_reader.hpp"
@@ -57,6 +58,17 @@ void read_meta(config::MapReader& r, ServiceDefinition& def) {
   }
 }
 
+// `protocol` of a service file or --protocol: one of the four words, and agreeing with the URL
+// (model::check_protocol). Problems start with the value, for the caller to prefix.
+std::optional<std::string> read_protocol(const std::string& text, const std::string& url,
+                                         std::optional<model::Protocol>& out) {
+  const auto protocol = model::protocol_from_string(text);
+  if (!protocol)
+    return "\"" + model::printable(text) + "\" is not a protocol (http, http2, grpc, tcp)";
+  out = protocol;
+  return bare(model::check_protocol(out, url, ""));
+}
+
 // Whole seconds ("3", as the seed's command line had it) or a duration ("500ms").
 std::optional<Duration> parse_interval(const std::string& text) {
   const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
@@ -101,6 +113,9 @@ ServiceFile read_service_document(const config::Document& doc, std::size_t befor
   def.weight = static_cast<int>(r.integer("weight", 100, {0, 256}));
   read_tags(r, def);
   read_meta(r, def);
+  r.string("protocol", "", [&def](std::string_view text) {
+    return read_protocol(std::string(text), def.url, def.protocol);
+  });
   def.drain = r.duration("drain", 5s, {0ms, 10min});
   if (r.has("check")) {
     // Not a map: already reported, and "exactly one of" would only repeat it.
@@ -144,7 +159,8 @@ ServiceDefinition load_service_file(const std::string& path) {
 }
 
 ServiceDefinition quick_service(const std::string& service_arg, const std::string& url,
-                                const std::string& interval_text, const std::string& check_url) {
+                                const std::string& interval_text, const std::string& check_url,
+                                const std::string& protocol_text) {
   std::vector<std::string> problems;
   ServiceDefinition def;
   def.service = service_name(service_arg);
@@ -158,6 +174,12 @@ ServiceDefinition quick_service(const std::string& service_arg, const std::strin
   def.url = url;
   auto parsed = model::parse_instance_url(url, "URL:");
   if (auto* why = std::get_if<std::string>(&parsed)) problems.push_back(*why);
+  if (!protocol_text.empty()) {
+    if (auto why = read_protocol(protocol_text, url, def.protocol))
+      problems.push_back("--protocol: " + *why);
+  }
+  // HTTP/2 servers (gRPC's above all) need not answer an HTTP/1.1 GET: they are connected to.
+  const bool h2 = def.protocol == model::Protocol::http2 || def.protocol == model::Protocol::grpc;
 
   auto& check = def.check;
   if (!interval_text.empty()) {
@@ -180,7 +202,7 @@ ServiceDefinition quick_service(const std::string& service_arg, const std::strin
     if (auto why = detail::parse_http_check(check_url, check))
       problems.push_back("--check: " + *why);
   } else if (auto* u = std::get_if<model::InstanceUrl>(&parsed)) {
-    if (u->scheme == "tcp") {
+    if (u->scheme == "tcp" || h2) {
       check.kind = Check::Kind::tcp;
       check.tcp_host = u->host;
       check.tcp_port = u->port;

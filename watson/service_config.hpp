@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/core/duration.hpp"
+#include "common/model/model.hpp"
 
 namespace dstack::watson {
 
@@ -57,6 +59,7 @@ struct ServiceDefinition {
   int weight = 100;  // 0..256; 0 = drained
   std::vector<std::string> tags;
   std::map<std::string, std::string> meta;
+  std::optional<model::Protocol> protocol;  // absent: what the URL says (tcp:// tcp, else http)
 
   Duration drain = std::chrono::seconds(5);  // 0s..10m: time in maintenance before deregistering
   Check check;
@@ -91,9 +94,11 @@ ServicesDir load_services_dir(const std::string& dir,
 // Quick mode: `watson -d DIR SERVICE URL [INTERVAL] [--check URL]`. service_arg is a name or
 // `//host/.../name` (the last path element); interval_text is whole seconds ("3") or a
 // duration ("500ms"), empty for 3s; check_url empty means URL/liveness_check for an http(s) URL
-// and a tcp connect for a tcp URL. Throws config::ConfigError with lines that start with
-// `SERVICE: `, `URL: `, `INTERVAL: ` or `--check: `.
+// and a tcp connect for a tcp URL; protocol_text empty means what the URL says. Throws
+// config::ConfigError with lines that start with `SERVICE: `, `URL: `, `INTERVAL: `, `--check: `
+// or `--protocol: `.
 ServiceDefinition quick_service(const std::string& service_arg, const std::string& url,
-                                const std::string& interval_text, const std::string& check_url);
+                                const std::string& interval_text, const std::string& check_url,
+                                const std::string& protocol_text = "");
 
 }  // namespace dstack::watson

@@ -161,6 +161,7 @@ std::optional<model::Instance> ServiceRunner::desired() const {
   in.health = health_.health();
   in.tags = def_.tags;
   in.meta = def_.meta;
+  in.protocol = def_.protocol;
   return in;
 }
 

@@ -21,6 +21,8 @@ std::string join(const Problems& problems);
 const char* to_string(Health h);
 std::optional<Health> health_from_string(std::string_view s);
 const char* to_string(Event::Type t);
+const char* to_string(Protocol p);
+std::optional<Protocol> protocol_from_string(std::string_view s);
 
 nlohmann::json to_json(const Lease& lease);
 nlohmann::json to_json(const Instance& instance);
@@ -33,7 +35,7 @@ nlohmann::json to_json(const Event& event);
 nlohmann::json to_json(const DirectoryHealth& health);
 
 // The body of PUT /v1/services/{svc}/instances/{id}: {"lease","url","version","weight","health",
-// "tags","meta"}; service and id come from the path. Unknown keys are refused.
+// "tags","meta","protocol"}; service and id come from the path. Unknown keys are refused.
 std::variant<Instance, Problems> instance_from_request(const nlohmann::json& body,
                                                        std::string service, std::string id);
 // The body of PUT /v1/routes/{svc}: {"targets":[{"version":"2","weight":10}]}.

@@ -185,6 +185,14 @@ void read_instance_body(Fields& f, Instance& out, bool defaults) {
   }
   read_tags(f, out);
   read_meta(f, out);
+  if (auto protocol = f.string("protocol", false)) {
+    if (auto p = protocol_from_string(*protocol)) {
+      out.protocol = *p;
+      f.add(check_protocol(out.protocol, out.url, f.name("protocol")));
+    } else {
+      f.add(invalid(f.name("protocol"), *protocol, "must be one of http, http2, grpc, tcp"));
+    }
+  }
 }
 
 void read_targets(Fields& f, std::vector<RouteTarget>& out, bool strict_keys) {

@@ -59,7 +59,8 @@ class Fields {
   std::string path_;
 };
 
-// lease, url, version, weight, health, tags and meta into out, each checked as it is read.
+// lease, url, version, weight, health, tags, meta and protocol (optional) into out, each checked as
+// it is read.
 // With defaults (a request body) version, weight and health may be absent.
 void read_instance_body(Fields& f, Instance& out, bool defaults);
 

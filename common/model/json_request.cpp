@@ -21,7 +21,7 @@ std::variant<Instance, Problems> instance_from_request(const nlohmann::json& bod
     return problems;
   }
   detail::Fields f(body, problems);
-  f.refuse_unknown({"lease", "url", "version", "weight", "health", "tags", "meta"});
+  f.refuse_unknown({"lease", "url", "version", "weight", "health", "tags", "meta", "protocol"});
   detail::read_instance_body(f, out, true);
   if (!problems.empty()) return problems;
   return out;

@@ -35,6 +35,27 @@ std::optional<Health> health_from_string(std::string_view s) {
   return std::nullopt;
 }
 
+const char* to_string(Protocol p) {
+  switch (p) {
+    case Protocol::http:
+      return "http";
+    case Protocol::http2:
+      return "http2";
+    case Protocol::grpc:
+      return "grpc";
+    case Protocol::tcp:
+      return "tcp";
+  }
+  return "unknown";
+}
+
+std::optional<Protocol> protocol_from_string(std::string_view s) {
+  for (Protocol p : {Protocol::http, Protocol::http2, Protocol::grpc, Protocol::tcp}) {
+    if (s == to_string(p)) return p;
+  }
+  return std::nullopt;
+}
+
 const char* to_string(Event::Type t) {
   switch (t) {
     case Event::Type::instance_put:
@@ -58,16 +79,20 @@ json to_json(const Instance& instance) {
   for (const auto& tag : instance.tags) tags.push_back(tag);
   json meta = json::object();
   for (const auto& [key, value] : instance.meta) meta[key] = value;
-  return json{{"service", instance.service},
-              {"id", instance.id},
-              {"lease", instance.lease},
-              {"url", instance.url},
-              {"version", instance.version},
-              {"weight", instance.weight},
-              {"health", to_string(instance.health)},
-              {"tags", std::move(tags)},
-              {"meta", std::move(meta)},
-              {"revision", instance.revision}};
+  json j{{"service", instance.service},
+         {"id", instance.id},
+         {"lease", instance.lease},
+         {"url", instance.url},
+         {"version", instance.version},
+         {"weight", instance.weight},
+         {"health", to_string(instance.health)},
+         {"tags", std::move(tags)},
+         {"meta", std::move(meta)},
+         {"revision", instance.revision}};
+  // Absent means "what the URL says", and a directory or peer from before protocols refuses or
+  // ignores the key: written only when registered.
+  if (instance.protocol) j["protocol"] = to_string(*instance.protocol);
+  return j;
 }
 
 json to_json(const Route& route) {

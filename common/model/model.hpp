@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ enum class Health { passing, warning, critical, maintenance };
 inline bool routable(Health h) {
   return h == Health::passing || h == Health::warning;
 }
+
+// How consumers speak to an instance (docs/api.md#names-and-values): HTTP/1.1, HTTP/2 (h2c, or h2
+// over TLS), gRPC (HTTP/2 too), or plain TCP. An instance that says nothing speaks what its URL
+// says: tcp for tcp://, else http.
+enum class Protocol { http, http2, grpc, tcp };
 
 struct Lease {
   std::string id;
@@ -35,9 +41,17 @@ struct Instance {
   Health health = Health::passing;
   std::vector<std::string> tags;
   std::map<std::string, std::string> meta;
-  std::uint64_t revision = 0;  // the directory revision that last changed it
+  std::optional<Protocol> protocol;  // as registered; protocol_of() says what applies
+  std::uint64_t revision = 0;        // the directory revision that last changed it
   bool operator==(const Instance&) const = default;
 };
+
+// The protocol an instance is reached with: the registered one, else its URL's (tcp:// is tcp,
+// anything else http).
+inline Protocol protocol_of(const Instance& instance) {
+  if (instance.protocol) return *instance.protocol;
+  return instance.url.starts_with("tcp://") ? Protocol::tcp : Protocol::http;
+}
 
 struct RouteTarget {
   std::string version;

@@ -5,6 +5,7 @@
 #include <set>
 #include <variant>
 
+#include "common/model/json.hpp"
 #include "common/model/url.hpp"
 
 namespace dstack::model {
@@ -150,6 +151,21 @@ Problem check_weight(int value, std::string_view field) {
   return check_range(value, 0, 256, field);
 }
 
+Problem check_protocol(const std::optional<Protocol>& protocol, std::string_view url,
+                       std::string_view field) {
+  if (!protocol) return std::nullopt;
+  const auto parsed = parse_instance_url(url);
+  const auto* u = std::get_if<InstanceUrl>(&parsed);
+  if (!u) return std::nullopt;
+  const bool tcp_url = u->scheme == "tcp";
+  const bool tcp = *protocol == Protocol::tcp;
+  if (tcp == tcp_url) return std::nullopt;
+  return invalid(field, to_string(*protocol),
+                 tcp ? "protocol tcp needs a tcp:// url"
+                     : "a tcp:// url speaks protocol tcp (http, http2 and grpc need http:// or "
+                       "https://)");
+}
+
 std::vector<std::string> validate_instance(const Instance& instance) {
   std::vector<std::string> problems;
   add(problems, check_service_name(instance.service));
@@ -176,6 +192,7 @@ std::vector<std::string> validate_instance(const Instance& instance) {
       add(problems, check_meta_value(value, meta_field(key)));
     }
   }
+  add(problems, check_protocol(instance.protocol, instance.url));
   return problems;
 }
 

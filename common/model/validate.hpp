@@ -45,8 +45,13 @@ Problem check_tag(std::string_view value, std::string_view field = "tag");
 Problem check_meta_key(std::string_view value, std::string_view field = "meta key");
 Problem check_meta_value(std::string_view value, std::string_view field = "meta value");
 Problem check_weight(int value, std::string_view field = "weight");  // 0..256
+// A registered protocol against the instance's URL: tcp exactly for tcp:// URLs. A URL that does
+// not parse is left to the URL's own check.
+Problem check_protocol(const std::optional<Protocol>& protocol, std::string_view url,
+                       std::string_view field = "protocol");
 
-// The whole instance (service, id, lease, url, version, weight, tags (<= 32), meta (<= 64)).
+// The whole instance (service, id, lease, url, version, weight, tags (<= 32), meta (<= 64),
+// protocol).
 // All problems, not just the first.
 std::vector<std::string> validate_instance(const Instance& instance);
 

@@ -140,6 +140,24 @@ TEST_F(HaproxyRender, TlsServersWithAnExplicitCaFile) {
   expect_valid(p);
 }
 
+// http2 and grpc services: `proto h2` in the clear, `alpn h2` over TLS
+// (docs/sherlock.md#protocols).
+TEST_F(HaproxyRender, Http2AndGrpcServers) {
+  std::map<std::string, ServiceView> s;
+  auto h2 = [](std::string service, std::string id, std::string url, model::Protocol protocol) {
+    auto i = inst(service, std::move(id), std::move(url));
+    i.protocol = protocol;
+    return i;
+  };
+  s["greeter"].instances = {h2("greeter", "g1", "http://127.0.0.1:50051", model::Protocol::grpc),
+                            h2("greeter", "g2", "https://vm1.test:8443", model::Protocol::grpc)};
+  s["pages"].instances = {h2("pages", "p1", "http://[::1]:8080", model::Protocol::http2)};
+  auto p = plan(s, {{"vm1.test", "127.0.0.1"}});
+  ASSERT_EQ(p.backends.at(0).servers.size(), 2u);
+  EXPECT_TRUE(p.backends[0].servers[1].h2);
+  expect_valid(p);
+}
+
 TEST_F(HaproxyRender, Ipv6ServersAndAnIpv6Proxy) {
   cfg_.proxy = {"::1", free_port()};
   std::map<std::string, ServiceView> s;

@@ -90,6 +90,7 @@ TEST(ReadEntry, WhatWeWriteIsWhatWeRead) {
   in.url = "https://10.0.0.1:8443/emitter";
   in.tags = {"x"};
   in.meta = {{"zone", "b"}};
+  in.protocol = model::Protocol::http2;  // kept in etcd as the directory keeps it
   auto e = read_entry(keys, kv(keys.instance("emitter", "vm101"), instance_value(in), 3), false);
   ASSERT_TRUE(e && e->instance) << (e ? e->problem : "not ours");
   in.revision = 3;

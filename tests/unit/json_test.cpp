@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/model/json.hpp"
+#include "common/model/validate.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -293,6 +294,52 @@ TEST(InstanceRequest, ReadsEveryField) {
   Instance expected = sample_instance();
   expected.revision = 0;
   EXPECT_EQ(value_of(instance_from_request(body, expected.service, expected.id)), expected);
+}
+
+// docs/api.md#names-and-values: protocol is optional; absent, the URL decides (tcp:// is tcp,
+// else http), and it is written back only when registered, so a peer from before protocols
+// reads the same instance it always did.
+TEST(InstanceRequest, ProtocolIsOptionalAndAgreesWithTheUrl) {
+  const auto read = [](const std::string& url, const std::string& protocol) {
+    json body = {{"lease", "ab12"}, {"url", url}};
+    if (!protocol.empty()) body["protocol"] = protocol;
+    return instance_from_request(body, "barker", "h:8080");
+  };
+  const Instance grpc = value_of(read("http://h:50051", "grpc"));
+  EXPECT_EQ(grpc.protocol, Protocol::grpc);
+  EXPECT_EQ(protocol_of(grpc), Protocol::grpc);
+  EXPECT_EQ(to_json(grpc)["protocol"], "grpc");
+  EXPECT_EQ(value_of(read("https://h", "http2")).protocol, Protocol::http2);
+  EXPECT_EQ(value_of(read("tcp://h:5432", "tcp")).protocol, Protocol::tcp);
+
+  const Instance plain = value_of(read("http://h:8080", ""));
+  EXPECT_EQ(plain.protocol, std::nullopt);
+  EXPECT_EQ(protocol_of(plain), Protocol::http);
+  EXPECT_FALSE(to_json(plain).contains("protocol"));
+  EXPECT_EQ(protocol_of(value_of(read("tcp://h:5432", ""))), Protocol::tcp);
+
+  EXPECT_THAT(problems_of(read("http://h", "h3")),
+              ElementsAre("protocol \"h3\" is invalid: must be one of http, http2, grpc, tcp"));
+  EXPECT_THAT(problems_of(read("tcp://h:5432", "grpc")),
+              ElementsAre("protocol \"grpc\" is invalid: a tcp:// url speaks protocol tcp (http, "
+                          "http2 and grpc need http:// or https://)"));
+  EXPECT_THAT(problems_of(read("http://h", "tcp")),
+              ElementsAre("protocol \"tcp\" is invalid: protocol tcp needs a tcp:// url"));
+  EXPECT_THAT(problems_of(instance_from_request(
+                  json::parse(R"({"lease":"ab12","url":"http://h","protocol":2})"), "s", "i")),
+              ElementsAre(::testing::StartsWith("protocol: expected a string")));
+}
+
+TEST(RoundTrip, ProtocolSurvivesEveryReader) {
+  Instance i = sample_instance();
+  i.protocol = Protocol::http2;
+  EXPECT_EQ(value_of(instance_from_json(to_json(i))), i);
+  Snapshot s = sample_snapshot();
+  s.instances[0].protocol = Protocol::grpc;
+  EXPECT_EQ(value_of(snapshot_from_text(snapshot_text(s))), s);
+  EXPECT_THAT(validate_instance(i), IsEmpty());
+  i.url = "tcp://h:1";
+  EXPECT_THAT(validate_instance(i), ElementsAre(::testing::StartsWith("protocol \"http2\"")));
 }
 
 TEST(InstanceRequest, BodyMustBeAnObject) {

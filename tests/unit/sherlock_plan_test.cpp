@@ -125,6 +125,37 @@ TEST(Plan, BasePathIsWhatMostInstancesHave) {
             "service's \"/v1\" (the one most instances have)");
 }
 
+// docs/sherlock.md#protocols: one protocol per service, as with the base path.
+TEST(Plan, ProtocolIsWhatMostInstancesSpeakAndHttp2ServersSayH2) {
+  Services s;
+  auto grpc = [](std::string id, std::string url) {
+    Instance i = inst("svc", std::move(id), std::move(url));
+    i.protocol = model::Protocol::grpc;
+    return i;
+  };
+  s["svc"].instances = {grpc("a", "http://10.0.0.1:50051"), grpc("b", "https://10.0.0.2:50051"),
+                        inst("svc", "c", "http://10.0.0.3:8080")};
+  auto p = plan(s);
+  const auto& be = backend(p, "svc");
+  EXPECT_EQ(be.protocol, model::Protocol::grpc);
+  ASSERT_THAT(names(be), ElementsAre("a", "b"));
+  EXPECT_TRUE(be.servers[0].h2);
+  EXPECT_TRUE(be.servers[1].h2);
+  EXPECT_TRUE(be.servers[1].tls);
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_EQ(p.problems[0],
+            "service \"svc\", instance \"c\": left out: its protocol http differs from the "
+            "service's grpc (the one most instances speak)");
+
+  // A tie goes to http; an instance that says http explicitly is the same as one that is silent.
+  s["svc"].instances = {grpc("a", "http://10.0.0.1:50051"), inst("svc", "c", "http://10.0.0.3")};
+  s["svc"].instances[1].protocol = model::Protocol::http;
+  p = plan(s);
+  EXPECT_EQ(backend(p, "svc").protocol, model::Protocol::http);
+  EXPECT_THAT(names(backend(p, "svc")), ElementsAre("c"));
+  EXPECT_FALSE(backend(p, "svc").servers[0].h2);
+}
+
 TEST(Plan, BasePathTiesGoToTheShorterThenTheSmaller) {
   const auto base = [](std::vector<std::string> paths) {
     Services s;
@@ -373,6 +404,9 @@ TEST(NeedsReload, ForServicesAddedOrRemovedAndTheirShape) {
   Plan renamed = a;
   renamed.backends[0].service = "apx";
   EXPECT_TRUE(needs_reload(a, renamed));
+  Plan protocol = a;
+  protocol.backends[0].protocol = model::Protocol::grpc;
+  EXPECT_TRUE(needs_reload(a, protocol));
 }
 
 TEST(NeedsReload, FollowsTheDirectory) {

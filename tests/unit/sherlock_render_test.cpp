@@ -121,7 +121,7 @@ TEST(Render, FrontendRoutesByHostThenExactFirstSegment) {
   EXPECT_THAT(
       section(render(example_plan(cfg), cfg).haproxy_cfg, "frontend fe_proxy"),
       ElementsAre(
-          "frontend fe_proxy", "    bind [::1]:8000",
+          "frontend fe_proxy", "    bind [::1]:8000", "    option http-no-delay",
           "    http-request set-var(txn.be) "
           "req.hdr(host),host_only,map_str(/run/sherlock/host.map)",
           "    http-request set-var(txn.route) str(host) if { var(txn.be) -m found }",
@@ -193,6 +193,23 @@ TEST(Render, ServerArgumentsMatchTheConfigLine) {
               Contains("    server i1 " + server_arguments(tls, cfg, paths)));
 }
 
+// http2 and grpc services are spoken to over HTTP/2 (docs/sherlock.md#protocols): h2c in the
+// clear, h2 by ALPN over TLS; the arguments are those `add server` gets too.
+TEST(Render, Http2ServersSpeakH2) {
+  auto cfg = config();
+  auto paths = runtime_paths(cfg);
+  PlannedServer clear{"g1", "10.0.0.1", 50051, false, "10.0.0.1", 100, true};
+  EXPECT_EQ(server_arguments(clear, cfg, paths),
+            "10.0.0.1:50051 weight 100 proto h2 check inter 2000ms fall 2 rise 2 observe layer4 "
+            "error-limit 1 on-error mark-down");
+  PlannedServer tls{"g2", "10.0.0.2", 443, true, "g.test", 100, true};
+  EXPECT_THAT(server_arguments(tls, cfg, paths),
+              HasSubstr(" ssl verify required ca-file @system-ca sni str(g.test) verifyhost "
+                        "g.test alpn h2 check check-ssl"));
+  clear.h2 = false;
+  EXPECT_THAT(server_arguments(clear, cfg, paths), Not(HasSubstr("h2")));
+}
+
 // The socket sherlock holds is handed to HAProxy (docs/sherlock.md#the-proxys-listening-socket).
 TEST(Render, FrontendBindsTheSocketSherlockHandsOver) {
   auto cfg = config();
@@ -215,7 +232,13 @@ TEST(Render, MapsListHttpServicesAndHostMapSkipsTheProxysOwnNames) {
   EXPECT_EQ(r.path_map,
             "127.0.0.1 be_127.0.0.1\nbarker.internal be_barker.internal\nemitter be_emitter\n"
             "empty be_empty\ngateway.local be_gateway.local\nlocalhost be_localhost\n");
-  EXPECT_EQ(r.host_map, "barker.internal be_barker.internal\nemitter be_emitter\nempty be_empty\n");
+  // Every http service is also there as <service>.service.dstack, the proxy's own names too.
+  EXPECT_EQ(r.host_map,
+            "127.0.0.1.service.dstack be_127.0.0.1\nbarker.internal be_barker.internal\n"
+            "barker.internal.service.dstack be_barker.internal\nemitter be_emitter\n"
+            "emitter.service.dstack be_emitter\nempty be_empty\nempty.service.dstack be_empty\n"
+            "gateway.local.service.dstack be_gateway.local\n"
+            "localhost.service.dstack be_localhost\n");
 }
 
 TEST(Render, SameInputSameBytes) {

@@ -510,6 +510,16 @@ TEST_F(ServicesDirTest, MissingDirIsOneProblemAndKeepsWhatWasInForce) {
               ElementsAre(at("a.yaml") + ": cannot read: Not a directory"));
 }
 
+TEST_F(WatsonConfigTest, ProtocolIsReadAndMustSuitTheUrl) {
+  auto def = load(std::string(kHead) + "protocol: http2\ncheck: {tcp: 127.0.0.1:8080}\n");
+  EXPECT_EQ(def.protocol, model::Protocol::http2);
+  EXPECT_EQ(load(std::string(kHead) + std::string(kHttp)).protocol, std::nullopt);
+  EXPECT_THAT(problems(std::string(kHead) + "protocol: h2\n" + std::string(kHttp)),
+              ElementsAre("3:11: protocol: \"h2\" is not a protocol (http, http2, grpc, tcp)"));
+  EXPECT_THAT(problems(std::string(kHead) + "protocol: tcp\n" + std::string(kHttp)),
+              ElementsAre("3:11: protocol: \"tcp\" is invalid: protocol tcp needs a tcp:// url"));
+}
+
 // --- quick mode -------------------------------------------------------------------------------
 
 TEST(QuickServiceTest, SeedFormChecksLivenessCheckEveryThreeSeconds) {
@@ -547,6 +557,35 @@ TEST(QuickServiceTest, OtherForms) {
   EXPECT_EQ(def.check.tcp_host, "vm101");
   EXPECT_EQ(def.check.tcp_port, 5432);
   EXPECT_EQ(def.check.interval, 10s);
+}
+
+// docs/watson.md#protocol: --protocol, and an HTTP/2 service is connected to rather than sent an
+// HTTP/1.1 GET it may not answer.
+TEST(QuickServiceTest, ProtocolAndTheCheckItImplies) {
+  auto def = quick_service("greeter", "http://vm101:50051", "", "", "grpc");
+  EXPECT_EQ(def.protocol, model::Protocol::grpc);
+  EXPECT_EQ(def.check.kind, Check::Kind::tcp);
+  EXPECT_EQ(def.check.tcp_host, "vm101");
+  EXPECT_EQ(def.check.tcp_port, 50051);
+  def = quick_service("greeter", "http://vm101:50051", "", "http://vm101:8081/health", "http2");
+  EXPECT_EQ(def.protocol, model::Protocol::http2);
+  EXPECT_EQ(def.check.kind, Check::Kind::http);
+  EXPECT_EQ(quick_service("emitter", "http://vm101", "", "").protocol, std::nullopt);
+  try {
+    quick_service("greeter", "tcp://vm101:50051", "", "", "grpc");
+    ADD_FAILURE() << "a grpc tcp:// instance was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(), ElementsAre("--protocol: \"grpc\" is invalid: a tcp:// url speaks "
+                                       "protocol tcp (http, http2 and grpc need http:// or "
+                                       "https://)"));
+  }
+  try {
+    quick_service("greeter", "http://vm101", "", "", "GRPC");
+    ADD_FAILURE() << "GRPC was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_THAT(e.lines(),
+                ElementsAre("--protocol: \"GRPC\" is not a protocol (http, http2, grpc, tcp)"));
+  }
 }
 
 TEST(QuickServiceTest, Refusals) {

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+// Protocols through sherlock's proxy, with clients no one here wrote (docs/sherlock.md#protocols):
+// gRPC (python3-grpcio) to instances registered as grpc, by authority, unary and server
+// streaming, across an instance killed; server-sent events as they are written; Host:
+// <service>.service.dstack. The peers are tests/integration/python_peers.py.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <set>
+#include <sstream>
+
+#include "directory_fixture.hpp"
+#include "sherlock_fixture.hpp"
+#include "test_service.hpp"
+#include "watson_fixture.hpp"
+
+namespace dstack::test {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::string kPython = "/usr/bin/python3";  // Debian's, which has python3-grpcio
+
+std::string peers_script() {
+  return (std::filesystem::path(__FILE__).parent_path() / "python_peers.py").string();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// A Python peer serving on `port`: started, and waited for until the port accepts connections.
+class Peer {
+ public:
+  Peer(const std::vector<std::string>& args, std::uint16_t port) {
+    std::vector<std::string> argv = {kPython, peers_script()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    process_ = std::make_unique<Process>(argv, dir_.path());
+    if (!poll_until(15s, [&] { return Conn::connect(port, 200ms).ok(); }))
+      throw std::runtime_error("python peer did not listen: " + process_->stderr_text());
+  }
+  void kill9() {
+    process_->kill(SIGKILL);
+    process_->wait(5s);
+  }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> process_;
+};
+
+// One run of a Python client to its end.
+struct ClientRun {
+  int status = -1;
+  std::string out, err;
+};
+
+ClientRun run_client(const std::vector<std::string>& args) {
+  TempDir dir;
+  std::vector<std::string> argv = {kPython, peers_script()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process p(argv, dir.path());
+  const auto status = p.wait(30s);
+  return {status.value_or(-1), p.stdout_text(), p.stderr_text()};
+}
+
+struct SherlockProtocols : SherlockTest {
+  std::string proxy() const { return "127.0.0.1:" + std::to_string(sherlock->proxy_port()); }
+  ClientRun call(const std::string& authority, const std::string& method, const std::string& arg) {
+    return run_client({"grpc-call", proxy(), authority, method, arg});
+  }
+};
+
+// watson --protocol grpc publishes the protocol; sherlock speaks HTTP/2 to the instances, and a
+// gRPC client reaches the service by authority, as greeter or greeter.service.dstack.
+TEST_F(SherlockProtocols, GrpcUnaryAndStreamingCallsByAuthorityAcrossAnInstanceKill) {
+  const auto port_a = free_port(), port_b = free_port();
+  Peer a({"grpc-serve", std::to_string(port_a), "a"}, port_a);
+  Peer b({"grpc-serve", std::to_string(port_b), "b"}, port_b);
+  WatsonOptions wo;
+  wo.quick_args = {"-d", directory_url(), "greeter", "http://127.0.0.1:" + std::to_string(port_a),
+                   "1",  "--protocol",    "grpc"};
+  Watson watson(wo);
+  watson.start();
+  ASSERT_TRUE(poll_until(
+      10s,
+      [&] {
+        const auto r =
+            directory.get("/v1/services/greeter/instances/127.0.0.1:" + std::to_string(port_a));
+        return r.status == 200 && json::parse(r.body).value("protocol", "") == "grpc";
+      }))
+      << "watson did not register the instance as grpc: " << watson.stderr_text();
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("greeter", 1)) << sherlock->stderr_text();
+  // The second instance arrives while sherlock runs: `add server` speaks HTTP/2 to it too.
+  const double reloads = sherlock->metric("dstack_sherlock_reloads_total");
+  put("greeter", "b", "http://127.0.0.1:" + std::to_string(port_b), {{"protocol", "grpc"}});
+  ASSERT_TRUE(sherlock->wait_applied("greeter", 2)) << sherlock->stderr_text();
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_reloads_total"), reloads);
+
+  std::set<std::string> answered_by;
+  for (int i = 0; i < 6; ++i) {
+    const auto r = call(i % 2 ? "greeter" : "greeter.service.dstack", "Say", "hello");
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_THAT(r.out, ::testing::AnyOf("a:hello\n", "b:hello\n"));
+    answered_by.insert(r.out.substr(0, 1));
+  }
+  EXPECT_EQ(answered_by.size(), 2u) << "one instance answered every call";
+  const auto stream = call("greeter", "Count", "5");
+  ASSERT_EQ(stream.status, 0) << stream.err;
+  const auto messages = lines_of(stream.out);
+  ASSERT_EQ(messages.size(), 5u) << stream.out;
+  for (int n = 0; n < 5; ++n) EXPECT_EQ(messages[n].substr(1), ":" + std::to_string(n));
+
+  // One instance dies without a word: every call goes on to succeed on the other.
+  b.kill9();
+  for (int i = 0; i < 10; ++i) {
+    const auto r = call("greeter", "Say", "again");
+    EXPECT_EQ(r.status, 0) << "call " << i << ": " << r.err;
+    EXPECT_EQ(r.out, "a:again\n");
+  }
+}
+
+// Server-sent events leave the proxy as the instance writes them (HAProxy would otherwise let
+// the kernel hold each small write back, some 200 ms): the median added delay is under 1 ms.
+TEST_F(SherlockProtocols, ServerSentEventsArriveAsTheyAreWritten) {
+  const auto port = free_port();
+  Peer sse({"sse-serve", std::to_string(port), "20", "50"}, port);
+  put("ticker", "t1", "http://127.0.0.1:" + std::to_string(port));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("ticker", 1)) << sherlock->stderr_text();
+
+  const auto delays = [](const std::string& url) {
+    const auto r = run_client({"sse-read", url});
+    std::vector<long> us;
+    for (const auto& line : lines_of(r.out)) us.push_back(std::stol(line));
+    std::sort(us.begin(), us.end());
+    return us;
+  };
+  const auto direct = delays("http://127.0.0.1:" + std::to_string(port) + "/");
+  const auto proxied = delays("http://" + proxy() + "/ticker/");
+  ASSERT_EQ(direct.size(), 20u);
+  ASSERT_EQ(proxied.size(), 20u);
+  const long added = proxied[10] - direct[10];
+  EXPECT_LT(added, 1000) << "median delay direct " << direct[10] << " us, through the proxy "
+                         << proxied[10] << " us";
+  EXPECT_LT(proxied.back(), 100'000) << "the slowest event took " << proxied.back() << " us";
+}
+
+TEST_F(SherlockProtocols, HostServiceDstackRoutesLikeTheServiceName) {
+  TestService api;
+  put("api", "a1", api.url("/"));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("api", 1));
+  for (const std::string host : {"api.service.dstack", "API.Service.Dstack:8000", "api"}) {
+    EXPECT_EQ(sherlock->get("/v1/q", {{"Host", host}}).status, 200) << host;
+    EXPECT_EQ(api.last_path(), "/v1/q") << host;
+  }
+  EXPECT_EQ(sherlock->get("/v1/q", {{"Host", "api.service.dstack.evil"}}).status, 404);
+}
+
+}  // namespace
+}  // namespace dstack::test
