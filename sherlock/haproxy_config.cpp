@@ -167,6 +167,12 @@ void frontend_section(std::string& out, const RuntimePaths& paths) {
   // Streamed answers (server-sent events, gRPC streams, long polls) leave as they arrive: by
   // default HAProxy lets the kernel hold small writes back (MSG_MORE), some 200 ms per event.
   out += "    option http-no-delay\n";
+  // Every request reaches the instance with an X-Request-ID: the client's, else a random UUID,
+  // so one request can be followed across the services it touches (docs/sherlock.md#request-ids).
+  // traceparent and tracestate pass untouched, as every header HAProxy is not told about.
+  out +=
+      "    http-request set-header X-Request-ID %[uuid] unless { req.hdr(x-request-id) -m found "
+      "}\n";
   // Host: <service>[:port] or <service>.service.dstack[:port] first (host_only lowercases and
   // drops the port), keeping the whole path; else the first path segment, matched exactly (a
   // prefix match would send /emitterx to emitter).

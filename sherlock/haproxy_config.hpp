@@ -11,7 +11,8 @@
 //   empty-response response-timeout, option idle-close-on-response,
 //   load-server-state-from-file global; extra_defaults lines.
 // - frontend on proxy.listen (HTTP/1.1 and HTTP/2 with prior knowledge), option http-no-delay
-//   (streamed answers are not held back): Host (host_only) looked up in host.map first, where
+//   (streamed answers are not held back), X-Request-ID set to a random UUID unless the client
+//   sent one: Host (host_only) looked up in host.map first, where
 //   each service is there as <service> and <service>.service.dstack, else the first path segment
 //   looked up exactly in path.map (so /emitterx is not emitter); unknown: 404 whose one-line
 //   body names a sanitised, truncated service name.

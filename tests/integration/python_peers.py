@@ -13,6 +13,10 @@
                             COUNT events GAP_MS apart, each carrying the time it was written (ns)
   sse-read URL              reads such a stream; prints each event's delay from write to arrival
                             in microseconds, one a line
+  ws-serve PORT ID          a WebSocket server (python3-websockets) that echoes ID + ":" + each
+                            message
+  ws-chat URL IDLE_S        sends "hello", waits IDLE_S seconds without a byte, sends "again";
+                            prints the two answers
 """
 import http.server
 import socketserver
@@ -99,6 +103,38 @@ def sse_read(url):
                 print((time.time_ns() - sent) // 1000, flush=True)
 
 
+def ws_serve(port, ident):
+    import asyncio
+    import websockets
+
+    async def echo(socket, path=None):
+        async for message in socket:
+            await socket.send(f"{ident}:{message}")
+
+    async def main():
+        async with websockets.serve(echo, "127.0.0.1", port, ping_interval=None):
+            print("serving", flush=True)
+            await asyncio.Future()
+
+    asyncio.run(main())
+
+
+def ws_chat(url, idle_s):
+    import asyncio
+    import websockets
+
+    async def main():
+        # No pings: the connection must stay open while nothing at all crosses it.
+        async with websockets.connect(url, ping_interval=None, open_timeout=10) as socket:
+            await socket.send("hello")
+            print(await asyncio.wait_for(socket.recv(), 10), flush=True)
+            await asyncio.sleep(idle_s)
+            await socket.send("again")
+            print(await asyncio.wait_for(socket.recv(), 10), flush=True)
+
+    asyncio.run(main())
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "grpc-serve":
@@ -109,5 +145,9 @@ if __name__ == "__main__":
         sse_serve(int(args[0]), int(args[1]), int(args[2]))
     elif command == "sse-read":
         sse_read(args[0])
+    elif command == "ws-serve":
+        ws_serve(int(args[0]), args[1])
+    elif command == "ws-chat":
+        ws_chat(args[0], float(args[1]))
     else:
         sys.exit(f"unknown command {command}")

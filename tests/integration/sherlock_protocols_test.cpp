@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Protocols through sherlock's proxy, with clients no one here wrote (docs/sherlock.md#protocols):
 // gRPC (python3-grpcio) to instances registered as grpc, by authority, unary and server
-// streaming, across an instance killed; server-sent events as they are written; Host:
-// <service>.service.dstack. The peers are tests/integration/python_peers.py.
+// streaming, across an instance killed; server-sent events as they are written; a WebSocket
+// (python3-websockets) idle past the client and server timeouts; Host: <service>.service.dstack.
+// The peers are tests/integration/python_peers.py.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -152,6 +153,51 @@ TEST_F(SherlockProtocols, ServerSentEventsArriveAsTheyAreWritten) {
   EXPECT_LT(added, 1000) << "median delay direct " << direct[10] << " us, through the proxy "
                          << proxied[10] << " us";
   EXPECT_LT(proxied.back(), 100'000) << "the slowest event took " << proxied.back() << " us";
+}
+
+// A WebSocket (python3-websockets on both ends) through the proxy, by path: once upgraded, the
+// connection lives by timeouts.tunnel, so it outlasts the client and server timeouts idle.
+TEST_F(SherlockProtocols, WebSocketsLiveByTheTunnelTimeout) {
+  const auto port = free_port();
+  Peer ws({"ws-serve", std::to_string(port), "w1"}, port);
+  put("chat", "w1", "http://127.0.0.1:" + std::to_string(port));
+  auto o = options();
+  o.haproxy_extra = "  timeouts: {client: 500ms, server: 500ms, tunnel: 30s}\n";
+  start(o);
+  ASSERT_TRUE(sherlock->wait_applied("chat", 1)) << sherlock->stderr_text();
+  const auto r = run_client({"ws-chat", "ws://" + proxy() + "/chat/", "2"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "w1:hello\nw1:again\n");
+}
+
+// docs/sherlock.md#request-ids: X-Request-ID kept or made; trace context passes untouched.
+TEST_F(SherlockProtocols, RequestIdsAreKeptOrMadeAndTraceContextPasses) {
+  TestService api;
+  put("api", "a1", api.url("/"));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("api", 1));
+  const std::string traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const std::string tracestate = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
+  ASSERT_EQ(sherlock
+                ->get("/api/x", {{"X-Request-ID", "client-chosen-42"},
+                                 {"traceparent", traceparent},
+                                 {"tracestate", tracestate}})
+                .status,
+            200);
+  EXPECT_EQ(api.last_header("x-request-id"), "client-chosen-42");
+  EXPECT_EQ(api.last_header("traceparent"), traceparent);
+  EXPECT_EQ(api.last_header("tracestate"), tracestate);
+
+  std::set<std::string> made;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(sherlock->get("/api/y").status, 200);
+    const auto id = api.last_header("X-Request-ID");
+    EXPECT_THAT(id,
+                ::testing::MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                        "[0-9a-f]{12}"));
+    made.insert(id);
+  }
+  EXPECT_EQ(made.size(), 3u) << "request ids repeat";
 }
 
 TEST_F(SherlockProtocols, HostServiceDstackRoutesLikeTheServiceName) {

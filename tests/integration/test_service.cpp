@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -90,6 +91,26 @@ void TestService::set_mode(Mode mode) {
 std::vector<std::string> TestService::paths() const {
   std::lock_guard lock(mutex_);
   return {paths_.begin(), paths_.end()};
+}
+
+std::string TestService::last_header(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  const auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string wanted = lower(name) + ":";
+  for (std::size_t at = last_head_.find("\r\n"); at != std::string::npos;) {
+    const auto end = last_head_.find("\r\n", at + 2);
+    if (end == std::string::npos) break;
+    const auto line = last_head_.substr(at + 2, end - at - 2);
+    if (lower(line.substr(0, wanted.size())) == wanted) {
+      const auto value = line.find_first_not_of(' ', wanted.size());
+      return value == std::string::npos ? std::string() : line.substr(value);
+    }
+    at = end;
+  }
+  return {};
 }
 
 std::string TestService::last_path() const {
@@ -250,6 +271,7 @@ void TestService::start_answer(Peer& p) {
     paths_.push_back(sp1 == std::string::npos ? std::string()
                                               : line.substr(sp1 + 1, sp2 - sp1 - 1));
     if (paths_.size() > kMaxPaths) paths_.pop_front();
+    last_head_ = p.in.substr(0, p.in.find("\r\n\r\n") + 2);
   }
   ++requests_;
   switch (mode_.load()) {

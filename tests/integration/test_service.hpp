@@ -61,6 +61,8 @@ class TestService {
   // The targets of the last requests (up to 256), oldest first.
   std::vector<std::string> paths() const;
   std::string last_path() const;
+  // A header of the last request (name in any case; "" when absent): what the proxy passed on.
+  std::string last_header(const std::string& name) const;
   // Connections open now, and bytes of big bodies sent so far.
   std::size_t open_connections() const { return open_.load(); }
   std::uint64_t big_bytes_sent() const { return big_sent_.load(); }
@@ -94,6 +96,7 @@ class TestService {
   std::uint64_t wanted_ = 0, applied_ = 0;
   std::string error_;  // why the last re-listen failed
   std::deque<std::string> paths_;
+  std::string last_head_;
 
   std::vector<Peer> peers_;  // loop thread only
   std::thread thread_;

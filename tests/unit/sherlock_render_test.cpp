@@ -122,6 +122,8 @@ TEST(Render, FrontendRoutesByHostThenExactFirstSegment) {
       section(render(example_plan(cfg), cfg).haproxy_cfg, "frontend fe_proxy"),
       ElementsAre(
           "frontend fe_proxy", "    bind [::1]:8000", "    option http-no-delay",
+          "    http-request set-header X-Request-ID %[uuid] unless { req.hdr(x-request-id) -m "
+          "found }",
           "    http-request set-var(txn.be) "
           "req.hdr(host),host_only,map_str(/run/sherlock/host.map)",
           "    http-request set-var(txn.route) str(host) if { var(txn.be) -m found }",
