@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The JSON bodies of the wire API (docs/api.md) as common/model reads them: leases, instances,
-// routes, events, snapshots and health from a directory, and the bodies of PUT instance and PUT
-// route as the directory reads them. Whatever is accepted must come back the same through
-// to_json and the same reader, and the streamed snapshot reader must agree with the tree one.
+// routes, events, snapshots, health and traffic policies from a directory, and the bodies of PUT
+// instance, PUT route and PUT policy as the directory reads them. Whatever is accepted must come
+// back the same through to_json and the same reader, and the streamed snapshot reader must agree
+// with the tree one.
 #include "common/model/json.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "fuzz/fuzz.hpp"
 
 using namespace dstack;
@@ -53,6 +55,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(std::holds_alternative<model::Route>(again) &&
                  std::get<model::Route>(again) == *r);
     }
+    // Traffic policies (traffic_policy.hpp): what a request sets is what a reader gets back,
+    // and whatever either accepts passes validation (so it is safe for HAProxy's config).
+    auto policy = model::traffic_policy_from_request(j, "emitter");
+    if (auto* p = std::get_if<model::TrafficPolicy>(&policy)) {
+      FUZZ_CHECK(model::validate_traffic_policy(*p).empty());
+      json body = model::to_json(*p);
+      for (auto key : {"service", "revision"}) body.erase(key);
+      auto again = model::traffic_policy_from_request(body, "emitter");
+      FUZZ_CHECK(std::holds_alternative<model::TrafficPolicy>(again) &&
+                 std::get<model::TrafficPolicy>(again) == *p);
+    }
+    round_trip<model::TrafficPolicy>(j, model::traffic_policy_from_json);
   }
 
   // The streamed snapshot reader: what it accepts, the tree reader accepts the same, and its
