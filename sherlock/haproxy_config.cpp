@@ -22,6 +22,10 @@ constexpr const char* kCheckTail = " fall 2 rise 2 observe layer4 error-limit 1 
 // Host: <service>.service.dstack routes like Host: <service> (docs/sherlock.md#by-host-name).
 constexpr const char* kServiceDomain = ".service.dstack";
 
+// A client's X-Request-ID is kept when it matches this (UUIDs, ULIDs, base64 and dotted forms);
+// a HAProxy regex word: no space, quote, backslash or '#'.
+constexpr std::string_view kRequestIdPattern = "^[A-Za-z0-9+/=._:-]{1,200}$";
+
 std::string ms(Duration d) {
   return std::to_string(d.count()) + "ms";
 }
@@ -167,12 +171,14 @@ void frontend_section(std::string& out, const RuntimePaths& paths) {
   // Streamed answers (server-sent events, gRPC streams, long polls) leave as they arrive: by
   // default HAProxy lets the kernel hold small writes back (MSG_MORE), some 200 ms per event.
   out += "    option http-no-delay\n";
-  // Every request reaches the instance with an X-Request-ID: the client's, else a random UUID,
-  // so one request can be followed across the services it touches (docs/sherlock.md#request-ids).
-  // traceparent and tracestate pass untouched, as every header HAProxy is not told about.
+  // Every request reaches the instance with one X-Request-ID: the client's when it sent exactly
+  // one that looks like an id, else a random UUID, so one request can be followed across the
+  // services it touches and no client writes arbitrary text into their logs
+  // (docs/sherlock.md#request-ids). traceparent and tracestate pass untouched.
   out +=
-      "    http-request set-header X-Request-ID %[uuid] unless { req.hdr(x-request-id) -m found "
-      "}\n";
+      "    http-request set-header X-Request-ID %[uuid] unless { req.hdr_cnt(x-request-id) eq 1 } "
+      "{ req.hdr(x-request-id) -m reg " +
+      std::string(kRequestIdPattern) + " }\n";
   // Host: <service>[:port] or <service>.service.dstack[:port] first (host_only lowercases and
   // drops the port), keeping the whole path; else the first path segment, matched exactly (a
   // prefix match would send /emitterx to emitter).
@@ -304,7 +310,10 @@ RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& con
     http_backend(r.haproxy_cfg, be, config, paths);
     const std::string entry = be.service + " " + backend_name(be.service) + "\n";
     r.path_map += entry;
-    if (!not_hosts.contains(be.service)) r.host_map += entry;
+    // A service named like another's alias (api.service.dstack) would take that alias's traffic
+    // from whoever serves api: it is reached by path, and by its own alias, only.
+    if (!not_hosts.contains(be.service) && !be.service.ends_with(kServiceDomain))
+      r.host_map += entry;
     r.host_map += be.service + kServiceDomain + " " + backend_name(be.service) + "\n";
   }
   return r;

@@ -44,7 +44,8 @@ struct RenderedConfig {
   std::string path_map;  // "<service> <backend>\n" per http service
   // The same keys, for Host: <service>[:port], except names clients use to reach the proxy
   // itself (`localhost`, `localhost.localdomain`, `127.0.0.1`, the proxy's listen host): Host
-  // routing is tried first, so such a service would capture every request; and
+  // routing is tried first, so such a service would capture every request, and names ending in
+  // .service.dstack, which would capture another service's alias; and
   // "<service>.service.dstack <backend>\n" for every http service.
   std::string host_map;
 };

@@ -359,7 +359,7 @@ awaitable<void> HaproxyManager::apply_runtime(PlanPtr want) {
   auto log = log::get("haproxy");
   RuntimeDiff diff = runtime_diff(*applied_, lingering_, *want, config_, files_.paths());
   if (diff.needs_reload) {
-    decider_.reload_needed("a server's TLS settings changed");
+    decider_.reload_needed("a server's TLS or HTTP/2 settings changed");
     co_return;
   }
   for (std::size_t from = 0; from < diff.commands.size(); from += kBatch) {

@@ -271,12 +271,14 @@ Plan make_plan(const std::map<std::string, ServiceView>& services, const Sherloc
   return plan;
 }
 
+bool same_shape(const PlannedBackend& a, const PlannedBackend& b) {
+  return std::tie(a.service, a.mode, a.protocol, a.base_path, a.tcp_port) ==
+         std::tie(b.service, b.mode, b.protocol, b.base_path, b.tcp_port);
+}
+
 bool needs_reload(const Plan& a, const Plan& b) {
-  const auto shape = [](const PlannedBackend& be) {
-    return std::tie(be.service, be.mode, be.protocol, be.base_path, be.tcp_port);
-  };
   return !std::equal(a.backends.begin(), a.backends.end(), b.backends.begin(), b.backends.end(),
-                     [&](const auto& x, const auto& y) { return shape(x) == shape(y); });
+                     same_shape);
 }
 
 }  // namespace dstack::sherlock

@@ -81,8 +81,12 @@ struct ServiceView {
 Plan make_plan(const std::map<std::string, ServiceView>& services, const SherlockConfig& config,
                const std::map<std::string, std::string>& addresses);
 
+// Whether two backends have the same shape: service, mode, protocol, base path and tcp port, all
+// of which only a new HAProxy configuration changes.
+bool same_shape(const PlannedBackend& a, const PlannedBackend& b);
+
 // True when going from `a` to `b` needs a new HAProxy configuration (a reload): services added
-// or removed, a mode, protocol, base path or tcp port changed. Servers, their addresses, ports, TLS
+// or removed, or a backend's shape changed. Servers, their addresses, ports, TLS
 // and weights change through the runtime API.
 bool needs_reload(const Plan& a, const Plan& b);
 

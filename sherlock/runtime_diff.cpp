@@ -27,11 +27,6 @@ const PlannedBackend* find_backend(const Plan& plan, const std::string& service)
   return it != plan.backends.end() && it->service == service ? &*it : nullptr;
 }
 
-bool same_shape(const PlannedBackend& a, const PlannedBackend& b) {
-  return a.service == b.service && a.mode == b.mode && a.base_path == b.base_path &&
-         a.tcp_port == b.tcp_port;
-}
-
 void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
                   const std::map<ServerRef, PlannedServer>& lingering, const SherlockConfig& cfg,
                   const RuntimePaths& paths, RuntimeDiff& out) {

@@ -125,7 +125,8 @@ std::variant<Balance, std::string> parse_balance(std::string_view text) {
 
 std::variant<int, std::string> parse_eject(std::string_view text) {
   const std::string_view digits = text.starts_with("5xx:") ? text.substr(4) : std::string_view();
-  if (digits.empty() || digits.size() > 4 ||
+  // One spelling per number: no leading zeros.
+  if (digits.empty() || digits.size() > 4 || digits.front() == '0' ||
       !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return invalid("eject", text, kEjectRule);
   const int n = std::stoi(std::string(digits));
@@ -140,16 +141,21 @@ std::vector<std::string> validate_traffic_policy(const TrafficPolicy& p) {
   };
   add(check_service_name(p.service));
   if (p.retries) add(check_range(*p.retries, 0, 10, "retries"));
-  std::set<std::string_view> seen;
-  for (std::size_t i = 0; i < p.retry_on.size(); ++i) {
-    const std::string field = "retry_on[" + std::to_string(i) + "]";
-    const auto& word = p.retry_on[i];
-    if (std::find(std::begin(kRetryOn), std::end(kRetryOn), word) == std::end(kRetryOn))
-      problems.push_back(invalid(field, word,
-                                 "must be one of conn-failure, empty-response, junk-response, "
-                                 "response-timeout, 404, 408, 425, 500, 501, 502, 503, 504"));
-    else if (!seen.insert(word).second)
-      problems.push_back(invalid(field, word, "is listed twice"));
+  // Past the number of words, checking each would only turn a huge input into a huge answer.
+  if (auto many = check_count(p.retry_on.size(), std::size(kRetryOn), "retry_on")) {
+    problems.push_back(std::move(*many));
+  } else {
+    std::set<std::string_view> seen;
+    for (std::size_t i = 0; i < p.retry_on.size(); ++i) {
+      const std::string field = "retry_on[" + std::to_string(i) + "]";
+      const auto& word = p.retry_on[i];
+      if (std::find(std::begin(kRetryOn), std::end(kRetryOn), word) == std::end(kRetryOn))
+        problems.push_back(invalid(field, word,
+                                   "must be one of conn-failure, empty-response, junk-response, "
+                                   "response-timeout, 404, 408, 425, 500, 501, 502, 503, 504"));
+      else if (!seen.insert(word).second)
+        problems.push_back(invalid(field, word, "is listed twice"));
+    }
   }
   if (p.retries == 0 && !p.retry_on.empty())
     problems.push_back("retry_on: needs retries of at least 1 (retries is 0)");
@@ -161,9 +167,15 @@ std::vector<std::string> validate_traffic_policy(const TrafficPolicy& p) {
       problems.push_back("queue_timeout: needs max_conn (without a limit no request queues)");
   }
   if (p.eject_5xx) add(check_range(*p.eject_5xx, 1, 1000, "eject"));
-  if (p.balance && p.balance->kind != Balance::Kind::roundrobin &&
-      p.balance->kind != Balance::Kind::leastconn)
-    add(check_name(*p.balance, "balance"));
+  if (p.balance) {
+    const bool hashed =
+        p.balance->kind == Balance::Kind::header || p.balance->kind == Balance::Kind::cookie;
+    if (hashed)
+      add(check_name(*p.balance, "balance"));
+    else if (!p.balance->name.empty())
+      problems.push_back(invalid("balance", to_string(*p.balance) + " " + p.balance->name,
+                                 "roundrobin and leastconn hash no name"));
+  }
   return problems;
 }
 

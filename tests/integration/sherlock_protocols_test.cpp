@@ -130,7 +130,7 @@ TEST_F(SherlockProtocols, GrpcUnaryAndStreamingCallsByAuthorityAcrossAnInstanceK
 }
 
 // Server-sent events leave the proxy as the instance writes them (HAProxy would otherwise let
-// the kernel hold each small write back, some 200 ms): the median added delay is under 1 ms.
+// the kernel hold each small write back, some 200 ms).
 TEST_F(SherlockProtocols, ServerSentEventsArriveAsTheyAreWritten) {
   const auto port = free_port();
   Peer sse({"sse-serve", std::to_string(port), "20", "50"}, port);
@@ -149,10 +149,11 @@ TEST_F(SherlockProtocols, ServerSentEventsArriveAsTheyAreWritten) {
   const auto proxied = delays("http://" + proxy() + "/ticker/");
   ASSERT_EQ(direct.size(), 20u);
   ASSERT_EQ(proxied.size(), 20u);
+  // Held back, events arrive some 100 to 200 ms late; the bound leaves room for a busy machine
+  // (0.06 to 0.1 ms added on an idle one).
   const long added = proxied[10] - direct[10];
-  EXPECT_LT(added, 1000) << "median delay direct " << direct[10] << " us, through the proxy "
-                         << proxied[10] << " us";
-  EXPECT_LT(proxied.back(), 100'000) << "the slowest event took " << proxied.back() << " us";
+  EXPECT_LT(added, 10'000) << "median delay direct " << direct[10] << " us, through the proxy "
+                           << proxied[10] << " us";
 }
 
 // A WebSocket (python3-websockets on both ends) through the proxy, by path: once upgraded, the
@@ -198,6 +199,16 @@ TEST_F(SherlockProtocols, RequestIdsAreKeptOrMadeAndTraceContextPasses) {
     made.insert(id);
   }
   EXPECT_EQ(made.size(), 3u) << "request ids repeat";
+
+  // An id that is not one (a space, too long) or sent twice is replaced, not passed on.
+  for (const Headers& h :
+       {Headers{{"X-Request-ID", "a b"}}, Headers{{"X-Request-ID", std::string(201, 'a')}},
+        Headers{{"X-Request-ID", "one"}, {"X-Request-ID", "two"}}}) {
+    ASSERT_EQ(sherlock->get("/api/z", h).status, 200);
+    const auto id = api.last_header("x-request-id");
+    EXPECT_EQ(id.size(), 36u) << id;
+    EXPECT_EQ(made.count(id), 0u);
+  }
 }
 
 TEST_F(SherlockProtocols, HostServiceDstackRoutesLikeTheServiceName) {

@@ -122,8 +122,9 @@ TEST(Render, FrontendRoutesByHostThenExactFirstSegment) {
       section(render(example_plan(cfg), cfg).haproxy_cfg, "frontend fe_proxy"),
       ElementsAre(
           "frontend fe_proxy", "    bind [::1]:8000", "    option http-no-delay",
-          "    http-request set-header X-Request-ID %[uuid] unless { req.hdr(x-request-id) -m "
-          "found }",
+          "    http-request set-header X-Request-ID %[uuid] unless { req.hdr_cnt(x-request-id) eq "
+          "1 "
+          "} { req.hdr(x-request-id) -m reg ^[A-Za-z0-9+/=._:-]{1,200}$ }",
           "    http-request set-var(txn.be) "
           "req.hdr(host),host_only,map_str(/run/sherlock/host.map)",
           "    http-request set-var(txn.route) str(host) if { var(txn.be) -m found }",
@@ -227,18 +228,22 @@ TEST(Render, MapsListHttpServicesAndHostMapSkipsTheProxysOwnNames) {
   auto cfg = config();
   cfg.proxy = {"Gateway.Local", 8000};
   auto services = example_services();
-  for (std::string svc : {"localhost", "127.0.0.1", "gateway.local"}) {
+  for (std::string svc : {"localhost", "127.0.0.1", "gateway.local", "emitter.service.dstack"}) {
     services[svc].instances = {inst(svc, "a", "http://10.0.0.1")};
   }
   const auto r = render(make_plan(services, cfg, {}), cfg);
   EXPECT_EQ(r.path_map,
             "127.0.0.1 be_127.0.0.1\nbarker.internal be_barker.internal\nemitter be_emitter\n"
+            "emitter.service.dstack be_emitter.service.dstack\n"
             "empty be_empty\ngateway.local be_gateway.local\nlocalhost be_localhost\n");
-  // Every http service is also there as <service>.service.dstack, the proxy's own names too.
+  // Every http service is also there as <service>.service.dstack, the proxy's own names too;
+  // a service named like emitter's alias does not take it.
   EXPECT_EQ(r.host_map,
             "127.0.0.1.service.dstack be_127.0.0.1\nbarker.internal be_barker.internal\n"
             "barker.internal.service.dstack be_barker.internal\nemitter be_emitter\n"
-            "emitter.service.dstack be_emitter\nempty be_empty\nempty.service.dstack be_empty\n"
+            "emitter.service.dstack be_emitter\n"
+            "emitter.service.dstack.service.dstack be_emitter.service.dstack\n"
+            "empty be_empty\nempty.service.dstack be_empty\n"
             "gateway.local.service.dstack be_gateway.local\n"
             "localhost.service.dstack be_localhost\n");
 }

@@ -140,6 +140,22 @@ TEST(RuntimePart, TakesServersOfUnchangedBackendsOnly) {
   EXPECT_FALSE(needs_reload(applied, part));
 }
 
+// A backend that turns grpc waits for its reload whole: its HTTP/2 servers are not mixed into
+// the running HTTP/1.1 backend, and the other backends' runtime changes still apply meanwhile.
+TEST(RuntimePart, AProtocolChangeWaitsForTheReload) {
+  Plan applied{
+      {backend("a", {server("x", "10.0.0.1", 1)}), backend("b", {server("y", "10.0.0.2", 1)})}, {}};
+  Plan desired = applied;
+  desired.backends[0].servers.edit()[0].weight = 9;
+  desired.backends[1].protocol = model::Protocol::grpc;
+  desired.backends[1].servers.edit()[0].h2 = true;
+  EXPECT_TRUE(needs_reload(applied, desired));
+  Plan part = runtime_part(applied, desired);
+  EXPECT_EQ(part.backends[0].servers[0].weight, 9);
+  EXPECT_EQ(part.backends[1], applied.backends[1]);
+  EXPECT_FALSE(needs_reload(applied, part));
+}
+
 TEST(PromptAnswers, SplitsHaproxysTranscriptPerCommand) {
   // prompt; set weight (ok); set weight of an unknown server; add server; set state; del; get
   const std::string raw =

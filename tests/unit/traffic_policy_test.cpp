@@ -98,6 +98,12 @@ TEST(TrafficPolicy, EveryProblemNamesFieldValueAndRule) {
   EXPECT_THAT(problems(R"({"eject":"5xx:0"})"),
               ElementsAre("eject \"5xx:0\" is invalid: must be 5xx:N, N consecutive 5xx answers "
                           "(1..1000)"));
+  EXPECT_THAT(problems(R"({"eject":"5xx:007"})"),
+              ElementsAre(::testing::StartsWith("eject \"5xx:007\" is invalid")));
+  EXPECT_THAT(problems(R"({"eject":"5xx:1000"})"), ElementsAre("<accepted>"));
+  EXPECT_THAT(problems(R"({"retry_on":["503","503","503","503","503","503","503","503","503",
+    "503","503","503","503"]})"),
+              ElementsAre("retry_on: 13 given, at most 12 allowed"));
   EXPECT_THAT(problems(R"({"eject":"4xx:3"})"),
               ElementsAre(::testing::StartsWith("eject \"4xx:3\" is invalid")));
   EXPECT_THAT(problems(R"({"colour":"red","service":"x"})"),
@@ -123,6 +129,11 @@ TEST(TrafficPolicy, AReaderValidatesAgainAndIgnoresNewKeys) {
   forged.balance = Balance{Balance::Kind::cookie, "a b"};
   EXPECT_EQ(validate_traffic_policy(forged).size(), 2u);
   EXPECT_THAT(validate_traffic_policy(TrafficPolicy{"emitter"}), IsEmpty());
+  forged = TrafficPolicy{"emitter"};
+  forged.balance = Balance{Balance::Kind::leastconn, "stray"};
+  EXPECT_THAT(validate_traffic_policy(forged),
+              ElementsAre("balance \"leastconn stray\" is invalid: roundrobin and leastconn hash "
+                          "no name"));
 }
 
 }  // namespace
