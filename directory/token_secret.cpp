@@ -32,7 +32,7 @@ std::string new_token_secret() {
 std::string secret_digest(std::string_view secret) {
   // Requests digest their secrets: fetch SHA-256's implementation once and keep a context per
   // thread; EVP_Digest fetches and allocates on each call, which costs more than the hash
-  // (docs/benchmarks.md#access-controls-cost-2026-12-03).
+  // (docs/benchmarks.md#access-controls-cost).
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
                                                                             EVP_MD_CTX_free);

@@ -19,7 +19,7 @@ namespace {
 // at once instead of waiting for `fall` checks (docs/notes/haproxy-2.6.md §6).
 constexpr const char* kCheckTail = " fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down";
 
-// Host: <service>.service.dstack routes like Host: <service> (docs/sherlock.md#by-host-name).
+// Host: <service>.service.dstack routes like Host: <service> (docs/sherlock.md#routing).
 constexpr const char* kServiceDomain = ".service.dstack";
 
 // A client's X-Request-ID is kept when it matches this (UUIDs, ULIDs, base64 and dotted forms);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A Prometheus histogram: counts of observations at or below each upper bound, their sum and
-// count (docs/metrics.md#types). Not thread-safe: each daemon observes on its I/O thread.
+// count (docs/metrics.md#naming). Not thread-safe: each daemon observes on its I/O thread.
 
 #include <cstdint>
 #include <vector>

@@ -43,8 +43,8 @@ struct TrafficPolicy {
 };
 
 // What `retry_on` may name: HAProxy's retry-on conditions (configuration.txt, retry-on). Only
-// requests safe to repeat (GET, HEAD, OPTIONS) are retried on any of them but conn-failure,
-// where nothing was sent (docs/sherlock.md#traffic-policy).
+// requests safe to repeat (GET, OPTIONS) are retried on any of them but conn-failure,
+// where nothing was sent (docs/api.md#traffic-policies).
 inline constexpr std::string_view kRetryOn[] = {"conn-failure",  "empty-response",
                                                 "junk-response", "response-timeout",
                                                 "404",           "408",
