@@ -6,7 +6,6 @@
 #include <variant>
 
 #include "common/config/reader.hpp"
-#include "common/model/json.hpp"
 #include "common/model/url.hpp"
 #include "common/model/validate.hpp"
 #include "watson/service_reader.hpp"
@@ -58,15 +57,14 @@ void read_meta(config::MapReader& r, ServiceDefinition& def) {
   }
 }
 
-// `protocol` of a service file or --protocol: one of the four words, and agreeing with the URL
-// (model::check_protocol). Problems start with the value, for the caller to prefix.
-std::optional<std::string> read_protocol(const std::string& text, const std::string& url,
+// `protocol` of a service file or --protocol (model::parse_protocol). Problems start with the
+// value, for the caller to prefix.
+std::optional<std::string> read_protocol(std::string_view text, const std::string& url,
                                          std::optional<model::Protocol>& out) {
-  const auto protocol = model::protocol_from_string(text);
-  if (!protocol)
-    return "\"" + model::printable(text) + "\" is not a protocol (http, http2, grpc, tcp)";
-  out = protocol;
-  return bare(model::check_protocol(out, url, ""));
+  auto parsed = model::parse_protocol(text, url, "");
+  if (auto* why = std::get_if<std::string>(&parsed)) return bare(*why);
+  out = std::get<model::Protocol>(parsed);
+  return std::nullopt;
 }
 
 // Whole seconds ("3", as the seed's command line had it) or a duration ("500ms").
@@ -113,9 +111,8 @@ ServiceFile read_service_document(const config::Document& doc, std::size_t befor
   def.weight = static_cast<int>(r.integer("weight", 100, {0, 256}));
   read_tags(r, def);
   read_meta(r, def);
-  r.string("protocol", "", [&def](std::string_view text) {
-    return read_protocol(std::string(text), def.url, def.protocol);
-  });
+  r.string("protocol", "",
+           [&def](std::string_view text) { return read_protocol(text, def.url, def.protocol); });
   def.drain = r.duration("drain", 5s, {0ms, 10min});
   if (r.has("check")) {
     // Not a map: already reported, and "exactly one of" would only repeat it.

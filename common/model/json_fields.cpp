@@ -186,12 +186,11 @@ void read_instance_body(Fields& f, Instance& out, bool defaults) {
   read_tags(f, out);
   read_meta(f, out);
   if (auto protocol = f.string("protocol", false)) {
-    if (auto p = protocol_from_string(*protocol)) {
+    auto parsed = parse_protocol(*protocol, out.url, f.name("protocol"));
+    if (auto* p = std::get_if<Protocol>(&parsed))
       out.protocol = *p;
-      f.add(check_protocol(out.protocol, out.url, f.name("protocol")));
-    } else {
-      f.add(invalid(f.name("protocol"), *protocol, "must be one of http, http2, grpc, tcp"));
-    }
+    else
+      f.add(std::get<std::string>(parsed));
   }
 }
 

@@ -52,6 +52,20 @@ std::optional<std::chrono::milliseconds> read_duration(detail::Fields& f, std::s
   return std::nullopt;
 }
 
+// A string member in one of the forms `parse` reads (parse_eject, parse_balance), or its problem.
+template <class Parse>
+auto read_parsed(detail::Fields& f, std::string_view key, Parse parse)
+    -> std::optional<std::variant_alternative_t<0, decltype(parse(std::string_view()))>> {
+  auto text = f.string(key, false);
+  if (!text) return std::nullopt;
+  auto parsed = parse(*text);
+  if (auto* problem = std::get_if<std::string>(&parsed)) {
+    f.add(*problem);
+    return std::nullopt;
+  }
+  return std::get<0>(parsed);
+}
+
 // Every field of `out` from `body`; `strict` refuses unknown keys (a request), a reader lets a
 // newer directory add some.
 void read_fields(detail::Fields& f, TrafficPolicy& out, bool strict) {
@@ -77,20 +91,8 @@ void read_fields(detail::Fields& f, TrafficPolicy& out, bool strict) {
   out.timeout = read_duration(f, "timeout");
   out.max_conn = f.integer("max_conn", false, 1, 100000);
   out.queue_timeout = read_duration(f, "queue_timeout");
-  if (auto eject = f.string("eject", false)) {
-    auto parsed = parse_eject(*eject);
-    if (auto* n = std::get_if<int>(&parsed))
-      out.eject_5xx = *n;
-    else
-      f.add(std::get<std::string>(parsed));
-  }
-  if (auto balance = f.string("balance", false)) {
-    auto parsed = parse_balance(*balance);
-    if (auto* b = std::get_if<Balance>(&parsed))
-      out.balance = *b;
-    else
-      f.add(std::get<std::string>(parsed));
-  }
+  out.eject_5xx = read_parsed(f, "eject", parse_eject);
+  out.balance = read_parsed(f, "balance", parse_balance);
 }
 
 }  // namespace

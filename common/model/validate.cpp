@@ -154,16 +154,20 @@ Problem check_weight(int value, std::string_view field) {
 Problem check_protocol(const std::optional<Protocol>& protocol, std::string_view url,
                        std::string_view field) {
   if (!protocol) return std::nullopt;
-  const auto parsed = parse_instance_url(url);
-  const auto* u = std::get_if<InstanceUrl>(&parsed);
-  if (!u) return std::nullopt;
-  const bool tcp_url = u->scheme == "tcp";
   const bool tcp = *protocol == Protocol::tcp;
-  if (tcp == tcp_url) return std::nullopt;
+  if (tcp == url.starts_with("tcp://")) return std::nullopt;
   return invalid(field, to_string(*protocol),
                  tcp ? "protocol tcp needs a tcp:// url"
                      : "a tcp:// url speaks protocol tcp (http, http2 and grpc need http:// or "
                        "https://)");
+}
+
+std::variant<Protocol, std::string> parse_protocol(std::string_view text, std::string_view url,
+                                                   std::string_view field) {
+  const auto protocol = protocol_from_string(text);
+  if (!protocol) return invalid(field, text, "must be one of http, http2, grpc, tcp");
+  if (auto problem = check_protocol(protocol, url, field)) return *problem;
+  return *protocol;
 }
 
 std::vector<std::string> validate_instance(const Instance& instance) {

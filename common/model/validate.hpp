@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/model/model.hpp"
@@ -45,10 +46,14 @@ Problem check_tag(std::string_view value, std::string_view field = "tag");
 Problem check_meta_key(std::string_view value, std::string_view field = "meta key");
 Problem check_meta_value(std::string_view value, std::string_view field = "meta value");
 Problem check_weight(int value, std::string_view field = "weight");  // 0..256
-// A registered protocol against the instance's URL: tcp exactly for tcp:// URLs. A URL that does
-// not parse is left to the URL's own check.
+// A registered protocol against the instance's URL: tcp exactly for tcp:// URLs (read as
+// protocol_of reads them; whether the URL is valid is the URL's own check).
 Problem check_protocol(const std::optional<Protocol>& protocol, std::string_view url,
                        std::string_view field = "protocol");
+// A protocol as written ("grpc") for the instance at `url`: one of the four words, and agreeing
+// with the URL. The one reader of the API body, service files and --protocol.
+std::variant<Protocol, std::string> parse_protocol(std::string_view text, std::string_view url,
+                                                   std::string_view field = "protocol");
 
 // The whole instance (service, id, lease, url, version, weight, tags (<= 32), meta (<= 64),
 // protocol).

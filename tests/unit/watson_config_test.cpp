@@ -514,8 +514,9 @@ TEST_F(WatsonConfigTest, ProtocolIsReadAndMustSuitTheUrl) {
   auto def = load(std::string(kHead) + "protocol: http2\ncheck: {tcp: 127.0.0.1:8080}\n");
   EXPECT_EQ(def.protocol, model::Protocol::http2);
   EXPECT_EQ(load(std::string(kHead) + std::string(kHttp)).protocol, std::nullopt);
-  EXPECT_THAT(problems(std::string(kHead) + "protocol: h2\n" + std::string(kHttp)),
-              ElementsAre("3:11: protocol: \"h2\" is not a protocol (http, http2, grpc, tcp)"));
+  EXPECT_THAT(
+      problems(std::string(kHead) + "protocol: h2\n" + std::string(kHttp)),
+      ElementsAre("3:11: protocol: \"h2\" is invalid: must be one of http, http2, grpc, tcp"));
   EXPECT_THAT(problems(std::string(kHead) + "protocol: tcp\n" + std::string(kHttp)),
               ElementsAre("3:11: protocol: \"tcp\" is invalid: protocol tcp needs a tcp:// url"));
 }
@@ -583,8 +584,9 @@ TEST(QuickServiceTest, ProtocolAndTheCheckItImplies) {
     quick_service("greeter", "http://vm101", "", "", "GRPC");
     ADD_FAILURE() << "GRPC was accepted";
   } catch (const config::ConfigError& e) {
-    EXPECT_THAT(e.lines(),
-                ElementsAre("--protocol: \"GRPC\" is not a protocol (http, http2, grpc, tcp)"));
+    EXPECT_THAT(
+        e.lines(),
+        ElementsAre("--protocol: \"GRPC\" is invalid: must be one of http, http2, grpc, tcp"));
   }
 }
 
