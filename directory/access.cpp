@@ -30,10 +30,11 @@ std::optional<Permission> required_permission(const std::string& method,
   // /v1/services/SVC/instances/ID
   if (is({"v1", "services"}) && parts.size() == 5 && parts[3] == "instances")
     return Permission{Kind::register_, parts[2]};
-  // /v1/routes/SVC
-  if (is({"v1", "routes"}) && parts.size() == 3) return Permission{Kind::routes, parts[2]};
+  // /v1/routes/SVC and /v1/policies/SVC: both say where a service's traffic goes and how
+  if ((is({"v1", "routes"}) || is({"v1", "policies"})) && parts.size() == 3)
+    return Permission{Kind::routes, parts[2]};
   if ((parts.size() == 2 && (is({"v1", "snapshot"}) || is({"v1", "watch"}))) ||
-      is({"v1", "services"}) || is({"v1", "routes"}))
+      is({"v1", "services"}) || is({"v1", "routes"}) || is({"v1", "policies"}))
     return read;
   return admin;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/model/json.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "common/model/validate.hpp"
 #include "common/net/json_response.hpp"
 #include "directory/access.hpp"
@@ -90,6 +91,7 @@ HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& pa
   if (what == "leases") return leases(r, parts, caller);
   if (what == "services") return services(r, parts, caller);
   if (what == "routes") return routes(r, parts);
+  if (what == "policies") return policies(r, parts);
   if (what == "tokens") return tokens(r, parts);
   return not_found(r);
 }
@@ -251,6 +253,38 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
   auto done = state_.put_route(std::get<model::Route>(std::move(parsed)));
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
   return json_response(200, model::to_json(*state_.route(service, consumer)));
+}
+
+HttpResponse Api::policies(const HttpRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() == 2) {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    json list = json::array();
+    for (auto& policy : state_.policies()) list.push_back(model::to_json(policy));
+    return json_response(200, json{{"policies", list}, {"revision", state_.revision()}});
+  }
+  if (parts.size() != 3) return not_found(r);
+  const auto& service = parts[2];
+  if (auto e = bad_name(model::check_service_name(service))) return error(*e);
+  if (r.method == "GET") {
+    auto policy = state_.policy(service);
+    if (!policy)
+      return error({404, "policy_not_found", "service " + service + " has no traffic policy"});
+    return json_response(200, model::to_json(*policy));
+  }
+  if (r.method == "DELETE") {
+    auto done = state_.delete_policy(service);
+    if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+    return json_response(200, revision_body(state_));
+  }
+  if (r.method != "PUT") return method_not_allowed(r, "GET, PUT, DELETE");
+  auto body = parse_body(r);
+  if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
+  auto parsed = model::traffic_policy_from_request(std::get<json>(body), service);
+  if (auto* problems = std::get_if<model::Problems>(&parsed))
+    return error({400, "invalid_policy", model::join(*problems)});
+  auto done = state_.put_policy(std::get<model::TrafficPolicy>(std::move(parsed)));
+  if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+  return json_response(200, model::to_json(*state_.policy(service)));
 }
 
 HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {

@@ -44,6 +44,8 @@ class Api {
   net::HttpResponse services(const net::HttpRequest& request, const std::vector<std::string>& parts,
                              const Caller& caller);
   net::HttpResponse routes(const net::HttpRequest& request, const std::vector<std::string>& parts);
+  net::HttpResponse policies(const net::HttpRequest& request,
+                             const std::vector<std::string>& parts);
   net::HttpResponse tokens(const net::HttpRequest& request, const std::vector<std::string>& parts);
   net::HttpResponse watch(const net::HttpRequest& request, const Caller& caller);
   net::HttpResponse health() const;

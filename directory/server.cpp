@@ -61,6 +61,8 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   auto data_dir = DataDir::open(config.data_dir);
   auto store = RouteStore::open(data_dir);
   if (!store.recovery().message.empty()) log->warn("{}", store.recovery().message);
+  auto policies = PolicyStore::open(data_dir);
+  if (!policies.recovery().message.empty()) log->warn("{}", policies.recovery().message);
   auto tokens = TokenStore::open(data_dir);
   if (!tokens.recovery().message.empty()) log->warn("{}", tokens.recovery().message);
   const bool access_control = !config.token.empty();
@@ -69,7 +71,7 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                       tokens, unix_now);
 
   SteadyClock clock;
-  State state(config.state, clock, store, new_epoch());
+  State state(config.state, clock, store, policies, new_epoch());
   // Before the watchers: the streams they hold own timers of this io_context, so they must go
   // first when run() returns.
   asio::io_context io(1);
@@ -118,9 +120,9 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   });
   daemon::start_watchdog(io);
 
-  log->info("listening on {}{} (epoch {}, {} route(s) and {} token(s) loaded, {})",
+  log->info("listening on {}{} (epoch {}, {} route(s), {} policy(ies) and {} token(s) loaded, {})",
             config.tls ? "https://" : "http://", config.listen.to_string(), state.epoch(),
-            state.route_count(), tokens.tokens().size(),
+            state.route_count(), state.policy_count(), tokens.tokens().size(),
             !access_control                ? "access control off: no token_file"
             : anonymous == Anonymous::read ? "requests without a token may read"
                                            : "every request but health needs a token");

@@ -14,10 +14,12 @@ std::string seconds_range(std::chrono::seconds lo, std::chrono::seconds hi) {
 }
 }  // namespace
 
-State::State(StateOptions options, const Clock& clock, RouteStore& store, std::string epoch)
+State::State(StateOptions options, const Clock& clock, RouteStore& store, PolicyStore& policy_store,
+             std::string epoch)
     : options_(options),
       clock_(clock),
       store_(store),
+      policy_store_(policy_store),
       epoch_(std::move(epoch)),
       revision_(1),
       history_(options.history, 1),
@@ -30,6 +32,10 @@ State::State(StateOptions options, const Clock& clock, RouteStore& store, std::s
   for (auto& [key, route] : store_.routes()) {
     routes_[key] = route;
     routes_[key].revision = revision_;
+  }
+  for (auto& [service, policy] : policy_store_.policies()) {
+    policies_[service] = policy;
+    policies_[service].revision = revision_;
   }
 }
 
@@ -214,6 +220,38 @@ Outcome<> State::delete_route(const std::string& service, const std::string& con
   return Done{};
 }
 
+Outcome<> State::put_policy(model::TrafficPolicy policy) {
+  if (auto it = policies_.find(policy.service); it != policies_.end()) {
+    policy.revision = it->second.revision;
+    if (it->second == policy) return Done{};  // set again unchanged: no write, no event
+  }
+  policy.revision = 0;
+  if (auto ec = policy_store_.put(policy))
+    return ApiError{503, "store_failed", "policy not saved: " + ec.message()};
+  policy.revision = revision_ + 1;
+  policies_[policy.service] = policy;
+  model::Event e;
+  e.type = model::Event::Type::policy_put;
+  e.service = policy.service;
+  e.policy = std::move(policy);
+  publish(std::move(e));
+  return Done{};
+}
+
+Outcome<> State::delete_policy(const std::string& service) {
+  auto it = policies_.find(service);
+  if (it == policies_.end())
+    return ApiError{404, "policy_not_found", "service " + service + " has no traffic policy"};
+  if (auto ec = policy_store_.remove(service))
+    return ApiError{503, "store_failed", "policy not removed: " + ec.message()};
+  policies_.erase(it);
+  model::Event e;
+  e.type = model::Event::Type::policy_delete;
+  e.service = service;
+  publish(std::move(e));
+  return Done{};
+}
+
 void State::publish(model::Event event) {
   event.revision = ++revision_;
   auto line = std::make_shared<const std::string>(model::to_json(event).dump() + "\n");
@@ -230,6 +268,7 @@ model::Snapshot State::snapshot() const {
   for (auto& [service, byid] : instances_)
     for (auto& [id, in] : byid) s.instances.push_back(in);
   for (auto& [key, route] : routes_) s.routes.push_back(route);
+  for (auto& [service, policy] : policies_) s.policies.push_back(policy);
   return s;
 }
 
@@ -260,6 +299,18 @@ std::optional<model::Route> State::route(const std::string& service,
                                          const std::string& consumer) const {
   auto it = routes_.find({service, consumer});
   if (it == routes_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<model::TrafficPolicy> State::policies() const {
+  std::vector<model::TrafficPolicy> out;
+  for (auto& [service, policy] : policies_) out.push_back(policy);
+  return out;
+}
+
+std::optional<model::TrafficPolicy> State::policy(const std::string& service) const {
+  auto it = policies_.find(service);
+  if (it == policies_.end()) return std::nullopt;
   return it->second;
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The directory's state and its rules: leases with TTLs, instances bound to leases, durable
-// routes, one revision counter, and the history that lets watchers resume. No I/O besides the
-// route store, no Asio: the clock is injected so expiry is tested without sleeping.
+// routes and traffic policies, one revision counter, and the history that lets watchers resume.
+// No I/O besides the route and policy stores, no Asio: the clock is injected so expiry is tested
+// without sleeping.
 
 #include <chrono>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include "directory/api_error.hpp"
 #include "directory/caller.hpp"
 #include "directory/event_history.hpp"
+#include "directory/policy_store.hpp"
 #include "directory/route_store.hpp"
 
 namespace dstack::directory {
@@ -46,7 +48,8 @@ class State {
   // Called after every change with its revision and its NDJSON line (ending in '\n').
   using Listener = std::function<void(std::uint64_t revision, const EventHistory::Line& line)>;
 
-  State(StateOptions options, const Clock& clock, RouteStore& store, std::string epoch);
+  State(StateOptions options, const Clock& clock, RouteStore& store, PolicyStore& policy_store,
+        std::string epoch);
 
   void set_listener(Listener listener) { listener_ = std::move(listener); }
 
@@ -68,6 +71,10 @@ class State {
 
   Outcome<> put_route(model::Route route);  // validated by the caller; durable on success
   Outcome<> delete_route(const std::string& service, const std::string& consumer);
+  // Validated by the caller; durable on success. Putting the policy a service has changes
+  // nothing and publishes no event.
+  Outcome<> put_policy(model::TrafficPolicy policy);
+  Outcome<> delete_policy(const std::string& service);
 
   std::uint64_t revision() const { return revision_; }
   const std::string& epoch() const { return epoch_; }
@@ -75,6 +82,7 @@ class State {
   std::size_t lease_count() const { return leases_.size(); }
   std::size_t instance_count() const { return instance_count_; }
   std::size_t route_count() const { return routes_.size(); }
+  std::size_t policy_count() const { return policies_.size(); }
   const StateCounters& counters() const { return counters_; }
   const EventHistory& history() const { return history_; }
 
@@ -84,6 +92,9 @@ class State {
   std::vector<const model::Instance*> instances_of(const std::string& service) const;
   std::vector<model::Route> routes_of(const std::optional<std::string>& service) const;
   std::optional<model::Route> route(const std::string& service, const std::string& consumer) const;
+  // Policies are read apart from services: one may be set before the service has an instance.
+  std::vector<model::TrafficPolicy> policies() const;
+  std::optional<model::TrafficPolicy> policy(const std::string& service) const;
 
  private:
   struct LeaseEntry {
@@ -102,7 +113,8 @@ class State {
 
   StateOptions options_;
   const Clock& clock_;
-  RouteStore& store_;  // durability only; routes_ is what is served
+  RouteStore& store_;          // durability only; routes_ is what is served
+  PolicyStore& policy_store_;  // the same for policies_
   std::string epoch_;
   Clock::TimePoint synced_at_;
   std::uint64_t revision_;
@@ -116,6 +128,7 @@ class State {
   std::map<std::string, std::map<std::string, model::Instance>> instances_;  // service -> id ->
   std::size_t instance_count_ = 0;
   std::map<std::pair<std::string, std::string>, model::Route> routes_;  // (service, consumer) ->
+  std::map<std::string, model::TrafficPolicy> policies_;                // service ->
 };
 
 }  // namespace dstack::directory

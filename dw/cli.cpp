@@ -20,6 +20,7 @@ struct Args {
   std::string directory, token_file, ca_file, cert, key, service, consumer, version_arg, percent;
   std::vector<std::string> targets, policies;
   std::string token_name, ttl;
+  PolicyFlags policy;
   bool json = false;
 };
 
@@ -70,6 +71,23 @@ int main(int argc, char** argv) {
   auto* rm = route->add_subcommand("rm", "remove a route");
   rm->add_option("SERVICE", a.service)->required();
   rm->add_option("--consumer", a.consumer, "the consumer's route instead of everyone's");
+  auto* policy =
+      app.add_subcommand("policy", "set, show and remove traffic policies")->require_subcommand(1);
+  auto* policy_set = policy->add_subcommand("set", "set a service's whole traffic policy");
+  policy_set->add_option("SERVICE", a.service)->required();
+  auto& pf = a.policy;
+  policy_set->add_option("--retries", pf.retries, "retries after the first try (0..10)");
+  policy_set->add_option("--retry-on", pf.retry_on, "conditions: conn-failure,503,...");
+  policy_set->add_option("--timeout", pf.timeout, "how long an instance may be silent (5s)");
+  policy_set->add_option("--max-conn", pf.max_conn, "concurrent requests per instance");
+  policy_set->add_option("--queue-timeout", pf.queue_timeout, "wait for a free slot, then 503");
+  policy_set->add_option("--eject", pf.eject, "5xx:N: out of rotation after N 5xx in a row");
+  policy_set->add_option("--balance", pf.balance,
+                         "roundrobin, leastconn, hash:header:NAME or hash:cookie:NAME");
+  auto* policy_show = policy->add_subcommand("show", "show one service's policy, or all");
+  policy_show->add_option("SERVICE", a.service);
+  auto* policy_rm = policy->add_subcommand("rm", "remove a service's policy");
+  policy_rm->add_option("SERVICE", a.service)->required();
   auto* token = app.add_subcommand("token", "create, list and revoke the directory's tokens")
                     ->require_subcommand(1);
   auto* token_create = token->add_subcommand("create", "create a token and print its secret once");
@@ -126,6 +144,12 @@ int main(int argc, char** argv) {
     };
   if (*rm)
     command = [o, a](registry::Registry& r) { return route_rm(r, o, a.service, a.consumer); };
+  if (*policy_set)
+    command = [o, a](registry::Registry& r) { return dw::policy_set(r, o, a.service, a.policy); };
+  if (*policy_show)
+    command = [o, a](registry::Registry& r) { return dw::policy_show(r, o, a.service); };
+  if (*policy_rm)
+    command = [o, a](registry::Registry& r) { return dw::policy_rm(r, o, a.service); };
   if (*token_create)
     command = [o, a](registry::Registry& r) {
       return dw::token_create(r, o, a.token_name, a.policies, a.ttl);

@@ -82,6 +82,11 @@ void print_event(const Output& o, const model::Event& e) {
     case model::Event::Type::route_delete:
       subject += " for " + who(e.consumer);
       break;
+    case model::Event::Type::policy_put:
+      detail = describe_policy(e.policy);
+      break;
+    case model::Event::Type::policy_delete:
+      break;
   }
   o.out << e.revision << "  " << model::to_string(e.type) << "  " << subject
         << (detail.empty() ? "" : "  " + detail) << std::endl;

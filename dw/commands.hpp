@@ -38,6 +38,22 @@ awaitable<int> token_revoke(registry::Registry& reg, Output o, std::string name)
 // --ttl as typed ("30d"; "" for none) in whole seconds, or the message refusing it.
 std::variant<std::optional<std::int64_t>, std::string> parse_token_ttl(const std::string& text);
 
+// Traffic policies (policy_commands.cpp). Each flag as typed; absent: not set. `set` replaces
+// the service's whole policy.
+struct PolicyFlags {
+  std::optional<std::string> retries, retry_on, timeout, max_conn, queue_timeout, eject, balance;
+};
+// The policy the flags describe, validated as the directory validates a request.
+std::variant<model::TrafficPolicy, std::vector<std::string>> parse_policy_flags(
+    const std::string& service, const PolicyFlags& flags);
+// "retries=3 retry-on=conn-failure,503 timeout=5s": the flags that would set it.
+std::string describe_policy(const model::TrafficPolicy& policy);
+awaitable<int> policy_set(registry::Registry& reg, Output o, std::string service,
+                          PolicyFlags flags);
+// One service's policy, or every policy when `service` is empty.
+awaitable<int> policy_show(registry::Registry& reg, Output o, std::string service);
+awaitable<int> policy_rm(registry::Registry& reg, Output o, std::string service);
+
 // Prints events as they happen until interrupted; survives directory restarts.
 awaitable<int> watch(registry::Registry& reg, Output o);
 

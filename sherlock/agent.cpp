@@ -8,6 +8,7 @@
 
 #include "common/log/log.hpp"
 #include "common/metrics/writer.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "common/model/url.hpp"
 #include "sherlock/handover.hpp"
 
@@ -191,6 +192,8 @@ nlohmann::json Agent::status() const {
       s["listen"] = "127.0.0.1:" + std::to_string(be.tcp_port);
     } else {
       s["base_path"] = be.base_path.empty() ? "/" : be.base_path;
+      // The traffic policy HAProxy applies ({} when none): the directory's, once checked.
+      s["policy"] = model::to_request_json(be.policy);
     }
     json servers = json::array();
     for (const auto& srv : be.servers)

@@ -47,7 +47,7 @@ bool DirectoryView::remove_instance(const std::string& service, const std::strin
     return false;
   }
   list.erase(it);
-  if (list.empty() && s->second.routes.empty()) services_.erase(s);
+  erase_if_empty(s);
   return true;
 }
 
@@ -71,14 +71,35 @@ bool DirectoryView::remove_route(const std::string& service, const std::string& 
   auto it = find_in(list, [&](const model::Route& r) { return r.consumer == consumer; });
   if (it == list.end()) return false;
   list.erase(it);
-  if (list.empty() && s->second.instances.empty()) services_.erase(s);
+  erase_if_empty(s);
   return true;
+}
+
+bool DirectoryView::put_policy(const model::TrafficPolicy& policy) {
+  auto& slot = services_[policy.service].policy;
+  if (slot == policy) return false;
+  slot = policy;
+  return true;
+}
+
+bool DirectoryView::remove_policy(const std::string& service) {
+  auto s = services_.find(service);
+  if (s == services_.end() || !s->second.policy) return false;
+  s->second.policy.reset();
+  erase_if_empty(s);
+  return true;
+}
+
+void DirectoryView::erase_if_empty(std::map<std::string, ServiceView>::iterator it) {
+  const auto& v = it->second;
+  if (v.instances.empty() && v.routes.empty() && !v.policy) services_.erase(it);
 }
 
 std::set<std::string> DirectoryView::load(const model::Snapshot& snapshot) {
   std::map<std::string, ServiceView> next;
   for (const auto& i : snapshot.instances) next[i.service].instances.push_back(i);
   for (const auto& r : snapshot.routes) next[r.service].routes.push_back(r);
+  for (const auto& p : snapshot.policies) next[p.service].policy = p;
 
   std::set<std::pair<std::string, std::string>> held;
   if (!snapshot.synced) {
@@ -107,7 +128,7 @@ std::set<std::string> DirectoryView::load(const model::Snapshot& snapshot) {
   for (const auto& [service, view] : services_) {
     auto n = next.find(service);
     if (n == next.end() || !(n->second.instances == view.instances) ||
-        !(n->second.routes == view.routes))
+        !(n->second.routes == view.routes) || n->second.policy != view.policy)
       changed.insert(service);
   }
   for (const auto& [service, view] : next)
@@ -137,6 +158,12 @@ std::optional<std::string> DirectoryView::apply(const model::Event& e) {
     case model::Event::Type::route_delete:
       changed = remove_route(e.service, e.consumer);
       break;
+    case model::Event::Type::policy_put:
+      changed = put_policy(e.policy);
+      break;
+    case model::Event::Type::policy_delete:
+      changed = remove_policy(e.service);
+      break;
   }
   if (!changed) return std::nullopt;
   return e.service;
@@ -154,6 +181,7 @@ model::Snapshot DirectoryView::to_snapshot() const {
   for (const auto& [service, view] : services_) {
     s.instances.insert(s.instances.end(), view.instances.begin(), view.instances.end());
     s.routes.insert(s.routes.end(), view.routes.begin(), view.routes.end());
+    if (view.policy) s.policies.push_back(*view.policy);
   }
   return s;
 }

@@ -202,15 +202,52 @@ void server_lines(std::string& out, const PlannedBackend& be, const SherlockConf
                   const RuntimePaths& paths) {
   for (const auto& s : be.servers) {
     if (!valid_server(s)) continue;
-    out += "    server " + s.name + " " + server_arguments(s, cfg, paths) + "\n";
+    out += "    server " + s.name + " " + server_arguments(s, be.policy, cfg, paths) + "\n";
   }
+}
+
+// The balance lines of a traffic policy; consistent hashing, so adding an instance moves about
+// 1/N of the keys. Header and cookie names are validated to [A-Za-z0-9_-] (traffic_policy.hpp).
+std::string balance_lines(const model::TrafficPolicy& p) {
+  if (!p.balance) return "    balance roundrobin\n";
+  switch (p.balance->kind) {
+    case model::Balance::Kind::leastconn:
+      return "    balance leastconn\n";
+    case model::Balance::Kind::header:
+      return "    balance hdr(" + p.balance->name + ")\n    hash-type consistent\n";
+    case model::Balance::Kind::cookie:
+      return "    balance hash req.cook(" + p.balance->name + ")\n    hash-type consistent\n";
+    case model::Balance::Kind::roundrobin:
+      break;
+  }
+  return "    balance roundrobin\n";
+}
+
+// What else a traffic policy sets on the backend (docs/sherlock.md#traffic-policies). Every value
+// is a validated number, duration or word from a fixed list.
+std::string policy_lines(const model::TrafficPolicy& p) {
+  std::string out;
+  if (p.retries) out += "    retries " + std::to_string(*p.retries) + "\n";
+  if (!p.retry_on.empty()) {
+    out += "    retry-on";
+    for (const auto& w : p.retry_on) out += " " + w;
+    out += "\n";
+  }
+  if (p.timeout) out += "    timeout server " + ms(*p.timeout) + "\n";
+  // HAProxy reads 0 as "not set" (then it waits timeout connect): 1 ms is "do not queue".
+  if (p.queue_timeout)
+    out += "    timeout queue " + ms(std::max(*p.queue_timeout, Duration(1))) + "\n";
+  return out;
 }
 
 void http_backend(std::string& out, const PlannedBackend& be, const SherlockConfig& cfg,
                   const RuntimePaths& paths) {
   const std::string svc = regex_literal(be.service);
   out += "\nbackend " + backend_name(be.service) + "\n";
-  out += "    balance roundrobin\n";
+  out += balance_lines(be.policy);
+  out += policy_lines(be.policy);
+  // A request other than GET, HEAD or OPTIONS is never sent twice: retried only when its
+  // connection failed, before any of it was sent.
   out += "    http-request disable-l7-retry unless METH_GET || METH_OPTIONS\n";
   // /<svc>[/rest] becomes <base>/rest (the query is not part of the path, so it is kept).
   if (be.base_path.empty()) {
@@ -269,8 +306,8 @@ std::string backend_name(const std::string& service) {
   return "be_" + service;
 }
 
-std::string server_arguments(const PlannedServer& s, const SherlockConfig& config,
-                             const RuntimePaths& paths) {
+std::string server_arguments(const PlannedServer& s, const model::TrafficPolicy& policy,
+                             const SherlockConfig& config, const RuntimePaths& paths) {
   if (!valid_server(s)) return {};
   const bool v6 = s.address.find(':') != std::string::npos;
   std::string out = (v6 ? "[" + s.address + "]" : s.address) + ":" + std::to_string(s.port);
@@ -286,7 +323,16 @@ std::string server_arguments(const PlannedServer& s, const SherlockConfig& confi
   out += " check";
   // Explicit, though implied for config servers: `add server` checks over plain TCP without it.
   if (s.tls) out += " check-ssl check-sni " + s.host;
-  out += " inter " + ms(config.haproxy.health_check_interval) + kCheckTail;
+  out += " inter " + ms(config.haproxy.health_check_interval);
+  // Ejection after N consecutive 5xx (circuit breaking): layer 7 observation counts failed
+  // connections too, so they then also take N to eject instead of one.
+  if (policy.eject_5xx)
+    out += " fall 2 rise 2 observe layer7 error-limit " + std::to_string(*policy.eject_5xx) +
+           " on-error mark-down";
+  else
+    out += kCheckTail;
+  // Requests beyond it wait in the backend's queue (timeout queue), then get a 503.
+  if (policy.max_conn) out += " maxconn " + std::to_string(*policy.max_conn);
   return out;
 }
 

@@ -18,12 +18,15 @@
 //   body names a sanitised, truncated service name.
 // - one backend per http service: path rewrite (the /svc prefix replaced by the base path, the
 //   query kept) only when routed by path; L7 retries only for GET and OPTIONS; a 503 with a
-//   one-line body when no server can take the request; balance roundrobin; one server line per
+//   one-line body when no server can take the request; balance roundrobin unless the service's
+//   traffic policy says otherwise, and the policy's retries, retry-on, timeout server and
+//   timeout queue (docs/sherlock.md#traffic-policies); one server line per
 //   planned server: address:port, weight, TLS (ssl verify required, ca-file, sni, verifyhost)
 //   when tls, HTTP/2 for http2 and grpc services (`proto h2`, or `alpn h2` with tls), and
 //   `check inter <health_check_interval> fall 2 rise 2 observe layer4 error-limit 1
 //   on-error mark-down` (a plain TCP check: the service's own health path is unknown here, and
-//   watson checks the application).
+//   watson checks the application), or `observe layer7 error-limit N` for a policy's eject, and
+//   the policy's `maxconn`.
 // - one `listen` in mode tcp per tcp service on 127.0.0.1:<port>, named like a backend, with
 //   the tunnel timeout as its client and server timeouts and the same server lines (TLS only
 //   for tls servers).
@@ -66,10 +69,11 @@ RuntimePaths runtime_paths(const SherlockConfig& config);
 RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& config,
                                      const RuntimePaths& paths);
 
-// What follows `server <name>` for one server (address:port, weight, TLS, checks): the same
-// words in the config and in the runtime API's `add server`.
-std::string server_arguments(const PlannedServer& server, const SherlockConfig& config,
-                             const RuntimePaths& paths);
+// What follows `server <name>` for one server (address:port, weight, TLS, checks, and the
+// backend's policy's ejection and maxconn): the same words in the config and in the runtime
+// API's `add server`.
+std::string server_arguments(const PlannedServer& server, const model::TrafficPolicy& policy,
+                             const SherlockConfig& config, const RuntimePaths& paths);
 
 // The backend name of a service (`be_<service>`), the same in the config and the runtime API.
 std::string backend_name(const std::string& service);

@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "common/model/json.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "common/model/url.hpp"
 #include "common/model/validate.hpp"
 #include "sherlock/weights.hpp"
@@ -169,6 +170,29 @@ void keep_kind(const std::string& service, PlannedBackend& be, std::vector<Candi
   });
 }
 
+// The policy as the backend applies it, or none (reported) when it fails validation or the
+// service is served over TCP.
+model::TrafficPolicy planned_policy(const std::string& service, const model::TrafficPolicy& policy,
+                                    const PlannedBackend& be, std::vector<std::string>& problems) {
+  if (be.mode == PlannedBackend::Mode::tcp) {
+    problems.push_back(service_label(service) +
+                       ": traffic policy ignored: it applies to HTTP services, and this one is "
+                       "served over TCP");
+    return {};
+  }
+  auto why = model::validate_traffic_policy(policy);
+  if (policy.service != service)
+    why.push_back("service \"" + printable(policy.service) + "\" differs");
+  if (!why.empty()) {
+    problems.push_back(service_label(service) + ": traffic policy ignored: " + joined(why));
+    return {};
+  }
+  model::TrafficPolicy planned = policy;
+  planned.service.clear();
+  planned.revision = 0;
+  return planned;
+}
+
 // Fills `be.servers` from the candidates whose host resolves, with their weights.
 void add_servers(const std::string& service, PlannedBackend& be, const std::vector<Candidate>& cs,
                  const std::vector<model::Route>& routes, const SherlockConfig& config,
@@ -216,6 +240,7 @@ std::optional<PlannedBackend> plan_service(const std::string& service, const Ser
     problems.push_back(service_label(service) + ": left out: " + *why);
     return std::nullopt;
   }
+  if (view.instances.empty() && view.routes.empty()) return std::nullopt;  // a policy alone
   auto routes = valid_routes(service, view, problems);
   auto cs = candidates(service, view, problems);
 
@@ -254,6 +279,7 @@ std::optional<PlannedBackend> plan_service(const std::string& service, const Ser
       return true;
     });
   }
+  if (view.policy) be.policy = planned_policy(service, *view.policy, be, problems);
   add_servers(service, be, cs, routes, config, addresses, problems);
   return be;
 }
@@ -272,8 +298,15 @@ Plan make_plan(const std::map<std::string, ServiceView>& services, const Sherloc
 }
 
 bool same_shape(const PlannedBackend& a, const PlannedBackend& b) {
-  return std::tie(a.service, a.mode, a.protocol, a.base_path, a.tcp_port) ==
-         std::tie(b.service, b.mode, b.protocol, b.base_path, b.tcp_port);
+  if (std::tie(a.service, a.mode, a.protocol, a.base_path, a.tcp_port) !=
+      std::tie(b.service, b.mode, b.protocol, b.base_path, b.tcp_port))
+    return false;
+  // max_conn is set on each server through the runtime API (runtime_diff.hpp).
+  auto pa = a.policy;
+  auto pb = b.policy;
+  pa.max_conn.reset();
+  pb.max_conn.reset();
+  return pa == pb;
 }
 
 bool needs_reload(const Plan& a, const Plan& b) {

@@ -32,10 +32,15 @@
 //   weight 0, so a flap is a weight change, not a new server. A service with no usable instance
 //   still gets its backend (its requests get 503, not 404).
 // - `services` in the view that have only routes and no instance are served the same way
-//   (an empty backend: 503).
+//   (an empty backend: 503). A traffic policy alone makes no backend.
+// - The service's traffic policy (docs/sherlock.md#traffic-policies) is validated again and
+//   carried on its backend without its service and revision, so only a change of what it says
+//   changes the plan. A policy that fails validation is ignored and reported (the service is
+//   served with sherlock.yaml's defaults); a tcp service's policy is ignored and reported too.
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +69,7 @@ struct PlannedBackend {
   std::uint16_t tcp_port = 0;         // tcp: the listener's port on 127.0.0.1
   SharedList<PlannedServer> servers;  // by name; shared between copies of a plan
   model::Protocol protocol = model::Protocol::http;  // http: http, http2 or grpc; tcp: tcp
+  model::TrafficPolicy policy;                       // http only; service and revision left empty
   bool operator==(const PlannedBackend&) const = default;
 };
 
@@ -76,13 +82,14 @@ struct Plan {
 struct ServiceView {
   std::vector<model::Instance> instances;
   std::vector<model::Route> routes;
+  std::optional<model::TrafficPolicy> policy;
 };
 
 Plan make_plan(const std::map<std::string, ServiceView>& services, const SherlockConfig& config,
                const std::map<std::string, std::string>& addresses);
 
-// Whether two backends have the same shape: service, mode, protocol, base path and tcp port, all
-// of which only a new HAProxy configuration changes.
+// Whether two backends have the same shape: service, mode, protocol, base path, tcp port and
+// traffic policy but its max_conn, all of which only a new HAProxy configuration changes.
 bool same_shape(const PlannedBackend& a, const PlannedBackend& b);
 
 // True when going from `a` to `b` needs a new HAProxy configuration (a reload): services added

@@ -27,6 +27,11 @@ const PlannedBackend* find_backend(const Plan& plan, const std::string& service)
   return it != plan.backends.end() && it->service == service ? &*it : nullptr;
 }
 
+// A server's limit as the backend's policy sets it; 0 is HAProxy's "no limit".
+std::string maxconn_line(const std::string& server_ref, const PlannedBackend& be) {
+  return "set maxconn server " + server_ref + " " + std::to_string(be.policy.max_conn.value_or(0));
+}
+
 void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
                   const std::map<ServerRef, PlannedServer>& lingering, const SherlockConfig& cfg,
                   const RuntimePaths& paths, RuntimeDiff& out) {
@@ -50,7 +55,7 @@ void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
       const std::string r = ref(be, b->name);
       auto old = lingering.find({be, b->name});
       if (old == lingering.end()) {
-        emit(b->name, "add server " + r + " " + server_arguments(*b, cfg, paths));
+        emit(b->name, "add server " + r + " " + server_arguments(*b, to.policy, cfg, paths));
         emit(b->name, "enable health " + r);
         emit(b->name, "enable server " + r);
       } else if (!same_transport(old->second, *b)) {
@@ -76,6 +81,16 @@ void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
     ++a;
     ++b;
   }
+  // A new limit for every server the backend has, lingering ones included (they may come back).
+  if (from.policy.max_conn != to.policy.max_conn) {
+    for (const auto& s : to.servers) emit(s.name, maxconn_line(ref(be, s.name), to));
+    for (const auto& entry : lingering) {
+      const auto& [backend, name] = entry.first;
+      const bool listed = std::any_of(to.servers.begin(), to.servers.end(),
+                                      [&](const PlannedServer& s) { return s.name == name; });
+      if (backend == be && !listed) emit(name, maxconn_line(ref(be, name), to));
+    }
+  }
 }
 
 }  // namespace
@@ -90,7 +105,9 @@ RuntimeDiff runtime_diff(const Plan& applied, const std::map<ServerRef, PlannedS
   }
   for (std::size_t i = 0; i < desired.backends.size(); ++i) {
     // Backends the change did not touch still share their server list with the applied plan.
-    if (applied.backends[i].servers.shares_with(desired.backends[i].servers)) continue;
+    if (applied.backends[i].servers.shares_with(desired.backends[i].servers) &&
+        applied.backends[i].policy.max_conn == desired.backends[i].policy.max_conn)
+      continue;
     diff_backend(applied.backends[i], desired.backends[i], lingering, config, paths, out);
   }
   if (out.needs_reload) out.commands.clear();
@@ -101,7 +118,10 @@ Plan runtime_part(const Plan& applied, const Plan& desired) {
   Plan out = applied;
   for (auto& be : out.backends) {
     const PlannedBackend* want = find_backend(desired, be.service);
-    if (want != nullptr && same_shape(be, *want)) be.servers = want->servers;
+    if (want != nullptr && same_shape(be, *want)) {
+      be.servers = want->servers;
+      be.policy.max_conn = want->policy.max_conn;
+    }
   }
   return out;
 }

@@ -7,6 +7,7 @@
 
 #include "common/model/json.hpp"
 #include "common/model/json_fields.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "common/model/validate.hpp"
 
 namespace dstack::model {
@@ -54,9 +55,21 @@ void read_route(const json& j, Problems& problems, const std::string& where,
   if (auto revision = f.revision("revision", true)) out.revision = *revision;
 }
 
+void read_policy(const json& j, Problems& problems, const std::string& where,
+                 const std::string& prefix, TrafficPolicy& out) {
+  if (!expect_object(j, problems, where)) return;
+  auto read = traffic_policy_from_json(j);
+  if (auto* policy = std::get_if<TrafficPolicy>(&read)) {
+    out = std::move(*policy);
+    return;
+  }
+  for (auto& problem : std::get<Problems>(read)) problems.push_back(prefix + problem);
+}
+
 template <class T, class ReadOne>
-void read_list(Fields& f, std::string_view key, std::vector<T>& out, ReadOne read_one) {
-  const json* list = f.member(key, true);
+void read_list(Fields& f, std::string_view key, std::vector<T>& out, ReadOne read_one,
+               bool required = true) {
+  const json* list = f.member(key, required);
   if (!list) return;
   if (!list->is_array()) return f.wrong_type(key, "an array", *list);
   out.reserve(list->size());
@@ -68,7 +81,7 @@ void read_list(Fields& f, std::string_view key, std::vector<T>& out, ReadOne rea
 
 std::optional<Event::Type> event_type_from_string(std::string_view s) {
   for (auto t : {Event::Type::instance_put, Event::Type::instance_delete, Event::Type::route_put,
-                 Event::Type::route_delete}) {
+                 Event::Type::route_delete, Event::Type::policy_put, Event::Type::policy_delete}) {
     if (s == to_string(t)) return t;
   }
   return std::nullopt;
@@ -86,11 +99,15 @@ void check_same(Fields& f, std::string_view name, const std::string& inner,
 void read_event_body(Fields& f, Event& out) {
   const bool instance_event =
       out.type == Event::Type::instance_put || out.type == Event::Type::instance_delete;
+  const bool route_event =
+      out.type == Event::Type::route_put || out.type == Event::Type::route_delete;
   if (instance_event) {
     if (auto id = f.string("id", true)) {
       f.add(check_instance_id(*id));
       out.id = std::move(*id);
     }
+  } else if (!route_event) {
+    // A policy event names its service only.
   } else if (auto consumer = f.string("consumer", false)) {
     if (!consumer->empty()) f.add(check_consumer_name(*consumer));
     out.consumer = std::move(*consumer);
@@ -109,6 +126,12 @@ void read_event_body(Fields& f, Event& out) {
       if (f.problems().size() != before) return;
       check_same(f, "route.service", out.route.service, out.service, "service");
       check_same(f, "route.consumer", out.route.consumer, out.consumer, "consumer");
+    }
+  } else if (out.type == Event::Type::policy_put) {
+    if (const json* j = f.member("policy", true)) {
+      read_policy(*j, f.problems(), "policy", "policy: ", out.policy);
+      if (f.problems().size() != before) return;
+      check_same(f, "policy.service", out.policy.service, out.service, "service");
     }
   }
 }
@@ -144,6 +167,8 @@ std::variant<Snapshot, Problems> read_snapshot(const json& j, StreamedInstances*
     out.instances = std::move(streamed->instances);
   }
   read_list(f, "routes", out.routes, read_route);
+  // A directory from before traffic policies sends none.
+  read_list(f, "policies", out.policies, read_policy, false);
   return result(std::move(out), std::move(problems));
 }
 
@@ -228,7 +253,8 @@ std::variant<Event, Problems> event_from_json(const nlohmann::json& j) {
       read_event_body(f, out);
     } else {
       f.add(invalid("type", *type,
-                    "must be one of instance_put, instance_delete, route_put, route_delete"));
+                    "must be one of instance_put, instance_delete, route_put, route_delete, "
+                    "policy_put, policy_delete"));
     }
   }
   return result(std::move(out), std::move(problems));

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/model/json.hpp"
+#include "common/model/traffic_policy.hpp"
 
 namespace dstack::model {
 
@@ -66,6 +67,10 @@ const char* to_string(Event::Type t) {
       return "route_put";
     case Event::Type::route_delete:
       return "route_delete";
+    case Event::Type::policy_put:
+      return "policy_put";
+    case Event::Type::policy_delete:
+      return "policy_delete";
   }
   return "unknown";
 }
@@ -110,11 +115,11 @@ json to_json(const Snapshot& snapshot) {
   for (const auto& i : snapshot.instances) instances.push_back(to_json(i));
   json routes = json::array();
   for (const auto& r : snapshot.routes) routes.push_back(to_json(r));
-  return json{{"revision", snapshot.revision},
-              {"epoch", snapshot.epoch},
-              {"synced", snapshot.synced},
-              {"instances", std::move(instances)},
-              {"routes", std::move(routes)}};
+  json policies = json::array();
+  for (const auto& p : snapshot.policies) policies.push_back(to_json(p));
+  return json{{"revision", snapshot.revision},   {"epoch", snapshot.epoch},
+              {"synced", snapshot.synced},       {"instances", std::move(instances)},
+              {"policies", std::move(policies)}, {"routes", std::move(routes)}};
 }
 
 std::string snapshot_text(const Snapshot& snapshot) {
@@ -123,6 +128,11 @@ std::string snapshot_text(const Snapshot& snapshot) {
   for (std::size_t i = 0; i < snapshot.instances.size(); ++i) {
     if (i > 0) out += ',';
     out += to_json(snapshot.instances[i]).dump();
+  }
+  out += "],\"policies\":[";
+  for (std::size_t i = 0; i < snapshot.policies.size(); ++i) {
+    if (i > 0) out += ',';
+    out += to_json(snapshot.policies[i]).dump();
   }
   out += "],\"revision\":" + json(snapshot.revision).dump() + ",\"routes\":[";
   for (std::size_t i = 0; i < snapshot.routes.size(); ++i) {
@@ -149,6 +159,11 @@ json to_json(const Event& event) {
       break;
     case Event::Type::route_delete:
       if (!event.consumer.empty()) j["consumer"] = event.consumer;
+      break;
+    case Event::Type::policy_put:
+      j["policy"] = to_json(event.policy);
+      break;
+    case Event::Type::policy_delete:
       break;
   }
   return j;

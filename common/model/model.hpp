@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The directory's data: leases, instances, routes, and the events that change them.
+// The directory's data: leases, instances, routes, traffic policies, and the events that change
+// them.
 // Plain structs; validation lives in validate.hpp, JSON in json.hpp.
 
 #include <chrono>
@@ -68,17 +69,49 @@ struct Route {
   bool operator==(const Route&) const = default;
 };
 
+struct Balance {
+  enum class Kind { roundrobin, leastconn, header, cookie };
+  Kind kind = Kind::roundrobin;
+  std::string name;  // the header or cookie hashed (header, cookie); empty otherwise
+  bool operator==(const Balance&) const = default;
+};
+
+// An operator's policy for one service's traffic (docs/api.md#traffic-policies): how every
+// sherlock's HAProxy retries, times out, limits, ejects and balances the service's requests.
+// Every field is optional: absent means sherlock.yaml's setting (retries, timeouts.server) or
+// HAProxy's own (no limit, no ejection, round robin). Validation and JSON: traffic_policy.hpp.
+struct TrafficPolicy {
+  std::string service;
+  std::optional<int> retries;                              // 0..10 after the first try
+  std::vector<std::string> retry_on;                       // kRetryOn words, each once
+  std::optional<std::chrono::milliseconds> timeout;        // 1ms..1h: the instance's silence
+  std::optional<int> max_conn;                             // 1..100000 per instance
+  std::optional<std::chrono::milliseconds> queue_timeout;  // 0ms..1h, with max_conn
+  std::optional<int> eject_5xx;                            // 1..1000 consecutive 5xx
+  std::optional<Balance> balance;
+  std::uint64_t revision = 0;  // the directory revision that last changed it
+  bool operator==(const TrafficPolicy&) const = default;
+};
+
 struct Snapshot {
   std::uint64_t revision = 0;
   std::string epoch;
   bool synced = true;
   std::vector<Instance> instances;
   std::vector<Route> routes;
+  std::vector<TrafficPolicy> policies;  // by service name
   bool operator==(const Snapshot&) const = default;
 };
 
 struct Event {
-  enum class Type { instance_put, instance_delete, route_put, route_delete };
+  enum class Type {
+    instance_put,
+    instance_delete,
+    route_put,
+    route_delete,
+    policy_put,
+    policy_delete
+  };
   Type type = Type::instance_put;
   std::uint64_t revision = 0;
   std::string service;
@@ -86,6 +119,7 @@ struct Event {
   std::string consumer;  // route events; empty = everyone
   Instance instance;     // instance_put
   Route route;           // route_put
+  TrafficPolicy policy;  // policy_put
   bool operator==(const Event&) const = default;
 };
 

@@ -196,7 +196,14 @@ std::variant<TrafficPolicy, std::vector<std::string>> traffic_policy_from_reques
 }
 
 json to_json(const TrafficPolicy& p) {
-  json j{{"service", p.service}, {"revision", p.revision}};
+  json j = to_request_json(p);
+  j["service"] = p.service;
+  j["revision"] = p.revision;
+  return j;
+}
+
+json to_request_json(const TrafficPolicy& p) {
+  json j = json::object();
   if (p.retries) j["retries"] = *p.retries;
   if (!p.retry_on.empty()) j["retry_on"] = p.retry_on;
   if (p.timeout) j["timeout"] = format_duration(*p.timeout);

@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// An operator's policy for one service's traffic (docs/api.md#traffic-policies): how every
-// sherlock's HAProxy retries, times out, limits, ejects and balances the service's requests.
-// Every field is optional: absent means sherlock.yaml's setting (retries, timeouts.server) or
-// HAProxy's own (no limit, no ejection, round robin). Plain data with its validation and JSON;
-// each value that can reach an HAProxy config is checked against a fixed list or a narrow
+// Traffic policies (model::TrafficPolicy, docs/api.md#traffic-policies): their validation and
+// JSON. Each value that can reach an HAProxy config is checked against a fixed list or a narrow
 // pattern here, so none can add a word to the config.
 //
 // Wire form (PUT /v1/policies/{svc}; the forms of `dw policy set`):
@@ -20,27 +17,9 @@
 #include <variant>
 #include <vector>
 
+#include "common/model/model.hpp"
+
 namespace dstack::model {
-
-struct Balance {
-  enum class Kind { roundrobin, leastconn, header, cookie };
-  Kind kind = Kind::roundrobin;
-  std::string name;  // the header or cookie hashed (header, cookie); empty otherwise
-  bool operator==(const Balance&) const = default;
-};
-
-struct TrafficPolicy {
-  std::string service;
-  std::optional<int> retries;                              // 0..10 after the first try
-  std::vector<std::string> retry_on;                       // kRetryOn words, each once
-  std::optional<std::chrono::milliseconds> timeout;        // 1ms..1h: the instance's silence
-  std::optional<int> max_conn;                             // 1..100000 per instance
-  std::optional<std::chrono::milliseconds> queue_timeout;  // 0ms..1h, with max_conn
-  std::optional<int> eject_5xx;                            // 1..1000 consecutive 5xx
-  std::optional<Balance> balance;
-  std::uint64_t revision = 0;
-  bool operator==(const TrafficPolicy&) const = default;
-};
 
 // What `retry_on` may name: HAProxy's retry-on conditions (configuration.txt, retry-on). Only
 // requests safe to repeat (GET, OPTIONS) are retried on any of them but conn-failure,
@@ -66,6 +45,9 @@ std::vector<std::string> validate_traffic_policy(const TrafficPolicy& policy);
 // The body of PUT /v1/policies/{svc}; unknown keys are refused. All problems at once.
 std::variant<TrafficPolicy, std::vector<std::string>> traffic_policy_from_request(
     const nlohmann::json& body, std::string service);
+// The body of PUT /v1/policies/{svc} that sets this policy (no service, no revision); also what
+// an etcd backend stores under the service's key.
+nlohmann::json to_request_json(const TrafficPolicy& policy);
 // The policy as a directory answers it (with "service" and "revision"), and as a reader takes
 // it back, validated again.
 nlohmann::json to_json(const TrafficPolicy& policy);

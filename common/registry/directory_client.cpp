@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/model/json.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "common/registry/etcd_client.hpp"
 #include "common/registry/watch_line.hpp"
 
@@ -265,6 +266,34 @@ class DirectoryClient final : public Registry {
 
   awaitable<Status> delete_route(std::string service, std::string consumer) override {
     auto del = call("DELETE", route_target(service, consumer));
+    co_return status_of(co_await std::move(del));
+  }
+
+  awaitable<Result<std::vector<model::TrafficPolicy>>> policies() override {
+    auto fetch = call("GET", "/v1/policies");
+    auto r = co_await std::move(fetch);
+    if (!r) co_return r.error();
+    auto j = json::parse(*r, nullptr, false);
+    if (!j.is_object() || !j.contains("policies"))
+      co_return protocol(auth(), "policies answer lacks \"policies\"");
+    co_return parse_list<model::TrafficPolicy>(j["policies"], auth(),
+                                               model::traffic_policy_from_json);
+  }
+
+  awaitable<Result<model::TrafficPolicy>> policy(std::string service) override {
+    auto fetch = call("GET", "/v1/policies/" + service);
+    auto r = co_await std::move(fetch);
+    if (!r) co_return r.error();
+    co_return parse_with<model::TrafficPolicy>(*r, auth(), model::traffic_policy_from_json);
+  }
+
+  awaitable<Status> put_policy(model::TrafficPolicy policy) override {
+    auto put = call("PUT", "/v1/policies/" + policy.service, model::to_request_json(policy).dump());
+    co_return status_of(co_await std::move(put));
+  }
+
+  awaitable<Status> delete_policy(std::string service) override {
+    auto del = call("DELETE", "/v1/policies/" + service);
     co_return status_of(co_await std::move(del));
   }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/model/json.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "common/model/validate.hpp"
 #include "common/registry/etcd_entries.hpp"
 #include "common/registry/etcd_keys.hpp"
@@ -27,6 +28,7 @@ struct Contents {
   std::string cluster;  // etcd's cluster id: the epoch revisions belong to
   std::vector<model::Instance> instances;
   std::vector<model::Route> routes;
+  std::vector<model::TrafficPolicy> policies;
 };
 
 class EtcdClient final : public Registry {
@@ -156,6 +158,7 @@ class EtcdClient final : public Registry {
     snap.synced = true;
     snap.instances = std::move(all->instances);
     snap.routes = std::move(all->routes);
+    snap.policies = std::move(all->policies);
     co_return snap;
   }
 
@@ -202,7 +205,37 @@ class EtcdClient final : public Registry {
     co_return status_of(r);
   }
 
-  // ---- for EtcdWatch ----
+  awaitable<Result<std::vector<model::TrafficPolicy>>> policies() override {
+    auto read = read_all();
+    auto all = co_await std::move(read);
+    if (!all) co_return all.error();
+    co_return std::move(all->policies);
+  }
+
+  awaitable<Result<model::TrafficPolicy>> policy(std::string service) override {
+    auto read = read_all();
+    auto all = co_await std::move(read);
+    if (!all) co_return all.error();
+    for (auto& p : all->policies)
+      if (p.service == service) co_return std::move(p);
+    co_return policy_gone(service);
+  }
+
+  awaitable<Status> put_policy(model::TrafficPolicy policy) override {
+    if (auto problems = model::validate_traffic_policy(policy); !problems.empty())
+      co_return Error{ErrorKind::refused, "invalid_policy", model::join(problems)};
+    json body{{"key", base64_encode(keys_.policy(policy.service))},
+              {"value", base64_encode(policy_value(policy))}};
+    auto put = members_.call("/v3/kv/put", body.dump());
+    co_return status_of(co_await std::move(put));
+  }
+
+  awaitable<Status> delete_policy(std::string service) override {
+    auto removal = remove(keys_.policy(service));
+    auto r = co_await std::move(removal);
+    if (r && *r == 0) co_return policy_gone(service);
+    co_return status_of(r);
+  }
 
  private:
   // Deletes one key; the number deleted (0 or 1).
@@ -241,6 +274,7 @@ class EtcdClient final : public Registry {
           if (!entry->problem.empty()) report_ignored(*entry);
           if (entry->instance) out.instances.push_back(std::move(*entry->instance));
           if (entry->route) out.routes.push_back(std::move(*entry->route));
+          if (entry->policy) out.policies.push_back(std::move(*entry->policy));
         }
       }
       const bool more = bool_field(*r, "more");
@@ -259,6 +293,10 @@ class EtcdClient final : public Registry {
 
   static Error lease_gone(const std::string& id) {
     return Error{ErrorKind::not_found, "lease_not_found", "lease " + id + " is unknown or expired"};
+  }
+  static Error policy_gone(const std::string& service) {
+    return Error{ErrorKind::not_found, "policy_not_found",
+                 "service " + service + " has no traffic policy"};
   }
   static Error route_gone(const std::string& service, const std::string& consumer) {
     return Error{

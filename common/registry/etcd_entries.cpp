@@ -5,6 +5,7 @@
 
 #include "common/log/log.hpp"
 #include "common/model/json.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "common/model/validate.hpp"
 
 namespace dstack::registry::etcd {
@@ -47,6 +48,7 @@ namespace {
 std::optional<std::string> names_problem(const ParsedKey& key) {
   if (auto p = model::check_service_name(key.service)) return p;
   if (key.kind == ParsedKey::Kind::instance) return model::check_instance_id(key.name);
+  if (key.kind == ParsedKey::Kind::policy) return std::nullopt;
   if (!key.name.empty()) return model::check_consumer_name(key.name);
   return std::nullopt;
 }
@@ -86,6 +88,14 @@ std::optional<Entry> read_entry(const KeyLayout& keys, const json& kv, bool dele
     }
     out.instance = std::get<model::Instance>(std::move(in));
     out.instance->revision = out.revision;
+  } else if (out.key.kind == ParsedKey::Kind::policy) {
+    auto policy = model::traffic_policy_from_request(body, out.key.service);
+    if (auto* problems = std::get_if<model::Problems>(&policy)) {
+      out.problem = model::join(*problems);
+      return out;
+    }
+    out.policy = std::get<model::TrafficPolicy>(std::move(policy));
+    out.policy->revision = out.revision;
   } else {
     auto route = model::route_from_request(body, out.key.service, out.key.name);
     if (auto* problems = std::get_if<model::Problems>(&route)) {
@@ -114,6 +124,13 @@ model::Event to_event(Entry entry) {
     } else {
       e.type = model::Event::Type::instance_delete;
     }
+  } else if (entry.key.kind == ParsedKey::Kind::policy) {
+    if (entry.policy) {
+      e.type = model::Event::Type::policy_put;
+      e.policy = std::move(*entry.policy);
+    } else {
+      e.type = model::Event::Type::policy_delete;
+    }
   } else {
     e.consumer = entry.key.name;
     if (entry.route) {
@@ -137,6 +154,10 @@ std::string route_value(const model::Route& route) {
   for (const auto& t : route.targets)
     targets.push_back({{"version", t.version}, {"weight", t.weight}});
   return json{{"targets", std::move(targets)}}.dump();
+}
+
+std::string policy_value(const model::TrafficPolicy& policy) {
+  return model::to_request_json(policy).dump();
 }
 
 }  // namespace dstack::registry::etcd

@@ -24,12 +24,13 @@ const nlohmann::json& field(const nlohmann::json& object, const char* key);
 
 struct Entry {
   ParsedKey key;
-  std::string key_text;                     // the whole key, for messages
-  std::uint64_t revision = 0;               // the key's mod_revision
-  std::optional<model::Instance> instance;  // set: a valid instance
-  std::optional<model::Route> route;        // set: a valid route
-  std::string problem;                      // set: invalid; the entry counts as absent
-  bool names_valid = true;                  // false: the key's names break the name rules
+  std::string key_text;                        // the whole key, for messages
+  std::uint64_t revision = 0;                  // the key's mod_revision
+  std::optional<model::Instance> instance;     // set: a valid instance
+  std::optional<model::Route> route;           // set: a valid route
+  std::optional<model::TrafficPolicy> policy;  // set: a valid traffic policy
+  std::string problem;                         // set: invalid; the entry counts as absent
+  bool names_valid = true;                     // false: the key's names break the name rules
 };
 
 // One kv of a range answer or a watch event. `deleted`: a DELETE event (the kv has no value).
@@ -42,8 +43,9 @@ void report_ignored(const Entry& entry);
 // The watch event an entry stands for: a put when it holds a valid value, else a delete.
 model::Event to_event(Entry entry);
 
-// The value stored for an instance or a route: the body the directory's PUT takes.
+// The value stored for an instance, a route or a policy: the body the directory's PUT takes.
 std::string instance_value(const model::Instance& instance);
 std::string route_value(const model::Route& route);
+std::string policy_value(const model::TrafficPolicy& policy);
 
 }  // namespace dstack::registry::etcd

@@ -63,6 +63,13 @@ std::optional<ParsedKey> KeyLayout::parse(std::string_view key) const {
     }
     return out;
   }
+  if (key.starts_with(policies())) {
+    rest = key.substr(policies().size());
+    if (rest.find('/') != std::string_view::npos) return std::nullopt;
+    out.kind = ParsedKey::Kind::policy;
+    out.service = rest;
+    return out;
+  }
   return std::nullopt;
 }
 

@@ -86,6 +86,13 @@ class Registry {
   virtual awaitable<Status> put_route(model::Route route) = 0;
   virtual awaitable<Status> delete_route(std::string service, std::string consumer) = 0;
 
+  // Traffic policies (docs/api.md#traffic-policies): every service's, one service's (not_found
+  // when it has none), set one (validated by the caller), remove one (not_found when none).
+  virtual awaitable<Result<std::vector<model::TrafficPolicy>>> policies() = 0;
+  virtual awaitable<Result<model::TrafficPolicy>> policy(std::string service) = 0;
+  virtual awaitable<Status> put_policy(model::TrafficPolicy policy) = 0;
+  virtual awaitable<Status> delete_policy(std::string service) = 0;
+
   // Tokens (admin only). Only the dstack directory keeps them; the others answer `refused`
   // saying where their access control lives.
   virtual awaitable<Result<NewToken>> create_token(std::string name,

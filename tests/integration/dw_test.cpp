@@ -117,6 +117,65 @@ TEST_F(DwTest, RouteSetListAndRemove) {
   EXPECT_EQ(again.err, "dw: service emitter has no route for consumer monolith\n");
 }
 
+// docs/dw.md#traffic-policies: set replaces the whole policy, show prints it in the flags'
+// own words, rm removes it; every problem is named before anything is sent.
+TEST_F(DwTest, PolicySetShowAndRemove) {
+  auto set = dw({"policy", "set", "emitter", "--retries", "2", "--retry-on", "conn-failure,503",
+                 "--timeout", "5s", "--max-conn", "100", "--queue-timeout", "1s", "--balance",
+                 "hash:header:X-User"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  EXPECT_EQ(set.out,
+            "policy for emitter: retries=2 retry-on=conn-failure,503 timeout=5s max-conn=100 "
+            "queue-timeout=1s balance=hash:header:X-User\n");
+  const auto stored = body_json(dir_.get("/v1/policies/emitter"));
+  EXPECT_EQ(stored["max_conn"], 100);
+  EXPECT_EQ(stored["retry_on"], json::parse(R"(["conn-failure","503"])"));
+
+  auto replaced = dw({"policy", "set", "//services/emitter", "--eject", "5xx:5"});
+  ASSERT_EQ(replaced.code, 0) << replaced.err;
+  EXPECT_EQ(replaced.out, "policy for emitter: eject=5xx:5\n");
+  ASSERT_EQ(dw({"policy", "set", "barker", "--balance", "leastconn"}).code, 0);
+
+  auto show = dw({"policy", "show"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_EQ(show.out, "barker: balance=leastconn\nemitter: eject=5xx:5\n");
+  auto one = dw({"--json", "policy", "show", "emitter"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(json::parse(one.out)["eject"], "5xx:5");
+  EXPECT_EQ(json::parse(one.out)["service"], "emitter");
+
+  auto rm = dw({"policy", "rm", "emitter"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "policy for emitter removed\n");
+  EXPECT_EQ(dir_.get("/v1/policies/emitter").status, 404);
+  auto again = dw({"policy", "rm", "emitter"});
+  EXPECT_EQ(again.code, 65);
+  EXPECT_EQ(again.err, "dw: service emitter has no traffic policy\n");
+  EXPECT_EQ(dw({"policy", "show", "emitter"}).code, 65);
+}
+
+TEST_F(DwTest, InvalidPoliciesAreRefusedWithEveryProblemAndChangeNothing) {
+  ASSERT_EQ(dw({"policy", "set", "emitter", "--retries", "1"}).code, 0);
+  auto bad = dw({"policy", "set", "emitter", "--retries", "11", "--queue-timeout", "1s",
+                 "--retry-on", "5xx"});
+  EXPECT_EQ(bad.code, 65);
+  EXPECT_THAT(bad.err, HasSubstr("dw: retries 11 is out of range 0..10\n"));
+  EXPECT_THAT(bad.err, HasSubstr("dw: queue_timeout: needs max_conn"));
+  EXPECT_THAT(bad.err, HasSubstr("dw: retry_on[0] \"5xx\" is invalid"));
+  EXPECT_EQ(bad.out, "");
+  // Values that are not even of their kind are named first, all of them.
+  auto unreadable = dw({"policy", "set", "emitter", "--balance", "hash:header:X-User%", "--timeout",
+                        "soon", "--max-conn", "many", "--eject", "5xx:0"});
+  EXPECT_EQ(unreadable.code, 65);
+  EXPECT_THAT(unreadable.err, HasSubstr("dw: balance \"hash:header:X-User%\" is invalid: the "
+                                        "header name must match ^[A-Za-z0-9-]{1,64}$\n"));
+  EXPECT_THAT(unreadable.err, HasSubstr("dw: timeout \"soon\" is invalid"));
+  EXPECT_THAT(unreadable.err, HasSubstr("dw: max_conn: expected an integer, got a string"));
+  EXPECT_THAT(unreadable.err, HasSubstr("dw: eject \"5xx:0\" is invalid"));
+  EXPECT_EQ(body_json(dir_.get("/v1/policies/emitter"))["retries"], 1);
+  EXPECT_EQ(dw({"policy", "set", "Emitter"}).code, 65);
+}
+
 TEST_F(DwTest, RouteListJsonForOneService) {
   ASSERT_EQ(dw({"route", "set", "emitter", "2=10"}).code, 0);
   ASSERT_EQ(dw({"route", "set", "barker", "3=1"}).code, 0);

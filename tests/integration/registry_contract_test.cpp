@@ -306,6 +306,68 @@ TEST_P(RegistryContract, InvalidRoutesAreRefused) {
   EXPECT_TRUE(none->empty());
 }
 
+// Traffic policies (docs/api.md#traffic-policies): durable operator intent like routes, one per
+// service, in the snapshot and the watch stream, refused when invalid.
+TEST_P(RegistryContract, TrafficPoliciesAreStoredWatchedAndValidated) {
+  auto snap = reg().run(reg()->snapshot());
+  ASSERT_TRUE(snap);
+  auto w = reg().run(reg()->watch(snap->revision, snap->epoch));
+  ASSERT_TRUE(w) << w.error().message;
+
+  model::TrafficPolicy p;
+  p.service = "emitter";
+  p.retries = 2;
+  p.retry_on = {"conn-failure", "503"};
+  p.timeout = std::chrono::seconds(5);
+  p.max_conn = 100;
+  p.queue_timeout = std::chrono::seconds(1);
+  p.eject_5xx = 5;
+  p.balance = model::Balance{model::Balance::Kind::header, "X-User"};
+  ASSERT_TRUE(reg().run(reg()->put_policy(p)));
+  model::TrafficPolicy other;
+  other.service = "transform";
+  other.balance = model::Balance{model::Balance::Kind::leastconn, ""};
+  ASSERT_TRUE(reg().run(reg()->put_policy(other)));
+
+  auto got = reg().run(reg()->policy("emitter"));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_GT(got->revision, 0u);
+  auto stored = *got;
+  stored.revision = 0;
+  EXPECT_EQ(stored, p);
+  auto all = reg().run(reg()->policies());
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].service, "emitter");
+  EXPECT_EQ((*all)[1].service, "transform");
+  auto in_snapshot = reg().run(reg()->snapshot());
+  ASSERT_TRUE(in_snapshot);
+  EXPECT_EQ(in_snapshot->policies, *all);
+
+  ASSERT_TRUE(reg().run(reg()->delete_policy("transform")));
+  EXPECT_EQ(failure_kind(reg().run(reg()->policy("transform"))), ErrorKind::not_found);
+  EXPECT_EQ(failure_kind(reg().run(reg()->delete_policy("transform"))), ErrorKind::not_found);
+
+  auto changes = events(**w, 3);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].type, Event::Type::policy_put);
+  EXPECT_EQ(changes[0].policy, *got);
+  EXPECT_EQ(changes[1].type, Event::Type::policy_put);
+  EXPECT_EQ(changes[1].service, "transform");
+  EXPECT_EQ(changes[2].type, Event::Type::policy_delete);
+  EXPECT_EQ(changes[2].service, "transform");
+
+  model::TrafficPolicy bad = p;
+  bad.retries = 11;
+  EXPECT_EQ(failure_kind(reg().run(reg()->put_policy(bad))), ErrorKind::refused);
+  bad = p;
+  bad.balance->name = "X-User if 1";
+  EXPECT_EQ(failure_kind(reg().run(reg()->put_policy(bad))), ErrorKind::refused);
+  auto unchanged = reg().run(reg()->policy("emitter"));
+  ASSERT_TRUE(unchanged);
+  EXPECT_EQ(*unchanged, *got);
+}
+
 TEST_P(RegistryContract, BadServiceNamesAreRefusedAndUnknownOnesNotFound) {
   auto bad = reg().run(reg()->service("Not A Name"));
   EXPECT_EQ(failure_kind(bad), ErrorKind::refused);

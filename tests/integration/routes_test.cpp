@@ -50,6 +50,62 @@ TEST(Routes, PutGetListDeleteForEveryone) {
   EXPECT_EQ(body_json(d.get("/v1/routes"))["routes"], json::array());
 }
 
+// Traffic policies over HTTP (docs/api.md#traffic-policies): one per service, replaced whole,
+// durable across a restart, unchanged by a put of the same policy, refused with every problem.
+TEST(Policies, PutGetListDeleteAndARestart) {
+  Directory d;
+  d.start();
+  const json body = {{"retries", 2},          {"retry_on", {"conn-failure", "503"}},
+                     {"timeout", "5s"},       {"max_conn", 100},
+                     {"queue_timeout", "1s"}, {"balance", "hash:header:X-User"}};
+  auto rev = d.revision();
+  auto r = d.put("/v1/policies/emitter", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json expected = body;
+  expected["service"] = "emitter";
+  expected["revision"] = rev + 1;
+  EXPECT_EQ(body_json(r), expected);
+  EXPECT_EQ(body_json(d.get("/v1/policies/emitter")), expected);
+  EXPECT_EQ(body_json(d.get("/v1/policies"))["policies"], json::array({expected}));
+  EXPECT_EQ(d.snapshot()["policies"], json::array({expected}));
+  // A policy is not a service.
+  EXPECT_EQ(body_json(d.get("/v1/services"))["services"], json::array());
+
+  // The same policy again: nothing changes, not even the revision.
+  EXPECT_EQ(body_json(d.put("/v1/policies/emitter", body)), expected);
+  EXPECT_EQ(d.revision(), rev + 1);
+  // Replaced whole: what the new body leaves out is no longer set.
+  auto replaced = body_json(d.put("/v1/policies/emitter", json{{"eject", "5xx:5"}}));
+  EXPECT_EQ(replaced, (json{{"eject", "5xx:5"}, {"service", "emitter"}, {"revision", rev + 2}}));
+
+  auto bad = d.put("/v1/policies/emitter",
+                   json{{"retry_on", {"5xx"}}, {"queue_timeout", "1s"}, {"retries", 11}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(body_json(bad)["error"], "invalid_policy");
+  EXPECT_EQ(
+      body_json(bad)["message"],
+      "retries 11 is out of range 0..10; retry_on[0] \"5xx\" is invalid: must be one of "
+      "conn-failure, empty-response, junk-response, response-timeout, 404, 408, 425, 500, "
+      "501, 502, 503, 504; queue_timeout: needs max_conn (without a limit no request queues)");
+  EXPECT_EQ(body_json(d.put("/v1/policies/emitter", json{{"service", "other"}}))["message"],
+            "unknown field \"service\"");
+  EXPECT_EQ(d.put("/v1/policies/Emitter", json::object()).status, 400);
+  EXPECT_EQ(d.request("POST", "/v1/policies/emitter", "{}").status, 405);
+
+  d.restart();
+  auto kept = body_json(d.get("/v1/policies/emitter"));
+  EXPECT_EQ(kept["eject"], "5xx:5");
+  EXPECT_EQ(kept.size(), 3u) << kept;
+
+  ASSERT_EQ(d.del("/v1/policies/emitter").status, 200);
+  auto gone = d.get("/v1/policies/emitter");
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(body_json(gone)["message"], "service emitter has no traffic policy");
+  EXPECT_EQ(d.del("/v1/policies/emitter").status, 404);
+  d.restart();
+  EXPECT_EQ(d.get("/v1/policies/emitter").status, 404);
+}
+
 TEST(Routes, ConsumerRoutesAreSeparateFromTheRouteForEveryone) {
   Directory d;
   d.start();

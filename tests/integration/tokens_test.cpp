@@ -178,6 +178,11 @@ TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
         {"PUT", "/v1/routes/payments", kRoute, "routes:payments"},
         {"DELETE", "/v1/routes/emitter", "", "routes:emitter"},
         {"DELETE", "/v1/routes/payments", "", "routes:payments"},
+        {"GET", "/v1/policies", "", "read"},
+        {"PUT", "/v1/policies/emitter", R"({"retries":1})", "routes:emitter"},
+        {"PUT", "/v1/policies/payments", R"({"retries":1})", "routes:payments"},
+        {"DELETE", "/v1/policies/emitter", "", "routes:emitter"},
+        {"DELETE", "/v1/policies/payments", "", "routes:payments"},
         {"GET", "/v1/tokens", "", "admin"},
         {"GET", "/v1/tokens/reader", "", "admin"},
         {"POST", "/v1/tokens", token_body, "admin"},
@@ -208,6 +213,7 @@ TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
     // Undo what the allowed writes did, so the next token starts from the same state.
     d_.del("/v1/routes/emitter");
     d_.del("/v1/routes/payments");
+    d_.del("/v1/policies/payments");
     d_.del("/v1/tokens/x" + std::to_string(secrets.size()));
   }
 }

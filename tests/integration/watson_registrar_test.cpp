@@ -72,6 +72,18 @@ class CountingRegistry final : public registry::Registry {
   awaitable<Status> delete_route(std::string service, std::string consumer) override {
     return inner_->delete_route(std::move(service), std::move(consumer));
   }
+  awaitable<Result<std::vector<model::TrafficPolicy>>> policies() override {
+    return inner_->policies();
+  }
+  awaitable<Result<model::TrafficPolicy>> policy(std::string service) override {
+    return inner_->policy(std::move(service));
+  }
+  awaitable<Status> put_policy(model::TrafficPolicy policy) override {
+    return inner_->put_policy(std::move(policy));
+  }
+  awaitable<Status> delete_policy(std::string service) override {
+    return inner_->delete_policy(std::move(service));
+  }
 
  private:
   std::unique_ptr<registry::Registry> inner_;

@@ -17,9 +17,10 @@ namespace {
 using Key = std::pair<std::string, std::string>;  // service, id (or consumer)
 
 const std::set<std::string>& operations() {
-  static const std::set<std::string> ops{"health", "grant",    "keepalive", "revoke",      "put",
-                                         "delete", "services", "service",   "snapshot",    "watch",
-                                         "routes", "route",    "put_route", "delete_route"};
+  static const std::set<std::string> ops{
+      "health",    "grant",        "keepalive", "revoke", "put",        "delete",
+      "services",  "service",      "snapshot",  "watch",  "routes",     "route",
+      "put_route", "delete_route", "policies",  "policy", "put_policy", "delete_policy"};
   return ops;
 }
 
@@ -58,7 +59,8 @@ class FakeState {
   std::map<std::string, model::Lease> leases;
   std::map<Key, model::Instance> instances;
   std::map<Key, model::Route> routes;
-  std::vector<model::Event> events;  // every change, in revision order
+  std::map<std::string, model::TrafficPolicy> policies;  // by service
+  std::vector<model::Event> events;                      // every change, in revision order
   std::map<std::string, std::deque<Error>> refusals;
   std::vector<std::string> calls;
   std::vector<std::weak_ptr<WatchSlot>> watches;
@@ -176,6 +178,42 @@ class FakeState {
     return Ok{};
   }
 
+  Status put_policy(model::TrafficPolicy policy) {
+    policy.revision = revision + 1;
+    policies[policy.service] = policy;
+    model::Event e;
+    e.type = model::Event::Type::policy_put;
+    e.service = policy.service;
+    e.policy = std::move(policy);
+    publish(std::move(e));
+    return Ok{};
+  }
+
+  Status delete_policy(const std::string& service) {
+    if (policies.erase(service) == 0)
+      return Error{ErrorKind::not_found, "policy_not_found",
+                   "service " + service + " has no traffic policy", 404};
+    model::Event e;
+    e.type = model::Event::Type::policy_delete;
+    e.service = service;
+    publish(std::move(e));
+    return Ok{};
+  }
+
+  Result<model::TrafficPolicy> policy(const std::string& service) const {
+    auto it = policies.find(service);
+    if (it == policies.end())
+      return Error{ErrorKind::not_found, "policy_not_found",
+                   "service " + service + " has no traffic policy", 404};
+    return it->second;
+  }
+
+  std::vector<model::TrafficPolicy> policy_list() const {
+    std::vector<model::TrafficPolicy> out;
+    for (const auto& [service, p] : policies) out.push_back(p);
+    return out;
+  }
+
   model::Snapshot snapshot() const {
     model::Snapshot s;
     s.revision = revision;
@@ -183,6 +221,7 @@ class FakeState {
     s.synced = synced;
     for (const auto& [key, i] : instances) s.instances.push_back(i);
     for (const auto& [key, r] : routes) s.routes.push_back(r);
+    s.policies = policy_list();
     return s;
   }
 
@@ -467,6 +506,30 @@ awaitable<Status> FakeRegistry::put_route(model::Route route) {
 awaitable<Status> FakeRegistry::delete_route(std::string service, std::string consumer) {
   return call<Ok>(d_, "delete_route " + service + "/" + consumer, "delete_route",
                   [service, consumer](FakeState& d) { return d.delete_route(service, consumer); });
+}
+
+awaitable<Result<std::vector<model::TrafficPolicy>>> FakeRegistry::policies() {
+  return call<std::vector<model::TrafficPolicy>>(d_, "policies", "policies",
+                                                 [](FakeState& d) { return d.policy_list(); });
+}
+
+awaitable<Result<model::TrafficPolicy>> FakeRegistry::policy(std::string service) {
+  return call<model::TrafficPolicy>(d_, "policy " + service, "policy",
+                                    [service](FakeState& d) { return d.policy(service); });
+}
+
+awaitable<Status> FakeRegistry::put_policy(model::TrafficPolicy policy) {
+  return call<Ok>(d_, "put_policy " + policy.service, "put_policy",
+                  [policy](FakeState& d) { return d.put_policy(policy); });
+}
+
+awaitable<Status> FakeRegistry::delete_policy(std::string service) {
+  return call<Ok>(d_, "delete_policy " + service, "delete_policy",
+                  [service](FakeState& d) { return d.delete_policy(service); });
+}
+
+Status FakeRegistry::add_policy(model::TrafficPolicy policy) {
+  return d_->put_policy(std::move(policy));
 }
 
 bool run_until(asio::io_context& io, std::chrono::milliseconds timeout,

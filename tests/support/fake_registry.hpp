@@ -6,7 +6,8 @@
 //   - leases are granted as "L1", "L2"...; keepalive or revoke of an unknown lease, and a put
 //     naming one, are not_found with code lease_not_found;
 //   - revoking or expiring a lease removes its instances;
-//   - every change to instances or routes bumps the revision and is an event; a put that changes
+//   - every change to instances, routes or policies bumps the revision and is an event; a put that
+//   changes
 //     nothing is not a change;
 //   - a watch gets the events after `since`, in order, then waits for the next; one from another
 //     epoch, or from beyond the revision, is stale.
@@ -44,7 +45,8 @@ class FakeRegistry final : public registry::Registry {
   // stream stays cut when the registry comes back).
   void down(bool is_down);
   // The next call of `op` (health, grant, keepalive, revoke, put, delete, services, service,
-  // snapshot, watch, routes, route, put_route, delete_route) fails with `error`; several are
+  // snapshot, watch, routes, route, put_route, delete_route, policies, policy, put_policy,
+  // delete_policy) fails with `error`; several are
   // answered in turn. Down comes first: a call made while down leaves the refusal queued.
   void refuse_next(const std::string& op, Error error);
   // Ends the open watches with `error`: a cut stream (unreachable), or a history compacted away
@@ -64,6 +66,7 @@ class FakeRegistry final : public registry::Registry {
   Status remove_instance(const std::string& service, const std::string& id);
   Status add_route(model::Route route);
   Status remove_route(const std::string& service, const std::string& consumer);
+  Status add_policy(model::TrafficPolicy policy);
 
   // ---- what it holds, and what it was sent ----
   const std::vector<std::string>& calls() const;
@@ -91,6 +94,10 @@ class FakeRegistry final : public registry::Registry {
   awaitable<Result<model::Route>> route(std::string service, std::string consumer) override;
   awaitable<Status> put_route(model::Route route) override;
   awaitable<Status> delete_route(std::string service, std::string consumer) override;
+  awaitable<Result<std::vector<model::TrafficPolicy>>> policies() override;
+  awaitable<Result<model::TrafficPolicy>> policy(std::string service) override;
+  awaitable<Status> put_policy(model::TrafficPolicy policy) override;
+  awaitable<Status> delete_policy(std::string service) override;
 
  private:
   // Shared with open watches, which may outlive the registry inside a coroutine frame.

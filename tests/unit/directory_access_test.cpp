@@ -29,6 +29,8 @@ TEST(DirectoryAccessTest, EveryReadNeedsRead) {
                                                                  {"v1", "services"},
                                                                  {"v1", "services", "emitter"},
                                                                  {"v1", "routes", "emitter"},
+                                                                 {"v1", "policies"},
+                                                                 {"v1", "policies", "emitter"},
                                                                  {"v1", "leases", "ab12"}}) {
     EXPECT_EQ(needs("GET", parts), "read") << parts.back();
   }
@@ -50,6 +52,10 @@ TEST(DirectoryAccessTest, InstancesNeedRegisterForTheirService) {
 TEST(DirectoryAccessTest, RoutesNeedRoutesForTheirService) {
   EXPECT_EQ(needs("PUT", {"v1", "routes", "emitter"}), "routes:emitter");
   EXPECT_EQ(needs("DELETE", {"v1", "routes", "payments"}), "routes:payments");
+  // A traffic policy says how a service's traffic goes, as its routes say where.
+  EXPECT_EQ(needs("PUT", {"v1", "policies", "emitter"}), "routes:emitter");
+  EXPECT_EQ(needs("DELETE", {"v1", "policies", "payments"}), "routes:payments");
+  EXPECT_EQ(needs("POST", {"v1", "policies"}), "read");  // answered 405
 }
 
 TEST(DirectoryAccessTest, TokensNeedAdminWhateverTheMethod) {

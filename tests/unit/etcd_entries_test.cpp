@@ -48,6 +48,13 @@ TEST(KeyLayout, SpellsAndSplitsInstanceAndRouteKeys) {
   ASSERT_TRUE(theirs);
   EXPECT_EQ(theirs->name, "monolith");
 
+  EXPECT_EQ(keys.policy("emitter"), "/dstack/policies/emitter");
+  auto policy = keys.parse("/dstack/policies/emitter");
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(policy->kind, ParsedKey::Kind::policy);
+  EXPECT_EQ(policy->service, "emitter");
+  EXPECT_FALSE(keys.parse("/dstack/policies/emitter/x"));  // no deeper keys
+
   EXPECT_FALSE(keys.parse("/dstack/instances/emitter"));  // no id
   EXPECT_FALSE(keys.parse("/dstack/routes/emitter/"));    // empty consumer
   EXPECT_FALSE(keys.parse("/dstack/leases/1"));           // not ours to read
@@ -104,6 +111,36 @@ TEST(ReadEntry, WhatWeWriteIsWhatWeRead) {
   ASSERT_TRUE(re && re->route) << (re ? re->problem : "not ours");
   r.revision = 4;
   EXPECT_EQ(*re->route, r);
+
+  model::TrafficPolicy p;
+  p.service = "emitter";
+  p.retries = 2;
+  p.queue_timeout = std::chrono::milliseconds(0);
+  p.max_conn = 9;
+  p.balance = model::Balance{model::Balance::Kind::cookie, "sid"};
+  auto pe = read_entry(keys, kv(keys.policy("emitter"), policy_value(p), 5), false);
+  ASSERT_TRUE(pe && pe->policy) << (pe ? pe->problem : "not ours");
+  p.revision = 5;
+  EXPECT_EQ(*pe->policy, p);
+  auto event = to_event(*pe);
+  EXPECT_EQ(event.type, model::Event::Type::policy_put);
+  EXPECT_EQ(event.policy, p);
+}
+
+// A hand-written policy that would inject into HAProxy's config counts as absent: its service
+// is served with sherlock's defaults.
+TEST(ReadEntry, AnInvalidPolicyCountsAsAbsent) {
+  KeyLayout keys("/dstack");
+  auto e = read_entry(
+      keys, kv("/dstack/policies/emitter", R"({"balance":"hash:header:X\n  server evil 1:80"})"),
+      false);
+  ASSERT_TRUE(e);
+  EXPECT_FALSE(e->policy);
+  EXPECT_NE(e->problem.find("balance"), std::string::npos) << e->problem;
+  EXPECT_EQ(to_event(*e).type, model::Event::Type::policy_delete);
+  auto unknown = read_entry(keys, kv("/dstack/policies/emitter", R"({"retries":1,"x":1})"), false);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->problem, "unknown field \"x\"");
 }
 
 TEST(ReadEntry, InvalidValuesCountAsAbsentAndSayWhy) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/model/json.hpp"
+#include "common/model/traffic_policy.hpp"
 #include "common/model/validate.hpp"
 
 #include <gmock/gmock.h>
@@ -59,6 +60,17 @@ Route sample_route(std::string consumer = "") {
 }
 
 // Two instances and a global and a per-consumer route.
+TrafficPolicy sample_policy() {
+  TrafficPolicy p;
+  p.service = "barker";
+  p.retries = 2;
+  p.retry_on = {"conn-failure", "503"};
+  p.timeout = std::chrono::seconds(5);
+  p.balance = Balance{Balance::Kind::cookie, "session"};
+  p.revision = 4;
+  return p;
+}
+
 Snapshot sample_snapshot() {
   Snapshot s{5,
              "e1",
@@ -66,6 +78,7 @@ Snapshot sample_snapshot() {
              {sample_instance(), sample_instance()},
              {sample_route(), sample_route("web")}};
   s.instances[1].id = "other";
+  s.policies.push_back(sample_policy());
   return s;
 }
 
@@ -85,6 +98,8 @@ TEST(Names, EventTypes) {
   EXPECT_STREQ(to_string(Event::Type::instance_delete), "instance_delete");
   EXPECT_STREQ(to_string(Event::Type::route_put), "route_put");
   EXPECT_STREQ(to_string(Event::Type::route_delete), "route_delete");
+  EXPECT_STREQ(to_string(Event::Type::policy_put), "policy_put");
+  EXPECT_STREQ(to_string(Event::Type::policy_delete), "policy_delete");
 }
 
 // ---- wire shapes ----
@@ -121,6 +136,7 @@ TEST(WireShape, SnapshotAndHealth) {
   EXPECT_EQ(j["synced"], false);
   EXPECT_EQ(j["instances"], json::array({to_json(sample_instance())}));
   EXPECT_EQ(j["routes"], json::array({to_json(sample_route())}));
+  EXPECT_EQ(j["policies"], json::array());
   EXPECT_EQ(to_json(DirectoryHealth{"ok", 9, "e1", true}),
             json::parse(R"({"status":"ok","revision":9,"epoch":"e1","synced":true})"));
 }
@@ -263,6 +279,47 @@ TEST(RoundTrip, EveryEventType) {
   EXPECT_EQ(value_of(event_from_json(to_json(rdel))), rdel);
   rdel.consumer = "web";
   EXPECT_EQ(value_of(event_from_json(to_json(rdel))), rdel);
+
+  Event pput;
+  pput.type = Event::Type::policy_put;
+  pput.revision = 15;
+  pput.service = "barker";
+  pput.policy = sample_policy();
+  EXPECT_EQ(to_json(pput)["policy"], to_json(sample_policy()));
+  EXPECT_EQ(value_of(event_from_json(to_json(pput))), pput);
+
+  Event pdel;
+  pdel.type = Event::Type::policy_delete;
+  pdel.revision = 16;
+  pdel.service = "barker";
+  EXPECT_EQ(to_json(pdel),
+            json::parse(R"({"revision":16,"type":"policy_delete","service":"barker"})"));
+  EXPECT_EQ(value_of(event_from_json(to_json(pdel))), pdel);
+}
+
+// A policy event's body must be a valid policy of the service it names; a snapshot from a
+// directory before policies (no "policies") reads as none.
+TEST(ClientRead, PolicyEventsAndSnapshotsAreValidated) {
+  json j = {{"revision", 1},
+            {"type", "policy_put"},
+            {"service", "other"},
+            {"policy", to_json(sample_policy())}};
+  EXPECT_THAT(problems_of(event_from_json(j)),
+              ElementsAre("policy.service \"barker\" differs from service \"other\""));
+  j["service"] = "barker";
+  j["policy"]["retries"] = 11;
+  EXPECT_THAT(problems_of(event_from_json(j)),
+              ElementsAre("policy: retries 11 is out of range 0..10"));
+  j.erase("policy");
+  EXPECT_THAT(problems_of(event_from_json(j)), ElementsAre("missing field \"policy\""));
+
+  json old = to_json(sample_snapshot());
+  old.erase("policies");
+  EXPECT_TRUE(value_of(snapshot_from_json(old)).policies.empty());
+  json bad = to_json(sample_snapshot());
+  bad["policies"][0]["balance"] = "hash:header:X User";
+  EXPECT_THAT(problems_of(snapshot_from_json(bad)),
+              ElementsAre(::testing::StartsWith("policies[0]: balance \"hash:header:X User\"")));
 }
 
 TEST(RoundTrip, DirectoryHealth) {
@@ -573,7 +630,7 @@ TEST(ClientRead, EventProblems) {
   EXPECT_THAT(
       problems_of(event_from_json(json::parse(R"({"revision":1,"type":"nope","service":"s"})"))),
       ElementsAre("type \"nope\" is invalid: must be one of instance_put, instance_delete, "
-                  "route_put, route_delete"));
+                  "route_put, route_delete, policy_put, policy_delete"));
   EXPECT_THAT(problems_of(event_from_json(
                   json::parse(R"({"revision":1,"type":"instance_put","service":"s"})"))),
               ElementsAre("missing field \"id\"", "missing field \"instance\""));

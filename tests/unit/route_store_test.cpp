@@ -14,6 +14,8 @@
 #include <iterator>
 #include <vector>
 
+#include "directory/policy_log_format.hpp"
+#include "directory/policy_store.hpp"
 #include "directory/route_log_format.hpp"
 
 namespace dstack::directory {
@@ -473,6 +475,66 @@ TEST(RouteStore, MovedStoreKeepsWorking) {
   EXPECT_EQ(first.put(route("api", "")), std::errc::bad_file_descriptor);
   { RouteStore gone = std::move(second); }
   EXPECT_EQ(RouteStore::open(tmp.path()).routes(), (Routes{{{"web", ""}, route("web", "")}}));
+}
+
+// ---- policies.log: the same record log, one traffic policy per service ----
+
+model::TrafficPolicy traffic_policy(std::string service, int retries) {
+  model::TrafficPolicy p;
+  p.service = std::move(service);
+  p.retries = retries;
+  p.retry_on = {"conn-failure", "503"};
+  p.timeout = std::chrono::milliseconds(1500);
+  p.balance = model::Balance{model::Balance::Kind::header, "X-User"};
+  return p;
+}
+
+TEST(PolicyStore, PutsAndRemovesSurviveAReopenWithoutRevisions) {
+  TempDir tmp;
+  {
+    auto store = PolicyStore::open(DataDir::open(tmp.path()));
+    auto p = traffic_policy("web", 2);
+    p.revision = 99;  // the directory's counter: not stored
+    ASSERT_FALSE(store.put(p));
+    ASSERT_FALSE(store.put(traffic_policy("api", 1)));
+    ASSERT_FALSE(store.put(traffic_policy("web", 3)));
+    ASSERT_FALSE(store.remove("api"));
+    ASSERT_FALSE(store.remove("nothing"));  // nothing to remove: nothing written
+  }
+  auto again = PolicyStore::open(DataDir::open(tmp.path()));
+  EXPECT_EQ(again.policies(),
+            (std::map<std::string, model::TrafficPolicy>{{"web", traffic_policy("web", 3)}}));
+  EXPECT_THAT(read_file(again.file()), ::testing::StartsWith("DSTACK-POLICIES 1\n"));
+}
+
+// A policy the log could not load again never reaches the file: one bad put would otherwise
+// make the directory unable to start.
+TEST(PolicyStore, APolicyThatWouldNotLoadAgainIsRefused) {
+  TempDir tmp;
+  auto store = PolicyStore::open(DataDir::open(tmp.path()));
+  auto bad = traffic_policy("web", 11);
+  EXPECT_EQ(store.put(bad), StoreErrc::invalid_record);
+  bad = traffic_policy("web", 1);
+  bad.balance->name = "X User";
+  EXPECT_EQ(store.put(bad), StoreErrc::invalid_record);
+  EXPECT_TRUE(store.policies().empty());
+}
+
+TEST(PolicyLog, PayloadsSayWhyTheyAreRefused) {
+  policy_log::Op op;
+  std::string why;
+  EXPECT_FALSE(policy_log::decode_payload(R"({"op":"put"})", op, &why));
+  EXPECT_EQ(why, "\"policy\" missing");
+  EXPECT_FALSE(policy_log::decode_payload(
+      R"({"op":"put","policy":{"service":"web","revision":0,"retries":-1}})", op, &why));
+  EXPECT_EQ(why, "policy: retries -1 is out of range 0..10");
+  EXPECT_FALSE(policy_log::decode_payload(R"({"op":"delete","service":""})", op, &why));
+  EXPECT_EQ(why, "empty service");
+  EXPECT_FALSE(policy_log::decode_payload(R"({"op":"move"})", op, &why));
+  EXPECT_EQ(why, "unknown op \"move\"");
+  ASSERT_TRUE(policy_log::decode_payload(R"({"op":"delete","service":"web"})", op, &why));
+  EXPECT_TRUE(op.remove);
+  EXPECT_EQ(op.policy.service, "web");
 }
 
 }  // namespace

@@ -366,6 +366,49 @@ Plan two_services() {
   return plan(s);
 }
 
+// The service's policy rides on its backend, checked again and without service and revision;
+// one that fails, or one of a tcp service, is ignored and reported; a policy alone is no backend.
+TEST(Plan, TrafficPolicyIsCarriedCheckedAndReported) {
+  Services s;
+  s["api"].instances = {inst("api", "a", "http://10.0.0.1:8080")};
+  model::TrafficPolicy p;
+  p.service = "api";
+  p.retries = 3;
+  p.max_conn = 10;
+  p.revision = 42;
+  s["api"].policy = p;
+  s["lonely"].policy = p;
+  s["lonely"].policy->service = "lonely";
+  SherlockConfig cfg;
+  cfg.tcp = {{"mongo", 27017}};
+  s["mongo"].instances = {inst("mongo", "m", "tcp://10.0.0.2:27017")};
+  s["mongo"].policy = p;
+  s["mongo"].policy->service = "mongo";
+
+  auto pl = plan(s, cfg);
+  EXPECT_THAT(services(pl), ElementsAre("api", "mongo"));
+  model::TrafficPolicy carried = p;
+  carried.service.clear();
+  carried.revision = 0;
+  EXPECT_EQ(backend(pl, "api").policy, carried);
+  EXPECT_EQ(backend(pl, "mongo").policy, model::TrafficPolicy{});
+  EXPECT_THAT(pl.problems, ElementsAre("service \"mongo\": traffic policy ignored: it applies to "
+                                       "HTTP services, and this one is served over TCP"));
+
+  // Only what the policy says matters: a new revision of the same policy is the same plan.
+  s["api"].policy->revision = 43;
+  EXPECT_EQ(backend(plan(s, cfg), "api"), backend(pl, "api"));
+
+  s["api"].policy->retries = 11;  // a directory that did not check
+  s["api"].policy->balance = model::Balance{model::Balance::Kind::header, "X User"};
+  auto bad = plan(s, cfg);
+  EXPECT_EQ(backend(bad, "api").policy, model::TrafficPolicy{});
+  EXPECT_THAT(bad.problems,
+              ::testing::Contains(AllOf(HasSubstr("service \"api\": traffic policy ignored: "),
+                                        HasSubstr("retries 11 is out of range 0..10"),
+                                        HasSubstr("the header name must match"))));
+}
+
 TEST(NeedsReload, NotForServerChanges) {
   const Plan a = two_services();
   EXPECT_FALSE(needs_reload(a, a));

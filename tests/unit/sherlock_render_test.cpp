@@ -20,6 +20,7 @@ namespace dstack::sherlock {
 namespace {
 
 using model::Instance;
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -186,14 +187,14 @@ TEST(Render, ServerArgumentsMatchTheConfigLine) {
   auto paths = runtime_paths(cfg);
   paths.ca_file = "/etc/ssl/my ca.pem";
   const PlannedServer tls{"i1", "2001:db8::5", 8443, true, "vm1.test", 300};
-  EXPECT_EQ(server_arguments(tls, cfg, paths),
+  EXPECT_EQ(server_arguments(tls, {}, cfg, paths),
             "[2001:db8::5]:8443 weight 256 ssl verify required ca-file /etc/ssl/my\\ ca.pem sni "
             "str(vm1.test) verifyhost vm1.test check check-ssl check-sni vm1.test inter 750ms "
             "fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down");
   Plan plan;
   plan.backends.push_back({"svc", PlannedBackend::Mode::http, "", 0, {tls}});
   EXPECT_THAT(lines(render_haproxy_config(plan, cfg, paths).haproxy_cfg),
-              Contains("    server i1 " + server_arguments(tls, cfg, paths)));
+              Contains("    server i1 " + server_arguments(tls, {}, cfg, paths)));
 }
 
 // http2 and grpc services are spoken to over HTTP/2 (docs/sherlock.md#protocols): h2c in the
@@ -202,18 +203,62 @@ TEST(Render, Http2ServersSpeakH2) {
   auto cfg = config();
   auto paths = runtime_paths(cfg);
   PlannedServer clear{"g1", "10.0.0.1", 50051, false, "10.0.0.1", 100, true};
-  EXPECT_EQ(server_arguments(clear, cfg, paths),
+  EXPECT_EQ(server_arguments(clear, {}, cfg, paths),
             "10.0.0.1:50051 weight 100 proto h2 check inter 2000ms fall 2 rise 2 observe layer4 "
             "error-limit 1 on-error mark-down");
   PlannedServer tls{"g2", "10.0.0.2", 443, true, "g.test", 100, true};
-  EXPECT_THAT(server_arguments(tls, cfg, paths),
+  EXPECT_THAT(server_arguments(tls, {}, cfg, paths),
               HasSubstr(" ssl verify required ca-file @system-ca sni str(g.test) verifyhost "
                         "g.test alpn h2 check check-ssl"));
   clear.h2 = false;
-  EXPECT_THAT(server_arguments(clear, cfg, paths), Not(HasSubstr("h2")));
+  EXPECT_THAT(server_arguments(clear, {}, cfg, paths), Not(HasSubstr("h2")));
 }
 
 // The socket sherlock holds is handed to HAProxy (docs/sherlock.md#the-proxys-listening-socket).
+// docs/sherlock.md#traffic-policies: each field's HAProxy line, in the backend and on each
+// server line (and so in `add server`).
+TEST(Render, TrafficPolicyBecomesBackendAndServerSettings) {
+  auto services = example_services();
+  model::TrafficPolicy p;
+  p.service = "barker.internal";
+  p.retries = 3;
+  p.retry_on = {"conn-failure", "503"};
+  p.timeout = 2s;
+  p.max_conn = 50;
+  p.queue_timeout = 0ms;
+  p.eject_5xx = 5;
+  p.balance = model::Balance{model::Balance::Kind::header, "X-User"};
+  services["barker.internal"].policy = p;
+  const auto cfg = config();
+  const auto plan = make_plan(services, cfg, {});
+  const auto text = render(plan, cfg).haproxy_cfg;
+  EXPECT_THAT(section(text, "backend be_barker.internal"),
+              ::testing::IsSupersetOf({"    balance hdr(X-User)", "    hash-type consistent",
+                                       "    retries 3", "    retry-on conn-failure 503",
+                                       "    timeout server 2000ms", "    timeout queue 1ms"}));
+  const auto& server = plan.backends[0].servers[0];
+  const auto args = server_arguments(server, plan.backends[0].policy, cfg, runtime_paths(cfg));
+  EXPECT_THAT(args, HasSubstr(" observe layer7 error-limit 5 on-error mark-down"));
+  EXPECT_THAT(args, Not(HasSubstr("layer4")));
+  EXPECT_THAT(args, ::testing::EndsWith(" maxconn 50"));
+  EXPECT_THAT(section(text, "backend be_barker.internal"), Contains("    server b1 " + args));
+
+  p.balance = model::Balance{model::Balance::Kind::cookie, "session"};
+  services["barker.internal"].policy = p;
+  EXPECT_THAT(
+      section(render(make_plan(services, cfg, {}), cfg).haproxy_cfg, "backend be_barker.internal"),
+      Contains("    balance hash req.cook(session)"));
+  p.balance = model::Balance{model::Balance::Kind::leastconn, ""};
+  services["barker.internal"].policy = p;
+  EXPECT_THAT(
+      section(render(make_plan(services, cfg, {}), cfg).haproxy_cfg, "backend be_barker.internal"),
+      Contains("    balance leastconn"));
+  // Without a policy: round robin and sherlock.yaml's settings, nothing more.
+  EXPECT_THAT(section(text, "backend be_emitter"),
+              AllOf(Contains("    balance roundrobin"), Not(Contains(HasSubstr("retries"))),
+                    Not(Contains(HasSubstr("timeout")))));
+}
+
 TEST(Render, FrontendBindsTheSocketSherlockHandsOver) {
   auto cfg = config();
   auto paths = runtime_paths(cfg);
@@ -291,7 +336,8 @@ TEST(Render, APlanMakePlanCouldNotProduceIsNotTrusted) {
   EXPECT_THAT(r.haproxy_cfg, Not(HasSubstr("evil")));
   EXPECT_EQ(r.path_map, "ok be_ok\n");
   EXPECT_THAT(section(r.haproxy_cfg, "backend be_ok"), Contains(HasSubstr("    server d ")));
-  EXPECT_EQ(server_arguments(plan.backends[2].servers[2], config(), runtime_paths(config())), "");
+  EXPECT_EQ(server_arguments(plan.backends[2].servers[2], {}, config(), runtime_paths(config())),
+            "");
 }
 
 // ---- injection -------------------------------------------------------------------------------
@@ -342,6 +388,16 @@ class Injector {
       model::Route r{svc, "edge", {{"2", 30}}, 1};
       for (auto* f : {&r.service, &r.consumer, &r.targets[0].version}) field(*f);
       view.routes.push_back(r);
+      model::TrafficPolicy p;
+      p.service = svc;
+      p.retries = static_cast<int>(pick(12));
+      p.retry_on = {"conn-failure", "503"};
+      p.max_conn = static_cast<int>(pick(3)) * 50 + 1;
+      p.eject_5xx = 3;
+      p.balance = model::Balance{
+          pick(2) ? model::Balance::Kind::header : model::Balance::Kind::cookie, "X-User"};
+      for (auto* f : {&p.service, &p.retry_on[0], &p.retry_on[1], &p.balance->name}) field(*f);
+      view.policy = p;
     }
     return out;
   }
@@ -403,7 +459,7 @@ Plan benign(Plan plan) {
 
 TEST(Render, NoValueFromTheDirectoryAddsALineOrReachesTheText) {
   const auto cfg = config();
-  int servers = 0;
+  int servers = 0, policies = 0;
   for (unsigned seed = 1; seed <= 2000; ++seed) {
     Injector inj(seed);
     const auto services = inj.services();
@@ -416,10 +472,14 @@ TEST(Render, NoValueFromTheDirectoryAddsALineOrReachesTheText) {
         << "seed " << seed << "\n"
         << r.haproxy_cfg;
     for (const auto& p : plan.problems) ASSERT_EQ(p.find('\n'), std::string::npos) << p;
-    for (const auto& be : plan.backends) servers += static_cast<int>(be.servers.size());
+    for (const auto& be : plan.backends) {
+      servers += static_cast<int>(be.servers.size());
+      policies += be.policy.balance.has_value();
+    }
   }
   // The property says something only if many values got through.
   EXPECT_GT(servers, 2000);
+  EXPECT_GT(policies, 1000);
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ TEST_F(RuntimeDiffTest, NewServerIsAddedThenEnabledWithItsChecks) {
   auto d = diff(a, b);
   ASSERT_FALSE(d.needs_reload);
   EXPECT_THAT(lines(d), ElementsAre("add server be_emitter/b " +
-                                        server_arguments(b.backends[0].servers[1], cfg, paths),
+                                        server_arguments(b.backends[0].servers[1], {}, cfg, paths),
                                     "enable health be_emitter/b", "enable server be_emitter/b"));
   EXPECT_THAT(lines(d)[0], ::testing::HasSubstr("10.0.0.2:8080 weight 50"));
 }
@@ -127,15 +127,52 @@ TEST_F(RuntimeDiffTest, StructuralChangesNeedAReload) {
   EXPECT_TRUE(diff(a, other_base).needs_reload);
 }
 
+// A traffic policy's max_conn is the one policy field HAProxy changes at runtime: on every server
+// of the backend, a lingering one too (it may come back), 0 for no limit. Any other field is a
+// reload.
+TEST_F(RuntimeDiffTest, MaxConnChangesEachServerAndOtherPolicyFieldsReload) {
+  lingering[{"be_emitter", "old"}] = server("old", "10.0.0.9", 100);
+  Plan a{{backend("emitter", {server("a", "10.0.0.1", 100), server("b", "10.0.0.2", 50)})}, {}};
+  Plan b = a;
+  b.backends[0].policy.max_conn = 20;
+  auto d = diff(a, b);
+  EXPECT_FALSE(d.needs_reload);
+  EXPECT_THAT(lines(d), ElementsAre("set maxconn server be_emitter/a 20",
+                                    "set maxconn server be_emitter/b 20",
+                                    "set maxconn server be_emitter/old 20"));
+  EXPECT_THAT(lines(diff(b, a)),
+              ElementsAre("set maxconn server be_emitter/a 0", "set maxconn server be_emitter/b 0",
+                          "set maxconn server be_emitter/old 0"));
+  // A server added under a limit gets it in its `add server` arguments.
+  Plan c = b;
+  c.backends[0].servers = {server("a", "10.0.0.1", 100), server("b", "10.0.0.2", 50),
+                           server("c", "10.0.0.3", 50)};
+  EXPECT_THAT(lines(diff(b, c))[0], ::testing::EndsWith(" maxconn 20"));
+
+  for (auto change : {+[](model::TrafficPolicy& p) { p.retries = 3; },
+                      +[](model::TrafficPolicy& p) { p.timeout = std::chrono::seconds(2); },
+                      +[](model::TrafficPolicy& p) { p.eject_5xx = 5; },
+                      +[](model::TrafficPolicy& p) {
+                        p.balance = model::Balance{model::Balance::Kind::leastconn, ""};
+                      }}) {
+    Plan other = a;
+    change(other.backends[0].policy);
+    EXPECT_TRUE(diff(a, other).needs_reload);
+    EXPECT_TRUE(needs_reload(a, other));
+  }
+}
+
 TEST(RuntimePart, TakesServersOfUnchangedBackendsOnly) {
   Plan applied{
       {backend("a", {server("x", "10.0.0.1", 1)}), backend("b", {server("y", "10.0.0.2", 1)})}, {}};
   Plan desired{{backend("a", {server("x", "10.0.0.1", 9)}), backend("b", {}, "/moved"),
                 backend("c", {server("z", "10.0.0.3", 1)})},
                {}};
+  desired.backends[0].policy.max_conn = 7;
   Plan part = runtime_part(applied, desired);
   ASSERT_EQ(part.backends.size(), 2u);
   EXPECT_EQ(part.backends[0].servers[0].weight, 9);  // a: same shape, desired servers
+  EXPECT_EQ(part.backends[0].policy.max_conn, 7);    // and its limit
   EXPECT_EQ(part.backends[1], applied.backends[1]);  // b: shape changed, left as it was
   EXPECT_FALSE(needs_reload(applied, part));
 }

@@ -133,17 +133,66 @@ TEST(DirectoryViewTest, NothingIsRemovedWhileTheDirectoryIsNotSynced) {
   EXPECT_TRUE(v.held().empty());
 }
 
+model::TrafficPolicy policy(const std::string& service, int retries) {
+  model::TrafficPolicy p;
+  p.service = service;
+  p.retries = retries;
+  return p;
+}
+
+// Policies arrive in snapshots and events like routes; a policy alone keeps a service in the
+// view, and a service with nothing left leaves it.
+TEST(DirectoryViewTest, PoliciesComeAndGoWithTheirService) {
+  DirectoryView v;
+  auto s = snapshot({instance("emitter", "a")});
+  s.policies = {policy("emitter", 2), policy("barker", 1)};
+  auto changed = v.load(s);
+  EXPECT_EQ(changed, (std::set<std::string>{"barker", "emitter"}));
+  EXPECT_EQ(v.services().at("emitter").policy, policy("emitter", 2));
+  EXPECT_TRUE(v.services().at("barker").instances.empty());
+
+  model::Event e;
+  e.type = model::Event::Type::policy_put;
+  e.revision = 11;
+  e.service = "emitter";
+  e.policy = policy("emitter", 2);
+  EXPECT_EQ(v.apply(e), std::nullopt);  // the same policy again changes nothing
+  e.policy = policy("emitter", 3);
+  EXPECT_EQ(v.apply(e), "emitter");
+  EXPECT_EQ(v.services().at("emitter").policy, policy("emitter", 3));
+
+  model::Event d;
+  d.type = model::Event::Type::policy_delete;
+  d.revision = 12;
+  d.service = "barker";
+  EXPECT_EQ(v.apply(d), "barker");
+  EXPECT_EQ(v.services().count("barker"), 0u);
+  EXPECT_EQ(v.apply(d), std::nullopt);
+
+  // A snapshot without emitter's policy drops it; the same snapshot again changes nothing.
+  EXPECT_EQ(v.load(snapshot({instance("emitter", "a")})), std::set<std::string>{"emitter"});
+  EXPECT_FALSE(v.services().at("emitter").policy.has_value());
+  EXPECT_TRUE(v.load(snapshot({instance("emitter", "a")})).empty());
+}
+
 TEST(DirectoryViewTest, RoundTripsThroughASnapshot) {
   DirectoryView v;
   v.load(snapshot({instance("emitter", "a"), instance("barker", "c")}, true,
                   {route("emitter", "monolith", 20)}));
   v.apply(put(instance("emitter", "b"), 11));
+  model::Event p;
+  p.type = model::Event::Type::policy_put;
+  p.revision = 12;
+  p.service = "emitter";
+  p.policy = policy("emitter", 4);
+  v.apply(p);
   DirectoryView copy;
   copy.load(v.to_snapshot());
   EXPECT_EQ(copy.services().size(), v.services().size());
   EXPECT_EQ(ids(copy, "emitter"), ids(v, "emitter"));
   EXPECT_EQ(copy.services().at("emitter").routes, v.services().at("emitter").routes);
-  EXPECT_EQ(copy.revision(), 11u);
+  EXPECT_EQ(copy.services().at("emitter").policy, policy("emitter", 4));
+  EXPECT_EQ(copy.revision(), 12u);
 }
 
 }  // namespace

@@ -47,8 +47,11 @@ class StateTest : public ::testing::Test {
   void start(StateOptions options = {}) {
     state_.reset();
     store_.reset();
-    store_ = std::make_unique<RouteStore>(RouteStore::open(dir_.path()));
-    state_ = std::make_unique<State>(options, clock_, *store_, "epoch-1");
+    policies_.reset();
+    auto data = DataDir::open(dir_.path());
+    store_ = std::make_unique<RouteStore>(RouteStore::open(data));
+    policies_ = std::make_unique<PolicyStore>(PolicyStore::open(data));
+    state_ = std::make_unique<State>(options, clock_, *store_, *policies_, "epoch-1");
     events_.clear();
     state_->set_listener([this](std::uint64_t revision, const EventHistory::Line& line) {
       ASSERT_FALSE(line->empty());
@@ -112,6 +115,7 @@ class StateTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_;
   std::unique_ptr<RouteStore> store_;
+  std::unique_ptr<PolicyStore> policies_;
   std::unique_ptr<State> state_;
   std::vector<Published> events_;
 };
@@ -522,6 +526,62 @@ TEST_F(StateTest, DeleteRouteIsPublishedAndSurvivesARestart) {
   EXPECT_TRUE(store_->get("api", "").has_value());
   EXPECT_FALSE(state().route("web", "").has_value());
   EXPECT_TRUE(state().route("api", "").has_value());
+}
+
+// --- traffic policies --------------------------------------------------------------------------
+
+model::TrafficPolicy policy(std::string service, int retries = 2) {
+  model::TrafficPolicy p;
+  p.service = std::move(service);
+  p.retries = retries;
+  p.retry_on = {"conn-failure", "503"};
+  p.max_conn = 50;
+  p.balance = model::Balance{model::Balance::Kind::header, "X-User"};
+  return p;
+}
+
+TEST_F(StateTest, PutPolicyIsPublishedInTheSnapshotAndSurvivesARestart) {
+  ASSERT_TRUE(std::holds_alternative<Done>(state().put_policy(policy("web"))));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].event.type, Type::policy_put);
+  EXPECT_EQ(events_[0].event.service, "web");
+  auto expected = policy("web");
+  expected.revision = 2;
+  EXPECT_EQ(events_[0].event.policy, expected);
+  EXPECT_EQ(state().snapshot().policies, std::vector{expected});
+
+  // The same policy again is no change: nothing written, nothing published.
+  const auto size = std::filesystem::file_size(policies_->file());
+  ASSERT_TRUE(std::holds_alternative<Done>(state().put_policy(policy("web"))));
+  EXPECT_EQ(events_.size(), 1u);
+  EXPECT_EQ(std::filesystem::file_size(policies_->file()), size);
+  ASSERT_TRUE(std::holds_alternative<Done>(state().put_policy(policy("web", 3))));
+  EXPECT_EQ(events_.size(), 2u);
+
+  start();  // a directory restart: the policy comes back at the new epoch's first revision
+  auto restored = state().policy("web");
+  ASSERT_TRUE(restored.has_value());
+  auto again = policy("web", 3);
+  again.revision = 1;
+  EXPECT_EQ(*restored, again);
+}
+
+TEST_F(StateTest, DeletePolicyIsPublishedAndSurvivesARestart) {
+  ASSERT_TRUE(std::holds_alternative<Done>(state().put_policy(policy("web"))));
+  ASSERT_TRUE(std::holds_alternative<Done>(state().put_policy(policy("api"))));
+  events_.clear();
+  ASSERT_TRUE(std::holds_alternative<Done>(state().delete_policy("web")));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].event.type, Type::policy_delete);
+  EXPECT_EQ(events_[0].event.service, "web");
+  const auto missing = error_of(state().delete_policy("web"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.message, "service web has no traffic policy");
+
+  start();
+  EXPECT_FALSE(state().policy("web").has_value());
+  EXPECT_TRUE(state().policy("api").has_value());
+  EXPECT_EQ(state().policy_count(), 1u);
 }
 
 TEST_F(StateTest, DeletingAnUnknownRouteIs404) {

@@ -47,7 +47,7 @@ TEST(WatchLine, RefusesWhatIsNotAnEvent) {
   EXPECT_EQ(refusal("[1]"), "d:7400: watch line is not a JSON object");
   EXPECT_EQ(refusal(R"({"revision":4,"service":"emitter","type":"route_moved"})"),
             "d:7400: watch event refused: type \"route_moved\" is invalid: must be one of "
-            "instance_put, instance_delete, route_put, route_delete");
+            "instance_put, instance_delete, route_put, route_delete, policy_put, policy_delete");
 }
 
 // Found by watch_line_fuzz (docs/fuzzing.md): a "type" that was not a string threw out of the
