@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <variant>
 
 #include "common/log/log.hpp"
@@ -50,6 +51,16 @@ Agent::Agent(asio::any_io_executor ex, const SherlockConfig& config,
 
 void Agent::start() {
   auto log = log::get("sherlock");
+  if (!config_.access_log.empty()) {
+    // Bound before HAProxy starts, so its first requests are logged too.
+    std::filesystem::create_directories(config_.haproxy.run_dir);
+    access_log_ = std::make_unique<AccessLog>(
+        ex_, config_.access_log, runtime_paths(config_).log_socket, config_.consumer,
+        [this](const std::string& service, const std::string& id) {
+          return version_of(service, id);
+        });
+    access_log_->start();
+  }
   try {
     resolver_.seed(take_handover_addresses(config_.state_dir));
   } catch (const std::exception& e) {
@@ -73,7 +84,23 @@ void Agent::start() {
   watcher_.start();
 }
 
+std::string Agent::version_of(const std::string& service, const std::string& id) const {
+  auto it = view_.services().find(service);
+  if (it == view_.services().end()) return {};
+  // Sorted by id (directory_view.hpp): every logged request asks, so no linear scan.
+  const auto& list = it->second.instances;
+  auto at = std::lower_bound(
+      list.begin(), list.end(), id,
+      [](const model::Instance& in, const std::string& key) { return in.id < key; });
+  return at != list.end() && at->id == id ? at->version : std::string();
+}
+
+void Agent::reopen_logs() {
+  if (access_log_) access_log_->reopen();
+}
+
 awaitable<void> Agent::stop() {
+  if (access_log_) access_log_->stop();
   watcher_.stop();
   resolver_.stop();
   auto op = haproxy_.stop(kStopGrace);
@@ -87,6 +114,7 @@ std::optional<std::string> Agent::handover_refusal() const {
 }
 
 awaitable<void> Agent::prepare_handover() {
+  if (access_log_) access_log_->stop();
   watcher_.stop();
   resolver_.stop();
   auto release = haproxy_.release(kReleaseTimeout);
@@ -252,6 +280,13 @@ std::string Agent::metrics() const {
       .gauge("dstack_sherlock_servers", "Servers HAProxy has.", n(servers))
       .gauge("dstack_sherlock_problems", "Instances or routes left out (see /v1/status).",
              n(problems));
+  if (access_log_) {
+    const auto& a = access_log_->counters();
+    w.counter("dstack_sherlock_access_log_lines_total", "Lines written to the access log.",
+              n(a.lines))
+        .counter("dstack_sherlock_access_log_write_errors_total",
+                 "Access log writes that failed (a full disk).", n(a.write_errors));
+  }
   return std::move(w).text();
 }
 

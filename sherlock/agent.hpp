@@ -18,6 +18,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "common/registry/registry.hpp"
+#include "sherlock/access_log.hpp"
 #include "sherlock/directory_view.hpp"
 #include "sherlock/haproxy_manager.hpp"
 #include "sherlock/host_resolver.hpp"
@@ -42,6 +43,9 @@ class Agent {
   // running) and saves the view and the host addresses for the next sherlock.
   awaitable<void> prepare_handover();
 
+  // SIGUSR1: the access log's file is opened again (after logrotate moved it).
+  void reopen_logs();
+
   nlohmann::json status() const;
   std::string metrics() const;
 
@@ -49,6 +53,8 @@ class Agent {
   void changed(const std::set<std::string>& services);
   // Puts `service`'s backend as the view now says into `plan` (sorted by service), or takes it out.
   void replan(const std::string& service, Plan& plan);
+  // The version the view has for an instance of a service, or "".
+  std::string version_of(const std::string& service, const std::string& id) const;
   void schedule_save();
   awaitable<void> save_later();
   void saved(const std::string& error);
@@ -60,6 +66,7 @@ class Agent {
   HostResolver resolver_;
   HaproxyManager haproxy_;
   Watcher watcher_;
+  std::unique_ptr<AccessLog> access_log_;  // with access_log in sherlock.yaml
 
   std::map<std::string, std::vector<std::string>> problems_;    // by service
   std::map<std::string, std::set<std::string>> host_services_;  // host -> services using it

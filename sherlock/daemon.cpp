@@ -171,7 +171,8 @@ int run_daemon(const SherlockConfig& config, const SelfCommand& self) {
         handover.checking = true;
         asio::co_spawn(io, hand_over(agent, self, handover, stopping, server, io, listener),
                        asio::detached);
-      });
+      },
+      [&] { agent.reopen_logs(); });
   daemon::start_watchdog(io);
   daemon::notify_ready();
   io.run();

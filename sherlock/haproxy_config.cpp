@@ -10,6 +10,7 @@
 
 #include "common/model/url.hpp"
 #include "common/model/validate.hpp"
+#include "sherlock/request_log.hpp"
 
 namespace dstack::sherlock {
 namespace {
@@ -139,6 +140,9 @@ void global_section(std::string& out, const SherlockConfig& cfg, const RuntimePa
   out += "    server-state-file " + word(paths.state_file) + "\n";
   // Old workers keep draining keep-alive clients after a reload; this bounds how long.
   out += "    hard-stop-after 30s\n";
+  // Per-request lines for the access log, one datagram each (docs/sherlock.md#access-log).
+  if (!cfg.access_log.empty())
+    out += "    log unix@" + word(paths.log_socket) + " len 4096 format raw local0 info\n";
   for (const auto& line : cfg.haproxy.extra_global) out += "    " + line + "\n";
 }
 
@@ -163,7 +167,7 @@ void defaults_section(std::string& out, const SherlockConfig& cfg) {
   for (const auto& line : h.extra_defaults) out += "    " + line + "\n";
 }
 
-void frontend_section(std::string& out, const RuntimePaths& paths) {
+void frontend_section(std::string& out, const SherlockConfig& cfg, const RuntimePaths& paths) {
   out += "\nfrontend fe_proxy\n";
   // HTTP/1.1, and HTTP/2 with prior knowledge (gRPC clients), on the same port: HAProxy tells
   // them apart by the connection preface.
@@ -179,6 +183,11 @@ void frontend_section(std::string& out, const RuntimePaths& paths) {
       "    http-request set-header X-Request-ID %[uuid] unless { req.hdr_cnt(x-request-id) eq 1 } "
       "{ req.hdr(x-request-id) -m reg " +
       std::string(kRequestIdPattern) + " }\n";
+  if (!cfg.access_log.empty()) {
+    out += "    http-request set-var(txn.rid) req.hdr(x-request-id)\n";
+    out += "    log global\n";
+    out += "    log-format \"" + std::string(kLogFormat) + "\"\n";
+  }
   // Host: <service>[:port] or <service>.service.dstack[:port] first (host_only lowercases and
   // drops the port), keeping the whole path; else the first path segment, matched exactly (a
   // prefix match would send /emitterx to emitter).
@@ -297,6 +306,7 @@ RuntimePaths runtime_paths(const SherlockConfig& config) {
   p.host_map = dir + "/host.map";
   p.admin_socket = dir + "/admin.sock";
   p.state_file = dir + "/server-state";
+  p.log_socket = dir + "/log.sock";
   if (!config.haproxy.ca_file.empty()) p.ca_file = config.haproxy.ca_file;
   p.proxy_bind = config.proxy.to_string();
   return p;
@@ -344,7 +354,7 @@ RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& con
       "# were applied through the runtime API (sherlock's /v1/status shows them).\n";
   global_section(r.haproxy_cfg, config, paths);
   defaults_section(r.haproxy_cfg, config);
-  frontend_section(r.haproxy_cfg, paths);
+  frontend_section(r.haproxy_cfg, config, paths);
   const std::set<std::string> not_hosts = {"localhost", "localhost.localdomain", "127.0.0.1",
                                            lower(config.proxy.host)};
   for (const auto& be : plan.backends) {

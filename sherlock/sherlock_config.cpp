@@ -135,6 +135,11 @@ SherlockConfig read_sherlock_config(const config::Document& doc, config::Errors&
       host_port(r.string("listen", cfg.listen.to_string(), host_port_check(kDefaultListenPort)),
                 kDefaultListenPort);
   cfg.log_level = r.string("log_level", cfg.log_level, log::check_level);
+  cfg.access_log = r.string("access_log", "", [](std::string_view v) -> std::optional<std::string> {
+    if (v == "stdout") return std::nullopt;
+    if (auto why = absolute_path(v)) return *why + ", or stdout";
+    return std::nullopt;
+  });
   if (cfg.listen.to_string() == cfg.proxy.to_string())
     r.error("listen", "is the same address as proxy.listen");
 

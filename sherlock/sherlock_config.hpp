@@ -58,6 +58,9 @@ struct SherlockConfig {
   std::string token;
   net::HostPort listen{"127.0.0.1", kDefaultListenPort};  // local API
   std::string log_level = "info";
+  // JSON lines, one per proxied request (docs/sherlock.md#access-log): an absolute file path,
+  // "stdout", or empty for none.
+  std::string access_log;
 };
 
 SherlockConfig default_sherlock_config();

@@ -60,14 +60,17 @@ sigset_t handled_signals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   return set;
 }
 
 Signals::Signals(asio::io_context& io, std::function<void()> on_terminate,
-                 std::function<void()> on_reload)
+                 std::function<void()> on_reload, std::function<void()> on_reopen)
     : set_(io, SIGTERM, SIGINT, SIGHUP),
       on_terminate_(std::move(on_terminate)),
-      on_reload_(std::move(on_reload)) {
+      on_reload_(std::move(on_reload)),
+      on_reopen_(std::move(on_reopen)) {
+  set_.add(SIGUSR1);
   // A process that execs itself (sherlock's handover) blocks these until its new image listens;
   // any that arrived meanwhile are delivered now, to the handlers.
   const sigset_t handled = handled_signals();
@@ -80,6 +83,8 @@ void Signals::wait() {
     if (ec) return;
     if (signo == SIGHUP) {
       if (on_reload_) on_reload_();
+    } else if (signo == SIGUSR1) {
+      if (on_reopen_) on_reopen_();
     } else if (terminating_) {
       std::_Exit(0);  // the operator insists
     } else {

@@ -27,21 +27,23 @@ void start_watchdog(asio::io_context& io);
 // Raises the soft limit on open descriptors to the hard limit: a directory serves thousands.
 void raise_fd_limit();
 
-// SIGTERM, SIGINT and SIGHUP: what Signals handles.
+// SIGTERM, SIGINT, SIGHUP and SIGUSR1: what Signals handles.
 sigset_t handled_signals();
 
-// SIGTERM/SIGINT call on_terminate (a second one exits at once), SIGHUP calls on_reload.
+// SIGTERM/SIGINT call on_terminate (a second one exits at once), SIGHUP calls on_reload, SIGUSR1
+// on_reopen (log files, for logrotate; ignored without one, rather than the default of dying).
 // The handlers run on the io_context thread, never inside a signal handler.
 class Signals {
  public:
   Signals(asio::io_context& io, std::function<void()> on_terminate,
-          std::function<void()> on_reload = {});
+          std::function<void()> on_reload = {}, std::function<void()> on_reopen = {});
 
  private:
   void wait();
   asio::signal_set set_;
   std::function<void()> on_terminate_;
   std::function<void()> on_reload_;
+  std::function<void()> on_reopen_;
   bool terminating_ = false;
 };
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -209,6 +210,66 @@ TEST_F(SherlockProtocols, RequestIdsAreKeptOrMadeAndTraceContextPasses) {
     EXPECT_EQ(id.size(), 36u) << id;
     EXPECT_EQ(made.count(id), 0u);
   }
+}
+
+// The access log's lines, read until `n` have arrived (each a JSON object).
+std::vector<json> access_lines(const std::filesystem::path& file, std::size_t n) {
+  std::vector<json> out;
+  poll_until(10s, [&] {
+    out.clear();
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+    return out.size() >= n;
+  });
+  return out;
+}
+
+// docs/sherlock.md#access-log: one JSON line per request with the id the instance saw, the
+// service, version and instance it went to; a new file after logrotate's move and SIGUSR1.
+TEST_F(SherlockProtocols, AccessLogHasALinePerRequestWithTheIdTheInstanceSaw) {
+  TestService api;
+  put("api", "a1", api.url("/"), {{"version", "2"}});
+  auto o = options();
+  const auto log = directory.dir().path() / "access.log";
+  o.consumer = "web-7";
+  o.extra_config = "access_log: " + log.string() + "\n";
+  start(o);
+  ASSERT_TRUE(sherlock->wait_applied("api", 1));
+
+  ASSERT_EQ(sherlock->get("/api/x", {{"X-Request-ID", "client-chosen-42"}}).status, 200);
+  ASSERT_EQ(sherlock->get("/api/y", {{"X-Request-ID", "a b"}}).status, 200);
+  const std::string made = api.last_header("x-request-id");
+  ASSERT_EQ(http(sherlock->proxy_port(), "POST", "/nosuch/", "x=1").status, 404);
+  const auto lines = access_lines(log, 3);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["request_id"], "client-chosen-42");
+  EXPECT_EQ(lines[0]["consumer"], "web-7");
+  EXPECT_EQ(lines[0]["service"], "api");
+  EXPECT_EQ(lines[0]["version"], "2");
+  EXPECT_EQ(lines[0]["instance"], "a1");
+  EXPECT_EQ(lines[0]["status"], 200);
+  EXPECT_EQ(lines[0]["method"], "GET");
+  EXPECT_EQ(lines[0]["termination"], "----");
+  EXPECT_GE(lines[0]["timings"]["total_ms"].get<int>(), 0);
+  EXPECT_THAT(lines[0]["time"].get<std::string>(),
+              ::testing::MatchesRegex("20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]{8}\\.[0-9]{3}Z"));
+  EXPECT_EQ(lines[1]["request_id"], made);  // the client's "a b" was replaced
+  EXPECT_EQ(lines[2]["status"], 404);
+  EXPECT_EQ(lines[2]["method"], "POST");
+  EXPECT_TRUE(lines[2]["service"].is_null());
+  EXPECT_TRUE(lines[2]["instance"].is_null());
+  EXPECT_EQ(lines[2]["request_id"].get<std::string>().size(), 36u);
+
+  // logrotate: the file is moved, sherlock told; the next line starts a new file.
+  std::filesystem::rename(log, log.string() + ".1");
+  ::kill(sherlock->process().pid(), SIGUSR1);
+  ASSERT_TRUE(poll_until(10s, [&] { return std::filesystem::exists(log); }));
+  ASSERT_EQ(sherlock->get("/api/after", {{"X-Request-ID", "after-rotation"}}).status, 200);
+  const auto fresh = access_lines(log, 1);
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(fresh[0]["request_id"], "after-rotation");
+  EXPECT_EQ(access_lines(log.string() + ".1", 3).size(), 3u);
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_access_log_lines_total"), 4);
 }
 
 TEST_F(SherlockProtocols, HostServiceDstackRoutesLikeTheServiceName) {

@@ -155,6 +155,9 @@ TEST_F(SherlockConfigTest, ProblemsNameTheKeyAndPosition) {
               ElementsAre("1:13: token_file: \"/nonexistent/sherlock.token\": cannot read: No such "
                           "file or directory; an admin makes this host's token with `dw token "
                           "create NAME --policy ...` (docs/install.md#a-token-for-each-host)"));
+  EXPECT_THAT(problems("access_log: access.log\n"),
+              ElementsAre("1:13: access_log: must be an absolute path, or stdout"));
+  EXPECT_EQ(parse_sherlock_config("access_log: stdout\n", "s.yaml").access_log, "stdout");
   EXPECT_THAT(problems("state_dir: relative/dir\nbogus: 1\n"),
               ElementsAre("1:12: state_dir: must be an absolute path", "2:1: bogus: unknown key"));
 }

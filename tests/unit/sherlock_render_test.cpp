@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "sherlock/haproxy_config.hpp"
+#include "sherlock/request_log.hpp"
 
 namespace dstack::sherlock {
 namespace {
@@ -257,6 +258,23 @@ TEST(Render, TrafficPolicyBecomesBackendAndServerSettings) {
   EXPECT_THAT(section(text, "backend be_emitter"),
               AllOf(Contains("    balance roundrobin"), Not(Contains(HasSubstr("retries"))),
                     Not(Contains(HasSubstr("timeout")))));
+}
+
+// docs/sherlock.md#access-log: with access_log, HAProxy sends one line per request to run_dir's
+// log socket; without it, nothing is logged.
+TEST(Render, AccessLogSendsEachRequestToTheLogSocket) {
+  auto cfg = config();
+  const auto off = render(example_plan(cfg), cfg).haproxy_cfg;
+  EXPECT_THAT(off, AllOf(Not(HasSubstr("    log ")), Not(HasSubstr("log-format"))));
+  cfg.access_log = "/var/log/sherlock/access.log";
+  const auto on = render(example_plan(cfg), cfg).haproxy_cfg;
+  EXPECT_THAT(section(on, "global"), Contains("    log unix@" + runtime_paths(cfg).log_socket +
+                                              " len 4096 format raw local0 info"));
+  EXPECT_EQ(runtime_paths(cfg).log_socket, cfg.haproxy.run_dir + "/log.sock");
+  EXPECT_THAT(section(on, "frontend fe_proxy"),
+              ::testing::IsSupersetOf(std::vector<std::string>{
+                  "    log global", "    log-format \"" + std::string(kLogFormat) + "\"",
+                  "    http-request set-var(txn.rid) req.hdr(x-request-id)"}));
 }
 
 TEST(Render, FrontendBindsTheSocketSherlockHandsOver) {

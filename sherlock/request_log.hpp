@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// One line of HAProxy's per-request log as sherlock asks for it, and the access log's JSON line
+// made from it (docs/sherlock.md#access-log). Pure: no I/O, so every line HAProxy may send is
+// tested (and fuzzed) as text.
+//
+// HAProxy sends, for each request the proxy frontend answered, one datagram in `kLogFormat`:
+// tab-separated accept time (Unix seconds, then milliseconds), backend, server, status, the
+// request, queue, connect, response and total times in ms (-1: not reached), bytes sent to the
+// client, method, X-Request-ID, retries and the termination state. Every field is HAProxy's own
+// or checked before it got there (the request id matches a narrow pattern), but the reader
+// trusts none of it: a line that is not exactly this shape is refused whole.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dstack::sherlock {
+
+// The value of `log-format` in the proxy frontend (a double-quoted HAProxy string).
+extern const char* const kLogFormat;
+
+struct RequestRecord {
+  std::uint64_t accepted_ms = 0;  // since the Unix epoch
+  std::string backend;            // be_<service>, or the frontend's name when none was chosen
+  std::string server;             // the instance id, or "<NOSRV>"
+  int status = 0;
+  int request_ms = -1, queue_ms = -1, connect_ms = -1, response_ms = -1, total_ms = -1;
+  std::uint64_t bytes = 0;
+  std::string method;
+  std::string request_id;
+  int retries = 0;
+  std::string termination;  // HAProxy's termination state, "----" for a normal end
+};
+
+// nullopt for anything but one line of kLogFormat (HAProxy's own notices arrive on the same
+// socket). A trailing newline is allowed.
+std::optional<RequestRecord> parse_request_log(std::string_view line);
+
+// The service a record's backend serves, or empty (the frontend answered itself: an unknown
+// service's 404).
+std::string service_of(const RequestRecord& record);
+
+// The access log's line for a record, ending in '\n': one JSON object with time, consumer,
+// service, version, instance, status, method, request_id, timings, bytes, retries, termination
+// (empty consumer, service, version or instance are null).
+std::string access_log_line(const RequestRecord& record, const std::string& consumer,
+                            const std::string& version);
+
+}  // namespace dstack::sherlock
