@@ -7,18 +7,20 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #include "common/log/log.hpp"
+#include "common/net/line_buffer.hpp"
 #include "sherlock/request_log.hpp"
 
 namespace dstack::sherlock {
 
 namespace {
-using datagram = asio::local::datagram_protocol;
+using stream = asio::local::stream_protocol;
 
-// Room for the bursts HAProxy sends while sherlock is busy elsewhere (a reload, a snapshot).
-constexpr int kReceiveBuffer = 8 << 20;
+// HAProxy's ring cuts lines at its maxlen (haproxy_config.cpp); more is not a line of ours.
+constexpr std::size_t kMaxLine = 8192;
 }  // namespace
 
 AccessLog::AccessLog(asio::any_io_executor ex, std::string target, std::string socket_path,
@@ -27,18 +29,20 @@ AccessLog::AccessLog(asio::any_io_executor ex, std::string target, std::string s
       socket_path_(std::move(socket_path)),
       consumer_(std::move(consumer)),
       version_of_(std::move(version_of)),
-      socket_(ex) {
+      acceptor_(ex) {
   out_ = open_target();
   if (!out_)
     throw std::runtime_error("access_log: \"" + target_ +
                              "\": cannot open: " + std::strerror(errno));
+  std::error_code dir_error;  // run_dir: HaproxyFiles makes it 0700 before HAProxy starts
+  std::filesystem::create_directories(std::filesystem::path(socket_path_).parent_path(), dir_error);
   ::unlink(socket_path_.c_str());  // a previous sherlock's
   error_code ec;
-  socket_.open(datagram(), ec);
-  if (!ec) socket_.bind(datagram::endpoint(socket_path_), ec);
+  acceptor_.open(stream(), ec);
+  if (!ec) acceptor_.bind(stream::endpoint(socket_path_), ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("access log socket \"" + socket_path_ + "\": " + ec.message());
   ::chmod(socket_path_.c_str(), 0600);
-  socket_.set_option(asio::socket_base::receive_buffer_size(kReceiveBuffer), ec);
 }
 
 AccessLog::~AccessLog() {
@@ -51,49 +55,71 @@ std::FILE* AccessLog::open_target() const {
 }
 
 void AccessLog::start() {
-  asio::co_spawn(socket_.get_executor(), receive(), asio::detached);
+  asio::co_spawn(acceptor_.get_executor(), accept(), asio::detached);
 }
 
 void AccessLog::stop() {
   error_code ec;
-  socket_.close(ec);
+  acceptor_.close(ec);
+  for (auto& weak : connections_)
+    if (auto c = weak.lock()) c->close(ec);
+  connections_.clear();
 }
 
 void AccessLog::reopen() {
   if (target_ == "stdout") return;
   std::FILE* next = open_target();
+  auto log = log::get("sherlock");
   if (!next) {
-    log::get("sherlock")
-        ->error("access_log: \"{}\": cannot reopen: {}; still writing to the old file", target_,
-                std::strerror(errno));
+    log->error("access_log: \"{}\": cannot reopen: {}; still writing to the old file", target_,
+               std::strerror(errno));
     return;
   }
   std::fclose(out_);
   out_ = next;
-  log::get("sherlock")->info("access_log: reopened {}", target_);
+  log->info("access_log: reopened {}", target_);
 }
 
-awaitable<void> AccessLog::receive() {
-  std::array<char, 8192> buf;
+awaitable<void> AccessLog::accept() {
   for (;;) {
     error_code ec;
-    auto wait = socket_.async_receive(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-    const std::size_t n = co_await std::move(wait);
-    if (ec == asio::error::operation_aborted || !socket_.is_open()) co_return;
+    auto connection = std::make_shared<stream::socket>(acceptor_.get_executor());
+    auto op = acceptor_.async_accept(*connection, asio::redirect_error(use_awaitable, ec));
+    co_await std::move(op);
+    if (!acceptor_.is_open()) co_return;
     if (ec) continue;
-    write(std::string_view(buf.data(), n));
-    // What else has arrived meanwhile, then one flush for the batch.
-    while (socket_.available(ec) > 0 && !ec) {
-      const std::size_t more = socket_.receive(asio::buffer(buf), 0, ec);
-      if (ec) break;
-      write(std::string_view(buf.data(), more));
+    std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
+    connections_.push_back(connection);
+    asio::co_spawn(acceptor_.get_executor(), receive(connection), asio::detached);
+  }
+}
+
+awaitable<void> AccessLog::receive(std::shared_ptr<stream::socket> connection) {
+  net::LineBuffer lines(kMaxLine);
+  std::array<char, 65536> buf;
+  std::string line;
+  for (;;) {
+    error_code ec;
+    auto op =
+        connection->async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    const std::size_t n = co_await std::move(op);
+    if (ec) co_return;  // HAProxy left (a reload's old worker) or stop()
+    lines.append(std::string_view(buf.data(), n));
+    for (;;) {
+      const auto next = lines.next(line, false);
+      if (next == net::LineBuffer::Next::need_more) break;
+      if (next == net::LineBuffer::Next::too_long) {
+        connection->close(ec);  // not HAProxy's ring: HAProxy reconnects
+        co_return;
+      }
+      write(line);
     }
     if (std::fflush(out_) != 0) ++counters_.write_errors;
   }
 }
 
-void AccessLog::write(std::string_view datagram) {
-  const auto record = parse_request_log(datagram);
+void AccessLog::write(std::string_view text) {
+  const auto record = parse_request_log(text);
   if (!record) {
     ++counters_.not_requests;
     return;
@@ -101,8 +127,8 @@ void AccessLog::write(std::string_view datagram) {
   const std::string service = service_of(*record);
   const std::string version =
       service.empty() ? std::string() : version_of_(service, record->server);
-  const std::string line = access_log_line(*record, consumer_, version);
-  if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {
+  const std::string json = access_log_line(*record, consumer_, version);
+  if (std::fwrite(json.data(), 1, json.size(), out_) != json.size()) {
     ++counters_.write_errors;
     return;
   }

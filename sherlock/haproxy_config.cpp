@@ -140,10 +140,23 @@ void global_section(std::string& out, const SherlockConfig& cfg, const RuntimePa
   out += "    server-state-file " + word(paths.state_file) + "\n";
   // Old workers keep draining keep-alive clients after a reload; this bounds how long.
   out += "    hard-stop-after 30s\n";
-  // Per-request lines for the access log, one datagram each (docs/sherlock.md#access-log).
-  if (!cfg.access_log.empty())
-    out += "    log unix@" + word(paths.log_socket) + " len 4096 format raw local0 info\n";
+  // Per-request lines for the access log (docs/sherlock.md#access-log): into a ring that
+  // HAProxy forwards to sherlock's socket, holding what sherlock has not read yet.
+  if (!cfg.access_log.empty()) out += "    log ring@requests len 4096 format raw local0 info\n";
   for (const auto& line : cfg.haproxy.extra_global) out += "    " + line + "\n";
+}
+
+// The ring behind the access log: 8 MiB (tens of thousands of lines) in each HAProxy worker,
+// sent newline-framed over a stream socket, reconnected when sherlock comes back.
+void ring_section(std::string& out, const SherlockConfig& cfg, const RuntimePaths& paths) {
+  if (cfg.access_log.empty()) return;
+  out += "\nring requests\n";
+  out += "    format raw\n";
+  out += "    maxlen 4096\n";
+  out += "    size 8388608\n";
+  out += "    timeout connect 1s\n";
+  out += "    timeout server 10s\n";
+  out += "    server sherlock unix@" + word(paths.log_socket) + "\n";
 }
 
 void defaults_section(std::string& out, const SherlockConfig& cfg) {
@@ -353,6 +366,7 @@ RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& con
       "# Written by sherlock from the directory at each reload; instance changes since then\n"
       "# were applied through the runtime API (sherlock's /v1/status shows them).\n";
   global_section(r.haproxy_cfg, config, paths);
+  ring_section(r.haproxy_cfg, config, paths);
   defaults_section(r.haproxy_cfg, config);
   frontend_section(r.haproxy_cfg, config, paths);
   const std::set<std::string> not_hosts = {"localhost", "localhost.localdomain", "127.0.0.1",

@@ -10,8 +10,9 @@
 // - defaults: mode http, the timeouts, retries + option redispatch 1 + retry-on conn-failure
 //   empty-response response-timeout, option idle-close-on-response,
 //   load-server-state-from-file global; extra_defaults lines.
-// - with access_log: `log unix@<run_dir>/log.sock ... format raw` in global, and the proxy
-//   frontend logs each request there in request_log.hpp's kLogFormat.
+// - with access_log: `log ring@requests ... format raw` in global, a `ring requests` section
+//   (8 MiB) forwarded to the stream socket <run_dir>/log.sock, and the proxy frontend logs each
+//   request there in request_log.hpp's kLogFormat.
 // - frontend on proxy.listen (HTTP/1.1 and HTTP/2 with prior knowledge), option http-no-delay
 //   (streamed answers are not held back), X-Request-ID set to a random UUID unless the client
 //   sent one: Host (host_only) looked up in host.map first, where
@@ -61,7 +62,7 @@ struct RuntimePaths {
   std::string host_map;      // <run_dir>/host.map
   std::string admin_socket;  // <run_dir>/admin.sock
   std::string state_file;    // <run_dir>/server-state
-  std::string log_socket;    // <run_dir>/log.sock: per-request log lines, with access_log
+  std::string log_socket;    // <run_dir>/log.sock: per-request lines, with access_log
   std::string ca_file = "@system-ca";
   // What the proxy frontend binds: proxy.listen, or fd@N for the socket sherlock holds and
   // hands HAProxy (proxy_listener.hpp).

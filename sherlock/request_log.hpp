@@ -4,7 +4,7 @@
 // made from it (docs/sherlock.md#access-log). Pure: no I/O, so every line HAProxy may send is
 // tested (and fuzzed) as text.
 //
-// HAProxy sends, for each request the proxy frontend answered, one datagram in `kLogFormat`:
+// HAProxy sends, for each request the proxy frontend answered, one line in `kLogFormat`:
 // tab-separated accept time (Unix seconds, then milliseconds), backend, server, status, the
 // request, queue, connect, response and total times in ms (-1: not reached), bytes sent to the
 // client, method, X-Request-ID, retries and the termination state. Every field is HAProxy's own

@@ -268,8 +268,10 @@ TEST(Render, AccessLogSendsEachRequestToTheLogSocket) {
   EXPECT_THAT(off, AllOf(Not(HasSubstr("    log ")), Not(HasSubstr("log-format"))));
   cfg.access_log = "/var/log/sherlock/access.log";
   const auto on = render(example_plan(cfg), cfg).haproxy_cfg;
-  EXPECT_THAT(section(on, "global"), Contains("    log unix@" + runtime_paths(cfg).log_socket +
-                                              " len 4096 format raw local0 info"));
+  EXPECT_THAT(section(on, "global"),
+              Contains("    log ring@requests len 4096 format raw local0 info"));
+  EXPECT_THAT(section(on, "ring requests"),
+              Contains("    server sherlock unix@" + runtime_paths(cfg).log_socket));
   EXPECT_EQ(runtime_paths(cfg).log_socket, cfg.haproxy.run_dir + "/log.sock");
   EXPECT_THAT(section(on, "frontend fe_proxy"),
               ::testing::IsSupersetOf(std::vector<std::string>{
