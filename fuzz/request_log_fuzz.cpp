@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // HAProxy's per-request log lines as sherlock reads them for the access log
-// (sherlock/request_log.hpp, docs/sherlock.md#access-log): a datagram is one line of the format
-// or refused whole; an accepted one becomes one line of valid JSON that says what was read.
+// (sherlock/request_log.hpp, docs/sherlock.md#access-log): a line is one line of the format or
+// refused whole; an accepted one becomes one line of valid JSON that says what was read.
 #include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz.hpp"

@@ -6,9 +6,9 @@
 // ("stdout", for the journal under systemd). SIGUSR1 reopens the file, for logrotate. Lines are
 // written as they come and flushed after each read.
 //
-// The ring holds what sherlock has not read yet (a burst, a restart, a handover's exec), up to
-// its size; HAProxy reconnects and goes on from where it was. Each HAProxy worker has its own
-// connection (an old one finishing after a reload sends what it has, then leaves).
+// The ring holds what sherlock has not read yet, up to its size, and HAProxy reconnects when
+// sherlock listens again. What a worker still holds when it starts stopping (a reload) is lost:
+// HAProxy 2.6 stops forwarding a stopping worker's ring (docs/sherlock.md#access-log).
 
 #include <cstdio>
 #include <functional>

@@ -4,7 +4,6 @@
 #include <malloc.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <variant>
 
 #include "common/log/log.hpp"
@@ -52,14 +51,19 @@ Agent::Agent(asio::any_io_executor ex, const SherlockConfig& config,
 void Agent::start() {
   auto log = log::get("sherlock");
   if (!config_.access_log.empty()) {
-    // Bound before HAProxy starts, so its first requests are logged too.
-    std::filesystem::create_directories(config_.haproxy.run_dir);
-    access_log_ = std::make_unique<AccessLog>(
-        ex_, config_.access_log, runtime_paths(config_).log_socket, config_.consumer,
-        [this](const std::string& service, const std::string& id) {
-          return version_of(service, id);
-        });
-    access_log_->start();
+    // Before HAProxy starts, so its first requests are logged too. A log that cannot be opened
+    // (--check-config says why first) is no reason to stop routing.
+    try {
+      access_log_ = std::make_unique<AccessLog>(
+          ex_, config_.access_log, runtime_paths(config_).log_socket, config_.consumer,
+          [this](const std::string& service, const std::string& id) {
+            return version_of(service, id);
+          });
+      access_log_->start();
+    } catch (const std::exception& e) {
+      access_log_error_ = e.what();
+      log->error("{}; serving without an access log", e.what());
+    }
   }
   try {
     resolver_.seed(take_handover_addresses(config_.state_dir));
@@ -241,6 +245,11 @@ nlohmann::json Agent::status() const {
   j["state_file"] = store_.path();
   j["state_save_error"] = save_error_.empty() ? json(nullptr) : json(save_error_);
   j["unresolved_hosts"] = resolver_.unresolved();
+  if (!config_.access_log.empty())
+    j["access_log"] = {
+        {"to", config_.access_log},
+        {"lines", access_log_ ? access_log_->counters().lines : 0},
+        {"error", access_log_error_.empty() ? json(nullptr) : json(access_log_error_)}};
   return j;
 }
 
@@ -285,7 +294,10 @@ std::string Agent::metrics() const {
     w.counter("dstack_sherlock_access_log_lines_total", "Lines written to the access log.",
               n(a.lines))
         .counter("dstack_sherlock_access_log_write_errors_total",
-                 "Access log writes that failed (a full disk).", n(a.write_errors));
+                 "Access log writes that failed (a full disk).", n(a.write_errors))
+        .counter("dstack_sherlock_access_log_unread_total",
+                 "Lines from HAProxy that were not request lines (HAProxy's own notices).",
+                 n(a.not_requests));
   }
   return std::move(w).text();
 }

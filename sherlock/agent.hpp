@@ -67,6 +67,7 @@ class Agent {
   HaproxyManager haproxy_;
   Watcher watcher_;
   std::unique_ptr<AccessLog> access_log_;  // with access_log in sherlock.yaml
+  std::string access_log_error_;           // why it could not be opened at start
 
   std::map<std::string, std::vector<std::string>> problems_;    // by service
   std::map<std::string, std::set<std::string>> host_services_;  // host -> services using it

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sherlock/daemon.hpp"
 
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -128,6 +131,25 @@ awaitable<void> hand_over(Agent& agent, SelfCommand self, Handover& h, bool& sto
   std::_Exit(exit_code::failure);
 }
 
+// Whether the access log could be opened for appending, and its socket bound, as this user:
+// checked without creating anything (a check run as root must not leave a file sherlock's user
+// cannot write).
+std::optional<std::string> access_log_problem(const SherlockConfig& config) {
+  if (config.access_log.empty()) return std::nullopt;
+  const std::string socket = runtime_paths(config).log_socket;
+  if (socket.size() >= sizeof(sockaddr_un{}.sun_path))
+    return "its socket " + socket +
+           " is longer than a unix socket path may be; shorten haproxy.run_dir";
+  if (config.access_log == "stdout") return std::nullopt;
+  const std::filesystem::path file(config.access_log);
+  const bool exists = std::filesystem::exists(file);
+  const std::string probe = exists ? file.string() : file.parent_path().string();
+  if (::access(probe.c_str(), W_OK) != 0)
+    return "\"" + config.access_log + "\": cannot write " + (exists ? "it" : "in " + probe) + ": " +
+           std::strerror(errno);
+  return std::nullopt;
+}
+
 }  // namespace
 
 int run_daemon(const SherlockConfig& config, const SelfCommand& self) {
@@ -232,6 +254,10 @@ int render_now(const SherlockConfig& config) {
 }
 
 int check_with_haproxy(const SherlockConfig& config) {
+  if (auto why = access_log_problem(config)) {
+    std::cerr << "sherlock: access_log: " << *why << "\n";
+    return exit_code::config;
+  }
   if (::access(config.haproxy.binary.c_str(), X_OK) != 0) {
     std::cout << config.haproxy.binary << ": not found; HAProxy settings not checked by HAProxy\n";
     return exit_code::ok;

@@ -39,7 +39,7 @@ bool number(std::string_view text, T& out) {
 }
 
 // A timer: a count of ms, or -1 when HAProxy did not get that far.
-bool timer(std::string_view text, int& out) {
+bool timer(std::string_view text, std::int64_t& out) {
   return number(text, out) && out >= -1;
 }
 
@@ -55,7 +55,7 @@ nlohmann::ordered_json nullable(const std::string& s) {
   return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
 }
 
-nlohmann::ordered_json timing(int ms) {
+nlohmann::ordered_json timing(std::int64_t ms) {
   return ms < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ms);
 }
 
@@ -87,7 +87,8 @@ std::optional<RequestRecord> parse_request_log(std::string_view line) {
   if (!word(f[2], 200) || !word(f[3], 200)) return std::nullopt;
   r.backend = f[2];
   r.server = f[3];
-  if (!number(f[4], r.status) || r.status < 0 || r.status > 999) return std::nullopt;
+  // -1: HAProxy sent no answer (the client aborted, maybe while queued).
+  if (!number(f[4], r.status) || r.status < -1 || r.status > 999) return std::nullopt;
   if (!timer(f[5], r.request_ms) || !timer(f[6], r.queue_ms) || !timer(f[7], r.connect_ms) ||
       !timer(f[8], r.response_ms) || !timer(f[9], r.total_ms) || !number(f[10], r.bytes))
     return std::nullopt;
@@ -118,7 +119,7 @@ std::string access_log_line(const RequestRecord& r, const std::string& consumer,
       {"service", nullable(service)},
       {"version", has_server ? nullable(version) : nlohmann::ordered_json(nullptr)},
       {"instance", has_server ? nlohmann::ordered_json(r.server) : nlohmann::ordered_json(nullptr)},
-      {"status", r.status},
+      {"status", r.status < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.status)},
       {"method", r.method},
       {"request_id", nullable(r.request_id)},
       {"timings",

@@ -25,8 +25,9 @@ struct RequestRecord {
   std::uint64_t accepted_ms = 0;  // since the Unix epoch
   std::string backend;            // be_<service>, or the frontend's name when none was chosen
   std::string server;             // the instance id, or "<NOSRV>"
-  int status = 0;
-  int request_ms = -1, queue_ms = -1, connect_ms = -1, response_ms = -1, total_ms = -1;
+  int status = -1;                // -1: none was sent (the client left first)
+  // -1: not reached. 64 bits: a WebSocket or gRPC stream may last longer than an int of ms.
+  std::int64_t request_ms = -1, queue_ms = -1, connect_ms = -1, response_ms = -1, total_ms = -1;
   std::uint64_t bytes = 0;
   std::string method;
   std::string request_id;
@@ -44,7 +45,7 @@ std::string service_of(const RequestRecord& record);
 
 // The access log's line for a record, ending in '\n': one JSON object with time, consumer,
 // service, version, instance, status, method, request_id, timings, bytes, retries, termination
-// (empty consumer, service, version or instance are null).
+// (empty consumer, service, version or instance, a status of -1 and unreached timers are null).
 std::string access_log_line(const RequestRecord& record, const std::string& consumer,
                             const std::string& version);
 

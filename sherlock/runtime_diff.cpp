@@ -63,6 +63,8 @@ void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
       } else {
         emit(b->name, "set server " + r + " " + address_words(*b));
         emit(b->name, "set server " + r + " weight " + std::to_string(b->weight));
+        // Its limit may be from before a max_conn change it missed while lingering.
+        emit(b->name, maxconn_line(r, to));
         emit(b->name, "set server " + r + " state ready");
         out.revived.insert({be, b->name});
       }
@@ -81,16 +83,9 @@ void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
     ++a;
     ++b;
   }
-  // A new limit for every server the backend has, lingering ones included (they may come back).
-  if (from.policy.max_conn != to.policy.max_conn) {
+  // A new limit for every server the backend has (a lingering one gets it when it comes back).
+  if (from.policy.max_conn != to.policy.max_conn)
     for (const auto& s : to.servers) emit(s.name, maxconn_line(ref(be, s.name), to));
-    for (const auto& entry : lingering) {
-      const auto& [backend, name] = entry.first;
-      const bool listed = std::any_of(to.servers.begin(), to.servers.end(),
-                                      [&](const PlannedServer& s) { return s.name == name; });
-      if (backend == be && !listed) emit(name, maxconn_line(ref(be, name), to));
-    }
-  }
 }
 
 }  // namespace

@@ -8,11 +8,11 @@
 // - gone:     set server be/s state maint; del server be/s. HAProxy refuses the delete while
 //             connections are attached; the server then lingers in maintenance (no traffic) and
 //             the delete is retried later (docs/notes/haproxy-2.6.md §2.1).
-// - back while lingering: set server addr/port, weight, state ready (the same name returns)
+// - back while lingering: set server addr/port, weight, maxconn, state ready (the same name
+//   returns)
 // - moved:    set server be/s addr A port P
 // - weight:   set server be/s weight W
-// - the policy's max_conn changed (or a lingering server comes back): set maxconn server be/s N
-//   (0: no limit)
+// - the policy's max_conn changed: set maxconn server be/s N on each server (0: no limit)
 // A change HAProxy cannot make at runtime (TLS on or off, another TLS host, HTTP/2 on or off, a
 // lingering server that comes back with other such settings) and any backend whose shape changed
 // (needs_reload) make the diff ask for a reload instead.

@@ -55,15 +55,25 @@ void read_route(const json& j, Problems& problems, const std::string& where,
   if (auto revision = f.revision("revision", true)) out.revision = *revision;
 }
 
+// A policy in a snapshot or an event: its service and revision must be there, as for any entry;
+// a policy that fails otherwise is kept as `unreadable` (model.hpp says why).
 void read_policy(const json& j, Problems& problems, const std::string& where,
                  const std::string& prefix, TrafficPolicy& out) {
   if (!expect_object(j, problems, where)) return;
+  Fields f(j, problems, prefix);
+  auto service = f.string("service", true);
+  if (service) f.add(check_service_name(*service));
+  auto revision = f.revision("revision", true);
+  if (!service || !revision) return;
   auto read = traffic_policy_from_json(j);
   if (auto* policy = std::get_if<TrafficPolicy>(&read)) {
     out = std::move(*policy);
     return;
   }
-  for (auto& problem : std::get<Problems>(read)) problems.push_back(prefix + problem);
+  out = TrafficPolicy{};
+  out.service = std::move(*service);
+  out.revision = *revision;
+  out.unreadable = std::get<Problems>(std::move(read));
 }
 
 template <class T, class ReadOne>

@@ -90,6 +90,10 @@ struct TrafficPolicy {
   std::optional<int> eject_5xx;                            // 1..1000 consecutive 5xx
   std::optional<Balance> balance;
   std::uint64_t revision = 0;  // the directory revision that last changed it
+  // Set by a reader of snapshots and watch events for a policy it could not take (a newer
+  // directory's value, a hand-edited one): why, one problem each. Such a policy sets nothing and
+  // is reported where it would apply, instead of refusing every other change with it.
+  std::vector<std::string> unreadable;
   bool operator==(const TrafficPolicy&) const = default;
 };
 

@@ -142,6 +142,7 @@ std::vector<std::string> validate_traffic_policy(const TrafficPolicy& p) {
     if (problem) problems.push_back(std::move(*problem));
   };
   add(check_service_name(p.service));
+  for (const auto& why : p.unreadable) problems.push_back("could not be read: " + why);
   if (p.retries) add(check_range(*p.retries, 0, 10, "retries"));
   // Past the number of words, checking each would only turn a huge input into a huge answer.
   if (auto many = check_count(p.retry_on.size(), std::size(kRetryOn), "retry_on")) {

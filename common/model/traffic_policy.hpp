@@ -42,7 +42,8 @@ std::variant<int, std::string> parse_eject(std::string_view text);
 // with max_conn), each naming the field, the value and the rule.
 std::vector<std::string> validate_traffic_policy(const TrafficPolicy& policy);
 
-// The body of PUT /v1/policies/{svc}; unknown keys are refused. All problems at once.
+// The body of PUT /v1/policies/{svc}; unknown keys are refused. Every problem of reading (unknown
+// keys, wrong types, values that do not parse), or else every problem of the values read.
 std::variant<TrafficPolicy, std::vector<std::string>> traffic_policy_from_request(
     const nlohmann::json& body, std::string service);
 // The body of PUT /v1/policies/{svc} that sets this policy (no service, no revision); also what

@@ -22,7 +22,8 @@ class LineBuffer {
 
  private:
   std::size_t max_line_;
-  std::string pending_;
+  std::string pending_;  // bytes not yet handed out start at start_
+  std::size_t start_ = 0;
 };
 
 }  // namespace dstack::net

@@ -242,8 +242,12 @@ TEST_F(SherlockPolicies, MaxConnAnswers503AfterTheQueueTimeoutAndChangesWithoutA
   set_policy("api", wider);
   ASSERT_TRUE(wait_policy("api", wider));
   EXPECT_EQ(sherlock->metric("dstack_sherlock_reloads_total"), reloads);
+  const auto seen = instances[0]->requests();
   auto first = std::async(std::launch::async, [&] { return sherlock->get("/api/", {}, 10s); });
   auto second = std::async(std::launch::async, [&] { return sherlock->get("/api/", {}, 10s); });
+  // Both reach the instance while the first is still being answered (2 s): neither queued.
+  EXPECT_TRUE(poll_until(1500ms, [&] { return instances[0]->requests() == seen + 2; }))
+      << "the second request waited for the first: the limit is still 1";
   EXPECT_EQ(first.get().status, 200);
   EXPECT_EQ(second.get().status, 200);
 }

@@ -297,8 +297,9 @@ TEST(RoundTrip, EveryEventType) {
   EXPECT_EQ(value_of(event_from_json(to_json(pdel))), pdel);
 }
 
-// A policy event's body must be a valid policy of the service it names; a snapshot from a
-// directory before policies (no "policies") reads as none.
+// A policy event's body must name the service the event does. A policy this reader cannot take
+// (a newer directory's word) is kept as unreadable, so that the event or the snapshot is not
+// refused whole; a snapshot from a directory before policies (no "policies") reads as none.
 TEST(ClientRead, PolicyEventsAndSnapshotsAreValidated) {
   json j = {{"revision", 1},
             {"type", "policy_put"},
@@ -308,18 +309,30 @@ TEST(ClientRead, PolicyEventsAndSnapshotsAreValidated) {
               ElementsAre("policy.service \"barker\" differs from service \"other\""));
   j["service"] = "barker";
   j["policy"]["retries"] = 11;
-  EXPECT_THAT(problems_of(event_from_json(j)),
-              ElementsAre("policy: retries 11 is out of range 0..10"));
+  j["policy"]["retry_on"] = {"conn-failure", "429"};
+  const Event e = value_of(event_from_json(j));
+  EXPECT_EQ(e.policy.service, "barker");
+  EXPECT_EQ(e.policy.revision, 4u);
+  EXPECT_FALSE(e.policy.retries.has_value());
+  EXPECT_THAT(e.policy.unreadable, ElementsAre("retries 11 is out of range 0..10",
+                                               ::testing::StartsWith("retry_on[1]")));
+  EXPECT_THAT(validate_traffic_policy(e.policy),
+              Contains("could not be read: retries 11 is out of range 0..10"));
+  j["policy"].erase("revision");
+  EXPECT_THAT(problems_of(event_from_json(j)), ElementsAre("policy: missing field \"revision\""));
   j.erase("policy");
   EXPECT_THAT(problems_of(event_from_json(j)), ElementsAre("missing field \"policy\""));
 
   json old = to_json(sample_snapshot());
   old.erase("policies");
   EXPECT_TRUE(value_of(snapshot_from_json(old)).policies.empty());
-  json bad = to_json(sample_snapshot());
-  bad["policies"][0]["balance"] = "hash:header:X User";
-  EXPECT_THAT(problems_of(snapshot_from_json(bad)),
-              ElementsAre(::testing::StartsWith("policies[0]: balance \"hash:header:X User\"")));
+  json odd = to_json(sample_snapshot());
+  odd["policies"][0]["balance"] = "hash:header:X User";
+  const Snapshot read = value_of(snapshot_from_json(odd));
+  ASSERT_EQ(read.policies.size(), 1u);
+  EXPECT_THAT(read.policies[0].unreadable,
+              ElementsAre(::testing::StartsWith("balance \"hash:header:X User\"")));
+  EXPECT_EQ(read.instances, sample_snapshot().instances);  // the rest as sent
 }
 
 TEST(RoundTrip, DirectoryHealth) {

@@ -407,6 +407,16 @@ TEST(Plan, TrafficPolicyIsCarriedCheckedAndReported) {
               ::testing::Contains(AllOf(HasSubstr("service \"api\": traffic policy ignored: "),
                                         HasSubstr("retries 11 is out of range 0..10"),
                                         HasSubstr("the header name must match"))));
+
+  // One the reader could not take (a newer directory's value): ignored the same way.
+  model::TrafficPolicy unreadable;
+  unreadable.service = "api";
+  unreadable.unreadable = {"retry_on[0] \"429\" is invalid"};
+  s["api"].policy = unreadable;
+  auto newer = plan(s, cfg);
+  EXPECT_EQ(backend(newer, "api").policy, model::TrafficPolicy{});
+  EXPECT_THAT(newer.problems, ::testing::Contains("service \"api\": traffic policy ignored: could "
+                                                  "not be read: retry_on[0] \"429\" is invalid"));
 }
 
 TEST(NeedsReload, NotForServerChanges) {

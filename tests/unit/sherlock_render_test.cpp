@@ -215,7 +215,6 @@ TEST(Render, Http2ServersSpeakH2) {
   EXPECT_THAT(server_arguments(clear, {}, cfg, paths), Not(HasSubstr("h2")));
 }
 
-// The socket sherlock holds is handed to HAProxy (docs/sherlock.md#the-proxys-listening-socket).
 // docs/sherlock.md#traffic-policies: each field's HAProxy line, in the backend and on each
 // server line (and so in `add server`).
 TEST(Render, TrafficPolicyBecomesBackendAndServerSettings) {
@@ -279,6 +278,7 @@ TEST(Render, AccessLogSendsEachRequestToTheLogSocket) {
                   "    http-request set-var(txn.rid) req.hdr(x-request-id)"}));
 }
 
+// The socket sherlock holds is handed to HAProxy (docs/sherlock.md#the-proxys-listening-socket).
 TEST(Render, FrontendBindsTheSocketSherlockHandsOver) {
   auto cfg = config();
   auto paths = runtime_paths(cfg);

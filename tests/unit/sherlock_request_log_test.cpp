@@ -58,6 +58,23 @@ TEST(RequestLog, AnUnknownServiceHasNoServiceVersionOrInstance) {
   EXPECT_EQ(j["termination"], "LR--");
 }
 
+// A client that left before any answer (here while queued: CQ) is logged with no status.
+TEST(RequestLog, AClientThatLeftFirstHasNoStatus) {
+  const auto r = parse_request_log(
+      "1796315221\t001\tbe_api\ta2\t-1\t0\t2000\t-1\t-1\t2001\t0\tGET\tid-1\t0\tCQ--");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, -1);
+  const auto j = json::parse(access_log_line(*r, "", "1"));
+  EXPECT_TRUE(j["status"].is_null());
+  EXPECT_EQ(j["timings"]["queue_ms"], 2000);
+  EXPECT_EQ(j["termination"], "CQ--");
+  // A stream open for 40 days: more ms than an int holds.
+  const auto long_lived = parse_request_log(
+      "1796315221\t001\tbe_api\ta2\t101\t0\t0\t0\t1\t3456000000\t9\tGET\tid-2\t0\t----");
+  ASSERT_TRUE(long_lived);
+  EXPECT_EQ(long_lived->total_ms, 3456000000);
+}
+
 TEST(RequestLog, RetriesAndAMissingIdAreRead) {
   const auto r = parse_request_log(
       "1796315221\t001\tbe_api\ta2\t503\t1\t0\t0\t-1\t1000\t212\tGET\t-\t+2\tsH--");
@@ -77,7 +94,7 @@ TEST(RequestLog, RefusesWhatIsNotOneRequestLine) {
            std::string(served).replace(0, 10, "17963x5220"),                // not a number
            std::string(served).replace(11, 3, "97"),                        // ms not 3 digits
            std::string(served).replace(served.find("GET"), 3, "G T"),       // a space
-           std::string(served).replace(served.find("\t200"), 4, "\t-200"),  // negative status
+           std::string(served).replace(served.find("\t200"), 4, "\t-2"),    // status below -1
            std::string(served).replace(served.find("\t3\t"), 3, "\t-2\t"),  // timer below -1
            std::string(served).replace(served.find("a1"), 2, "a\x01"),      // a control byte
        }) {
