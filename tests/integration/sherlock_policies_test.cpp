@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Traffic policies through sherlock's proxy, set in the real directory and sent by curl
 // (docs/sherlock.md#traffic-policies): retries repeat only GETs, a POST is never sent twice;
-// an instance answering 5xx is ejected after N and back once its checks pass; a consistent hash
+// an emitter switched to 5xx by its mode API is ejected after N and back once its checks pass; a consistent hash
 // keeps each key on its instance and moves only the added instance's share; max_conn queues and
 // answers 503 after queue_timeout, and changes without a reload; timeout answers 504.
 
@@ -13,6 +13,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "sherlock_fixture.hpp"
 #include "test_service.hpp"
@@ -134,9 +135,44 @@ TEST_F(SherlockPolicies, RetriesRepeatGetsOnAnotherInstanceAndNeverAPost) {
   EXPECT_GE(count_status(posts, 503), 1u) << "round robin never sent a POST to b";
 }
 
+// The walkthrough's emitter, as a process: answers JSON naming its --id; PUT /mode?set=fail makes
+// it answer 503 until PUT /mode?set=ok.
+class Emitter {
+ public:
+  explicit Emitter(const std::string& id) : port_(free_port()) {
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{DSTACK_EMITTER_BIN, "--listen",
+                                 "127.0.0.1:" + std::to_string(port_), "--id", id, "--base", "/"},
+        dir_.path());
+    if (!poll_until(10s, [&] { return http(port_, "GET", "/mode").status == 200; }))
+      throw std::runtime_error("emitter did not start: " + process_->stderr_text());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+  int set_mode(const std::string& mode) const {
+    return http(port_, "PUT", "/mode?set=" + mode).status;
+  }
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_;
+  std::unique_ptr<Process> process_;
+};
+
+// Who answered: the emitter's id, from its JSON (ok or failing alike).
+std::string answered_by(const Answer& a) {
+  const auto j = json::parse(a.body, nullptr, false);
+  if (j.contains("id")) return j["id"];
+  if (!j.contains("message")) return "?";
+  std::istringstream words(j["message"].get<std::string>());  // "api b is in mode fail"
+  std::string service, id;
+  words >> service >> id;
+  return id;
+}
+
 TEST_F(SherlockPolicies, EjectionTakesA5xxInstanceOutUntilItsChecksBringItBack) {
-  std::vector<std::unique_ptr<TestService>> instances;
-  serve("api", instances, {"a", "b"});
+  Emitter a("a"), b("b");
+  put("api", "a", a.url());
+  put("api", "b", b.url());
   auto o = options();
   o.health_check_interval = "2s";  // an ejected server is out for two checks: 4 s
   start(o);
@@ -144,18 +180,20 @@ TEST_F(SherlockPolicies, EjectionTakesA5xxInstanceOutUntilItsChecksBringItBack) 
   set_policy("api", {{"eject", "5xx:3"}});
   ASSERT_TRUE(wait_policy("api", {{"eject", "5xx:3"}}));
 
-  instances[1]->set_mode(Mode::fail);
+  ASSERT_EQ(b.set_mode("fail"), 200);
   // Round robin alternates: three 503s from b in a row take it out, then a answers everything.
   const auto answers = send(30);
   EXPECT_EQ(count_status(answers, 503), 3u);
-  EXPECT_EQ(instances[1]->requests(), 3u);
-  for (std::size_t i = 6; i < answers.size(); ++i) EXPECT_EQ(answers[i].body, "a") << i;
+  for (std::size_t i = 6; i < answers.size(); ++i) {
+    EXPECT_EQ(answers[i].status, 200) << i;
+    EXPECT_EQ(answered_by(answers[i]), "a") << i;
+  }
 
   // Healthy again: HAProxy's checks bring it back and it takes its share.
-  instances[1]->set_mode(Mode::ok);
+  ASSERT_EQ(b.set_mode("ok"), 200);
   EXPECT_TRUE(poll_until(20s, [&] {
     const auto r = send(4);
-    return std::any_of(r.begin(), r.end(), [](const Answer& a) { return a.body == "b"; });
+    return std::any_of(r.begin(), r.end(), [](const Answer& x) { return answered_by(x) == "b"; });
   }));
 }
 
