@@ -306,6 +306,27 @@ TEST_F(SherlockProtocols, AnAccessLogThatCannotBeWrittenIsRefusedByTheCheckAndSk
               HasSubstr("/nonexistent/dir/access.log"));
 }
 
+// curl speaking HTTP/2 with prior knowledge (no upgrade) to the proxy's one port, by path and by
+// Host, to an instance that speaks HTTP/1.1.
+TEST_F(SherlockProtocols, Http2WithPriorKnowledgeFromCurl) {
+  TestService api;
+  put("api", "a1", api.url("/"));
+  start();
+  ASSERT_TRUE(sherlock->wait_applied("api", 1));
+  const std::string proxy = "http://127.0.0.1:" + std::to_string(sherlock->proxy_port());
+  const std::string curl =
+      "curl -sS --max-time 10 --http2-prior-knowledge -o /dev/null -w '%{http_version} "
+      "%{http_code}' ";
+  auto [by_path, path_status] = shell(curl + proxy + "/api/v1/x");
+  EXPECT_EQ(path_status, 0) << by_path;
+  EXPECT_EQ(by_path, "2 200");
+  EXPECT_EQ(api.last_path(), "/v1/x");
+  auto [by_host, host_status] = shell(curl + "-H 'Host: api.service.dstack' " + proxy + "/v1/y");
+  EXPECT_EQ(host_status, 0) << by_host;
+  EXPECT_EQ(by_host, "2 200");
+  EXPECT_EQ(api.last_path(), "/v1/y");
+}
+
 TEST_F(SherlockProtocols, HostServiceDstackRoutesLikeTheServiceName) {
   TestService api;
   put("api", "a1", api.url("/"));
