@@ -21,7 +21,7 @@ bool encode(const Op& op, std::string& payload_out, std::string* why) {
   if (!store_json::dump(j, payload, why)) return false;
   Op back;
   if (!decode_payload(payload, back, why)) return false;
-  back.policy.revision = op.policy.revision;  // not stored
+  back.policy.revision = op.policy.revision;  // not stored: decoding gives 0
   if (back.policy.service != op.policy.service || (!op.remove && back.policy != op.policy))
     return fail(why, "policy does not survive a round trip through the log format");
   payload_out = std::move(payload);
@@ -47,6 +47,7 @@ bool decode_payload(std::string_view payload, Op& op, std::string* why) {
   if (auto* problems = std::get_if<std::vector<std::string>>(&read))
     return fail(why, "policy: " + problems->front());
   op.policy = std::move(std::get<model::TrafficPolicy>(read));
+  op.policy.revision = 0;  // never meant to be stored: the directory's counter starts anew
   return true;
 }
 

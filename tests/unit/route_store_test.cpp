@@ -532,6 +532,15 @@ TEST(PolicyLog, PayloadsSayWhyTheyAreRefused) {
   EXPECT_EQ(why, "empty service");
   EXPECT_FALSE(policy_log::decode_payload(R"({"op":"move"})", op, &why));
   EXPECT_EQ(why, "unknown op \"move\"");
+  // A revision in the file (no version of the directory writes one) is not the policy's.
+  ASSERT_TRUE(policy_log::decode_payload(
+      R"({"op":"put","policy":{"service":"web","revision":5,"retries":1}})", op, &why));
+  EXPECT_EQ(op.policy.revision, 0u);
+  std::string again;
+  ASSERT_TRUE(policy_log::encode(op, again, &why)) << why;
+  policy_log::Op back;
+  ASSERT_TRUE(policy_log::decode_payload(again, back, &why));
+  EXPECT_EQ(back.policy, op.policy);
   ASSERT_TRUE(policy_log::decode_payload(R"({"op":"delete","service":"web"})", op, &why));
   EXPECT_TRUE(op.remove);
   EXPECT_EQ(op.policy.service, "web");
