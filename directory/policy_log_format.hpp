@@ -6,9 +6,9 @@
 //   magic   := "DSTACK-POLICIES 1\n"
 //   payload := {"op":"put","policy":P}  |  {"op":"delete","service":S}        (compact JSON)
 //
-// P is a traffic policy in its wire form (traffic_policy.hpp) without its revision, read back
-// with the same validation a reader of the API applies: a record that would not pass it is never
-// written.
+// P is a traffic policy in its wire form (traffic_policy.hpp) at revision 0 (revisions are the
+// directory's counter, which starts anew at each start), read back with the same validation a
+// reader of the API applies: a record that would not pass it is never written.
 
 #include <string>
 #include <string_view>
