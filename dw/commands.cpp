@@ -32,12 +32,12 @@ int fail(const Output& o, const Error& e) {
   return exit_code::failure;
 }
 
-namespace {
-
 int refuse(const Output& o, const std::vector<std::string>& problems) {
   for (auto& p : problems) o.err << "dw: " << p << '\n';
   return exit_code::refused;
 }
+
+namespace {
 
 std::string who(const std::string& consumer) {
   return consumer.empty() ? "everyone" : consumer;

@@ -59,5 +59,7 @@ awaitable<int> watch(registry::Registry& reg, Output o);
 
 // The exit code for a failure, after printing "dw: <message>" to o.err.
 int fail(const Output& o, const Error& e);
+// 65 (refused input), after printing "dw: <problem>" to o.err for each.
+int refuse(const Output& o, const std::vector<std::string>& problems);
 
 }  // namespace dstack::dw

@@ -73,10 +73,8 @@ std::variant<model::TrafficPolicy, std::vector<std::string>> parse_policy_flags(
 awaitable<int> policy_set(registry::Registry& reg, Output o, std::string service,
                           PolicyFlags flags) {
   auto parsed = parse_policy_flags(service, flags);
-  if (auto* problems = std::get_if<std::vector<std::string>>(&parsed)) {
-    for (auto& p : *problems) o.err << "dw: " << p << '\n';
-    co_return exit_code::refused;
-  }
+  if (auto* problems = std::get_if<std::vector<std::string>>(&parsed))
+    co_return refuse(o, *problems);
   auto policy = std::get<model::TrafficPolicy>(std::move(parsed));
   auto put = reg.put_policy(policy);
   auto done = co_await std::move(put);
@@ -100,10 +98,7 @@ awaitable<int> policy_show(registry::Registry& reg, Output o, std::string servic
     shown = std::move(*all);
   } else {
     service = service_argument(service);
-    if (auto p = model::check_service_name(service)) {
-      o.err << "dw: " << *p << '\n';
-      co_return exit_code::refused;
-    }
+    if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
     auto get = reg.policy(service);
     auto one = co_await std::move(get);
     if (!one) co_return fail(o, one.error());
@@ -121,10 +116,7 @@ awaitable<int> policy_show(registry::Registry& reg, Output o, std::string servic
 
 awaitable<int> policy_rm(registry::Registry& reg, Output o, std::string service) {
   service = service_argument(service);
-  if (auto p = model::check_service_name(service)) {
-    o.err << "dw: " << *p << '\n';
-    co_return exit_code::refused;
-  }
+  if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
   auto removal = reg.delete_policy(service);
   auto done = co_await std::move(removal);
   if (!done) co_return fail(o, done.error());

@@ -62,10 +62,7 @@ awaitable<int> token_create(registry::Registry& reg, Output o, std::string name,
     problems.insert(problems.end(), bad->begin(), bad->end());
   auto ttl = parse_token_ttl(ttl_text);
   if (auto* why = std::get_if<std::string>(&ttl)) problems.push_back(*why);
-  if (!problems.empty()) {
-    for (auto& p : problems) o.err << "dw: " << p << '\n';
-    co_return exit_code::refused;
-  }
+  if (!problems.empty()) co_return refuse(o, problems);
   auto create = reg.create_token(name, policies, std::get<std::optional<std::int64_t>>(ttl));
   auto created = co_await std::move(create);
   if (!created) co_return fail(o, created.error());

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Traffic policies through sherlock's proxy, set in the real directory and sent by curl
 // (docs/sherlock.md#traffic-policies): retries repeat only GETs, a POST is never sent twice;
-// an emitter switched to 5xx by its mode API is ejected after N and back once its checks pass; a consistent hash
-// keeps each key on its instance and moves only the added instance's share; max_conn queues and
-// answers 503 after queue_timeout, and changes without a reload; timeout answers 504.
+// an emitter switched to 5xx by its mode API is ejected after N and back once its checks pass; a
+// consistent hash keeps each key on its instance and moves only the added instance's share;
+// max_conn queues and answers 503 after queue_timeout, and changes without a reload; timeout
+// answers 504.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
