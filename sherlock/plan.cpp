@@ -301,12 +301,13 @@ bool same_shape(const PlannedBackend& a, const PlannedBackend& b) {
   if (std::tie(a.service, a.mode, a.protocol, a.base_path, a.tcp_port) !=
       std::tie(b.service, b.mode, b.protocol, b.base_path, b.tcp_port))
     return false;
-  // max_conn is set on each server through the runtime API (runtime_diff.hpp).
-  auto pa = a.policy;
-  auto pb = b.policy;
-  pa.max_conn.reset();
-  pb.max_conn.reset();
-  return pa == pb;
+  // Every field but max_conn, which is set on each server through the runtime API
+  // (runtime_diff.hpp). Compared in place: this runs for every backend at every change. A field
+  // added to model::TrafficPolicy that reaches haproxy.cfg belongs here too.
+  const auto reloaded = [](const model::TrafficPolicy& p) {
+    return std::tie(p.retries, p.retry_on, p.timeout, p.queue_timeout, p.eject_5xx, p.balance);
+  };
+  return reloaded(a.policy) == reloaded(b.policy);
 }
 
 bool needs_reload(const Plan& a, const Plan& b) {
