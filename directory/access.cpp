@@ -33,7 +33,11 @@ std::optional<Permission> required_permission(const std::string& method,
   // /v1/routes/SVC and /v1/policies/SVC: both say where a service's traffic goes and how
   if ((is({"v1", "routes"}) || is({"v1", "policies"})) && parts.size() == 3)
     return Permission{Kind::routes, parts[2]};
-  if ((parts.size() == 2 && (is({"v1", "snapshot"}) || is({"v1", "watch"}))) ||
+  // /v1/consumers/NAME and /v1/consumers/NAME/traffic: a sherlock's registration and reports
+  if (is({"v1", "consumers"}) && (parts.size() == 3 || parts.size() == 4))
+    return Permission{Kind::report, {}};
+  if ((parts.size() == 2 && (is({"v1", "snapshot"}) || is({"v1", "watch"}) ||
+                             is({"v1", "consumers"}) || is({"v1", "traffic"}))) ||
       is({"v1", "services"}) || is({"v1", "routes"}) || is({"v1", "policies"}))
     return read;
   return admin;

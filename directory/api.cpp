@@ -20,22 +20,17 @@ using nlohmann::json;
 
 namespace {
 
-// Lets a refusal from model::check_* through as a 400 naming the field.
-std::optional<ApiError> bad_name(const model::Problem& problem) {
-  if (!problem) return std::nullopt;
-  return ApiError{400, "invalid_name", *problem};
-}
-
 json revision_body(const State& state) {
   return json{{"revision", state.revision()}};
 }
 
 }  // namespace
 
-Api::Api(ApiOptions options, State& state, Watchers& watchers, Authority& authority,
-         std::function<void(metrics::Writer&)> server_metrics)
+Api::Api(ApiOptions options, State& state, Consumers& consumers, Watchers& watchers,
+         Authority& authority, std::function<void(metrics::Writer&)> server_metrics)
     : options_(std::move(options)),
       state_(state),
+      consumers_(consumers),
       watchers_(watchers),
       authority_(authority),
       server_metrics_(std::move(server_metrics)) {}
@@ -93,6 +88,8 @@ HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& pa
   if (what == "routes") return routes(r, parts);
   if (what == "policies") return policies(r, parts);
   if (what == "tokens") return tokens(r, parts);
+  if (what == "consumers") return consumers(r, parts, caller);
+  if (what == "traffic") return traffic(r, parts);
   return not_found(r);
 }
 

@@ -10,6 +10,7 @@
 #include "common/metrics/writer.hpp"
 #include "common/net/http.hpp"
 #include "directory/authority.hpp"
+#include "directory/consumers.hpp"
 #include "directory/state.hpp"
 #include "directory/watchers.hpp"
 
@@ -28,8 +29,8 @@ struct ApiOptions {
 class Api {
  public:
   // `server_metrics` writes the server's own figures (connections, requests) into /metrics.
-  Api(ApiOptions options, State& state, Watchers& watchers, Authority& authority,
-      std::function<void(metrics::Writer&)> server_metrics = {});
+  Api(ApiOptions options, State& state, Consumers& consumers, Watchers& watchers,
+      Authority& authority, std::function<void(metrics::Writer&)> server_metrics = {});
 
   net::HttpResponse handle(const net::HttpRequest& request);
 
@@ -47,6 +48,9 @@ class Api {
   net::HttpResponse policies(const net::HttpRequest& request,
                              const std::vector<std::string>& parts);
   net::HttpResponse tokens(const net::HttpRequest& request, const std::vector<std::string>& parts);
+  net::HttpResponse consumers(const net::HttpRequest& request,
+                              const std::vector<std::string>& parts, const Caller& caller);
+  net::HttpResponse traffic(const net::HttpRequest& request, const std::vector<std::string>& parts);
   net::HttpResponse watch(const net::HttpRequest& request, const Caller& caller);
   net::HttpResponse health() const;
   net::HttpResponse metrics() const;
@@ -54,6 +58,7 @@ class Api {
   ApiOptions options_;
   std::string audit_note_;  // set by a handler for the request being answered
   State& state_;
+  Consumers& consumers_;
   Watchers& watchers_;
   Authority& authority_;
   std::function<void(metrics::Writer&)> server_metrics_;

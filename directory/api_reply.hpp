@@ -4,6 +4,7 @@
 // {"error", "message"} with its status, 404 and 405 for what is not served, the body as JSON.
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -17,6 +18,12 @@ inline net::HttpResponse error(const ApiError& e) {
   auto r = net::json_response(e.status, nlohmann::json{{"error", e.code}, {"message", e.message}});
   if (e.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
+}
+
+// Lets a refusal from model::check_* through as a 400 naming the field.
+inline std::optional<ApiError> bad_name(const std::optional<std::string>& problem) {
+  if (!problem) return std::nullopt;
+  return ApiError{400, "invalid_name", *problem};
 }
 
 inline net::HttpResponse not_found(const net::HttpRequest& r) {

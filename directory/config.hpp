@@ -23,6 +23,8 @@ struct DirectoryConfig {
   StateOptions state;  // lease.*, sync_grace, limits.max_instances_per_lease
   net::ServerLimits limits;
   Duration watch_keepalive = std::chrono::seconds(5);
+  // How long consumers' traffic reports are kept (docs/insight.md#the-fleets-view).
+  Duration traffic_window = std::chrono::minutes(10);
   std::string log_level = "info";
 };
 

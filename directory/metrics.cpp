@@ -23,6 +23,17 @@ net::HttpResponse Api::metrics() const {
       .counter("dstack_directory_watchers_cut_off_total",
                "Watch streams ended because the reader fell too far behind.",
                n(watchers_.cut_off()));
+  const auto& r = consumers_.counters();
+  w.gauge("dstack_directory_consumers", "Registered consumers (sherlocks).", n(consumers_.size()))
+      .gauge("dstack_directory_traffic_series",
+             "Consumer x service x version series the traffic window holds.",
+             n(consumers_.window().consumer_series()))
+      .counter("dstack_directory_traffic_reports_total", "Traffic reports taken.", n(r.reports))
+      .counter("dstack_directory_traffic_reports_refused_total",
+               "Traffic reports refused: unknown or expired consumer, or not the caller's.",
+               n(r.reports_refused))
+      .counter("dstack_directory_reported_requests_total",
+               "Requests counted in the traffic reports taken.", n(r.requests_reported));
   if (server_metrics_) server_metrics_(w);
   return net::HttpResponse{200, "text/plain; version=0.0.4", std::move(w).text(), {}, {}};
 }

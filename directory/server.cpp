@@ -72,6 +72,8 @@ int run(const DirectoryConfig& config, const Identity& identity) {
 
   SteadyClock clock;
   State state(config.state, clock, store, policies, new_epoch());
+  Consumers consumers(state, clock, {config.traffic_window});
+  state.set_lease_end_listener([&](const std::string& lease) { consumers.lease_ended(lease); });
   // Before the watchers: the streams they hold own timers of this io_context, so they must go
   // first when run() returns.
   asio::io_context io(1);
@@ -92,7 +94,8 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                      r.remote, r.method, model::printable(r.target), status,
                      note.empty() ? "" : " ", note);
        }},
-      state, watchers, authority, [&](metrics::Writer& w) { server_metrics(server->stats(), w); });
+      state, consumers, watchers, authority,
+      [&](metrics::Writer& w) { server_metrics(server->stats(), w); });
   server = std::make_unique<net::HttpServer>(
       io, config.limits, [&](const net::HttpRequest& r) { return api.handle(r); }, config.tls);
   server->listen(config.listen.host, config.listen.port);

@@ -99,6 +99,14 @@ Outcome<> State::revoke(const std::string& lease_id, const Caller& caller) {
   return Done{};
 }
 
+Outcome<> State::check_lease(const std::string& lease_id, const Caller& caller) const {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end() || it->second.deadline <= clock_.now())
+    return ApiError{404, "lease_not_found", "lease " + lease_id + " is unknown or expired"};
+  if (!caller.may_use(it->second.holder)) return not_yours(caller, "lease " + lease_id);
+  return Done{};
+}
+
 std::size_t State::expire() {
   auto now = clock_.now();
   std::size_t dropped = 0;
@@ -114,8 +122,10 @@ std::size_t State::expire() {
 void State::drop_lease(std::unordered_map<std::string, LeaseEntry>::iterator it) {
   auto entry = std::move(it->second);
   deadlines_.erase({entry.deadline, it->first});
+  const std::string lease_id = it->first;
   leases_.erase(it);
   for (auto& [service, id] : entry.instances) erase_instance(service, id);
+  if (lease_end_listener_) lease_end_listener_(lease_id);
 }
 
 void State::erase_instance(const std::string& service, const std::string& id) {

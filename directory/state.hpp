@@ -52,6 +52,11 @@ class State {
         std::string epoch);
 
   void set_listener(Listener listener) { listener_ = std::move(listener); }
+  // Called with a lease's id when it ends (expired, revoked, or swept on a late keepalive), after
+  // its instances went: what else lives on it (consumers.hpp) goes too.
+  void set_lease_end_listener(std::function<void(const std::string& lease)> listener) {
+    lease_end_listener_ = std::move(listener);
+  }
 
   // A lease belongs to the caller that granted it: only that caller (or an admin) may renew
   // or revoke it, bind instances to it, or delete them (403 otherwise).
@@ -60,6 +65,8 @@ class State {
                               const Caller& caller);
   Outcome<> keepalive(const std::string& lease_id, const Caller& caller);
   Outcome<> revoke(const std::string& lease_id, const Caller& caller);
+  // Done when the lease is alive and the caller may use it; else the 404 or 403 keepalive gives.
+  Outcome<> check_lease(const std::string& lease_id, const Caller& caller) const;
   // Drops every lease whose deadline has passed, with its instances. Returns how many.
   std::size_t expire();
 
@@ -120,6 +127,7 @@ class State {
   std::uint64_t revision_;
   EventHistory history_;
   Listener listener_;
+  std::function<void(const std::string&)> lease_end_listener_;
   StateCounters counters_;
   std::mt19937_64 rng_;
 

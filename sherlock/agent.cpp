@@ -2,6 +2,7 @@
 #include "sherlock/agent.hpp"
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <variant>
@@ -21,6 +22,11 @@ constexpr Duration kStopGrace = std::chrono::seconds(10);
 // Enough for a reload in flight to finish (each of its HAProxy commands has its own timeout).
 constexpr Duration kReleaseTimeout = std::chrono::seconds(15);
 
+std::string host_name() {
+  char name[256] = {};
+  return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("unknown");
+}
+
 std::optional<std::string> url_host(const std::string& url) {
   auto parsed = model::parse_instance_url(url);
   if (auto* u = std::get_if<model::InstanceUrl>(&parsed)) return u->host;
@@ -30,7 +36,8 @@ std::optional<std::string> url_host(const std::string& url) {
 }  // namespace
 
 Agent::Agent(asio::any_io_executor ex, const SherlockConfig& config,
-             std::vector<std::unique_ptr<registry::Registry>> directories)
+             std::vector<std::unique_ptr<registry::Registry>> directories,
+             std::vector<std::unique_ptr<registry::Registry>> report_to)
     : ex_(ex),
       config_(config),
       store_(config.state_dir),
@@ -46,25 +53,62 @@ Agent::Agent(asio::any_io_executor ex, const SherlockConfig& config,
                 }),
       haproxy_(ex, config),
       watcher_(ex, std::move(directories), view_,
-               [this](const std::set<std::string>& services) { changed(services); }) {}
+               [this](const std::set<std::string>& services) { changed(services); }),
+      counter_([this](const std::string& service, const std::string& id) {
+        return version_of(service, id);
+      }) {
+  if (config.insight && !config.consumer.empty() && !report_to.empty())
+    reporter_ = std::make_unique<Reporter>(
+        ex, std::move(report_to),
+        ReporterSettings{config.consumer, host_name(), config.listen.to_string(),
+                         std::chrono::seconds(10), config.report_interval},
+        [this] { return counter_.take_new(); });
+}
 
-void Agent::start() {
+void Agent::start_request_log() {
+  if (!logs_requests(config_)) return;
   auto log = log::get("sherlock");
+  // Before HAProxy starts, so its first requests are seen too. A log that cannot be opened
+  // (--check-config says why first) is no reason to stop routing.
   if (!config_.access_log.empty()) {
-    // Before HAProxy starts, so its first requests are logged too. A log that cannot be opened
-    // (--check-config says why first) is no reason to stop routing.
     try {
-      access_log_ = std::make_unique<AccessLog>(
-          ex_, config_.access_log, runtime_paths(config_).log_socket, config_.consumer,
-          [this](const std::string& service, const std::string& id) {
-            return version_of(service, id);
-          });
-      access_log_->start();
+      access_log_ = std::make_unique<AccessLog>(config_.access_log, config_.consumer);
     } catch (const std::exception& e) {
       access_log_error_ = e.what();
       log->error("{}; serving without an access log", e.what());
     }
   }
+  if (!config_.insight && !access_log_) return;
+  try {
+    log_socket_ = std::make_unique<LogSocket>(
+        ex_, runtime_paths(config_).log_socket,
+        [this](std::string_view line) { request_line(line); },
+        [this] {
+          if (access_log_) access_log_->flush();
+        });
+    log_socket_->start();
+  } catch (const std::exception& e) {
+    log_socket_error_ = e.what();
+    log->error("{}; serving without traffic insight or an access log", e.what());
+  }
+}
+
+void Agent::request_line(std::string_view line) {
+  const auto record = parse_request_log(line);
+  if (!record) {
+    ++not_requests_;
+    return;
+  }
+  if (config_.insight) counter_.count(*record);
+  if (access_log_)
+    access_log_->write(*record, has_instance(*record) ? version_of(std::string(service_of(*record)),
+                                                                   std::string(record->server))
+                                                      : std::string());
+}
+
+void Agent::start() {
+  auto log = log::get("sherlock");
+  start_request_log();
   try {
     resolver_.seed(take_handover_addresses(config_.state_dir));
   } catch (const std::exception& e) {
@@ -86,6 +130,7 @@ void Agent::start() {
   }
   haproxy_.start();
   watcher_.start();
+  if (reporter_) reporter_->start();
 }
 
 std::string Agent::version_of(const std::string& service, const std::string& id) const {
@@ -104,7 +149,11 @@ void Agent::reopen_logs() {
 }
 
 awaitable<void> Agent::stop() {
-  if (access_log_) access_log_->stop();
+  if (log_socket_) log_socket_->stop();
+  if (reporter_) {
+    auto last = reporter_->stop(true);
+    co_await std::move(last);
+  }
   watcher_.stop();
   resolver_.stop();
   auto op = haproxy_.stop(kStopGrace);
@@ -118,7 +167,11 @@ std::optional<std::string> Agent::handover_refusal() const {
 }
 
 awaitable<void> Agent::prepare_handover() {
-  if (access_log_) access_log_->stop();
+  if (log_socket_) log_socket_->stop();
+  if (reporter_) {  // the next sherlock registers on a lease of its own
+    auto last = reporter_->stop(false);
+    co_await std::move(last);
+  }
   watcher_.stop();
   resolver_.stop();
   auto release = haproxy_.release(kReleaseTimeout);
@@ -137,6 +190,12 @@ awaitable<void> Agent::prepare_handover() {
 
 void Agent::changed(const std::set<std::string>& services) {
   if (services.empty()) return;
+  counter_.forget_versions();
+  if (reporter_) {
+    std::vector<std::string> routed;
+    for (const auto& [name, service] : view_.services()) routed.push_back(name);
+    reporter_->set_services(std::move(routed));
+  }
   // The manager's plan with the changed services replaced: the only full copy that lives on is
   // the one the manager holds (at 10,000 servers a second copy is a megabyte).
   Plan next = haproxy_.desired();
@@ -250,6 +309,19 @@ nlohmann::json Agent::status() const {
         {"to", config_.access_log},
         {"lines", access_log_ ? access_log_->counters().lines : 0},
         {"error", access_log_error_.empty() ? json(nullptr) : json(access_log_error_)}};
+  if (config_.insight) {
+    json insight{{"consumer", config_.consumer.empty() ? json(nullptr) : json(config_.consumer)},
+                 {"counted", counter_.counted()},
+                 {"error", log_socket_error_.empty() ? json(nullptr) : json(log_socket_error_)}};
+    if (reporter_) {
+      const auto& r = reporter_->status();
+      insight["directory"] = r.directory;
+      insight["registered"] = r.registered;
+      insight["reports"] = r.reports;
+      insight["report_error"] = r.last_error.empty() ? json(nullptr) : json(r.last_error);
+    }
+    j["insight"] = std::move(insight);
+  }
   return j;
 }
 
@@ -289,15 +361,29 @@ std::string Agent::metrics() const {
       .gauge("dstack_sherlock_servers", "Servers HAProxy has.", n(servers))
       .gauge("dstack_sherlock_problems", "Instances or routes left out (see /v1/status).",
              n(problems));
+  if (log_socket_)
+    w.counter("dstack_sherlock_request_log_connections_total",
+              "Connections HAProxy made to sherlock's request log socket.",
+              n(log_socket_->connections()))
+        .counter("dstack_sherlock_request_log_unread_total",
+                 "Lines from HAProxy that were not request lines (HAProxy's own notices).",
+                 n(not_requests_));
   if (access_log_) {
     const auto& a = access_log_->counters();
     w.counter("dstack_sherlock_access_log_lines_total", "Lines written to the access log.",
               n(a.lines))
         .counter("dstack_sherlock_access_log_write_errors_total",
-                 "Access log writes that failed (a full disk).", n(a.write_errors))
-        .counter("dstack_sherlock_access_log_unread_total",
-                 "Lines from HAProxy that were not request lines (HAProxy's own notices).",
-                 n(a.not_requests));
+                 "Access log writes that failed (a full disk).", n(a.write_errors));
+  }
+  if (config_.insight) counter_.write_metrics(w);
+  if (reporter_) {
+    const auto& r = reporter_->status();
+    w.gauge("dstack_sherlock_consumer_registered",
+            "1 while this host is registered as a consumer in the directory.", r.registered ? 1 : 0)
+        .counter("dstack_sherlock_traffic_reports_total", "Traffic reports the directory took.",
+                 n(r.reports))
+        .counter("dstack_sherlock_traffic_report_failures_total",
+                 "Requests to the directory for the consumer that failed.", n(r.failures));
   }
   return std::move(w).text();
 }

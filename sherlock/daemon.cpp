@@ -156,7 +156,7 @@ int run_daemon(const SherlockConfig& config, const SelfCommand& self) {
   auto log = log::get("sherlock");
   reap_exited_children();  // after a handover: any child that ended before this image ran
   asio::io_context io(1);
-  Agent agent(io.get_executor(), config, registries(io, config));
+  Agent agent(io.get_executor(), config, registries(io, config), registries(io, config));
   // HAProxy as sherlock's child is handed the proxy's socket; one it does not start (manage:
   // external) binds its own.
   std::vector<std::string> notes;

@@ -140,16 +140,16 @@ void global_section(std::string& out, const SherlockConfig& cfg, const RuntimePa
   out += "    server-state-file " + word(paths.state_file) + "\n";
   // Old workers keep draining keep-alive clients after a reload; this bounds how long.
   out += "    hard-stop-after 30s\n";
-  // Per-request lines for the access log (docs/sherlock.md#access-log): into a ring that
-  // HAProxy forwards to sherlock's socket, holding what sherlock has not read yet.
-  if (!cfg.access_log.empty()) out += "    log ring@requests len 4096 format raw local0 info\n";
+  // Per-request lines for insight and the access log (docs/insight.md#how-requests-are-seen):
+  // into a ring that HAProxy forwards to sherlock's socket, holding what sherlock has not read.
+  if (logs_requests(cfg)) out += "    log ring@requests len 4096 format raw local0 info\n";
   for (const auto& line : cfg.haproxy.extra_global) out += "    " + line + "\n";
 }
 
-// The ring behind the access log: 8 MiB (tens of thousands of lines) in each HAProxy worker,
-// sent newline-framed over a stream socket, reconnected when sherlock comes back.
+// The ring behind insight and the access log: 8 MiB (tens of thousands of lines) in each
+// HAProxy worker, sent newline-framed over a stream socket, reconnected when sherlock comes back.
 void ring_section(std::string& out, const SherlockConfig& cfg, const RuntimePaths& paths) {
-  if (cfg.access_log.empty()) return;
+  if (!logs_requests(cfg)) return;
   out += "\nring requests\n";
   out += "    format raw\n";
   out += "    maxlen 4096\n";
@@ -196,7 +196,7 @@ void frontend_section(std::string& out, const SherlockConfig& cfg, const Runtime
       "    http-request set-header X-Request-ID %[uuid] unless { req.hdr_cnt(x-request-id) eq 1 } "
       "{ req.hdr(x-request-id) -m reg " +
       std::string(kRequestIdPattern) + " }\n";
-  if (!cfg.access_log.empty()) {
+  if (logs_requests(cfg)) {
     out += "    http-request set-var(txn.rid) req.hdr(x-request-id)\n";
     out += "    log global\n";
     out += "    log-format \"" + std::string(kLogFormat) + "\"\n";

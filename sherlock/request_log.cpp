@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sherlock/request_log.hpp"
 
+#include <array>
 #include <charconv>
 #include <ctime>
 #include <nlohmann/json.hpp>
-#include <vector>
 
 #include "common/model/validate.hpp"
 
@@ -21,12 +21,13 @@ namespace {
 constexpr std::size_t kFields = 15;
 constexpr std::string_view kBackendPrefix = "be_";
 
-std::vector<std::string_view> split_tabs(std::string_view line) {
-  std::vector<std::string_view> out;
-  for (;;) {
+// Exactly kFields tab-separated fields into `out`, or false.
+bool split_tabs(std::string_view line, std::array<std::string_view, kFields>& out) {
+  for (std::size_t i = 0;; ++i) {
     const auto tab = line.find('\t');
-    out.push_back(line.substr(0, tab));
-    if (tab == std::string_view::npos || out.size() > kFields) return out;
+    out[i] = line.substr(0, tab);
+    if (tab == std::string_view::npos) return i + 1 == kFields;
+    if (i + 1 == kFields) return false;
     line.remove_prefix(tab + 1);
   }
 }
@@ -51,7 +52,7 @@ bool word(std::string_view text, std::size_t max) {
   return true;
 }
 
-nlohmann::ordered_json nullable(const std::string& s) {
+nlohmann::ordered_json nullable(std::string_view s) {
   return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
 }
 
@@ -75,8 +76,8 @@ std::string iso_time(std::uint64_t ms) {
 
 std::optional<RequestRecord> parse_request_log(std::string_view line) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  const auto f = split_tabs(line);
-  if (f.size() != kFields) return std::nullopt;
+  std::array<std::string_view, kFields> f;
+  if (!split_tabs(line, f)) return std::nullopt;
   RequestRecord r;
   std::uint64_t seconds = 0;
   unsigned millis = 0;
@@ -94,7 +95,7 @@ std::optional<RequestRecord> parse_request_log(std::string_view line) {
     return std::nullopt;
   if (!word(f[11], 64) || !word(f[12], 200)) return std::nullopt;
   r.method = f[11];
-  r.request_id = f[12] == "-" ? std::string() : std::string(f[12]);
+  r.request_id = f[12] == "-" ? std::string_view() : f[12];
   std::string_view retries = f[13];
   if (retries.starts_with('+')) retries.remove_prefix(1);  // redispatched
   if (!number(retries, r.retries) || r.retries < 0) return std::nullopt;
@@ -103,16 +104,20 @@ std::optional<RequestRecord> parse_request_log(std::string_view line) {
   return r;
 }
 
-std::string service_of(const RequestRecord& record) {
+std::string_view service_of(const RequestRecord& record) {
   if (!record.backend.starts_with(kBackendPrefix)) return {};
-  std::string service = record.backend.substr(kBackendPrefix.size());
-  return model::check_service_name(service) ? std::string() : service;
+  const std::string_view service = record.backend.substr(kBackendPrefix.size());
+  return model::check_service_name(service) ? std::string_view() : service;
 }
 
-std::string access_log_line(const RequestRecord& r, const std::string& consumer,
-                            const std::string& version) {
-  const std::string service = service_of(r);
-  const bool has_server = !service.empty() && r.server != "<NOSRV>";
+bool has_instance(const RequestRecord& record) {
+  return !service_of(record).empty() && record.server != "<NOSRV>";
+}
+
+std::string access_log_line(const RequestRecord& r, std::string_view consumer,
+                            std::string_view version) {
+  const std::string_view service = service_of(r);
+  const bool has_server = has_instance(r);
   nlohmann::ordered_json j{
       {"time", iso_time(r.accepted_ms)},
       {"consumer", nullable(consumer)},

@@ -21,18 +21,20 @@ namespace dstack::sherlock {
 // The value of `log-format` in the proxy frontend (a double-quoted HAProxy string).
 extern const char* const kLogFormat;
 
+// Its texts are views into the line it was read from: reading one allocates nothing, since every
+// proxied request passes here (docs/insight.md).
 struct RequestRecord {
   std::uint64_t accepted_ms = 0;  // since the Unix epoch
-  std::string backend;            // be_<service>, or the frontend's name when none was chosen
-  std::string server;             // the instance id, or "<NOSRV>"
+  std::string_view backend;       // be_<service>, or the frontend's name when none was chosen
+  std::string_view server;        // the instance id, or "<NOSRV>"
   int status = -1;                // -1: none was sent (the client left first)
   // -1: not reached. 64 bits: a WebSocket or gRPC stream may last longer than an int of ms.
   std::int64_t request_ms = -1, queue_ms = -1, connect_ms = -1, response_ms = -1, total_ms = -1;
   std::uint64_t bytes = 0;
-  std::string method;
-  std::string request_id;
+  std::string_view method;
+  std::string_view request_id;  // empty: none
   int retries = 0;
-  std::string termination;  // HAProxy's termination state, "----" for a normal end
+  std::string_view termination;  // HAProxy's termination state, "----" for a normal end
 };
 
 // nullopt for anything but one line of kLogFormat (HAProxy's own notices arrive on the same
@@ -40,13 +42,15 @@ struct RequestRecord {
 std::optional<RequestRecord> parse_request_log(std::string_view line);
 
 // The service a record's backend serves, or empty (the frontend answered itself: an unknown
-// service's 404).
-std::string service_of(const RequestRecord& record);
+// service's 404). A view into the record's line.
+std::string_view service_of(const RequestRecord& record);
+// Whether an instance was chosen (a service's backend and a server other than <NOSRV>).
+bool has_instance(const RequestRecord& record);
 
 // The access log's line for a record, ending in '\n': one JSON object with time, consumer,
 // service, version, instance, status, method, request_id, timings, bytes, retries, termination
 // (empty consumer, service, version or instance, a status of -1 and unreached timers are null).
-std::string access_log_line(const RequestRecord& record, const std::string& consumer,
-                            const std::string& version);
+std::string access_log_line(const RequestRecord& record, std::string_view consumer,
+                            std::string_view version);
 
 }  // namespace dstack::sherlock

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -106,8 +108,20 @@ void read_tcp(config::MapReader r, SherlockConfig& cfg) {
 
 }  // namespace
 
+std::string default_consumer_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return {};
+  std::string host(name);
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!model::check_consumer_name(host)) return host;
+  host = host.substr(0, host.find('.'));  // web-1.example.internal -> web-1
+  return model::check_consumer_name(host) ? std::string() : host;
+}
+
 SherlockConfig default_sherlock_config() {
   SherlockConfig cfg;
+  cfg.consumer = default_consumer_name();
   cfg.directories = registry::default_directories();
   return cfg;
 }
@@ -120,7 +134,8 @@ SherlockConfig read_sherlock_config(const config::Document& doc, config::Errors&
   config::MapReader r(doc, errors);
 
   cfg.directories = registry::read_directories(r, doc, errors);
-  cfg.consumer = r.string("consumer", "", config::model_rule(model::check_consumer_name));
+  cfg.consumer =
+      r.string("consumer", default_consumer_name(), config::model_rule(model::check_consumer_name));
   auto proxy = r.map("proxy");
   cfg.proxy =
       host_port(proxy.string("listen", cfg.proxy.to_string(), host_port_check(kDefaultProxyPort)),
@@ -142,6 +157,9 @@ SherlockConfig read_sherlock_config(const config::Document& doc, config::Errors&
   });
   if (cfg.listen.to_string() == cfg.proxy.to_string())
     r.error("listen", "is the same address as proxy.listen");
+  cfg.insight = r.boolean("insight", cfg.insight);
+  cfg.report_interval = r.duration("report_interval", cfg.report_interval,
+                                   {std::chrono::seconds(1), std::chrono::hours(1)});
 
   r.finish();
   errors.throw_if_any();

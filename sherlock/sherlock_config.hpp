@@ -47,7 +47,9 @@ struct HaproxySettings {
 struct SherlockConfig {
   // First reachable wins, fail over in order; absent or empty: http://127.0.0.1:7400.
   std::vector<registry::DirectoryAddress> directories;
-  std::string consumer;  // this host's consumer name for per-consumer routes; empty: none
+  // This host's consumer name: for per-consumer routes and traffic reports. Default: the host
+  // name (default_consumer_name()); empty: none.
+  std::string consumer;
   net::HostPort proxy{"127.0.0.1", kDefaultProxyPort};
   std::map<std::string, std::uint16_t> tcp;  // service -> its own TCP listener port on 127.0.0.1
   HaproxySettings haproxy;
@@ -61,7 +63,19 @@ struct SherlockConfig {
   // JSON lines, one per proxied request (docs/sherlock.md#access-log): an absolute file path,
   // "stdout", or empty for none.
   std::string access_log;
+  // Traffic insight (docs/insight.md): count every request and report to the directory.
+  bool insight = true;
+  Duration report_interval = std::chrono::seconds(5);
 };
+
+// Whether HAProxy sends sherlock a line per request: for insight, the access log, or both.
+inline bool logs_requests(const SherlockConfig& cfg) {
+  return cfg.insight || !cfg.access_log.empty();
+}
+
+// The host name, lowercased; its first label when the whole does not pass the name rule; empty
+// when neither does.
+std::string default_consumer_name();
 
 SherlockConfig default_sherlock_config();
 

@@ -139,4 +139,22 @@ Writer& Writer::histogram(std::string_view name, std::string_view help, const Hi
   return *this;
 }
 
+Writer& Writer::histogram(std::string_view name, std::string_view help,
+                          std::span<const double> bounds, std::span<const std::uint64_t> per_bucket,
+                          double sum, Labels labels) {
+  assert(per_bucket.size() == bounds.size() + 1);
+  family(name, help, "histogram");
+  const std::string bucket = std::string(name) + "_bucket";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += per_bucket[i];
+    std::string le = i < bounds.size() ? format_value(bounds[i]) : "+Inf";
+    Label extra{"le", le};
+    sample(bucket, labels, static_cast<double>(cumulative), &extra);
+  }
+  sample(std::string(name) + "_sum", labels, sum);
+  sample(std::string(name) + "_count", labels, static_cast<double>(cumulative));
+  return *this;
+}
+
 }  // namespace dstack::metrics

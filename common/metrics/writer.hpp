@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -37,6 +38,10 @@ class Writer {
   // Writes NAME_bucket{le=...} for every bound and +Inf, NAME_sum and NAME_count.
   Writer& histogram(std::string_view name, std::string_view help, const Histogram& h,
                     Labels labels = {});
+  // The same from counts kept elsewhere: `per_bucket` has one count per bound and one more for
+  // +Inf, each not cumulative.
+  Writer& histogram(std::string_view name, std::string_view help, std::span<const double> bounds,
+                    std::span<const std::uint64_t> per_bucket, double sum, Labels labels = {});
 
   const std::string& text() const& { return out_; }
   std::string text() && { return std::move(out_); }

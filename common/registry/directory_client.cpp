@@ -297,6 +297,22 @@ class DirectoryClient final : public Registry {
     co_return status_of(co_await std::move(del));
   }
 
+  awaitable<Result<model::Consumer>> put_consumer(model::Consumer consumer) override {
+    json body{{"lease", consumer.lease},
+              {"host", consumer.host},
+              {"api", consumer.api},
+              {"services", consumer.services}};
+    auto put = call("PUT", "/v1/consumers/" + consumer.name, body.dump());
+    auto r = co_await std::move(put);
+    if (!r) co_return r.error();
+    co_return parse_with<model::Consumer>(*r, auth(), model::consumer_from_json);
+  }
+
+  awaitable<Status> report_traffic(std::string consumer, model::TrafficReport report) override {
+    auto put = call("PUT", "/v1/consumers/" + consumer + "/traffic", model::to_json(report).dump());
+    co_return status_of(co_await std::move(put));
+  }
+
   awaitable<Result<NewToken>> create_token(std::string name, std::vector<std::string> policies,
                                            std::optional<std::int64_t> ttl_seconds) override {
     json body{{"name", name}, {"policies", policies}};

@@ -20,4 +20,18 @@ awaitable<Status> Registry::revoke_token(std::string) {
   co_return no_tokens();
 }
 
+Error Registry::no_consumers() const {
+  return Error{
+      ErrorKind::refused, "not_supported",
+      describe() + " keeps no consumers or traffic reports (they need a dstack directory)"};
+}
+
+awaitable<Result<model::Consumer>> Registry::put_consumer(model::Consumer) {
+  co_return no_consumers();
+}
+
+awaitable<Status> Registry::report_traffic(std::string, model::TrafficReport) {
+  co_return no_consumers();
+}
+
 }  // namespace dstack::registry

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "common/core/result.hpp"
+#include "common/model/consumer.hpp"
 #include "common/model/model.hpp"
+#include "common/model/traffic.hpp"
 #include "common/net/asio.hpp"
 
 namespace dstack::registry {
@@ -101,9 +103,16 @@ class Registry {
   virtual awaitable<Result<std::vector<TokenInfo>>> tokens();
   virtual awaitable<Status> revoke_token(std::string name);
 
+  // Consumers and their traffic (docs/insight.md). Only the dstack directory keeps them; the
+  // others answer `refused` (docs/etcd.md#traffic-insight).
+  virtual awaitable<Result<model::Consumer>> put_consumer(model::Consumer consumer);
+  virtual awaitable<Status> report_traffic(std::string consumer, model::TrafficReport report);
+
  protected:
   // The refusal of the token calls by a registry that keeps no tokens.
   virtual Error no_tokens() const;
+  // The same for consumers and traffic.
+  virtual Error no_consumers() const;
 };
 
 }  // namespace dstack::registry

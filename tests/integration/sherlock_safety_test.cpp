@@ -54,7 +54,9 @@ TEST_F(SherlockSafety, HostileRegistrationsAddNoLine) {
   EXPECT_NE(after, before);
   EXPECT_THAT(after, Not(HasSubstr("evil")));
   EXPECT_THAT(after, Not(HasSubstr("10.6.6.6")));
-  EXPECT_EQ(occurrences(after, "\n    server "), 4);
+  // Four instances, and the request log ring's one server (docs/insight.md).
+  EXPECT_EQ(occurrences(after, "\n    server "), 5);
+  EXPECT_EQ(occurrences(after, "\n    server sherlock unix@"), 1);
   EXPECT_EQ(sherlock->get("/emitter/").status, 200);
 }
 

@@ -49,7 +49,10 @@ TEST_F(SherlockConfigTest, Defaults) {
   auto cfg = load_sherlock_config(write("sherlock.yaml", "# nothing\n"), true);
   ASSERT_EQ(cfg.directories.size(), 1u);
   EXPECT_EQ(cfg.directories[0].to_string(), "http://127.0.0.1:7400");
-  EXPECT_EQ(cfg.consumer, "");
+  EXPECT_EQ(cfg.consumer, default_consumer_name());  // the host name
+  EXPECT_FALSE(cfg.consumer.empty());
+  EXPECT_TRUE(cfg.insight);
+  EXPECT_EQ(cfg.report_interval, std::chrono::seconds(5));
   EXPECT_EQ(cfg.proxy.to_string(), "127.0.0.1:8000");
   EXPECT_TRUE(cfg.tcp.empty());
   EXPECT_EQ(cfg.haproxy, HaproxySettings{});

@@ -54,9 +54,11 @@ Instance inst(std::string service, std::string id, std::string url, std::string 
   return i;
 }
 
+// Insight off: the request log lines are tested apart (AccessLogSendsEachRequestToTheLogSocket).
 SherlockConfig config() {
   SherlockConfig cfg;
   cfg.tcp = {{"mongo", 27017}};
+  cfg.insight = false;
   return cfg;
 }
 
@@ -259,12 +261,16 @@ TEST(Render, TrafficPolicyBecomesBackendAndServerSettings) {
                     Not(Contains(HasSubstr("timeout")))));
 }
 
-// docs/sherlock.md#access-log: with access_log, HAProxy sends one line per request to run_dir's
-// log socket; without it, nothing is logged.
+// docs/sherlock.md#access-log, docs/insight.md: with access_log or insight (the default),
+// HAProxy sends one line per request to run_dir's log socket; without both, nothing is logged.
 TEST(Render, AccessLogSendsEachRequestToTheLogSocket) {
   auto cfg = config();
   const auto off = render(example_plan(cfg), cfg).haproxy_cfg;
   EXPECT_THAT(off, AllOf(Not(HasSubstr("    log ")), Not(HasSubstr("log-format"))));
+  auto insight = config();
+  insight.insight = true;
+  EXPECT_THAT(render(example_plan(insight), insight).haproxy_cfg,
+              AllOf(HasSubstr("    log ring@requests "), HasSubstr("log-format")));
   cfg.access_log = "/var/log/sherlock/access.log";
   const auto on = render(example_plan(cfg), cfg).haproxy_cfg;
   EXPECT_THAT(section(on, "global"),

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+// /v1/consumers and /v1/traffic (docs/api.md#consumers, docs/api.md#traffic): sherlocks
+// register and report under the `report` policy, which Api::checked has made sure of; anyone who
+// may read sees the consumers and the fleet's traffic.
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "common/core/duration.hpp"
+#include "common/model/json.hpp"
+#include "common/model/validate.hpp"
+#include "directory/api.hpp"
+#include "directory/api_reply.hpp"
+
+namespace dstack::directory {
+
+using net::HttpRequest;
+using net::HttpResponse;
+using nlohmann::json;
+
+namespace {
+
+// Wall-clock ms of a steady time point: reports are timed on the steady clock.
+json wall_ms(std::optional<Clock::TimePoint> t, Clock::TimePoint now) {
+  if (!t) return nullptr;
+  const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - *t);
+  const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  return (wall - ago).count();
+}
+
+json rounded(double v, double unit) {
+  return std::round(v / unit) * unit;
+}
+
+json figures(const TrafficFigures& f) {
+  json codes = json::object();
+  for (std::size_t c = 0; c < model::kCodeClasses; ++c)
+    codes[std::string(model::kCodeClassNames[c])] = f.counts.requests[c];
+  auto quantile = [&](double q) {
+    auto v = model::duration_quantile_ms(f.counts, q);
+    return v ? rounded(*v, 0.01) : json(nullptr);
+  };
+  return {{"requests", f.counts.total()},
+          {"rps", rounded(f.rps(), 0.001)},
+          {"error_ratio", rounded(f.error_ratio(), 0.0001)},
+          {"p50_ms", quantile(0.5)},
+          {"p90_ms", quantile(0.9)},
+          {"p99_ms", quantile(0.99)},
+          {"codes", std::move(codes)}};
+}
+
+}  // namespace
+
+HttpResponse Api::consumers(const HttpRequest& r, const std::vector<std::string>& parts,
+                            const Caller& caller) {
+  const auto now = consumers_.clock().now();
+  auto described = [&](model::Consumer c) {
+    json j = model::to_json(c);
+    j["last_report"] = wall_ms(consumers_.last_report(c.name), now);
+    return j;
+  };
+  if (parts.size() == 2) {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    json list = json::array();
+    for (auto& c : consumers_.list()) list.push_back(described(std::move(c)));
+    return net::json_response(200, json{{"consumers", std::move(list)}});
+  }
+  if (parts.size() > 4 || (parts.size() == 4 && parts[3] != "traffic")) return not_found(r);
+  const auto& name = parts[2];
+  if (auto e = bad_name(model::check_consumer_name(name))) return error(*e);
+  if (parts.size() == 4) {
+    if (r.method != "PUT") return method_not_allowed(r, "PUT");
+    auto body = parse_body(r);
+    if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
+    auto parsed = model::traffic_report_from_request(std::get<json>(body));
+    if (auto* problems = std::get_if<model::Problems>(&parsed))
+      return error({400, "invalid_report", model::join(*problems)});
+    auto done = consumers_.report(name, std::get<model::TrafficReport>(parsed), caller);
+    if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+    return net::json_response(200, json::object());
+  }
+  if (r.method == "GET") {
+    for (auto& c : consumers_.list())
+      if (c.name == name) return net::json_response(200, described(std::move(c)));
+    return error({404, "consumer_not_found", "consumer " + name + " is not registered"});
+  }
+  if (r.method != "PUT") return method_not_allowed(r, "GET, PUT");
+  auto body = parse_body(r);
+  if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
+  auto parsed = model::consumer_from_request(std::get<json>(body), name);
+  if (auto* problems = std::get_if<model::Problems>(&parsed))
+    return error({400, "invalid_consumer", model::join(*problems)});
+  auto done = consumers_.put(std::get<model::Consumer>(std::move(parsed)), caller);
+  if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+  return net::json_response(200, described(std::get<model::Consumer>(std::move(done))));
+}
+
+HttpResponse Api::traffic(const HttpRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() != 2) return not_found(r);
+  if (r.method != "GET") return method_not_allowed(r, "GET");
+  TrafficQuery q;
+  q.window = consumers_.window().options().window;
+  if (auto text = r.query_param("window")) {
+    auto d = parse_duration(*text);
+    if (!d || *d < std::chrono::seconds(1) || *d > q.window)
+      return error({400, "invalid_window",
+                    model::invalid("window", *text,
+                                   "must be a duration from 1s to " + format_duration(q.window) +
+                                       " (the directory's traffic window)")});
+    q.window = *d;
+  }
+  if (auto service = r.query_param("service")) {
+    if (auto e = bad_name(model::check_service_name(*service))) return error(*e);
+    q.service = *service;
+  }
+  if (auto consumer = r.query_param("consumer")) {
+    if (auto e = bad_name(model::check_consumer_name(*consumer))) return error(*e);
+    q.consumer = *consumer;
+  }
+  json services = json::array();
+  for (const auto& s : consumers_.traffic(q)) {
+    json versions = json::array();
+    for (const auto& v : s.versions) {
+      json entry = figures(v.merged);
+      entry["version"] = v.version;
+      json per = json::array();
+      for (const auto& [consumer, f] : v.consumers) {
+        json c = figures(f);
+        c["consumer"] = consumer;
+        per.push_back(std::move(c));
+      }
+      entry["consumers"] = std::move(per);
+      versions.push_back(std::move(entry));
+    }
+    services.push_back({{"service", s.service}, {"versions", std::move(versions)}});
+  }
+  return net::json_response(
+      200, json{{"window", format_duration(q.window)},
+                {"window_seconds", std::chrono::duration<double>(q.window).count()},
+                {"services", std::move(services)}});
+}
+
+}  // namespace dstack::directory

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "directory/consumers.hpp"
+
+#include <variant>
+
+namespace dstack::directory {
+
+Consumers::Consumers(State& state, const Clock& clock, TrafficWindowOptions window)
+    : state_(state), clock_(clock), window_(window) {}
+
+Outcome<model::Consumer> Consumers::put(model::Consumer consumer, const Caller& caller) {
+  auto lease = state_.check_lease(consumer.lease, caller);
+  if (auto* e = std::get_if<ApiError>(&lease)) return *e;
+  auto it = consumers_.find(consumer.name);
+  if (it != consumers_.end() && it->second.consumer.lease != consumer.lease) {
+    // Its old lease: one this caller holds (a sherlock that restarted) may be replaced; a live
+    // one of another caller's may not.
+    auto old = state_.check_lease(it->second.consumer.lease, caller);
+    if (auto* e = std::get_if<ApiError>(&old); e && e->status == 403)
+      return ApiError{409, "consumer_taken",
+                      "consumer " + consumer.name + " is registered on another token's lease " +
+                          it->second.consumer.lease};
+  }
+  consumer.last_report_ms = 0;
+  if (it == consumers_.end()) {
+    it = consumers_.emplace(consumer.name, Entry{consumer, std::nullopt}).first;
+  } else {
+    it->second.consumer = consumer;
+  }
+  return it->second.consumer;
+}
+
+Outcome<> Consumers::report(const std::string& name, const model::TrafficReport& report,
+                            const Caller& caller) {
+  auto it = consumers_.find(name);
+  if (it == consumers_.end()) {
+    ++counters_.reports_refused;
+    return ApiError{404, "consumer_not_found",
+                    "consumer " + name +
+                        " is not registered (or its lease ended); register it "
+                        "with PUT /v1/consumers/" +
+                        name + " first"};
+  }
+  auto lease = state_.check_lease(it->second.consumer.lease, caller);
+  if (auto* e = std::get_if<ApiError>(&lease)) {
+    ++counters_.reports_refused;
+    if (e->status == 404) {  // expired but not swept yet
+      lease_ended(it->second.consumer.lease);
+      return ApiError{404, "consumer_not_found",
+                      "consumer " + name + " is not registered (its lease ended)"};
+    }
+    return *e;
+  }
+  const auto now = clock_.now();
+  window_.add(name, report.services, std::chrono::milliseconds(report.interval_ms), now);
+  it->second.last_report = now;
+  ++counters_.reports;
+  for (const auto& [service, versions] : report.services)
+    for (const auto& [version, counts] : versions) counters_.requests_reported += counts.total();
+  return Done{};
+}
+
+void Consumers::lease_ended(const std::string& lease) {
+  for (auto it = consumers_.begin(); it != consumers_.end();) {
+    if (it->second.consumer.lease == lease) {
+      window_.remove(it->first);
+      it = consumers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<model::Consumer> Consumers::list() const {
+  std::vector<model::Consumer> out;
+  out.reserve(consumers_.size());
+  for (const auto& [name, entry] : consumers_) out.push_back(entry.consumer);
+  return out;
+}
+
+std::optional<Clock::TimePoint> Consumers::last_report(const std::string& name) const {
+  auto it = consumers_.find(name);
+  return it == consumers_.end() ? std::nullopt : it->second.last_report;
+}
+
+std::vector<ServiceTraffic> Consumers::traffic(const TrafficQuery& query) const {
+  return window_.query(query, clock_.now());
+}
+
+}  // namespace dstack::directory

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The fleet's view of traffic (docs/insight.md#the-fleets-view): what consumers reported, kept
+// for a sliding window (default 10 minutes) per service and version, merged over consumers, and
+// per consumer. Pure: reports and queries come with the time, so the window is tested with a
+// fake clock.
+//
+// Memory is bounded by what the window holds, in two tiers:
+//   merged        per service x version, in 10-second slots: rates and percentiles of the whole
+//                 fleet, to the 10 s;
+//   per consumer  per consumer x service x version, in 1-minute slots packed to a few words
+//                 (the bucket counts a minute actually has), so 1,000 consumers x 100 services
+//                 stay in tens of MB. Per-consumer figures are to the minute.
+// A consumer whose lease ends leaves the per-consumer tier at once; the requests it already
+// reported stay in the merged figures (they happened) until they age out.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/core/clock.hpp"
+#include "common/core/duration.hpp"
+#include "common/model/traffic.hpp"
+
+namespace dstack::directory {
+
+struct TrafficWindowOptions {
+  Duration window = std::chrono::minutes(10);  // the longest a query may ask for
+  Duration slot = std::chrono::seconds(10);    // merged tier
+  Duration consumer_slot = std::chrono::minutes(1);
+};
+
+// Figures of one service and version (or one consumer's share of them) over a window.
+struct TrafficFigures {
+  model::TrafficCounts counts;
+  double seconds = 0;  // what the rate is over
+  double rps() const { return seconds > 0 ? static_cast<double>(counts.total()) / seconds : 0; }
+  // 5xx and conn_error over all; 0 without requests.
+  double error_ratio() const;
+};
+
+struct TrafficQuery {
+  Duration window = std::chrono::minutes(10);  // at most the options' window
+  std::optional<std::string> service;
+  std::optional<std::string> consumer;  // only this consumer's share
+};
+
+struct VersionTraffic {
+  std::string version;  // "": requests no instance was chosen for
+  TrafficFigures merged;
+  std::map<std::string, TrafficFigures> consumers;
+};
+struct ServiceTraffic {
+  std::string service;
+  std::vector<VersionTraffic> versions;  // by version
+};
+
+class TrafficWindow {
+ public:
+  explicit TrafficWindow(TrafficWindowOptions options = {});
+
+  // `interval`: how long the report covers (its interval_ms).
+  void add(const std::string& consumer, const model::TrafficByVersion& report, Duration interval,
+           Clock::TimePoint now);
+  // The consumer's lease ended: its per-consumer figures go.
+  void remove(const std::string& consumer);
+  // Services in name order. With a consumer, only what that consumer reported (merged = its
+  // share); without, every service and version of the merged tier with each consumer's share.
+  std::vector<ServiceTraffic> query(const TrafficQuery& query, Clock::TimePoint now) const;
+  // Drops slots older than the window (add() does it as it goes; for a quiet directory).
+  void expire(Clock::TimePoint now);
+
+  const TrafficWindowOptions& options() const { return options_; }
+  std::size_t consumer_series() const;  // for metrics and the memory benchmark
+
+ private:
+  // One consumer's slots of one service and version, packed: per slot its index, the five code
+  // counts, the number of non-empty buckets, then (bucket << 27 | count) for each. Counts are
+  // capped at 2^27 per bucket and 2^32 per code class per minute per consumer.
+  struct PackedSlots {
+    std::vector<std::uint32_t> words;
+    void add(std::int64_t slot, const model::TrafficCounts& counts);
+    void drop_before(std::int64_t slot);
+    void sum_from(std::int64_t slot, model::TrafficCounts& into) const;
+    bool empty() const { return words.empty(); }
+  };
+  using Key = std::pair<std::string, std::string>;  // service, version
+
+  std::int64_t slot_of(Clock::TimePoint t) const;
+  std::int64_t consumer_slot_of(Clock::TimePoint t) const;
+  double covered_seconds(Clock::TimePoint now, Duration window) const;
+
+  TrafficWindowOptions options_;
+  std::optional<Clock::TimePoint> first_report_;
+  std::int64_t swept_slot_ = -1;
+  std::map<Key, std::deque<std::pair<std::int64_t, model::TrafficCounts>>> merged_;
+  std::map<std::string, std::map<Key, PackedSlots>> consumers_;
+};
+
+}  // namespace dstack::directory

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sherlock/traffic_counter.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace dstack::sherlock {
+
+namespace {
+
+using model::CodeClass;
+
+const std::vector<double>& bounds_seconds() {
+  static const std::vector<double> bounds = [] {
+    std::vector<double> out;
+    for (auto ms : model::kDurationBoundsMs) out.push_back(static_cast<double>(ms) / 1000);
+    return out;
+  }();
+  return bounds;
+}
+
+}  // namespace
+
+model::CodeClass code_class(const RequestRecord& r) {
+  if (!has_instance(r) || r.status < 100) return CodeClass::conn_error;
+  if (!r.termination.empty() && (r.termination[0] == 'S' || r.termination[0] == 's'))
+    return CodeClass::conn_error;
+  switch (r.status / 100) {
+    case 1:
+    case 2:
+      return CodeClass::c2xx;
+    case 3:
+      return CodeClass::c3xx;
+    case 4:
+      return CodeClass::c4xx;
+    case 5:
+      return CodeClass::c5xx;
+    default:
+      return CodeClass::conn_error;
+  }
+}
+
+std::int64_t time_to_first_byte_ms(const RequestRecord& r) {
+  if (r.request_ms < 0 || r.queue_ms < 0 || r.connect_ms < 0 || r.response_ms < 0) return -1;
+  return r.request_ms + r.queue_ms + r.connect_ms + r.response_ms;
+}
+
+TrafficCounter::TrafficCounter(VersionOf version_of) : version_of_(std::move(version_of)) {}
+
+TrafficCounter::InstanceSeries& TrafficCounter::series_for(const RequestRecord& r) {
+  key_.assign(r.backend);
+  key_ += '\t';
+  key_ += r.server;
+  if (auto it = by_server_.find(key_); it != by_server_.end()) return *it->second;
+  std::string service(service_of(r));
+  std::string instance = has_instance(r) ? std::string(r.server) : std::string();
+  std::string version = instance.empty() ? std::string() : version_of_(service, instance);
+  auto& versions = versions_[{service, version}];
+  auto& series = instances_[{std::move(service), std::move(version), std::move(instance)}];
+  series.version = &versions;
+  by_server_.emplace(key_, &series);
+  return series;
+}
+
+void TrafficCounter::count(const RequestRecord& r) {
+  if (service_of(r).empty()) {  // the frontend's own 404 for an unknown service
+    ++unknown_service_;
+    return;
+  }
+  ++counted_;
+  InstanceSeries& series = series_for(r);
+  const CodeClass code = code_class(r);
+  ++series.requests[static_cast<std::size_t>(code)];
+  VersionSeries& v = *series.version;
+  v.total.observe(code, std::max<std::int64_t>(r.total_ms, 0));
+  if (const auto ttfb = time_to_first_byte_ms(r); ttfb >= 0) {
+    ++v.ttfb[model::duration_bucket(ttfb)];
+    v.ttfb_sum_ms += static_cast<std::uint64_t>(ttfb);
+  }
+}
+
+void TrafficCounter::write_metrics(metrics::Writer& w) const {
+  for (const auto& [key, series] : instances_) {
+    const auto& [service, version, instance] = key;
+    for (std::size_t c = 0; c < model::kCodeClasses; ++c)
+      w.counter("dstack_sherlock_requests_total",
+                "Requests the proxy forwarded, by service, version, instance and code class.",
+                static_cast<double>(series.requests[c]),
+                {{"service", service},
+                 {"version", version},
+                 {"instance", instance},
+                 {"code", model::kCodeClassNames[c]}});
+  }
+  for (const auto& [key, v] : versions_)
+    w.histogram("dstack_sherlock_request_duration_seconds",
+                "Total time of each request, from its first byte to the answer's last.",
+                bounds_seconds(), v.total.duration,
+                static_cast<double>(v.total.duration_sum_ms) / 1000,
+                {{"service", key.first}, {"version", key.second}});
+  for (const auto& [key, v] : versions_)
+    w.histogram("dstack_sherlock_time_to_first_byte_seconds",
+                "From the request's first byte to the answer's first byte.", bounds_seconds(),
+                v.ttfb, static_cast<double>(v.ttfb_sum_ms) / 1000,
+                {{"service", key.first}, {"version", key.second}});
+  w.counter("dstack_sherlock_unknown_service_requests_total",
+            "Requests for a service the proxy does not know (answered 404).",
+            static_cast<double>(unknown_service_));
+}
+
+model::TrafficByVersion TrafficCounter::take_new() {
+  model::TrafficByVersion out;
+  for (auto& [key, v] : versions_) {
+    model::TrafficCounts fresh = v.total;
+    fresh.subtract(v.reported);
+    if (fresh.empty()) continue;
+    v.reported = v.total;
+    out[key.first][key.second] = fresh;
+  }
+  return out;
+}
+
+}  // namespace dstack::sherlock

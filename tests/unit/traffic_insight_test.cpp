@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+// Traffic insight's pure parts (docs/insight.md): the report model, sherlock's counter and report
+// schedule, the directory's window; each with a fake clock where time matters.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/model/traffic.hpp"
+#include "directory/traffic_window.hpp"
+#include "sherlock/report_schedule.hpp"
+#include "sherlock/traffic_counter.hpp"
+
+namespace dstack {
+namespace {
+
+using model::CodeClass;
+using model::TrafficCounts;
+using namespace std::chrono_literals;
+
+TEST(TrafficModel, BucketsAreInclusiveUpperBounds) {
+  EXPECT_EQ(model::duration_bucket(0), 0u);
+  EXPECT_EQ(model::duration_bucket(1), 0u);
+  EXPECT_EQ(model::duration_bucket(2), 1u);
+  EXPECT_EQ(model::duration_bucket(60000), model::kDurationBuckets - 2);
+  EXPECT_EQ(model::duration_bucket(60001), model::kDurationBuckets - 1);
+}
+
+TEST(TrafficModel, QuantilesAreWithinOneBucket) {
+  TrafficCounts c;
+  for (int i = 0; i < 90; ++i) c.observe(CodeClass::c2xx, 4);    // bucket (3, 5]
+  for (int i = 0; i < 10; ++i) c.observe(CodeClass::c5xx, 120);  // bucket (100, 150]
+  EXPECT_EQ(c.total(), 100u);
+  EXPECT_EQ(c.errors(), 10u);
+  const auto p50 = *model::duration_quantile_ms(c, 0.5);
+  EXPECT_GT(p50, 3);
+  EXPECT_LE(p50, 5);
+  const auto p99 = *model::duration_quantile_ms(c, 0.99);
+  EXPECT_GT(p99, 100);
+  EXPECT_LE(p99, 150);
+  EXPECT_FALSE(model::duration_quantile_ms(TrafficCounts{}, 0.5));
+}
+
+TEST(TrafficModel, AReportReadsBackAsWritten) {
+  model::TrafficReport r;
+  r.interval_ms = 5000;
+  r.services["emitter"]["1"].observe(CodeClass::c2xx, 3);
+  r.services["emitter"]["2"].observe(CodeClass::conn_error, 2000);
+  r.services["emitter"][""].observe(CodeClass::conn_error, 0);
+  auto back = model::traffic_report_from_request(model::to_json(r));
+  ASSERT_TRUE(std::holds_alternative<model::TrafficReport>(back));
+  EXPECT_EQ(std::get<model::TrafficReport>(back), r);
+}
+
+TEST(TrafficModel, ABadReportIsRefusedNamingEachProblem) {
+  model::TrafficReport r;
+  r.interval_ms = 5000;
+  r.services["emitter"]["1"].observe(CodeClass::c2xx, 3);
+  auto j = model::to_json(r);
+  j["services"]["emitter"]["1"]["requests"]["2xx"] = 2;  // counts no longer add up
+  j["services"]["Bad Name"] = nlohmann::json::object();
+  j["buckets_ms"] = {1, 2, 3};
+  j["interval_ms"] = 0;
+  auto out = model::traffic_report_from_request(j);
+  ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(out));
+  const std::string all = nlohmann::json(std::get<std::vector<std::string>>(out)).dump();
+  EXPECT_NE(all.find("interval_ms"), std::string::npos) << all;
+  EXPECT_NE(all.find("buckets_ms"), std::string::npos) << all;
+  EXPECT_NE(all.find("Bad Name"), std::string::npos) << all;
+  EXPECT_NE(all.find("add up to 1 but requests to 2"), std::string::npos) << all;
+}
+
+TEST(TrafficCounter, CountsByVersionInstanceAndClassAndHandsOutOnlyWhatIsNew) {
+  sherlock::TrafficCounter counter([](const std::string&, const std::string& id) {
+    return id == "a1" ? std::string("1") : std::string("2");
+  });
+  auto line = [](const char* server, const char* status, const char* term) {
+    return std::string("1796315220\t973\tbe_api\t") + server + "\t" + status +
+           "\t0\t0\t1\t3\t4\t73\tGET\t-\t0\t" + term;
+  };
+  const std::string ok = line("a1", "200", "----"), bad = line("a2", "503", "----"),
+                    refused = line("a2", "503", "SC--"), none = line("<NOSRV>", "503", "SC--");
+  for (const auto* text : {&ok, &ok, &bad, &refused, &none})
+    counter.count(*sherlock::parse_request_log(*text));
+  EXPECT_EQ(counter.counted(), 5u);
+  auto first = counter.take_new();
+  EXPECT_EQ(first["api"]["1"].requests[0], 2u);
+  EXPECT_EQ(first["api"]["2"].requests[3], 1u);  // 5xx
+  EXPECT_EQ(first["api"]["2"].requests[4], 1u);  // conn_error: refused
+  EXPECT_EQ(first["api"][""].requests[4], 1u);   // no instance
+  EXPECT_TRUE(counter.take_new().empty());
+  counter.count(*sherlock::parse_request_log(ok));
+  EXPECT_EQ(counter.take_new()["api"]["1"].total(), 1u);
+  metrics::Writer w;
+  counter.write_metrics(w);
+  EXPECT_NE(w.text().find("dstack_sherlock_requests_total{service=\"api\",version=\"1\","
+                          "instance=\"a1\",code=\"2xx\"} 3"),
+            std::string::npos)
+      << w.text();
+}
+
+TEST(ReportSchedule, LeaseThenRegistrationThenKeepalivesAndReports) {
+  FakeClock clock;
+  sherlock::ReportSchedule s(9s, 5s, clock.now());
+  using A = sherlock::ReportSchedule::Action;
+  EXPECT_EQ(s.next().action, A::grant);
+  s.granted("L1", clock.now());
+  EXPECT_EQ(s.next().action, A::register_consumer);
+  s.registered(clock.now());
+  EXPECT_EQ(s.next().action, A::keepalive);  // at ttl/3, before the first report
+  EXPECT_EQ(s.next().at, clock.now() + 3s);
+  clock.advance(3s);
+  s.kept_alive(clock.now());
+  EXPECT_EQ(s.next().action, A::report);
+  clock.advance(2s);
+  s.consumer_lost(clock.now());  // the directory restarted
+  EXPECT_EQ(s.next().action, A::register_consumer);
+  s.failed(clock.now());
+  EXPECT_EQ(s.next().at, clock.now() + 500ms);
+  s.failed(clock.now());
+  EXPECT_EQ(s.next().at, clock.now() + 1s);  // doubling
+  s.lease_lost(clock.now());
+  EXPECT_EQ(s.next().action, A::grant);
+}
+
+TEST(TrafficWindow, MergesConsumersAndAgesOut) {
+  FakeClock clock;
+  directory::TrafficWindow w;
+  model::TrafficByVersion a, b;
+  for (int i = 0; i < 30; ++i) a["api"]["1"].observe(CodeClass::c2xx, 4);
+  for (int i = 0; i < 10; ++i) b["api"]["1"].observe(CodeClass::c5xx, 4);
+  w.add("web-1", a, 5s, clock.now());
+  w.add("web-2", b, 5s, clock.now());
+  auto all = w.query({}, clock.now());
+  ASSERT_EQ(all.size(), 1u);
+  const auto& v = all[0].versions.at(0);
+  EXPECT_EQ(v.merged.counts.total(), 40u);
+  EXPECT_DOUBLE_EQ(v.merged.error_ratio(), 0.25);
+  EXPECT_DOUBLE_EQ(v.merged.rps(), 8.0);  // 40 over the 5 s the first reports cover
+  EXPECT_EQ(v.consumers.at("web-1").counts.total(), 30u);
+  directory::TrafficQuery one;
+  one.consumer = "web-2";
+  EXPECT_EQ(w.query(one, clock.now()).at(0).versions.at(0).merged.counts.total(), 10u);
+  w.remove("web-2");  // its lease ended
+  EXPECT_FALSE(w.query({}, clock.now()).at(0).versions.at(0).consumers.contains("web-2"));
+  clock.advance(11min);
+  w.expire(clock.now());
+  EXPECT_TRUE(w.query({}, clock.now()).empty());
+  EXPECT_EQ(w.consumer_series(), 0u);
+}
+
+}  // namespace
+}  // namespace dstack
