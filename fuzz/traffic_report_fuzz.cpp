@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bodies a sherlock sends the directory for traffic insight (common/model/traffic.hpp,
+// common/model/consumer.hpp, docs/api.md#consumers-and-traffic): a traffic report, or a consumer
+// registration. Anything accepted reads back to the same value from its own JSON, and every
+// version's durations add up to its requests, so a report cannot skew the percentiles.
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "common/model/consumer.hpp"
+#include "common/model/traffic.hpp"
+#include "fuzz/fuzz.hpp"
+
+using namespace dstack;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const auto j = nlohmann::json::parse(fuzz::text(data, size), nullptr, false);
+  if (j.is_discarded()) return 0;
+
+  auto report = model::traffic_report_from_request(j);
+  if (auto* r = std::get_if<model::TrafficReport>(&report)) {
+    for (const auto& [service, versions] : r->services)
+      for (const auto& [version, c] : versions) {
+        const auto observed =
+            std::accumulate(c.duration.begin(), c.duration.end(), std::uint64_t{0});
+        FUZZ_CHECK(observed == c.total());
+        if (c.total() > 0) FUZZ_CHECK(model::duration_quantile_ms(c, 0.99).has_value());
+      }
+    auto back = model::traffic_report_from_request(model::to_json(*r));
+    FUZZ_CHECK(std::holds_alternative<model::TrafficReport>(back));
+    FUZZ_CHECK(std::get<model::TrafficReport>(back) == *r);
+  } else {
+    FUZZ_CHECK(!std::get<std::vector<std::string>>(report).empty());
+  }
+
+  auto consumer = model::consumer_from_request(j, "web-1");
+  if (auto* c = std::get_if<model::Consumer>(&consumer)) {
+    FUZZ_CHECK(std::is_sorted(c->services.begin(), c->services.end()));
+    auto back = model::consumer_from_json(model::to_json(*c));
+    FUZZ_CHECK(std::holds_alternative<model::Consumer>(back));
+    FUZZ_CHECK(std::get<model::Consumer>(back) == *c);
+  }
+  return 0;
+}
