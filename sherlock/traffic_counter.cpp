@@ -22,7 +22,11 @@ const std::vector<double>& bounds_seconds() {
 }  // namespace
 
 model::CodeClass code_class(const RequestRecord& r) {
-  if (!has_instance(r) || r.status < 100) return CodeClass::conn_error;
+  return code_class(r, has_instance(r));
+}
+
+model::CodeClass code_class(const RequestRecord& r, bool instance_chosen) {
+  if (!instance_chosen || r.status < 100) return CodeClass::conn_error;
   if (!r.termination.empty() && (r.termination[0] == 'S' || r.termination[0] == 's'))
     return CodeClass::conn_error;
   switch (r.status / 100) {
@@ -47,31 +51,37 @@ std::int64_t time_to_first_byte_ms(const RequestRecord& r) {
 
 TrafficCounter::TrafficCounter(VersionOf version_of) : version_of_(std::move(version_of)) {}
 
+// key_ holds the record's "backend\tserver", not yet in by_server_.
 TrafficCounter::InstanceSeries& TrafficCounter::series_for(const RequestRecord& r) {
-  key_.assign(r.backend);
-  key_ += '\t';
-  key_ += r.server;
-  if (auto it = by_server_.find(key_); it != by_server_.end()) return *it->second;
   std::string service(service_of(r));
   std::string instance = has_instance(r) ? std::string(r.server) : std::string();
   std::string version = instance.empty() ? std::string() : version_of_(service, instance);
   auto& versions = versions_[{service, version}];
   auto& series = instances_[{std::move(service), std::move(version), std::move(instance)}];
   series.version = &versions;
+  series.chosen = has_instance(r);
   by_server_.emplace(key_, &series);
   return series;
 }
 
 void TrafficCounter::count(const RequestRecord& r) {
-  if (service_of(r).empty()) {  // the frontend's own 404 for an unknown service
+  // Looked up first: a known (backend, server) pair needs no name check.
+  InstanceSeries* series = nullptr;
+  key_.assign(r.backend);
+  key_ += '\t';
+  key_ += r.server;
+  if (auto it = by_server_.find(key_); it != by_server_.end()) {
+    series = it->second;
+  } else if (service_of(r).empty()) {  // the frontend's own 404 for an unknown service
     ++unknown_service_;
     return;
+  } else {
+    series = &series_for(r);
   }
   ++counted_;
-  InstanceSeries& series = series_for(r);
-  const CodeClass code = code_class(r);
-  ++series.requests[static_cast<std::size_t>(code)];
-  VersionSeries& v = *series.version;
+  const CodeClass code = code_class(r, series->chosen);
+  ++series->requests[static_cast<std::size_t>(code)];
+  VersionSeries& v = *series->version;
   v.total.observe(code, std::max<std::int64_t>(r.total_ms, 0));
   if (const auto ttfb = time_to_first_byte_ms(r); ttfb >= 0) {
     ++v.ttfb[model::duration_bucket(ttfb)];

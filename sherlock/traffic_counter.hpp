@@ -26,6 +26,8 @@ namespace dstack::sherlock {
 // an instance that failed it (HAProxy's termination state S or s: refused, reset, empty answer,
 // timed out) is conn_error; otherwise the status's class, 1xx (a WebSocket's 101) as 2xx.
 model::CodeClass code_class(const RequestRecord& record);
+// The same when whether an instance was chosen is known already (has_instance()).
+model::CodeClass code_class(const RequestRecord& record, bool instance_chosen);
 // From the first byte of the request to the first byte of the answer, as HAProxy saw it
 // (%TR + %Tw + %Tc + %Tr); -1 when there was no answer.
 std::int64_t time_to_first_byte_ms(const RequestRecord& record);
@@ -61,6 +63,7 @@ class TrafficCounter {
   struct InstanceSeries {
     std::array<std::uint64_t, model::kCodeClasses> requests{};
     VersionSeries* version = nullptr;
+    bool chosen = false;  // an instance was chosen (has_instance())
   };
   // (service, version, instance)
   using InstanceKey = std::tuple<std::string, std::string, std::string>;
