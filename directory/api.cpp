@@ -10,6 +10,7 @@
 #include "common/net/json_response.hpp"
 #include "directory/access.hpp"
 #include "directory/api_reply.hpp"
+#include "directory/traffic_events.hpp"
 
 namespace dstack::directory {
 
@@ -309,8 +310,17 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
                       " is no longer served (history holds revisions after " +
                       std::to_string(state_.revision() - state_.history().size()) + " up to " +
                       std::to_string(state_.revision()) + "); re-read /v1/snapshot"});
+  bool traffic = false;
+  if (auto text = r.query_param("traffic")) {
+    if (*text != "1" && *text != "0")
+      return error(
+          {400, "invalid_traffic",
+           model::invalid("traffic", *text, "must be 1 (add traffic events to the stream) or 0")});
+    traffic = *text == "1";
+  }
   HttpResponse res{200, "application/x-ndjson", {}, {}, {}};
-  res.start_stream = [this, since, token = caller.name](std::shared_ptr<net::StreamSink> sink) {
+  res.start_stream = [this, since, traffic,
+                      token = caller.name](std::shared_ptr<net::StreamSink> sink) {
     // Runs right after this handler, before any other change can slip in between the backlog
     // and the live events.
     auto backlog = state_.history().since(since);
@@ -320,7 +330,12 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
     }
     for (auto& line : *backlog)
       if (!sink->write(net::frame_chunk(*line))) return;
-    watchers_.add(sink, token);
+    if (traffic) {  // the figures as they stand, so a live view has something to show at once
+      const Duration window = TrafficEventPacer::kWindow;
+      const auto view = view_of(consumers_.traffic({window, {}, {}}), window);
+      if (!sink->write(net::frame_chunk(traffic_event_line(view, state_.revision())))) return;
+    }
+    watchers_.add(sink, token, traffic);
   };
   return res;
 }

@@ -3,11 +3,11 @@
 // register and report under the `report` policy, which Api::checked has made sure of; anyone who
 // may read sees the consumers and the fleet's traffic.
 #include <chrono>
-#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "common/core/duration.hpp"
 #include "common/model/json.hpp"
+#include "common/model/traffic_view.hpp"
 #include "common/model/validate.hpp"
 #include "directory/api.hpp"
 #include "directory/api_reply.hpp"
@@ -27,27 +27,6 @@ json wall_ms(std::optional<Clock::TimePoint> t, Clock::TimePoint now) {
   const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
   return (wall - ago).count();
-}
-
-json rounded(double v, double unit) {
-  return std::round(v / unit) * unit;
-}
-
-json figures(const TrafficFigures& f) {
-  json codes = json::object();
-  for (std::size_t c = 0; c < model::kCodeClasses; ++c)
-    codes[std::string(model::kCodeClassNames[c])] = f.counts.requests[c];
-  auto quantile = [&](double q) {
-    auto v = model::duration_quantile_ms(f.counts, q);
-    return v ? rounded(*v, 0.01) : json(nullptr);
-  };
-  return {{"requests", f.counts.total()},
-          {"rps", rounded(f.rps(), 0.001)},
-          {"error_ratio", rounded(f.error_ratio(), 0.0001)},
-          {"p50_ms", quantile(0.5)},
-          {"p90_ms", quantile(0.9)},
-          {"p99_ms", quantile(0.99)},
-          {"codes", std::move(codes)}};
 }
 
 }  // namespace
@@ -118,27 +97,7 @@ HttpResponse Api::traffic(const HttpRequest& r, const std::vector<std::string>& 
     if (auto e = bad_name(model::check_consumer_name(*consumer))) return error(*e);
     q.consumer = *consumer;
   }
-  json services = json::array();
-  for (const auto& s : consumers_.traffic(q)) {
-    json versions = json::array();
-    for (const auto& v : s.versions) {
-      json entry = figures(v.merged);
-      entry["version"] = v.version;
-      json per = json::array();
-      for (const auto& [consumer, f] : v.consumers) {
-        json c = figures(f);
-        c["consumer"] = consumer;
-        per.push_back(std::move(c));
-      }
-      entry["consumers"] = std::move(per);
-      versions.push_back(std::move(entry));
-    }
-    services.push_back({{"service", s.service}, {"versions", std::move(versions)}});
-  }
-  return net::json_response(
-      200, json{{"window", format_duration(q.window)},
-                {"window_seconds", std::chrono::duration<double>(q.window).count()},
-                {"services", std::move(services)}});
+  return net::json_response(200, model::to_json(view_of(consumers_.traffic(q), q.window)));
 }
 
 }  // namespace dstack::directory

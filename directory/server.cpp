@@ -8,6 +8,7 @@
 #include "common/model/validate.hpp"
 #include "directory/api.hpp"
 #include "directory/token_secret.hpp"
+#include "directory/traffic_events.hpp"
 
 namespace dstack::directory {
 
@@ -113,6 +114,18 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                          watchers.close_if(
                              [&](const std::string& name) { return !authority.still_valid(name); });
                          watchers.keepalive(state.revision());
+                       }),
+                 asio::detached);
+  TrafficEventPacer traffic_events;
+  asio::co_spawn(io,
+                 every(std::chrono::milliseconds(250),
+                       [&] {
+                         if (watchers.traffic_streams() == 0) return;
+                         if (!traffic_events.due(clock.now(), consumers.counters().reports)) return;
+                         const Duration window = TrafficEventPacer::kWindow;
+                         const auto view = view_of(consumers.traffic({window, {}, {}}), window);
+                         watchers.publish_traffic(std::make_shared<const std::string>(
+                             traffic_event_line(view, state.revision())));
                        }),
                  asio::detached);
   daemon::Signals signals(io, [&] {

@@ -174,6 +174,9 @@ std::vector<ServiceTraffic> TrafficWindow::query(const TrafficQuery& q,
       TrafficFigures f{{}, cseconds};
       slots.sum_from(cfrom, f.counts);
       if (f.counts.empty()) continue;
+      // A consumer's minute may reach further back than the merged window: a version with no
+      // requests in the window is not shown for the share it had before.
+      if (!q.consumer && !out.contains(key)) continue;
       auto& v = out[key];
       v.version = key.second;
       if (q.consumer) v.merged = f;
@@ -193,6 +196,24 @@ std::size_t TrafficWindow::consumer_series() const {
   std::size_t n = 0;
   for (const auto& [consumer, series] : consumers_) n += series.size();
   return n;
+}
+
+model::TrafficView view_of(const std::vector<ServiceTraffic>& services, Duration window) {
+  model::TrafficView view;
+  view.window = format_duration(window);
+  view.window_seconds = std::chrono::duration<double>(window).count();
+  for (const auto& s : services) {
+    model::ServiceTrafficSummary service{s.service, {}};
+    for (const auto& v : s.versions) {
+      model::VersionTrafficSummary version{
+          v.version, model::summarize(v.merged.counts, v.merged.seconds), {}};
+      for (const auto& [consumer, f] : v.consumers)
+        version.consumers.push_back({consumer, model::summarize(f.counts, f.seconds)});
+      service.versions.push_back(std::move(version));
+    }
+    view.services.push_back(std::move(service));
+  }
+  return view;
 }
 
 }  // namespace dstack::directory

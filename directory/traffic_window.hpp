@@ -26,6 +26,7 @@
 #include "common/core/clock.hpp"
 #include "common/core/duration.hpp"
 #include "common/model/traffic.hpp"
+#include "common/model/traffic_view.hpp"
 
 namespace dstack::directory {
 
@@ -59,6 +60,9 @@ struct ServiceTraffic {
   std::string service;
   std::vector<VersionTraffic> versions;  // by version
 };
+
+// A query's answer as served (GET /v1/traffic, the watch stream's traffic events).
+model::TrafficView view_of(const std::vector<ServiceTraffic>& services, Duration window);
 
 class TrafficWindow {
  public:

@@ -5,8 +5,8 @@
 
 namespace dstack::directory {
 
-void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token) {
-  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(token)});
+void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token, bool traffic) {
+  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(token), traffic});
   // The list outlives nothing it must not: the callback holds it weakly.
   std::weak_ptr<List> list = sinks_;
   sink->on_close([list, it] {
@@ -15,6 +15,20 @@ void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token) {
 }
 
 void Watchers::publish(const EventHistory::Line& line) {
+  send(line, false);
+}
+
+void Watchers::publish_traffic(const EventHistory::Line& line) {
+  send(line, true);
+}
+
+std::size_t Watchers::traffic_streams() const {
+  std::size_t n = 0;
+  for (const auto& s : *sinks_) n += s.traffic ? 1 : 0;
+  return n;
+}
+
+void Watchers::send(const EventHistory::Line& line, bool traffic_only) {
   // Framed once for every watcher.
   const net::StreamSink::Chunk chunk = net::frame_chunk(*line);
   // write() may end a stream that fell behind, which erases it from the list: step first. The
@@ -22,8 +36,9 @@ void Watchers::publish(const EventHistory::Line& line) {
   // watcher.
   for (auto it = sinks_->begin(); it != sinks_->end();) {
     net::StreamSink* sink = it->sink.get();
+    const bool skip = traffic_only && !it->traffic;
     ++it;
-    if (!sink->write(chunk)) ++cut_off_;
+    if (!skip && !sink->write(chunk)) ++cut_off_;
   }
 }
 

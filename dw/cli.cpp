@@ -19,18 +19,21 @@ namespace {
 struct Args {
   std::string directory, token_file, ca_file, cert, key, service, consumer, version_arg, percent;
   std::vector<std::string> targets, policies;
-  std::string token_name, ttl;
+  std::string token_name, ttl, window;
+  bool once = false;
   PolicyFlags policy;
   bool json = false;
 };
 
-// Runs one command coroutine to completion.
+// Runs one command coroutine to completion; what it left running (dw top's refresher) ends with
+// it.
 int run_command(asio::io_context& io, std::function<awaitable<int>(registry::Registry&)> command,
                 std::unique_ptr<registry::Registry> reg) {
   int code = exit_code::failure;
   asio::co_spawn(io, command(*reg), [&](std::exception_ptr e, int result) {
     if (e) std::rethrow_exception(e);
     code = result;
+    io.stop();
   });
   io.run();
   return code;
@@ -99,6 +102,13 @@ int main(int argc, char** argv) {
   auto* token_list = token->add_subcommand("list", "list tokens (never their secrets)");
   auto* token_revoke = token->add_subcommand("revoke", "revoke a token; effective at once");
   token_revoke->add_option("NAME", a.token_name)->required();
+  auto* top = app.add_subcommand("top", "live traffic per service and version (q quits)");
+  top->add_option("--window", a.window, "figures over this long (default 1m)");
+  top->add_flag("--once", a.once, "print one table and exit");
+  auto* traffic = app.add_subcommand("traffic", "one service's traffic per version and consumer");
+  traffic->add_option("SERVICE", a.service)->required();
+  traffic->add_option("--window", a.window, "figures over this long (default: the directory's)");
+  auto* consumers = app.add_subcommand("consumers", "the sherlocks that report to the directory");
   auto* watch = app.add_subcommand("watch", "print changes as they happen");
   auto* status = app.add_subcommand("status", "the directory's health and counts");
   if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
@@ -157,6 +167,10 @@ int main(int argc, char** argv) {
   if (*token_list) command = [o](registry::Registry& r) { return dw::token_list(r, o); };
   if (*token_revoke)
     command = [o, a](registry::Registry& r) { return dw::token_revoke(r, o, a.token_name); };
+  if (*top) command = [o, a](registry::Registry& r) { return dw::top(r, o, a.window, a.once); };
+  if (*traffic)
+    command = [o, a](registry::Registry& r) { return dw::traffic(r, o, a.service, a.window); };
+  if (*consumers) command = [o](registry::Registry& r) { return dw::consumers(r, o); };
   if (*watch) command = [o](registry::Registry& r) { return dw::watch(r, o); };
   if (*status) command = [o](registry::Registry& r) { return dw::status(r, o); };
   return run_command(io, command, std::move(reg));

@@ -54,6 +54,13 @@ awaitable<int> policy_set(registry::Registry& reg, Output o, std::string service
 awaitable<int> policy_show(registry::Registry& reg, Output o, std::string service);
 awaitable<int> policy_rm(registry::Registry& reg, Output o, std::string service);
 
+// Traffic insight (insight_commands.cpp). `window` as typed; "" for the directory's default
+// (dw top: 1m). top refreshes every second until q or Ctrl-C, or prints one table with `once`
+// or without a terminal.
+awaitable<int> traffic(registry::Registry& reg, Output o, std::string service, std::string window);
+awaitable<int> consumers(registry::Registry& reg, Output o);
+awaitable<int> top(registry::Registry& reg, Output o, std::string window, bool once);
+
 // Prints events as they happen until interrupted; survives directory restarts.
 awaitable<int> watch(registry::Registry& reg, Output o);
 

@@ -35,7 +35,7 @@ void ReportSchedule::granted(std::string lease, Clock::TimePoint now) {
 }
 
 void ReportSchedule::registered(Clock::TimePoint now) {
-  registered_ = true;
+  registered_ = sent_generation_ == generation_;
   not_before_ = now;
   succeeded();
 }

@@ -8,6 +8,7 @@
 // with a fake clock (docs/insight.md#reports).
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "common/core/clock.hpp"
@@ -28,11 +29,17 @@ class ReportSchedule {
   Next next() const;
 
   void granted(std::string lease, Clock::TimePoint now);
+  // A registration is sent (with the services as they are now), and it succeeded. A change of
+  // services while it was on its way leaves the consumer to register again.
+  void registering() { sent_generation_ = generation_; }
   void registered(Clock::TimePoint now);
   void kept_alive(Clock::TimePoint now);
   void reported(Clock::TimePoint now);
   // The services this host routes changed: register again with the new list.
-  void services_changed() { registered_ = false; }
+  void services_changed() {
+    ++generation_;
+    registered_ = false;
+  }
   // The directory no longer has the lease (404 on keepalive or registration).
   void lease_lost(Clock::TimePoint now);
   // The directory no longer has the consumer (404 on a report): register again.
@@ -50,7 +57,9 @@ class ReportSchedule {
   Duration interval_;
   std::string lease_;
   bool registered_ = false;
-  Clock::TimePoint not_before_;  // backoff after a failure
+  std::uint64_t generation_ = 0;       // of the services; a change adds one
+  std::uint64_t sent_generation_ = 0;  // the one the last registration sent
+  Clock::TimePoint not_before_;        // backoff after a failure
   Clock::TimePoint keepalive_at_;
   Clock::TimePoint report_at_;
   Duration backoff_ = Duration::zero();

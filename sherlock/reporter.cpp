@@ -93,6 +93,7 @@ awaitable<void> Reporter::step(ReportSchedule::Action action) {
     case A::register_consumer: {
       model::Consumer c{settings_.consumer, schedule_.lease(), settings_.host,
                         settings_.api,      services_,         0};
+      schedule_.registering();
       auto op = dir.put_consumer(std::move(c));
       auto r = co_await std::move(op);
       if (!r) co_return failed(r.error(), "registration");

@@ -57,7 +57,12 @@ std::string to_string(const Policy& policy) {
   return out;
 }
 
+bool is_lease(const Permission& permission) {
+  return permission.kind == Policy::Kind::register_ && permission.service.empty();
+}
+
 std::string to_string(const Permission& permission) {
+  if (is_lease(permission)) return "register (any service) or report";
   std::string out(kind_name(permission.kind));
   if (!permission.service.empty()) return out + ":" + permission.service;
   if (takes_glob(permission.kind)) out += " (any service)";
@@ -129,6 +134,8 @@ bool glob_matches(std::string_view glob, std::string_view name) {
 bool allows(const std::vector<Policy>& policies, const Permission& needed) {
   return std::any_of(policies.begin(), policies.end(), [&](const Policy& p) {
     if (p.kind == Policy::Kind::admin) return true;
+    // A sherlock holds a lease for its consumer registration as a watson does for instances.
+    if (is_lease(needed) && p.kind == Policy::Kind::report) return true;
     if (p.kind != needed.kind) return false;
     if (p.glob.empty() || needed.service.empty()) return true;
     return glob_matches(p.glob, needed.service);

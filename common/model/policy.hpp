@@ -3,7 +3,7 @@
 // Access policies of directory tokens (docs/security.md#policies): what one token may do.
 //   read            every GET: services, snapshot, watch, routes, metrics
 //   register:GLOB   grant leases; register and deregister instances of services matching GLOB
-//   report          consumer registration and traffic reports
+//   report          grant leases; consumer registration and traffic reports
 //   routes:GLOB     routes of services matching GLOB
 //   admin           everything, tokens included
 // GLOB is a service name in which `*` stands for any run of characters: `emitter`, `pay*`, `*`.
@@ -25,8 +25,9 @@ struct Policy {
   bool operator==(const Policy&) const = default;
 };
 
-// What a request needs. `service` empty with register: any register policy will do (a lease
-// grant, a keepalive: a lease is not yet bound to a service).
+// What a request needs. `service` empty with register: a lease grant, keepalive or revoke, which
+// any register policy allows (a lease is not yet bound to a service), and so does report (a
+// sherlock's consumer registration lives on a lease).
 struct Permission {
   Policy::Kind kind = Policy::Kind::read;
   std::string service;
@@ -34,9 +35,13 @@ struct Permission {
   bool operator==(const Permission&) const = default;
 };
 
+// Whether the permission is that of a lease operation (register with no service).
+bool is_lease(const Permission& permission);
+
 // "register:pay*": the policy as written. "read", "admin", ...
 std::string to_string(const Policy& policy);
-// "register:payments", "read", "register (any service)": for "token NAME lacks ..." messages.
+// "register:payments", "read", "register (any service) or report": for "token NAME lacks ..."
+// messages.
 std::string to_string(const Permission& permission);
 
 // One policy as an operator writes it, or a message naming the value and the rule:
@@ -49,8 +54,8 @@ std::variant<std::vector<Policy>, std::vector<std::string>> parse_policies(
 // Whether `glob` matches the whole of `name` (`*`: any run of characters, possibly empty).
 bool glob_matches(std::string_view glob, std::string_view name);
 
-// Whether a token holding `policies` may do what `needed` names. admin allows everything; no
-// other policy implies another.
+// Whether a token holding `policies` may do what `needed` names. admin allows everything; report
+// allows lease operations; no other policy implies another.
 bool allows(const std::vector<Policy>& policies, const Permission& needed);
 
 }  // namespace dstack::model

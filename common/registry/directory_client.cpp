@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/core/duration.hpp"
 #include "common/model/json.hpp"
 #include "common/model/traffic_policy.hpp"
 #include "common/registry/etcd_client.hpp"
@@ -311,6 +312,32 @@ class DirectoryClient final : public Registry {
   awaitable<Status> report_traffic(std::string consumer, model::TrafficReport report) override {
     auto put = call("PUT", "/v1/consumers/" + consumer + "/traffic", model::to_json(report).dump());
     co_return status_of(co_await std::move(put));
+  }
+
+  awaitable<Result<std::vector<model::Consumer>>> consumers() override {
+    auto fetch = call("GET", "/v1/consumers");
+    auto r = co_await std::move(fetch);
+    if (!r) co_return r.error();
+    auto j = json::parse(*r, nullptr, false);
+    if (!j.is_object() || !j.contains("consumers"))
+      co_return protocol(auth(), "consumers answer lacks \"consumers\"");
+    co_return parse_list<model::Consumer>(j["consumers"], auth(), model::consumer_from_json);
+  }
+
+  awaitable<Result<model::TrafficView>> traffic(TrafficQuery q) override {
+    // Names are checked by the caller (they are [a-z0-9-.] and need no escaping).
+    std::string target = "/v1/traffic";
+    auto param = [&](const char* key, const std::string& value) {
+      target +=
+          (target.find('?') == std::string::npos ? "?" : "&") + std::string(key) + "=" + value;
+    };
+    if (q.service) param("service", *q.service);
+    if (q.window) param("window", format_duration(*q.window));
+    if (q.consumer) param("consumer", *q.consumer);
+    auto fetch = call("GET", target);
+    auto r = co_await std::move(fetch);
+    if (!r) co_return r.error();
+    co_return parse_with<model::TrafficView>(*r, auth(), model::traffic_view_from_json);
   }
 
   awaitable<Result<NewToken>> create_token(std::string name, std::vector<std::string> policies,

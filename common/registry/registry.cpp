@@ -34,4 +34,12 @@ awaitable<Status> Registry::report_traffic(std::string, model::TrafficReport) {
   co_return no_consumers();
 }
 
+awaitable<Result<std::vector<model::Consumer>>> Registry::consumers() {
+  co_return no_consumers();
+}
+
+awaitable<Result<model::TrafficView>> Registry::traffic(TrafficQuery) {
+  co_return no_consumers();
+}
+
 }  // namespace dstack::registry

@@ -19,6 +19,7 @@
 #include "common/model/consumer.hpp"
 #include "common/model/model.hpp"
 #include "common/model/traffic.hpp"
+#include "common/model/traffic_view.hpp"
 #include "common/net/asio.hpp"
 
 namespace dstack::registry {
@@ -43,6 +44,13 @@ struct TokenInfo {
   std::uint64_t created = 0;               // seconds since the Unix epoch
   std::optional<std::uint64_t> expires;    // none: until revoked
   std::optional<std::uint64_t> last_used;  // none: not since the directory started
+};
+
+// What GET /v1/traffic is asked (docs/api.md#traffic); absent: the directory's defaults.
+struct TrafficQuery {
+  std::optional<std::string> service;
+  std::optional<std::chrono::milliseconds> window;
+  std::optional<std::string> consumer;
 };
 
 struct NewToken {
@@ -107,6 +115,8 @@ class Registry {
   // others answer `refused` (docs/etcd.md#traffic-insight).
   virtual awaitable<Result<model::Consumer>> put_consumer(model::Consumer consumer);
   virtual awaitable<Status> report_traffic(std::string consumer, model::TrafficReport report);
+  virtual awaitable<Result<std::vector<model::Consumer>>> consumers();
+  virtual awaitable<Result<model::TrafficView>> traffic(TrafficQuery query);
 
  protected:
   // The refusal of the token calls by a registry that keeps no tokens.

@@ -65,7 +65,8 @@ TEST_F(Auth, WritesWithoutOrWithAWrongTokenAnswer401AndChangeNothing) {
       else
         EXPECT_THAT(body_json(r)["message"].get<std::string>(),
                     ::testing::MatchesRegex("this request needs a token with (register "
-                                            "\\(any service\\)|register:emitter|routes:emitter): "
+                                            "\\(any service\\) or report|register:emitter|"
+                                            "routes:emitter): "
                                             "send Authorization: Bearer SECRET"));
     }
   }

@@ -159,7 +159,8 @@ TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
   // policy is checked before the lease is looked up).
   for (const auto& [policy, secret] : secrets) {
     SCOPED_TRACE(policy);
-    const bool registers = policy.starts_with("register:") || policy == "admin";
+    const bool registers =
+        policy.starts_with("register:") || policy == "admin" || policy == "report";
     const std::string lease = registers ? grant_as(secret) : "0123456789abcdef";
     const std::string token_body =
         R"({"name":"x)" + std::to_string(secrets.size()) + R"(","policies":["read"]})";
@@ -168,8 +169,8 @@ TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
         {"GET", "/v1/snapshot", "", "read"},
         {"GET", "/v1/routes", "", "read"},
         {"GET", "/metrics", "", "read"},
-        {"POST", "/v1/leases", R"({"ttl":10})", "register (any service)"},
-        {"PUT", "/v1/leases/" + lease, "", "register (any service)"},
+        {"POST", "/v1/leases", R"({"ttl":10})", "register (any service) or report"},
+        {"PUT", "/v1/leases/" + lease, "", "register (any service) or report"},
         {"PUT", "/v1/services/emitter/instances/a", instance_body(lease), "register:emitter"},
         {"PUT", "/v1/services/payments/instances/a", instance_body(lease), "register:payments"},
         {"DELETE", "/v1/services/emitter/instances/a", "", "register:emitter"},
@@ -186,14 +187,16 @@ TEST_F(Tokens, EveryPolicyAllowsExactlyItsScope) {
         {"GET", "/v1/tokens", "", "admin"},
         {"GET", "/v1/tokens/reader", "", "admin"},
         {"POST", "/v1/tokens", token_body, "admin"},
-        {"DELETE", "/v1/leases/" + lease, "", "register (any service)"},
+        {"DELETE", "/v1/leases/" + lease, "", "register (any service) or report"},
     };
     for (const auto& q : requests) {
       const std::string needs = q.needs;
-      const bool allowed = policy == "admin" || policy == needs ||
-                           (policy == "register:emitter" && needs == "register (any service)") ||
-                           (policy == "register:pay*" &&
-                            (needs == "register (any service)" || needs == "register:payments"));
+      const bool allowed =
+          policy == "admin" || policy == needs ||
+          ((policy == "register:emitter" || policy == "report") &&
+           needs == "register (any service) or report") ||
+          (policy == "register:pay*" &&
+           (needs == "register (any service) or report" || needs == "register:payments"));
       const json before = d_.snapshot();
       auto r = as(secret, q.method, q.target, q.body);
       if (allowed) {

@@ -37,9 +37,9 @@ TEST(DirectoryAccessTest, EveryReadNeedsRead) {
 }
 
 TEST(DirectoryAccessTest, LeasesNeedARegisterPolicyForAnyService) {
-  EXPECT_EQ(needs("POST", {"v1", "leases"}), "register (any service)");
-  EXPECT_EQ(needs("PUT", {"v1", "leases", "ab12"}), "register (any service)");
-  EXPECT_EQ(needs("DELETE", {"v1", "leases", "ab12"}), "register (any service)");
+  EXPECT_EQ(needs("POST", {"v1", "leases"}), "register (any service) or report");
+  EXPECT_EQ(needs("PUT", {"v1", "leases", "ab12"}), "register (any service) or report");
+  EXPECT_EQ(needs("DELETE", {"v1", "leases", "ab12"}), "register (any service) or report");
 }
 
 TEST(DirectoryAccessTest, InstancesNeedRegisterForTheirService) {

@@ -121,7 +121,8 @@ TEST(PolicyTest, EachPolicyAllowsExactlyItsScope) {
   const auto consumer_host = policies({"read", "report"});
   EXPECT_TRUE(allows(consumer_host, read));
   EXPECT_TRUE(allows(consumer_host, report));
-  EXPECT_FALSE(allows(consumer_host, any_lease));
+  EXPECT_TRUE(allows(consumer_host, any_lease));  // its consumer registration's lease
+  EXPECT_FALSE(allows(consumer_host, register_emitter));
   EXPECT_FALSE(allows(consumer_host, routes_emitter));
   EXPECT_FALSE(allows(consumer_host, admin));
 
@@ -139,7 +140,7 @@ TEST(PolicyTest, EachPolicyAllowsExactlyItsScope) {
 
 TEST(PolicyTest, PermissionsReadAsTheyAppearInRefusals) {
   EXPECT_EQ(to_string(Permission{Kind::register_, "payments"}), "register:payments");
-  EXPECT_EQ(to_string(Permission{Kind::register_, ""}), "register (any service)");
+  EXPECT_EQ(to_string(Permission{Kind::register_, ""}), "register (any service) or report");
   EXPECT_EQ(to_string(Permission{Kind::read, ""}), "read");
   EXPECT_EQ(to_string(Permission{Kind::admin, ""}), "admin");
 }

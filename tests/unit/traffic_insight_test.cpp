@@ -122,6 +122,20 @@ TEST(ReportSchedule, LeaseThenRegistrationThenKeepalivesAndReports) {
   EXPECT_EQ(s.next().action, A::grant);
 }
 
+TEST(ReportSchedule, ServicesThatChangeWhileRegisteringAreRegisteredAgain) {
+  FakeClock clock;
+  sherlock::ReportSchedule s(9s, 5s, clock.now());
+  using A = sherlock::ReportSchedule::Action;
+  s.granted("L1", clock.now());
+  s.registering();       // sent with no services yet...
+  s.services_changed();  // ...and the view arrives while it is on its way
+  s.registered(clock.now());
+  EXPECT_EQ(s.next().action, A::register_consumer);
+  s.registering();
+  s.registered(clock.now());
+  EXPECT_EQ(s.next().action, A::keepalive);
+}
+
 TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   FakeClock clock;
   directory::TrafficWindow w;
@@ -142,6 +156,10 @@ TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   EXPECT_EQ(w.query(one, clock.now()).at(0).versions.at(0).merged.counts.total(), 10u);
   w.remove("web-2");  // its lease ended
   EXPECT_FALSE(w.query({}, clock.now()).at(0).versions.at(0).consumers.contains("web-2"));
+  // Past the merged window but not the consumer's minute: not shown for the old share.
+  clock.advance(70s);
+  directory::TrafficQuery last_minute{1min, {}, {}};
+  EXPECT_TRUE(w.query(last_minute, clock.now()).empty());
   clock.advance(11min);
   w.expire(clock.now());
   EXPECT_TRUE(w.query({}, clock.now()).empty());
