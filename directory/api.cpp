@@ -331,8 +331,7 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
     for (auto& line : *backlog)
       if (!sink->write(net::frame_chunk(*line))) return;
     if (traffic) {  // the figures as they stand, so a live view has something to show at once
-      const Duration window = TrafficEventPacer::kWindow;
-      const auto view = view_of(consumers_.traffic({window, {}, {}}), window);
+      const auto view = consumers_.traffic({TrafficEventPacer::kWindow, {}, {}, false});
       if (!sink->write(net::frame_chunk(traffic_event_line(view, state_.revision())))) return;
     }
     watchers_.add(sink, token, traffic);

@@ -97,7 +97,9 @@ HttpResponse Api::traffic(const HttpRequest& r, const std::vector<std::string>& 
     if (auto e = bad_name(model::check_consumer_name(*consumer))) return error(*e);
     q.consumer = *consumer;
   }
-  return net::json_response(200, model::to_json(view_of(consumers_.traffic(q), q.window)));
+  // The breakdown per consumer for one service or one consumer: the fleet's is too big to serve.
+  q.breakdown = q.service || q.consumer;
+  return net::json_response(200, model::to_json(consumers_.traffic(q)));
 }
 
 }  // namespace dstack::directory

@@ -83,8 +83,10 @@ std::optional<Clock::TimePoint> Consumers::last_report(const std::string& name) 
   return it == consumers_.end() ? std::nullopt : it->second.last_report;
 }
 
-std::vector<ServiceTraffic> Consumers::traffic(const TrafficQuery& query) const {
-  return window_.query(query, clock_.now());
+model::TrafficView Consumers::traffic(const TrafficQuery& query) const {
+  const auto now = clock_.now();
+  return view_of(window_.query(query, now), query.window, window_.reporting(query.window, now),
+                 query.breakdown || query.consumer);
 }
 
 }  // namespace dstack::directory

@@ -44,7 +44,8 @@ class Consumers {
   // By name; last_report_ms is left 0 (reports are timed on the steady clock: see last_report).
   std::vector<model::Consumer> list() const;
   std::optional<Clock::TimePoint> last_report(const std::string& name) const;
-  std::vector<ServiceTraffic> traffic(const TrafficQuery& query) const;
+  // The window's answer to a query, as served.
+  model::TrafficView traffic(const TrafficQuery& query) const;
 
   const TrafficWindow& window() const { return window_; }
   const Clock& clock() const { return clock_; }

@@ -117,17 +117,17 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                        }),
                  asio::detached);
   TrafficEventPacer traffic_events;
-  asio::co_spawn(io,
-                 every(std::chrono::milliseconds(250),
-                       [&] {
-                         if (watchers.traffic_streams() == 0) return;
-                         if (!traffic_events.due(clock.now(), consumers.counters().reports)) return;
-                         const Duration window = TrafficEventPacer::kWindow;
-                         const auto view = view_of(consumers.traffic({window, {}, {}}), window);
-                         watchers.publish_traffic(std::make_shared<const std::string>(
-                             traffic_event_line(view, state.revision())));
-                       }),
-                 asio::detached);
+  asio::co_spawn(
+      io,
+      every(std::chrono::milliseconds(250),
+            [&] {
+              if (watchers.traffic_streams() == 0) return;
+              if (!traffic_events.due(clock.now(), consumers.counters().reports)) return;
+              const auto view = consumers.traffic({TrafficEventPacer::kWindow, {}, {}, false});
+              watchers.publish_traffic(
+                  std::make_shared<const std::string>(traffic_event_line(view, state.revision())));
+            }),
+      asio::detached);
   daemon::Signals signals(io, [&] {
     log->info("shutting down");
     daemon::notify_stopping();

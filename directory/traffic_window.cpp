@@ -8,14 +8,6 @@ namespace dstack::directory {
 
 namespace {
 
-constexpr std::uint32_t kBucketShift = 27;
-constexpr std::uint32_t kCountMask = (1u << kBucketShift) - 1;
-constexpr std::size_t kHeader = 1 + model::kCodeClasses + 1;  // slot, codes, bucket count
-
-std::uint32_t cap(std::uint64_t n, std::uint64_t max) {
-  return static_cast<std::uint32_t>(std::min(n, max));
-}
-
 template <class D>
 std::int64_t ticks(D d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
@@ -38,52 +30,33 @@ std::int64_t TrafficWindow::consumer_slot_of(Clock::TimePoint t) const {
   return ticks(t.time_since_epoch()) / ticks(options_.consumer_slot);
 }
 
-void TrafficWindow::PackedSlots::add(std::int64_t slot, const model::TrafficCounts& counts) {
-  // The newest slot is the last record; a report for it merges into it.
-  model::TrafficCounts merged = counts;
-  std::size_t last = words.size();
-  for (std::size_t at = 0; at < words.size(); at += kHeader + words[at + kHeader - 1]) last = at;
-  if (last < words.size() && static_cast<std::int64_t>(words[last]) == slot) {
-    model::TrafficCounts old;
-    for (std::size_t c = 0; c < model::kCodeClasses; ++c) old.requests[c] = words[last + 1 + c];
-    for (std::size_t i = 0; i < words[last + kHeader - 1]; ++i) {
-      const std::uint32_t w = words[last + kHeader + i];
-      old.duration[w >> kBucketShift] = w & kCountMask;
-    }
-    merged.add(old);
-    words.resize(last);
+std::uint32_t TrafficWindow::id_of(const std::string& service, const std::string& version) {
+  auto [it, fresh] = ids_.try_emplace(Key{service, version}, 0);
+  if (!fresh) return it->second;
+  std::uint32_t id;
+  if (!free_ids_.empty()) {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+  } else {
+    id = static_cast<std::uint32_t>(series_.size());
+    series_.emplace_back();
   }
-  words.push_back(static_cast<std::uint32_t>(slot));
-  for (auto n : merged.requests) words.push_back(cap(n, UINT32_MAX));
-  std::uint32_t buckets = 0;
-  const std::size_t count_at = words.size();
-  words.push_back(0);
-  for (std::size_t b = 0; b < model::kDurationBuckets; ++b)
-    if (merged.duration[b]) {
-      words.push_back(static_cast<std::uint32_t>(b) << kBucketShift |
-                      cap(merged.duration[b], kCountMask));
-      ++buckets;
-    }
-  words[count_at] = buckets;
+  series_[id] = Series{it, {}, 0};
+  it->second = id;
+  return id;
 }
 
-void TrafficWindow::PackedSlots::drop_before(std::int64_t slot) {
-  std::size_t at = 0;
-  while (at < words.size() && static_cast<std::int64_t>(words[at]) < slot)
-    at += kHeader + words[at + kHeader - 1];
-  words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(at));
-  if (words.capacity() > 2 * words.size() + 64) words.shrink_to_fit();
+void TrafficWindow::release(std::uint32_t id) {
+  if (series_[id].holders > 0) --series_[id].holders;
+  forget_if_unused(id);
 }
 
-void TrafficWindow::PackedSlots::sum_from(std::int64_t slot, model::TrafficCounts& into) const {
-  for (std::size_t at = 0; at < words.size(); at += kHeader + words[at + kHeader - 1]) {
-    if (static_cast<std::int64_t>(words[at]) < slot) continue;
-    for (std::size_t c = 0; c < model::kCodeClasses; ++c) into.requests[c] += words[at + 1 + c];
-    for (std::size_t i = 0; i < words[at + kHeader - 1]; ++i) {
-      const std::uint32_t w = words[at + kHeader + i];
-      into.duration[w >> kBucketShift] += w & kCountMask;
-    }
-  }
+void TrafficWindow::forget_if_unused(std::uint32_t id) {
+  auto& s = series_[id];
+  if (s.holders > 0 || !s.merged.empty()) return;
+  ids_.erase(s.key);
+  s = Series{ids_.end(), {}, 0};
+  free_ids_.push_back(id);
 }
 
 void TrafficWindow::add(const std::string& consumer, const model::TrafficByVersion& report,
@@ -101,35 +74,47 @@ void TrafficWindow::add(const std::string& consumer, const model::TrafficByVersi
   auto& mine = consumers_[consumer];
   for (const auto& [service, versions] : report)
     for (const auto& [version, counts] : versions) {
-      Key key{service, version};
-      auto& ring = merged_[key];
+      const std::uint32_t id = id_of(service, version);
+      auto& ring = series_[id].merged;
       if (ring.empty() || ring.back().first != slot)
         ring.emplace_back(slot, model::TrafficCounts{});
       ring.back().second.add(counts);
-      auto& slots = mine[std::move(key)];
-      slots.drop_before(coldest);
-      slots.add(cslot, counts);
+      auto at = std::lower_bound(mine.begin(), mine.end(), id,
+                                 [](const ConsumerSeries& c, std::uint32_t i) { return c.id < i; });
+      if (at == mine.end() || at->id != id) {
+        at = mine.insert(at, ConsumerSeries{id, {}});
+        ++series_[id].holders;
+      }
+      at->slots.drop_before(coldest);
+      at->slots.add(cslot, counts);
     }
 }
 
 void TrafficWindow::remove(const std::string& consumer) {
-  consumers_.erase(consumer);
+  auto it = consumers_.find(consumer);
+  if (it == consumers_.end()) return;
+  for (const auto& c : it->second) release(c.id);
+  consumers_.erase(it);
 }
 
 void TrafficWindow::expire(Clock::TimePoint now) {
-  const std::int64_t oldest = slot_of(now - options_.window);
-  for (auto it = merged_.begin(); it != merged_.end();) {
-    auto& ring = it->second;
-    while (!ring.empty() && ring.front().first < oldest) ring.pop_front();
-    it = ring.empty() ? merged_.erase(it) : std::next(it);
-  }
   const std::int64_t coldest = consumer_slot_of(now - options_.window);
-  for (auto c = consumers_.begin(); c != consumers_.end(); ++c) {
-    auto& series = c->second;
-    for (auto it = series.begin(); it != series.end();) {
-      it->second.drop_before(coldest);
-      it = it->second.empty() ? series.erase(it) : std::next(it);
-    }
+  for (auto c = consumers_.begin(); c != consumers_.end();) {
+    auto& mine = c->second;
+    std::erase_if(mine, [&](ConsumerSeries& s) {
+      s.slots.drop_before(coldest);
+      if (!s.slots.empty()) return false;
+      release(s.id);
+      return true;
+    });
+    c = mine.empty() ? consumers_.erase(c) : std::next(c);
+  }
+  const std::int64_t oldest = slot_of(now - options_.window);
+  for (std::uint32_t id = 0; id < series_.size(); ++id) {
+    auto& s = series_[id];
+    if (s.key == ids_.end()) continue;  // free
+    while (!s.merged.empty() && s.merged.front().first < oldest) s.merged.pop_front();
+    forget_if_unused(id);
   }
 }
 
@@ -155,58 +140,80 @@ std::vector<ServiceTraffic> TrafficWindow::query(const TrafficQuery& q,
   const double seconds = since(from, options_.slot);
   const double cseconds = since(cfrom, options_.consumer_slot);
 
-  std::map<Key, VersionTraffic> out;
+  // By id while collecting, in name order when answering.
+  std::map<std::uint32_t, VersionTraffic> out;
   if (!q.consumer) {
-    for (const auto& [key, ring] : merged_) {
+    for (const auto& [key, id] : ids_) {
       if (q.service && key.first != *q.service) continue;
       TrafficFigures f{{}, seconds};
-      for (const auto& [slot, counts] : ring)
+      for (const auto& [slot, counts] : series_[id].merged)
         if (slot >= from) f.counts.add(counts);
       if (f.counts.empty()) continue;
-      out[key].version = key.second;
-      out[key].merged = f;
+      out[id].version = key.second;
+      out[id].merged = f;
     }
   }
-  for (const auto& [consumer, series] : consumers_) {
+  for (const auto& [consumer, mine] : consumers_) {
     if (q.consumer && consumer != *q.consumer) continue;
-    for (const auto& [key, slots] : series) {
+    for (const auto& [id, slots] : mine) {
+      const Key& key = series_[id].key->first;
       if (q.service && key.first != *q.service) continue;
+      // A consumer's minute may reach further back than the merged window: a version with no
+      // requests in the window is not shown for the share it had before.
+      const auto merged = out.find(id);
+      if (!q.consumer && merged == out.end()) continue;
+      if (!q.breakdown && !q.consumer) {
+        if (slots.any_from(cfrom)) ++merged->second.reporting;
+        continue;
+      }
       TrafficFigures f{{}, cseconds};
       slots.sum_from(cfrom, f.counts);
       if (f.counts.empty()) continue;
-      // A consumer's minute may reach further back than the merged window: a version with no
-      // requests in the window is not shown for the share it had before.
-      if (!q.consumer && !out.contains(key)) continue;
-      auto& v = out[key];
+      auto& v = out[id];
       v.version = key.second;
       if (q.consumer) v.merged = f;
       v.consumers[consumer] = f;
+      ++v.reporting;
     }
   }
   std::vector<ServiceTraffic> services;
-  for (auto& [key, v] : out) {
+  for (const auto& [key, id] : ids_) {
+    auto v = out.find(id);
+    if (v == out.end()) continue;
     if (services.empty() || services.back().service != key.first)
       services.push_back({key.first, {}});
-    services.back().versions.push_back(std::move(v));
+    services.back().versions.push_back(std::move(v->second));
   }
   return services;
 }
 
-std::size_t TrafficWindow::consumer_series() const {
+std::size_t TrafficWindow::reporting(Duration window, Clock::TimePoint now) const {
+  const std::int64_t cfrom = consumer_slot_of(now - std::min(window, options_.window));
   std::size_t n = 0;
-  for (const auto& [consumer, series] : consumers_) n += series.size();
+  for (const auto& [consumer, mine] : consumers_)
+    n += std::any_of(mine.begin(), mine.end(),
+                     [&](const ConsumerSeries& s) { return s.slots.any_from(cfrom); });
   return n;
 }
 
-model::TrafficView view_of(const std::vector<ServiceTraffic>& services, Duration window) {
+std::size_t TrafficWindow::consumer_series() const {
+  std::size_t n = 0;
+  for (const auto& [consumer, mine] : consumers_) n += mine.size();
+  return n;
+}
+
+model::TrafficView view_of(const std::vector<ServiceTraffic>& services, Duration window,
+                           std::size_t reporting, bool breakdown) {
   model::TrafficView view;
   view.window = format_duration(window);
   view.window_seconds = std::chrono::duration<double>(window).count();
+  view.reporting = reporting;
+  view.breakdown = breakdown;
   for (const auto& s : services) {
     model::ServiceTrafficSummary service{s.service, {}};
     for (const auto& v : s.versions) {
       model::VersionTrafficSummary version{
-          v.version, model::summarize(v.merged.counts, v.merged.seconds), {}};
+          v.version, model::summarize(v.merged.counts, v.merged.seconds), {}, v.reporting};
       for (const auto& [consumer, f] : v.consumers)
         version.consumers.push_back({consumer, model::summarize(f.counts, f.seconds)});
       service.versions.push_back(std::move(version));

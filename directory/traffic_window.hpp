@@ -27,6 +27,7 @@
 #include "common/core/duration.hpp"
 #include "common/model/traffic.hpp"
 #include "common/model/traffic_view.hpp"
+#include "directory/packed_slots.hpp"
 
 namespace dstack::directory {
 
@@ -49,20 +50,26 @@ struct TrafficQuery {
   Duration window = std::chrono::minutes(10);  // at most the options' window
   std::optional<std::string> service;
   std::optional<std::string> consumer;  // only this consumer's share
+  // Each consumer's share of each version; without, only how many consumers reported it (the
+  // whole fleet's breakdown is consumers x versions entries: 200,000 at 1,000 x 100 x 2).
+  bool breakdown = true;
 };
 
 struct VersionTraffic {
   std::string version;  // "": requests no instance was chosen for
   TrafficFigures merged;
-  std::map<std::string, TrafficFigures> consumers;
+  std::map<std::string, TrafficFigures> consumers;  // with a breakdown
+  std::size_t reporting = 0;                        // consumers whose reports hold it
 };
 struct ServiceTraffic {
   std::string service;
   std::vector<VersionTraffic> versions;  // by version
 };
 
-// A query's answer as served (GET /v1/traffic, the watch stream's traffic events).
-model::TrafficView view_of(const std::vector<ServiceTraffic>& services, Duration window);
+// A query's answer as served (GET /v1/traffic, the watch stream's traffic events), `reporting`
+// consumers having reported in the window.
+model::TrafficView view_of(const std::vector<ServiceTraffic>& services, Duration window,
+                           std::size_t reporting, bool breakdown);
 
 class TrafficWindow {
  public:
@@ -76,6 +83,8 @@ class TrafficWindow {
   // Services in name order. With a consumer, only what that consumer reported (merged = its
   // share); without, every service and version of the merged tier with each consumer's share.
   std::vector<ServiceTraffic> query(const TrafficQuery& query, Clock::TimePoint now) const;
+  // How many consumers reported any request in the window.
+  std::size_t reporting(Duration window, Clock::TimePoint now) const;
   // Drops slots older than the window (add() does it as it goes; for a quiet directory).
   void expire(Clock::TimePoint now);
 
@@ -83,27 +92,35 @@ class TrafficWindow {
   std::size_t consumer_series() const;  // for metrics and the memory benchmark
 
  private:
-  // One consumer's slots of one service and version, packed: per slot its index, the five code
-  // counts, the number of non-empty buckets, then (bucket << 27 | count) for each. Counts are
-  // capped at 2^27 per bucket and 2^32 per code class per minute per consumer.
-  struct PackedSlots {
-    std::vector<std::uint32_t> words;
-    void add(std::int64_t slot, const model::TrafficCounts& counts);
-    void drop_before(std::int64_t slot);
-    void sum_from(std::int64_t slot, model::TrafficCounts& into) const;
-    bool empty() const { return words.empty(); }
-  };
   using Key = std::pair<std::string, std::string>;  // service, version
+  // A service and version: its merged slots, and how many consumer series refer to it by id.
+  // It goes (and its id is reused) when both are gone.
+  struct Series {
+    std::map<Key, std::uint32_t>::iterator key;
+    std::deque<std::pair<std::int64_t, model::TrafficCounts>> merged;
+    std::uint32_t holders = 0;
+  };
+  // One consumer's share of one service and version, by the series' id: ids instead of names
+  // keep a consumer's series small (the names are kept once).
+  struct ConsumerSeries {
+    std::uint32_t id;
+    PackedSlots slots;
+  };
 
   std::int64_t slot_of(Clock::TimePoint t) const;
   std::int64_t consumer_slot_of(Clock::TimePoint t) const;
   double covered_seconds(Clock::TimePoint now, Duration window) const;
+  std::uint32_t id_of(const std::string& service, const std::string& version);
+  void release(std::uint32_t id);           // one holder fewer, then forget_if_unused
+  void forget_if_unused(std::uint32_t id);  // no holder, no merged slot: the id is free again
 
   TrafficWindowOptions options_;
   std::optional<Clock::TimePoint> first_report_;
   std::int64_t swept_slot_ = -1;
-  std::map<Key, std::deque<std::pair<std::int64_t, model::TrafficCounts>>> merged_;
-  std::map<std::string, std::map<Key, PackedSlots>> consumers_;
+  std::map<Key, std::uint32_t> ids_;  // in name order, for answers
+  std::vector<Series> series_;        // by id
+  std::vector<std::uint32_t> free_ids_;
+  std::map<std::string, std::vector<ConsumerSeries>> consumers_;  // each sorted by id
 };
 
 }  // namespace dstack::directory

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "common/core/clock.hpp"
 #include "common/core/duration.hpp"
 #include "common/core/exit_codes.hpp"
 #include "common/model/json.hpp"
@@ -69,7 +70,7 @@ awaitable<void> refresh_top(registry::Registry& reg, std::shared_ptr<TopSession>
                             registry::TrafficQuery query) {
   asio::steady_timer tick(co_await asio::this_coro::executor);
   for (;;) {
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = real_clock().now();
     auto fetch = reg.traffic(query);
     auto view = co_await std::move(fetch);
     if (view) {

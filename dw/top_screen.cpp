@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dw/top_screen.hpp"
 
-#include <set>
-
 namespace dstack::dw {
 
 namespace {
@@ -23,7 +21,6 @@ std::string plural(std::size_t n, const char* word) {
 
 std::string top_summary(const model::TrafficView& view) {
   std::size_t versions = 0;
-  std::set<std::string> consumers;
   double rps = 0;
   std::uint64_t requests = 0, errors = 0;
   for (const auto& s : view.services)
@@ -33,11 +30,10 @@ std::string top_summary(const model::TrafficView& view) {
       requests += v.figures.requests;
       errors += v.figures.codes[static_cast<std::size_t>(model::CodeClass::c5xx)] +
                 v.figures.codes[static_cast<std::size_t>(model::CodeClass::conn_error)];
-      for (const auto& c : v.consumers) consumers.insert(c.consumer);
     }
   const double ratio = requests ? static_cast<double>(errors) / static_cast<double>(requests) : 0;
   return plural(view.services.size(), "service") + ", " + plural(versions, "version") + ", " +
-         plural(consumers.size(), "consumer") + ", " + format_rps(rps) + " rps, " +
+         plural(view.reporting, "consumer") + ", " + format_rps(rps) + " rps, " +
          format_ratio(ratio) + " errors";
 }
 

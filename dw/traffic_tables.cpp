@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
 
 namespace dstack::dw {
 
@@ -203,11 +202,9 @@ Table top_table(const model::TrafficView& view, TopSort sort) {
   for (const auto* s : order) {
     const auto total = service_requests(*s);
     for (const auto& v : s->versions) {
-      std::set<std::string> consumers;
-      for (const auto& c : v.consumers) consumers.insert(c.consumer);
       auto row = joined({s->service, format_version(v.version), share(v.figures.requests, total)},
                         figure_cells(v.figures, false));
-      row.push_back(std::to_string(consumers.size()));
+      row.push_back(std::to_string(v.reporting));
       t.add(std::move(row));
     }
   }

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // The bodies a sherlock sends the directory for traffic insight (common/model/traffic.hpp,
 // common/model/consumer.hpp, docs/api.md#consumers-and-traffic): a traffic report, or a consumer
-// registration. Anything accepted reads back to the same value from its own JSON, and every
-// version's durations add up to its requests, so a report cannot skew the percentiles.
+// registration; and what dw reads back, the directory's /v1/traffic answer
+// (common/model/traffic_view.hpp). Anything accepted reads back to the same value from its own
+// JSON, and every version's durations add up to its requests, so a report cannot skew the
+// percentiles.
 #include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "common/model/consumer.hpp"
 #include "common/model/traffic.hpp"
+#include "common/model/traffic_view.hpp"
 #include "fuzz/fuzz.hpp"
 
 using namespace dstack;
@@ -38,6 +41,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto back = model::consumer_from_json(model::to_json(*c));
     FUZZ_CHECK(std::holds_alternative<model::Consumer>(back));
     FUZZ_CHECK(std::get<model::Consumer>(back) == *c);
+  }
+
+  auto view = model::traffic_view_from_json(j);
+  if (auto* v = std::get_if<model::TrafficView>(&view)) {
+    const auto written = model::to_json(*v);
+    auto back = model::traffic_view_from_json(written);
+    FUZZ_CHECK(std::holds_alternative<model::TrafficView>(back));
+    FUZZ_CHECK(model::to_json(std::get<model::TrafficView>(back)) == written);
+  } else {
+    FUZZ_CHECK(!std::get<std::vector<std::string>>(view).empty());
   }
   return 0;
 }

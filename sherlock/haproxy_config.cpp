@@ -197,9 +197,10 @@ void frontend_section(std::string& out, const SherlockConfig& cfg, const Runtime
       "{ req.hdr(x-request-id) -m reg " +
       std::string(kRequestIdPattern) + " }\n";
   if (logs_requests(cfg)) {
-    out += "    http-request set-var(txn.rid) req.hdr(x-request-id)\n";
+    const bool access_log = !cfg.access_log.empty();
+    if (access_log) out += "    http-request set-var(txn.rid) req.hdr(x-request-id)\n";
     out += "    log global\n";
-    out += "    log-format \"" + std::string(kLogFormat) + "\"\n";
+    out += "    log-format \"" + std::string(access_log ? kLogFormat : kCountFormat) + "\"\n";
   }
   // Host: <service>[:port] or <service>.service.dstack[:port] first (host_only lowercases and
   // drops the port), keeping the whole path; else the first path segment, matched exactly (a

@@ -4,12 +4,13 @@
 // made from it (docs/sherlock.md#access-log). Pure: no I/O, so every line HAProxy may send is
 // tested (and fuzzed) as text.
 //
-// HAProxy sends, for each request the proxy frontend answered, one line in `kLogFormat`:
-// tab-separated accept time (Unix seconds, then milliseconds), backend, server, status, the
-// request, queue, connect, response and total times in ms (-1: not reached), bytes sent to the
-// client, method, X-Request-ID, retries and the termination state. Every field is HAProxy's own
-// or checked before it got there (the request id matches a narrow pattern), but the reader
-// trusts none of it: a line that is not exactly this shape is refused whole.
+// HAProxy sends, for each request the proxy frontend answered, one line in `kLogFormat` (with
+// the access log on; else the shorter kCountFormat below): tab-separated accept time (Unix seconds,
+// then milliseconds), backend, server, status, the request, queue, connect, response and total
+// times in ms (-1: not reached), bytes sent to the client, method, X-Request-ID, retries and the
+// termination state. Every field is HAProxy's own or checked before it got there (the request id
+// matches a narrow pattern), but the reader trusts none of it: a line that is not exactly this
+// shape is refused whole.
 
 #include <cstdint>
 #include <optional>
@@ -18,8 +19,11 @@
 
 namespace dstack::sherlock {
 
-// The value of `log-format` in the proxy frontend (a double-quoted HAProxy string).
+// The value of `log-format` in the proxy frontend (a double-quoted HAProxy string): kLogFormat
+// with the access log on, else kCountFormat (backend, server, status, the five timers and the
+// termination state: what counting needs, and cheaper for HAProxy to write).
 extern const char* const kLogFormat;
+extern const char* const kCountFormat;
 
 // Its texts are views into the line it was read from: reading one allocates nothing, since every
 // proxied request passes here (docs/insight.md).
@@ -37,8 +41,9 @@ struct RequestRecord {
   std::string_view termination;  // HAProxy's termination state, "----" for a normal end
 };
 
-// nullopt for anything but one line of kLogFormat (HAProxy's own notices arrive on the same
-// socket). A trailing newline is allowed.
+// nullopt for anything but one line of kLogFormat or kCountFormat (HAProxy's own notices arrive
+// on the same socket). A trailing newline is allowed. From kCountFormat, the fields it lacks
+// keep their defaults.
 std::optional<RequestRecord> parse_request_log(std::string_view line);
 
 // The service a record's backend serves, or empty (the frontend answered itself: an unknown

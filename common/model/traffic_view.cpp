@@ -147,19 +147,23 @@ json to_json(const TrafficView& view) {
     for (const auto& v : s.versions) {
       json entry = to_json(v.figures);
       entry["version"] = v.version;
-      json per = json::array();
-      for (const auto& c : v.consumers) {
-        json one = to_json(c.figures);
-        one["consumer"] = c.consumer;
-        per.push_back(std::move(one));
+      entry["reporting"] = v.reporting;
+      if (view.breakdown) {
+        json per = json::array();
+        for (const auto& c : v.consumers) {
+          json one = to_json(c.figures);
+          one["consumer"] = c.consumer;
+          per.push_back(std::move(one));
+        }
+        entry["consumers"] = std::move(per);
       }
-      entry["consumers"] = std::move(per);
       versions.push_back(std::move(entry));
     }
     services.push_back({{"service", s.service}, {"versions", std::move(versions)}});
   }
   return {{"window", view.window},
           {"window_seconds", view.window_seconds},
+          {"reporting", view.reporting},
           {"services", std::move(services)}};
 }
 
@@ -170,6 +174,7 @@ std::variant<TrafficView, std::vector<std::string>> traffic_view_from_json(const
   Reader top(j, "", problems);
   view.window = top.string("window");
   view.window_seconds = top.number("window_seconds");
+  if (const json* n = top.get("reporting")) view.reporting = top.count(*n, "reporting");
   const json* services = top.array("services");
   for (std::size_t i = 0; services && i < services->size(); ++i) {
     const std::string at = "services[" + std::to_string(i) + "].";
@@ -181,8 +186,11 @@ std::variant<TrafficView, std::vector<std::string>> traffic_view_from_json(const
       const std::string vat = at + "versions[" + std::to_string(k) + "].";
       if (!is_object((*versions)[k], vat, problems)) continue;
       Reader rv((*versions)[k], vat, problems);
-      VersionTrafficSummary version{rv.string("version"), read_summary(rv), {}};
-      const json* consumers = rv.array("consumers");
+      VersionTrafficSummary version{rv.string("version"), read_summary(rv), {}, 0};
+      if (const json* n = rv.get("reporting")) version.reporting = rv.count(*n, "reporting");
+      const auto has_breakdown = (*versions)[k].contains("consumers");
+      view.breakdown = view.breakdown || has_breakdown;
+      const json* consumers = has_breakdown ? rv.array("consumers") : nullptr;
       for (std::size_t c = 0; consumers && c < consumers->size(); ++c) {
         const std::string cat = vat + "consumers[" + std::to_string(c) + "].";
         if (!is_object((*consumers)[c], cat, problems)) continue;

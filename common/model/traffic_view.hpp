@@ -6,13 +6,15 @@
 // watch stream's traffic events read and write the same shape.
 //
 // Wire form:
-//   {"window":"1m","window_seconds":60,
+//   {"window":"1m","window_seconds":60,"reporting":3,
 //    "services":[{"service":"emitter","versions":[
 //       {"version":"2","requests":1200,"rps":20,"error_ratio":0.01,
 //        "p50_ms":4.2,"p90_ms":9,"p99_ms":28,
-//        "codes":{"2xx":1188,"3xx":0,"4xx":0,"5xx":12,"conn_error":0},
+//        "codes":{"2xx":1188,"3xx":0,"4xx":0,"5xx":12,"conn_error":0},"reporting":2,
 //        "consumers":[{"consumer":"web-1", ...the same figures...}]}]}]}
-// Percentiles are null without requests.
+// Percentiles are null without requests. `reporting`: consumers that reported requests in the
+// window (of the fleet; of the version). `consumers`, the breakdown, only when asked for one
+// service or consumer.
 
 #include <array>
 #include <cstdint>
@@ -49,7 +51,8 @@ struct ConsumerTraffic {
 struct VersionTrafficSummary {
   std::string version;  // "": requests no instance was chosen for
   TrafficSummary figures;
-  std::vector<ConsumerTraffic> consumers;
+  std::vector<ConsumerTraffic> consumers;  // with a breakdown
+  std::uint64_t reporting = 0;
   bool operator==(const VersionTrafficSummary&) const = default;
 };
 
@@ -62,6 +65,8 @@ struct ServiceTrafficSummary {
 struct TrafficView {
   std::string window;  // as asked ("10m")
   double window_seconds = 0;
+  std::uint64_t reporting = 0;
+  bool breakdown = false;  // versions carry `consumers`
   std::vector<ServiceTrafficSummary> services;
   bool operator==(const TrafficView&) const = default;
 };

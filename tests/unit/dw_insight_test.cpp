@@ -30,7 +30,8 @@ model::TrafficView sample_view() {
   for (int i = 0; i < 60; ++i) b["search"]["7"].observe(CodeClass::c2xx, 300);
   w.add("web-1", a, 60s, clock.now());
   w.add("web-2", b, 60s, clock.now());
-  return directory::view_of(w.query({1min, {}, {}}, clock.now()), 1min);
+  return directory::view_of(w.query({1min, {}, {}}, clock.now()), 1min,
+                            w.reporting(1min, clock.now()), true);
 }
 
 std::string text(const dw::Table& t) {

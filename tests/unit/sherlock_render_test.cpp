@@ -269,8 +269,12 @@ TEST(Render, AccessLogSendsEachRequestToTheLogSocket) {
   EXPECT_THAT(off, AllOf(Not(HasSubstr("    log ")), Not(HasSubstr("log-format"))));
   auto insight = config();
   insight.insight = true;
-  EXPECT_THAT(render(example_plan(insight), insight).haproxy_cfg,
-              AllOf(HasSubstr("    log ring@requests "), HasSubstr("log-format")));
+  const auto counting = render(example_plan(insight), insight).haproxy_cfg;
+  EXPECT_THAT(counting, HasSubstr("    log ring@requests "));
+  // Insight alone: the short format, and no request id kept for a log that is not written.
+  EXPECT_THAT(section(counting, "frontend fe_proxy"),
+              Contains("    log-format \"" + std::string(kCountFormat) + "\""));
+  EXPECT_THAT(counting, Not(HasSubstr("set-var(txn.rid)")));
   cfg.access_log = "/var/log/sherlock/access.log";
   const auto on = render(example_plan(cfg), cfg).haproxy_cfg;
   EXPECT_THAT(section(on, "global"),

@@ -102,6 +102,28 @@ TEST(RequestLog, RefusesWhatIsNotOneRequestLine) {
   }
 }
 
+// Without the access log HAProxy writes only what counting needs (kCountFormat).
+TEST(RequestLog, ReadsTheCountingFormat) {
+  const auto r = parse_request_log("be_api\ta1\t503\t0\t0\t1\t-1\t1000\tsH--\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->backend, "be_api");
+  EXPECT_EQ(r->server, "a1");
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->connect_ms, 1);
+  EXPECT_EQ(r->response_ms, -1);
+  EXPECT_EQ(r->total_ms, 1000);
+  EXPECT_EQ(r->termination, "sH--");
+  EXPECT_EQ(r->method, "");  // not in this format
+  for (const std::string& bad : {
+           std::string("be_api\ta1\t503\t0\t0\t1\t-1\t1000\n"),           // a field short
+           std::string("be_api\ta1\t503\t0\t0\t1\t-1\t1000\tsH--\tx\n"),  // a field more
+           std::string("be_api\ta1\t2000\t0\t0\t1\t-1\t1000\tsH--\n"),    // status
+           std::string("be_api\ta 1\t503\t0\t0\t1\t-1\t1000\tsH--\n"),    // a space
+           std::string("be_api\ta1\t503\t0\t0\t1\t-1\t1000\tsH--toolong\n"),
+       })
+    EXPECT_FALSE(parse_request_log(bad)) << bad;
+}
+
 TEST(RequestLog, ABackendThatIsNoServiceNameGivesNoService) {
   std::string line = kServed;
   line.replace(line.find("be_api"), 6, "be_API");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/model/traffic.hpp"
+#include "directory/packed_slots.hpp"
 #include "directory/traffic_window.hpp"
 #include "sherlock/report_schedule.hpp"
 #include "sherlock/traffic_counter.hpp"
@@ -136,6 +137,39 @@ TEST(ReportSchedule, ServicesThatChangeWhileRegisteringAreRegisteredAgain) {
   EXPECT_EQ(s.next().action, A::keepalive);
 }
 
+TEST(PackedSlots, KeepsEveryCountCompactlyAndDropsOldSlots) {
+  directory::PackedSlots p;
+  TrafficCounts minute1, minute2, big;
+  for (int i = 0; i < 600; ++i) minute1.observe(CodeClass::c2xx, i % 40);
+  for (int i = 0; i < 6; ++i) minute1.observe(CodeClass::c5xx, 900);
+  minute2.observe(CodeClass::c4xx, 3);
+  big.requests[0] = big.duration[26] = 5'000'000'000ull;  // beyond 32 bits
+  p.add(100, minute1);
+  p.add(100, minute1);  // the same minute again: merged
+  p.add(101, minute2);
+  p.add(102, big);
+  EXPECT_LT(p.size_bytes(), 120u);  // against 3 x 264 bytes unpacked
+  TrafficCounts sum;
+  p.sum_from(100, sum);
+  TrafficCounts expected = minute1;
+  expected.add(minute1);
+  expected.add(minute2);
+  expected.add(big);
+  expected.duration_sum_ms = 0;  // not kept per consumer
+  EXPECT_EQ(sum, expected);
+  TrafficCounts later;
+  p.sum_from(101, later);
+  EXPECT_EQ(later.total(), 1u + 5'000'000'000ull);
+  EXPECT_TRUE(p.any_from(102));
+  EXPECT_FALSE(p.any_from(103));
+  p.drop_before(102);
+  TrafficCounts left;
+  p.sum_from(0, left);
+  EXPECT_EQ(left.total(), 5'000'000'000ull);
+  p.drop_before(103);
+  EXPECT_TRUE(p.empty());
+}
+
 TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   FakeClock clock;
   directory::TrafficWindow w;
@@ -154,6 +188,13 @@ TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   directory::TrafficQuery one;
   one.consumer = "web-2";
   EXPECT_EQ(w.query(one, clock.now()).at(0).versions.at(0).merged.counts.total(), 10u);
+  directory::TrafficQuery fleet;
+  fleet.breakdown = false;  // the whole fleet: how many consumers, not each one's share
+  const auto counted = w.query(fleet, clock.now()).at(0).versions.at(0);
+  EXPECT_EQ(counted.reporting, 2u);
+  EXPECT_TRUE(counted.consumers.empty());
+  EXPECT_EQ(counted.merged.counts.total(), 40u);
+  EXPECT_EQ(w.reporting(1min, clock.now()), 2u);
   w.remove("web-2");  // its lease ended
   EXPECT_FALSE(w.query({}, clock.now()).at(0).versions.at(0).consumers.contains("web-2"));
   // Past the merged window but not the consumer's minute: not shown for the old share.
@@ -164,6 +205,15 @@ TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   w.expire(clock.now());
   EXPECT_TRUE(w.query({}, clock.now()).empty());
   EXPECT_EQ(w.consumer_series(), 0u);
+  // Everything went, names included: a new version after them starts afresh.
+  model::TrafficByVersion c;
+  c["api"]["3"].observe(CodeClass::c2xx, 4);
+  w.add("web-1", c, 5s, clock.now());
+  const auto after = w.query({}, clock.now());
+  ASSERT_EQ(after.size(), 1u);
+  ASSERT_EQ(after[0].versions.size(), 1u);
+  EXPECT_EQ(after[0].versions[0].version, "3");
+  EXPECT_EQ(after[0].versions[0].merged.counts.total(), 1u);
 }
 
 }  // namespace
