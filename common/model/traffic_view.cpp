@@ -10,8 +10,10 @@ namespace {
 
 using nlohmann::json;
 
-double rounded(double v, double unit) {
-  return std::round(v / unit) * unit;
+// To `decimals` places, dividing last so that 6.77 stays 6.77 (not 6.7700000000000005).
+double rounded(double v, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
 }
 
 json optional_ms(const std::optional<double>& v) {
@@ -115,13 +117,12 @@ TrafficSummary read_summary(Reader& r) {
 TrafficSummary summarize(const TrafficCounts& counts, double seconds) {
   TrafficSummary s;
   s.requests = counts.total();
-  s.rps = seconds > 0 ? rounded(static_cast<double>(s.requests) / seconds, 0.001) : 0;
-  s.error_ratio =
-      s.requests ? rounded(static_cast<double>(counts.errors()) / s.requests, 0.0001) : 0;
+  s.rps = seconds > 0 ? rounded(static_cast<double>(s.requests) / seconds, 3) : 0;
+  s.error_ratio = s.requests ? rounded(static_cast<double>(counts.errors()) / s.requests, 4) : 0;
   auto quantile = [&](double q) -> std::optional<double> {
     auto v = duration_quantile_ms(counts, q);
     if (!v) return std::nullopt;
-    return rounded(*v, 0.01);
+    return rounded(*v, 2);
   };
   s.p50_ms = quantile(0.5);
   s.p90_ms = quantile(0.9);

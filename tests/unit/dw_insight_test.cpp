@@ -45,6 +45,9 @@ TEST(TrafficView, ReadsBackAsServed) {
   const auto j = model::to_json(view);
   EXPECT_EQ(j["window"], "1m");
   EXPECT_EQ(j["services"][0]["versions"][1]["codes"]["5xx"], 10);
+  // Rounded as shown: no binary fraction noise (49.800000000000004) in the answer.
+  EXPECT_EQ(j["services"][0]["versions"][1]["p99_ms"].dump(), "49.8");
+  EXPECT_EQ(j["services"][0]["versions"][1]["rps"].dump(), "1.667");
   auto back = model::traffic_view_from_json(j);
   ASSERT_TRUE(std::holds_alternative<model::TrafficView>(back));
   EXPECT_EQ(std::get<model::TrafficView>(back), view);
