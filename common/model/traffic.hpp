@@ -82,5 +82,9 @@ nlohmann::json to_json(const TrafficReport& report);
 // The body of PUT /v1/consumers/{name}/traffic, every problem named with its field.
 std::variant<TrafficReport, std::vector<std::string>> traffic_report_from_request(
     const nlohmann::json& body);
+// The same body read from its text without building a JSON document (traffic_report_fast.cpp):
+// the report traffic_report_from_request would accept, or nullopt for anything else (then ask
+// that one, which names the problems). A duplicate key or a float it leaves to that one too.
+std::optional<TrafficReport> traffic_report_from_text(std::string_view body);
 
 }  // namespace dstack::model

@@ -52,6 +52,55 @@ TEST(TrafficModel, AReportReadsBackAsWritten) {
   EXPECT_EQ(std::get<model::TrafficReport>(back), r);
 }
 
+// The directory reads well-formed reports from their text, without a JSON document; it must
+// accept exactly what the document reader accepts, with the same result, and leave the rest to
+// it (which names the problems).
+TEST(TrafficModel, TheTextReaderAcceptsWhatTheDocumentReaderAcceptsAndNothingElse) {
+  model::TrafficReport r;
+  r.interval_ms = 5000;
+  for (int i = 0; i < 50; ++i) r.services["emitter"]["1"].observe(CodeClass::c2xx, i);
+  r.services["emitter"]["2"].observe(CodeClass::c5xx, 2000);
+  r.services["emitter"][""].observe(CodeClass::conn_error, 0);
+  r.services["search"]["7"].observe(CodeClass::c4xx, 70000);  // the +Inf bucket
+  r.services["idle"];                                         // routed, nothing counted
+  for (const auto& text : {model::to_json(r).dump(), model::to_json(r).dump(2)}) {
+    const auto fast = model::traffic_report_from_text(text);
+    ASSERT_TRUE(fast) << text;
+    EXPECT_EQ(*fast, r);
+    EXPECT_EQ(std::get<model::TrafficReport>(
+                  model::traffic_report_from_request(nlohmann::json::parse(text))),
+              r);
+  }
+  const std::string good = model::to_json(r).dump();
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    const auto at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return s.replace(at, from.size(), to);
+  };
+  for (const auto& bad : {
+           std::string(),
+           std::string("{}"),
+           good.substr(0, good.size() - 1),
+           with("\"interval_ms\":5000", "\"interval_ms\":0"),
+           with("\"interval_ms\":5000", "\"interval_ms\":5000.0"),
+           with("\"interval_ms\":5000", "\"interval_ms\":5000,\"extra\":1"),
+           with("\"interval_ms\":5000", "\"interval_ms\":5000,\"interval_ms\":5000"),
+           with("[1,2,3,5,", "[1,2,3,4,"),
+           with(",60000]", "]"),
+           with("\"search\"", "\"Search\""),
+           with("\"7\":", "\"7 x\":"),
+           with("\"4xx\":1", "\"4xx\":2"),  // durations no longer add up
+           with("\"4xx\":1", "\"7xx\":1"),
+           with("\"4xx\":1", "\"4xx\":-1"),
+           with("\"4xx\":1", "\"4xx\":1,\"4xx\":1"),
+           with("\"4xx\":1", "\"4xx\":null"),
+           with("\"sum\":70000", "\"sum\":70000,\"sum\":1"),
+       }) {
+    EXPECT_FALSE(model::traffic_report_from_text(bad)) << bad;
+  }
+}
+
 TEST(TrafficModel, ABadReportIsRefusedNamingEachProblem) {
   model::TrafficReport r;
   r.interval_ms = 5000;
