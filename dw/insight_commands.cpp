@@ -53,6 +53,20 @@ std::variant<std::optional<Duration>, std::string> parse_window(const std::strin
   return std::optional<Duration>{*d};
 }
 
+// The directory's answer to `query`, or the exit code of its failure (said on o.err). With
+// --json the answer is printed here and `printed` set.
+awaitable<std::variant<model::TrafficView, int>> fetch_traffic(registry::Registry& reg,
+                                                               const Output& o,
+                                                               registry::TrafficQuery query,
+                                                               bool& printed) {
+  auto fetch = reg.traffic(std::move(query));
+  auto view = co_await std::move(fetch);
+  if (!view) co_return fail(o, view.error());
+  printed = o.json;
+  if (o.json) o.out << model::to_json(*view).dump(2) << '\n';
+  co_return std::move(*view);
+}
+
 // What dw top shares between its refresher, its key reader and itself.
 struct TopSession {
   explicit TopSession(asio::any_io_executor ex) : done(ex, asio::steady_timer::time_point::max()) {}
@@ -116,13 +130,12 @@ awaitable<int> traffic(registry::Registry& reg, Output o, std::string service, s
   auto parsed = parse_window(window);
   if (auto* why = std::get_if<std::string>(&parsed)) co_return refuse(o, {*why});
   query.window = std::get<std::optional<Duration>>(parsed);
-  auto fetch = reg.traffic(query);
-  auto view = co_await std::move(fetch);
-  if (!view) co_return fail(o, view.error());
-  if (o.json) {
-    o.out << model::to_json(*view).dump(2) << '\n';
-    co_return exit_code::ok;
-  }
+  bool printed = false;
+  auto fetch = fetch_traffic(reg, o, query, printed);
+  auto answer = co_await std::move(fetch);
+  if (auto* code = std::get_if<int>(&answer)) co_return *code;
+  if (printed) co_return exit_code::ok;
+  const auto* view = &std::get<model::TrafficView>(answer);
   if (view->services.empty()) {
     o.out << "no traffic to " << *query.service << " reported in the last " << view->window << '\n';
     co_return exit_code::ok;
@@ -156,13 +169,12 @@ awaitable<int> top(registry::Registry& reg, Output o, std::string window, bool o
   query.window = std::get<std::optional<Duration>>(parsed);
   if (once || o.json || !Terminal::interactive()) {
     // One table, as `top -b -n 1` and `kubectl top` print.
-    auto fetch = reg.traffic(query);
-    auto view = co_await std::move(fetch);
-    if (!view) co_return fail(o, view.error());
-    if (o.json) {
-      o.out << model::to_json(*view).dump(2) << '\n';
-      co_return exit_code::ok;
-    }
+    bool printed = false;
+    auto fetch = fetch_traffic(reg, o, query, printed);
+    auto answer = co_await std::move(fetch);
+    if (auto* code = std::get_if<int>(&answer)) co_return *code;
+    if (printed) co_return exit_code::ok;
+    const auto* view = &std::get<model::TrafficView>(answer);
     o.out << top_summary(*view) << ", last " << view->window << '\n';
     if (!view->services.empty()) top_table(*view, TopSort::rps).print(o.out);
     co_return exit_code::ok;

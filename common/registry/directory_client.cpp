@@ -97,6 +97,16 @@ Result<std::vector<T>> parse_list(const json& items, const std::string& authorit
   return out;
 }
 
+// Parses an answer {"<member>": [...]}, each item with one of model's parsers.
+template <class T, class Parse>
+Result<std::vector<T>> parse_member_list(const std::string& body, const char* member,
+                                         const std::string& authority, Parse parse) {
+  const auto j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains(member))
+    return protocol(authority, std::string("answer lacks \"") + member + "\"");
+  return parse_list<T>(j[member], authority, parse);
+}
+
 std::string route_target(const std::string& service, const std::string& consumer) {
   return "/v1/routes/" + service + (consumer.empty() ? "" : "?consumer=" + consumer);
 }
@@ -244,10 +254,7 @@ class DirectoryClient final : public Registry {
     auto fetch = call("GET", target);
     auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
-    auto j = json::parse(*r, nullptr, false);
-    if (!j.is_object() || !j.contains("routes"))
-      co_return protocol(auth(), "routes answer lacks \"routes\"");
-    co_return parse_list<model::Route>(j["routes"], auth(), model::route_from_json);
+    co_return parse_member_list<model::Route>(*r, "routes", auth(), model::route_from_json);
   }
 
   awaitable<Result<model::Route>> route(std::string service, std::string consumer) override {
@@ -274,11 +281,8 @@ class DirectoryClient final : public Registry {
     auto fetch = call("GET", "/v1/policies");
     auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
-    auto j = json::parse(*r, nullptr, false);
-    if (!j.is_object() || !j.contains("policies"))
-      co_return protocol(auth(), "policies answer lacks \"policies\"");
-    co_return parse_list<model::TrafficPolicy>(j["policies"], auth(),
-                                               model::traffic_policy_from_json);
+    co_return parse_member_list<model::TrafficPolicy>(*r, "policies", auth(),
+                                                      model::traffic_policy_from_json);
   }
 
   awaitable<Result<model::TrafficPolicy>> policy(std::string service) override {
@@ -318,10 +322,8 @@ class DirectoryClient final : public Registry {
     auto fetch = call("GET", "/v1/consumers");
     auto r = co_await std::move(fetch);
     if (!r) co_return r.error();
-    auto j = json::parse(*r, nullptr, false);
-    if (!j.is_object() || !j.contains("consumers"))
-      co_return protocol(auth(), "consumers answer lacks \"consumers\"");
-    co_return parse_list<model::Consumer>(j["consumers"], auth(), model::consumer_from_json);
+    co_return parse_member_list<model::Consumer>(*r, "consumers", auth(),
+                                                 model::consumer_from_json);
   }
 
   awaitable<Result<model::TrafficView>> traffic(TrafficQuery q) override {
