@@ -5,6 +5,8 @@ find_package(Boost 1.74 REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
+# RapidJSON, header-only: the directory's reader of traffic reports (docs/benchmarks.md).
+find_path(DSTACK_RAPIDJSON_INCLUDE rapidjson/reader.h REQUIRED)
 # The .rpm build links yaml-cpp, spdlog and fmt into the programs (cmake/portable.cmake).
 if(DSTACK_PORTABLE)
   include(cmake/portable.cmake)

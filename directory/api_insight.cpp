@@ -52,14 +52,14 @@ HttpResponse Api::consumers(const HttpRequest& r, const std::vector<std::string>
     if (r.method != "PUT") return method_not_allowed(r, "PUT");
     // A well-formed report is read straight from its text; the document reader says what is
     // wrong with any other (docs/benchmarks.md#in-the-directory).
-    auto report = model::traffic_report_from_text(r.body);
+    auto report = model::traffic_rows_from_text(r.body);
     if (!report) {
       auto body = parse_body(r);
       if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
       auto parsed = model::traffic_report_from_request(std::get<json>(body));
       if (auto* problems = std::get_if<model::Problems>(&parsed))
         return error({400, "invalid_report", model::join(*problems)});
-      report = std::get<model::TrafficReport>(std::move(parsed));
+      report = model::rows_of(std::get<model::TrafficReport>(parsed));
     }
     auto done = consumers_.report(name, *report, caller);
     if (auto* e = std::get_if<ApiError>(&done)) return error(*e);

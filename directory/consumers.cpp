@@ -30,7 +30,7 @@ Outcome<model::Consumer> Consumers::put(model::Consumer consumer, const Caller& 
   return it->second.consumer;
 }
 
-Outcome<> Consumers::report(const std::string& name, const model::TrafficReport& report,
+Outcome<> Consumers::report(const std::string& name, const model::TrafficRows& report,
                             const Caller& caller) {
   auto it = consumers_.find(name);
   if (it == consumers_.end()) {
@@ -52,11 +52,10 @@ Outcome<> Consumers::report(const std::string& name, const model::TrafficReport&
     return *e;
   }
   const auto now = clock_.now();
-  window_.add(name, report.services, std::chrono::milliseconds(report.interval_ms), now);
+  window_.add(name, report.rows, std::chrono::milliseconds(report.interval_ms), now);
   it->second.last_report = now;
   ++counters_.reports;
-  for (const auto& [service, versions] : report.services)
-    for (const auto& [version, counts] : versions) counters_.requests_reported += counts.total();
+  for (const auto& row : report.rows) counters_.requests_reported += row.counts.total();
   return Done{};
 }
 

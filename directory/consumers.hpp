@@ -36,8 +36,7 @@ class Consumers {
   Outcome<model::Consumer> put(model::Consumer consumer, const Caller& caller);
   // 404 for a consumer not registered (or whose lease ended), 403 when its lease is not the
   // caller's. Taken whole or not at all.
-  Outcome<> report(const std::string& name, const model::TrafficReport& report,
-                   const Caller& caller);
+  Outcome<> report(const std::string& name, const model::TrafficRows& report, const Caller& caller);
   // The lease ended: consumers on it go, with their per-consumer traffic.
   void lease_ended(const std::string& lease);
 

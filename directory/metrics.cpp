@@ -28,6 +28,9 @@ net::HttpResponse Api::metrics() const {
       .gauge("dstack_directory_traffic_series",
              "Consumer x service x version series the traffic window holds.",
              n(consumers_.window().consumer_series()))
+      .gauge("dstack_directory_traffic_window_bytes",
+             "Memory the traffic window's figures take, approximately (without the allocator's).",
+             n(consumers_.window().bytes()))
       .counter("dstack_directory_traffic_reports_total", "Traffic reports taken.", n(r.reports))
       .counter("dstack_directory_traffic_reports_refused_total",
                "Traffic reports refused: unknown or expired consumer, or not the caller's.",

@@ -30,8 +30,12 @@ std::int64_t TrafficWindow::consumer_slot_of(Clock::TimePoint t) const {
   return ticks(t.time_since_epoch()) / ticks(options_.consumer_slot);
 }
 
-std::uint32_t TrafficWindow::id_of(const std::string& service, const std::string& version) {
+std::uint32_t TrafficWindow::id_of(const std::string& service, const std::string& version,
+                                   std::map<Key, std::uint32_t>::iterator& next) {
+  if (next != ids_.end() && next->first.first == service && next->first.second == version)
+    return (next++)->second;
   auto [it, fresh] = ids_.try_emplace(Key{service, version}, 0);
+  next = std::next(it);
   if (!fresh) return it->second;
   std::uint32_t id;
   if (!free_ids_.empty()) {
@@ -59,41 +63,64 @@ void TrafficWindow::forget_if_unused(std::uint32_t id) {
   free_ids_.push_back(id);
 }
 
-void TrafficWindow::add(const std::string& consumer, const model::TrafficByVersion& report,
+void TrafficWindow::add(const std::string& consumer, const std::vector<model::TrafficRow>& rows,
                         Duration interval, Clock::TimePoint now) {
   // The first report's requests happened over its interval, before it arrived.
   if (!first_report_) first_report_ = now - interval;
-  // Everything is swept once per slot; between sweeps only what this report touches.
+  // Everything is swept once per slot.
   const std::int64_t slot = slot_of(now);
   if (slot != swept_slot_) {
     expire(now);
     swept_slot_ = slot;
   }
-  const std::int64_t cslot = consumer_slot_of(now);
-  const std::int64_t coldest = consumer_slot_of(now - options_.window);
+  entries_.clear();
+  auto next = ids_.begin();
+  for (const auto& row : rows) {
+    if (row.counts.empty()) continue;
+    const std::uint32_t id = id_of(row.service, row.version, next);
+    auto& ring = series_[id].merged;
+    if (ring.empty() || ring.back().first != slot) ring.emplace_back(slot, model::TrafficCounts{});
+    ring.back().second.add(row.counts);
+    entries_.push_back({id, &row.counts});
+  }
+  if (entries_.empty()) return;
+  std::sort(entries_.begin(), entries_.end(),
+            [](const PackedSlots::Entry& a, const PackedSlots::Entry& b) { return a.id < b.id; });
+
   auto& mine = consumers_[consumer];
-  for (const auto& [service, versions] : report)
-    for (const auto& [version, counts] : versions) {
-      const std::uint32_t id = id_of(service, version);
-      auto& ring = series_[id].merged;
-      if (ring.empty() || ring.back().first != slot)
-        ring.emplace_back(slot, model::TrafficCounts{});
-      ring.back().second.add(counts);
-      auto at = std::lower_bound(mine.begin(), mine.end(), id,
-                                 [](const ConsumerSeries& c, std::uint32_t i) { return c.id < i; });
-      if (at == mine.end() || at->id != id) {
-        at = mine.insert(at, ConsumerSeries{id, {}});
-        ++series_[id].holders;
-      }
-      at->slots.drop_before(coldest);
-      at->slots.add(cslot, counts);
+  const std::int64_t at = mine.slots.add(consumer_slot_of(now), entries_);
+  mine.last_slot = std::max(mine.last_slot, at);
+  // `seen` and the entries are both in id order: walk them together, and make the list again
+  // only when an id is new to this consumer.
+  std::size_t fresh = 0;
+  auto s = mine.seen.begin();
+  for (const auto& e : entries_) {
+    while (s != mine.seen.end() && s->id < e.id) ++s;
+    if (s != mine.seen.end() && s->id == e.id) {
+      s->slot = std::max(s->slot, at);
+    } else {
+      ++fresh;
     }
+  }
+  if (fresh == 0) return;
+  std::vector<Seen> seen;
+  seen.reserve(mine.seen.size() + fresh);
+  s = mine.seen.begin();
+  for (const auto& e : entries_) {
+    for (; s != mine.seen.end() && s->id < e.id; ++s) seen.push_back(*s);
+    if (s != mine.seen.end() && s->id == e.id) continue;
+    if (!seen.empty() && seen.back().id == e.id) continue;  // one id twice in the entries
+    seen.push_back({e.id, at});
+    ++series_[e.id].holders;
+  }
+  seen.insert(seen.end(), s, mine.seen.end());
+  mine.seen = std::move(seen);
 }
 
 void TrafficWindow::remove(const std::string& consumer) {
   auto it = consumers_.find(consumer);
   if (it == consumers_.end()) return;
-  for (const auto& c : it->second) release(c.id);
+  for (const auto& s : it->second.seen) release(s.id);
   consumers_.erase(it);
 }
 
@@ -101,13 +128,13 @@ void TrafficWindow::expire(Clock::TimePoint now) {
   const std::int64_t coldest = consumer_slot_of(now - options_.window);
   for (auto c = consumers_.begin(); c != consumers_.end();) {
     auto& mine = c->second;
-    std::erase_if(mine, [&](ConsumerSeries& s) {
-      s.slots.drop_before(coldest);
-      if (!s.slots.empty()) return false;
+    mine.slots.drop_before(coldest);
+    std::erase_if(mine.seen, [&](const Seen& s) {
+      if (s.slot >= coldest) return false;
       release(s.id);
       return true;
     });
-    c = mine.empty() ? consumers_.erase(c) : std::next(c);
+    c = mine.seen.empty() ? consumers_.erase(c) : std::next(c);
   }
   const std::int64_t oldest = slot_of(now - options_.window);
   for (std::uint32_t id = 0; id < series_.size(); ++id) {
@@ -140,46 +167,64 @@ std::vector<ServiceTraffic> TrafficWindow::query(const TrafficQuery& q,
   const double seconds = since(from, options_.slot);
   const double cseconds = since(cfrom, options_.consumer_slot);
 
-  // By id while collecting, in name order when answering.
+  // By id while collecting, in name order when answering. `wanted`: the ids the answer shows.
   std::map<std::uint32_t, VersionTraffic> out;
-  if (!q.consumer) {
-    for (const auto& [key, id] : ids_) {
-      if (q.service && key.first != *q.service) continue;
-      TrafficFigures f{{}, seconds};
-      for (const auto& [slot, counts] : series_[id].merged)
-        if (slot >= from) f.counts.add(counts);
-      if (f.counts.empty()) continue;
-      out[id].version = key.second;
-      out[id].merged = f;
+  std::vector<char> wanted(series_.size(), 0);
+  for (const auto& [key, id] : ids_) {
+    if (q.service && key.first != *q.service) continue;
+    if (q.consumer) {
+      wanted[id] = 1;
+      continue;
     }
+    TrafficFigures f{{}, seconds};
+    for (const auto& [slot, counts] : series_[id].merged)
+      if (slot >= from) f.counts.add(counts);
+    // A consumer's minute may reach further back than the merged window: a version with no
+    // requests in the window is not shown for the share it had before.
+    if (f.counts.empty()) continue;
+    wanted[id] = 1;
+    out[id].version = key.second;
+    out[id].merged = f;
   }
+
+  if (!q.breakdown && !q.consumer) {
+    for (const auto& [consumer, mine] : consumers_)
+      for (const auto& s : mine.seen)
+        if (s.slot >= cfrom && wanted[s.id]) ++out[s.id].reporting;
+    return in_name_order(std::move(out));
+  }
+  // Each consumer's share, summed per id, then taken into the answer.
+  std::vector<model::TrafficCounts> sums(series_.size());
+  std::vector<std::uint32_t> touched;
   for (const auto& [consumer, mine] : consumers_) {
     if (q.consumer && consumer != *q.consumer) continue;
-    for (const auto& [id, slots] : mine) {
-      const Key& key = series_[id].key->first;
-      if (q.service && key.first != *q.service) continue;
-      // A consumer's minute may reach further back than the merged window: a version with no
-      // requests in the window is not shown for the share it had before.
-      const auto merged = out.find(id);
-      if (!q.consumer && merged == out.end()) continue;
-      if (!q.breakdown && !q.consumer) {
-        if (slots.any_from(cfrom)) ++merged->second.reporting;
-        continue;
-      }
-      TrafficFigures f{{}, cseconds};
-      slots.sum_from(cfrom, f.counts);
+    if (mine.last_slot < cfrom) continue;
+    mine.slots.sum_from(cfrom, [&](std::uint32_t id) -> model::TrafficCounts* {
+      if (id >= wanted.size() || !wanted[id]) return nullptr;
+      if (sums[id].empty()) touched.push_back(id);
+      return &sums[id];
+    });
+    for (const auto id : touched) {
+      TrafficFigures f{sums[id], cseconds};
+      sums[id] = {};
       if (f.counts.empty()) continue;
       auto& v = out[id];
-      v.version = key.second;
+      v.version = series_[id].key->first.second;
       if (q.consumer) v.merged = f;
       v.consumers[consumer] = f;
       ++v.reporting;
     }
+    touched.clear();
   }
+  return in_name_order(std::move(out));
+}
+
+std::vector<ServiceTraffic> TrafficWindow::in_name_order(
+    std::map<std::uint32_t, VersionTraffic> by_id) const {
   std::vector<ServiceTraffic> services;
   for (const auto& [key, id] : ids_) {
-    auto v = out.find(id);
-    if (v == out.end()) continue;
+    auto v = by_id.find(id);
+    if (v == by_id.end()) continue;
     if (services.empty() || services.back().service != key.first)
       services.push_back({key.first, {}});
     services.back().versions.push_back(std::move(v->second));
@@ -189,16 +234,29 @@ std::vector<ServiceTraffic> TrafficWindow::query(const TrafficQuery& q,
 
 std::size_t TrafficWindow::reporting(Duration window, Clock::TimePoint now) const {
   const std::int64_t cfrom = consumer_slot_of(now - std::min(window, options_.window));
-  std::size_t n = 0;
-  for (const auto& [consumer, mine] : consumers_)
-    n += std::any_of(mine.begin(), mine.end(),
-                     [&](const ConsumerSeries& s) { return s.slots.any_from(cfrom); });
-  return n;
+  return static_cast<std::size_t>(
+      std::count_if(consumers_.begin(), consumers_.end(),
+                    [&](const auto& c) { return c.second.last_slot >= cfrom; }));
 }
 
 std::size_t TrafficWindow::consumer_series() const {
   std::size_t n = 0;
-  for (const auto& [consumer, mine] : consumers_) n += mine.size();
+  for (const auto& [consumer, mine] : consumers_) n += mine.seen.size();
+  return n;
+}
+
+std::size_t TrafficWindow::bytes() const {
+  constexpr std::size_t kMapNode = 32;  // a std::map node's links and colour
+  std::size_t n = series_.capacity() * sizeof(Series);
+  for (const auto& s : series_) {
+    n += s.merged.size() * sizeof(s.merged.front());
+    if (s.key != ids_.end())
+      n += kMapNode + sizeof(*s.key) + s.key->first.first.capacity() +
+           s.key->first.second.capacity();
+  }
+  for (const auto& [consumer, mine] : consumers_)
+    n += kMapNode + sizeof(consumer) + consumer.capacity() + sizeof(mine) +
+         mine.slots.size_bytes() + mine.seen.capacity() * sizeof(Seen);
   return n;
 }
 

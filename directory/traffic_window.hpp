@@ -8,9 +8,11 @@
 // Memory is bounded by what the window holds, in two tiers:
 //   merged        per service x version, in 10-second slots: rates and percentiles of the whole
 //                 fleet, to the 10 s;
-//   per consumer  per consumer x service x version, in 1-minute slots packed to a few words
-//                 (the bucket counts a minute actually has), so 1,000 consumers x 100 services
-//                 stay in tens of MB. Per-consumer figures are to the minute.
+//   per consumer  per consumer x service x version, in 1-minute slots packed to a few bytes
+//                 (the counts a minute actually has, packed_slots.hpp), so 1,000 consumers x
+//                 100 services stay in tens of MB. Per-consumer figures are to the minute.
+// Beside them, per consumer, the last slot it reported each version in: how many consumers
+// reported a version (`reporting`) is read from it without unpacking any slot.
 // A consumer whose lease ends leaves the per-consumer tier at once; the requests it already
 // reported stay in the merged figures (they happened) until they age out.
 
@@ -75,9 +77,10 @@ class TrafficWindow {
  public:
   explicit TrafficWindow(TrafficWindowOptions options = {});
 
-  // `interval`: how long the report covers (its interval_ms).
-  void add(const std::string& consumer, const model::TrafficByVersion& report, Duration interval,
-           Clock::TimePoint now);
+  // `interval`: how long the report covers (its interval_ms); rows as a report's (one per
+  // service and version). Versions without requests are not kept.
+  void add(const std::string& consumer, const std::vector<model::TrafficRow>& rows,
+           Duration interval, Clock::TimePoint now);
   // The consumer's lease ended: its per-consumer figures go.
   void remove(const std::string& consumer);
   // Services in name order. With a consumer, only what that consumer reported (merged = its
@@ -90,27 +93,39 @@ class TrafficWindow {
 
   const TrafficWindowOptions& options() const { return options_; }
   std::size_t consumer_series() const;  // for metrics and the memory benchmark
+  // What the figures take, approximately (the allocator's overhead is not counted).
+  std::size_t bytes() const;
 
  private:
   using Key = std::pair<std::string, std::string>;  // service, version
-  // A service and version: its merged slots, and how many consumer series refer to it by id.
-  // It goes (and its id is reused) when both are gone.
+  // A service and version: its merged slots, and how many consumers refer to it by id (have it
+  // in `seen`). It goes (and its id is reused) when both are gone.
   struct Series {
     std::map<Key, std::uint32_t>::iterator key;
     std::deque<std::pair<std::int64_t, model::TrafficCounts>> merged;
     std::uint32_t holders = 0;
   };
-  // One consumer's share of one service and version, by the series' id: ids instead of names
-  // keep a consumer's series small (the names are kept once).
-  struct ConsumerSeries {
+  // When a consumer last reported requests of a service and version (its consumer slot). A
+  // consumer's slots hold a version's id only while `seen` does: slots and `seen` entries
+  // older than the window go together, so an id is never reused while a slot holds it.
+  struct Seen {
     std::uint32_t id;
+    std::int64_t slot;
+  };
+  struct ConsumerTraffic {
     PackedSlots slots;
+    std::vector<Seen> seen;  // by id
+    std::int64_t last_slot = 0;
   };
 
   std::int64_t slot_of(Clock::TimePoint t) const;
   std::int64_t consumer_slot_of(Clock::TimePoint t) const;
   double covered_seconds(Clock::TimePoint now, Duration window) const;
-  std::uint32_t id_of(const std::string& service, const std::string& version);
+  // The id of a service and version, given one a new one if need be. `next`: where the name
+  // after the previous one asked for is (rows come in name order, so it is most often the one).
+  std::uint32_t id_of(const std::string& service, const std::string& version,
+                      std::map<Key, std::uint32_t>::iterator& next);
+  std::vector<ServiceTraffic> in_name_order(std::map<std::uint32_t, VersionTraffic> by_id) const;
   void release(std::uint32_t id);           // one holder fewer, then forget_if_unused
   void forget_if_unused(std::uint32_t id);  // no holder, no merged slot: the id is free again
 
@@ -120,7 +135,8 @@ class TrafficWindow {
   std::map<Key, std::uint32_t> ids_;  // in name order, for answers
   std::vector<Series> series_;        // by id
   std::vector<std::uint32_t> free_ids_;
-  std::map<std::string, std::vector<ConsumerSeries>> consumers_;  // each sorted by id
+  std::map<std::string, ConsumerTraffic> consumers_;
+  std::vector<PackedSlots::Entry> entries_;  // add()'s, kept for its capacity
 };
 
 }  // namespace dstack::directory

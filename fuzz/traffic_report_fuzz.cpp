@@ -4,7 +4,7 @@
 // registration; and what dw reads back, the directory's /v1/traffic answer
 // (common/model/traffic_view.hpp). Anything accepted reads back to the same value from its own
 // JSON, and every version's durations add up to its requests, so a report cannot skew the
-// percentiles. The text reader the directory tries first (traffic_report_from_text) accepts
+// percentiles. The text reader the directory tries first (traffic_rows_from_text) accepts
 // nothing the document reader refuses, and agrees with it on what both accept.
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -18,7 +18,7 @@ using namespace dstack;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto text = fuzz::text(data, size);
-  const auto fast = model::traffic_report_from_text(text);
+  const auto fast = model::traffic_rows_from_text(text);
   const auto j = nlohmann::json::parse(text, nullptr, false);
   FUZZ_CHECK(!fast || !j.is_discarded());
   if (j.is_discarded()) return 0;
@@ -26,11 +26,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto report = model::traffic_report_from_request(j);
   if (fast) {
     FUZZ_CHECK(std::holds_alternative<model::TrafficReport>(report));
-    FUZZ_CHECK(std::get<model::TrafficReport>(report) == *fast);
+    FUZZ_CHECK(model::rows_of(std::get<model::TrafficReport>(report)) == *fast);
   }
   if (auto* r = std::get_if<model::TrafficReport>(&report)) {
     // What a sherlock sends (the canonical form) goes the fast way.
-    FUZZ_CHECK(model::traffic_report_from_text(model::to_json(*r).dump()) == *r);
+    FUZZ_CHECK(model::traffic_rows_from_text(model::to_json(*r).dump()) == model::rows_of(*r));
     for (const auto& [service, versions] : r->services)
       for (const auto& [version, c] : versions) {
         const auto observed =

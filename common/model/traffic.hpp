@@ -82,9 +82,27 @@ nlohmann::json to_json(const TrafficReport& report);
 // The body of PUT /v1/consumers/{name}/traffic, every problem named with its field.
 std::variant<TrafficReport, std::vector<std::string>> traffic_report_from_request(
     const nlohmann::json& body);
+
+// A report as the directory takes it: one row per service and version, in name order. A flat
+// list is read and added without a map per service (docs/benchmarks.md#in-the-directory).
+struct TrafficRow {
+  std::string service;
+  std::string version;
+  TrafficCounts counts;
+  bool operator==(const TrafficRow&) const = default;
+};
+struct TrafficRows {
+  std::int64_t interval_ms = 0;
+  std::vector<TrafficRow> rows;
+  bool operator==(const TrafficRows&) const = default;
+};
+TrafficRows rows_of(const TrafficReport& report);
+std::vector<TrafficRow> rows_of(const TrafficByVersion& services);
+
 // The same body read from its text without building a JSON document (traffic_report_fast.cpp):
-// the report traffic_report_from_request would accept, or nullopt for anything else (then ask
-// that one, which names the problems). A duplicate key or a float it leaves to that one too.
-std::optional<TrafficReport> traffic_report_from_text(std::string_view body);
+// rows_of the report traffic_report_from_request would accept, or nullopt for anything else
+// (then ask that one, which names the problems). A duplicate key or a float it leaves to that
+// one too.
+std::optional<TrafficRows> traffic_rows_from_text(std::string_view body);
 
 }  // namespace dstack::model

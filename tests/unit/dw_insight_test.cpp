@@ -28,8 +28,8 @@ model::TrafficView sample_view() {
   for (int i = 0; i < 90; ++i) a["api"]["2"].observe(CodeClass::c2xx, 40);
   for (int i = 0; i < 10; ++i) a["api"]["2"].observe(CodeClass::c5xx, 40);
   for (int i = 0; i < 60; ++i) b["search"]["7"].observe(CodeClass::c2xx, 300);
-  w.add("web-1", a, 60s, clock.now());
-  w.add("web-2", b, 60s, clock.now());
+  w.add("web-1", model::rows_of(a), 60s, clock.now());
+  w.add("web-2", model::rows_of(b), 60s, clock.now());
   return directory::view_of(w.query({1min, {}, {}}, clock.now()), 1min,
                             w.reporting(1min, clock.now()), true);
 }

@@ -64,9 +64,9 @@ TEST(TrafficModel, TheTextReaderAcceptsWhatTheDocumentReaderAcceptsAndNothingEls
   r.services["search"]["7"].observe(CodeClass::c4xx, 70000);  // the +Inf bucket
   r.services["idle"];                                         // routed, nothing counted
   for (const auto& text : {model::to_json(r).dump(), model::to_json(r).dump(2)}) {
-    const auto fast = model::traffic_report_from_text(text);
+    const auto fast = model::traffic_rows_from_text(text);
     ASSERT_TRUE(fast) << text;
-    EXPECT_EQ(*fast, r);
+    EXPECT_EQ(*fast, model::rows_of(r));
     EXPECT_EQ(std::get<model::TrafficReport>(
                   model::traffic_report_from_request(nlohmann::json::parse(text))),
               r);
@@ -97,7 +97,7 @@ TEST(TrafficModel, TheTextReaderAcceptsWhatTheDocumentReaderAcceptsAndNothingEls
            with("\"4xx\":1", "\"4xx\":null"),
            with("\"sum\":70000", "\"sum\":70000,\"sum\":1"),
        }) {
-    EXPECT_FALSE(model::traffic_report_from_text(bad)) << bad;
+    EXPECT_FALSE(model::traffic_rows_from_text(bad)) << bad;
   }
 }
 
@@ -193,28 +193,48 @@ TEST(PackedSlots, KeepsEveryCountCompactlyAndDropsOldSlots) {
   for (int i = 0; i < 6; ++i) minute1.observe(CodeClass::c5xx, 900);
   minute2.observe(CodeClass::c4xx, 3);
   big.requests[0] = big.duration[26] = 5'000'000'000ull;  // beyond 32 bits
-  p.add(100, minute1);
-  p.add(100, minute1);  // the same minute again: merged
-  p.add(101, minute2);
-  p.add(102, big);
-  EXPECT_LT(p.size_bytes(), 120u);  // against 3 x 264 bytes unpacked
-  TrafficCounts sum;
-  p.sum_from(100, sum);
-  TrafficCounts expected = minute1;
-  expected.add(minute1);
-  expected.add(minute2);
-  expected.add(big);
-  expected.duration_sum_ms = 0;  // not kept per consumer
-  EXPECT_EQ(sum, expected);
-  TrafficCounts later;
-  p.sum_from(101, later);
-  EXPECT_EQ(later.total(), 1u + 5'000'000'000ull);
-  EXPECT_TRUE(p.any_from(102));
-  EXPECT_FALSE(p.any_from(103));
+  using E = directory::PackedSlots::Entry;
+  const std::vector<E> first{{3, &minute1}, {9, &minute2}};
+  EXPECT_EQ(p.add(100, first), 100);
+  const std::vector<E> again{{1, &minute2}, {3, &minute1}, {300, &big}};
+  EXPECT_EQ(p.add(100, again), 100);  // the same minute: merged into its block, in id order
+  EXPECT_EQ(p.add(99, std::vector<E>{{9, &minute2}}), 100);  // the clock stepped back
+  EXPECT_EQ(p.add(101, std::vector<E>{{9, &minute2}}), 101);
+  EXPECT_EQ(p.add(102, std::vector<E>{{3, &big}}), 102);
+  // Six records in three blocks: under a quarter of them as TrafficCounts.
+  EXPECT_LT(p.size_bytes(), 6 * sizeof(TrafficCounts) / 4);
+
+  auto sums_from = [&](std::int64_t slot) {
+    std::map<std::uint32_t, TrafficCounts> sums;
+    p.sum_from(slot, [&](std::uint32_t id) { return &sums[id]; });
+    return sums;
+  };
+  auto minus_sum = [](TrafficCounts c) {
+    c.duration_sum_ms = 0;  // not kept per consumer
+    return c;
+  };
+  auto twice = minute1;
+  twice.add(minute1);
+  auto minute2x3 = minute2;
+  minute2x3.add(minute2);
+  minute2x3.add(minute2);
+  auto big_and_twice = twice;
+  big_and_twice.add(big);
+  const auto all = sums_from(100);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all.at(1), minus_sum(minute2));
+  EXPECT_EQ(all.at(3), minus_sum(big_and_twice));
+  EXPECT_EQ(all.at(9), minus_sum(minute2x3));
+  EXPECT_EQ(all.at(300), minus_sum(big));
+  // A reader takes only the ids it wants; the others are skipped whole.
+  TrafficCounts only9;
+  p.sum_from(0, [&](std::uint32_t id) { return id == 9 ? &only9 : nullptr; });
+  EXPECT_EQ(only9.total(), 3u);
+  EXPECT_EQ(sums_from(101).at(3).total(), 5'000'000'000ull);
   p.drop_before(102);
-  TrafficCounts left;
-  p.sum_from(0, left);
-  EXPECT_EQ(left.total(), 5'000'000'000ull);
+  const auto left = sums_from(0);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left.at(3).total(), 5'000'000'000ull);
   p.drop_before(103);
   EXPECT_TRUE(p.empty());
 }
@@ -225,8 +245,8 @@ TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   model::TrafficByVersion a, b;
   for (int i = 0; i < 30; ++i) a["api"]["1"].observe(CodeClass::c2xx, 4);
   for (int i = 0; i < 10; ++i) b["api"]["1"].observe(CodeClass::c5xx, 4);
-  w.add("web-1", a, 5s, clock.now());
-  w.add("web-2", b, 5s, clock.now());
+  w.add("web-1", model::rows_of(a), 5s, clock.now());
+  w.add("web-2", model::rows_of(b), 5s, clock.now());
   auto all = w.query({}, clock.now());
   ASSERT_EQ(all.size(), 1u);
   const auto& v = all[0].versions.at(0);
@@ -257,12 +277,64 @@ TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   // Everything went, names included: a new version after them starts afresh.
   model::TrafficByVersion c;
   c["api"]["3"].observe(CodeClass::c2xx, 4);
-  w.add("web-1", c, 5s, clock.now());
+  w.add("web-1", model::rows_of(c), 5s, clock.now());
   const auto after = w.query({}, clock.now());
   ASSERT_EQ(after.size(), 1u);
   ASSERT_EQ(after[0].versions.size(), 1u);
   EXPECT_EQ(after[0].versions[0].version, "3");
   EXPECT_EQ(after[0].versions[0].merged.counts.total(), 1u);
+}
+
+// `reporting` is read from each consumer's last report of a version, not from its slots; it must
+// still follow the window asked for.
+TEST(TrafficWindow, CountsWhoReportedEachVersionOverTheWindowAsked) {
+  FakeClock clock;
+  directory::TrafficWindow w;
+  model::TrafficByVersion old_only, both, idle;
+  old_only["api"]["1"].observe(CodeClass::c2xx, 4);
+  old_only["legacy"]["1"].observe(CodeClass::c2xx, 4);
+  both["api"]["1"].observe(CodeClass::c2xx, 4);
+  both["api"]["2"].observe(CodeClass::c5xx, 40);
+  idle["api"]["3"];  // routed, no requests: not a version anyone reported
+  w.add("web-1", model::rows_of(old_only), 5s, clock.now());
+  clock.advance(3min);
+  w.add("web-2", model::rows_of(both), 5s, clock.now());
+  w.add("web-3", model::rows_of(idle), 5s, clock.now());
+
+  auto reporting = [&](Duration window) {
+    directory::TrafficQuery q{window, {}, {}, false};
+    std::map<std::string, std::size_t> out;
+    const auto services = w.query(q, clock.now());
+    for (const auto& v : services.at(0).versions) out[v.version] = v.reporting;
+    return out;
+  };
+  EXPECT_EQ(reporting(1min), (std::map<std::string, std::size_t>{{"1", 1}, {"2", 1}}));
+  EXPECT_EQ(reporting(10min), (std::map<std::string, std::size_t>{{"1", 2}, {"2", 1}}));
+  EXPECT_EQ(w.reporting(1min, clock.now()), 1u);
+  EXPECT_EQ(w.reporting(10min, clock.now()), 2u);
+  EXPECT_EQ(w.consumer_series(), 4u);
+  // The same figures with each consumer's share.
+  directory::TrafficQuery api{10min, "api", {}, true};
+  const auto shares = w.query(api, clock.now()).at(0).versions;
+  ASSERT_EQ(shares.size(), 2u);
+  EXPECT_EQ(shares[0].consumers.size(), 2u);
+  EXPECT_EQ(shares[0].reporting, 2u);
+  EXPECT_EQ(shares[1].consumers.at("web-2").counts.requests[3], 1u);
+
+  // web-1's minute leaves the window; legacy, which only it reported, goes with it and its id
+  // is given to the next new version, which web-1's share must not show.
+  clock.advance(8min);
+  model::TrafficByVersion fresh;
+  fresh["billing"]["9"].observe(CodeClass::c2xx, 4);
+  w.add("web-2", model::rows_of(fresh), 5s, clock.now());
+  directory::TrafficQuery web1{10min, {}, "web-1", true};
+  EXPECT_TRUE(w.query(web1, clock.now()).empty());
+  directory::TrafficQuery web2{10min, {}, "web-2", true};
+  const auto mine = w.query(web2, clock.now());
+  ASSERT_EQ(mine.size(), 2u);  // api and billing
+  EXPECT_EQ(mine[1].service, "billing");
+  EXPECT_EQ(mine[1].versions.at(0).merged.counts.total(), 1u);
+  EXPECT_EQ(w.reporting(10min, clock.now()), 1u);
 }
 
 }  // namespace
