@@ -6,7 +6,6 @@
 // This reader accepts only a report traffic_report_from_request would accept, with the same
 // result; anything else (an unknown key, a duplicate, a float, a bad name, a byte order mark) it
 // leaves to that reader, which names the problem.
-#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
 #include <algorithm>
@@ -21,6 +20,39 @@ namespace dstack::model {
 namespace {
 
 constexpr std::uint64_t kMaxCount = 1'000'000'000'000'000ull;  // as traffic.cpp
+
+// RapidJSON's stream for reading in place (its Stream concept), reading and writing nothing past
+// the end: RapidJSON 1.1's own takes (and copies) the bytes of a UTF-8 sequence cut short by the
+// end without looking, past the buffer. Past the end it reads NUL, which ends the text. Strings
+// are decoded where they are, so the reader's own stack is never used, whose first push offsets
+// a null pointer in RapidJSON 1.1 (undefined behaviour).
+class InPlace {
+ public:
+  using Ch = char;
+  InPlace(char* begin, char* end) : src_(begin), end_(end), head_(begin) {}
+  Ch Peek() const { return src_ < end_ ? *src_ : '\0'; }
+  Ch Take() { return src_ < end_ ? *src_++ : '\0'; }
+  std::size_t Tell() const { return static_cast<std::size_t>(src_ - head_); }
+  Ch* PutBegin() { return dst_ = src_; }
+  // Past the end only where a string is cut short, which fails: the bytes are dropped.
+  void Put(Ch c) {
+    if (dst_ < end_) *dst_++ = c;
+  }
+  void Flush() {}
+  std::size_t PutEnd(Ch* begin) { return static_cast<std::size_t>(dst_ - begin); }
+  Ch* Push(std::size_t count) {
+    Ch* begin = dst_;
+    dst_ += count;
+    return begin;
+  }
+  void Pop(std::size_t count) { dst_ -= count; }
+
+ private:
+  char* src_;
+  char* end_;
+  char* head_;
+  char* dst_ = nullptr;
+};
 
 class Reader final : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Reader> {
  public:
@@ -270,16 +302,19 @@ bool by_name(const TrafficRow& a, const TrafficRow& b) {
 }  // namespace
 
 std::optional<TrafficRows> traffic_rows_from_text(std::string_view body) {
-  // RapidJSON's memory stream reads a NUL byte as the end of the text: a body with one inside
+  // Read in place, from a copy. A NUL byte ends the text for RapidJSON: a body with one inside
   // is the document reader's to refuse.
   if (std::memchr(body.data(), '\0', body.size())) return std::nullopt;
+  std::string copy(body);
   TrafficRows out;
   // A row takes at least 50 bytes of text: room for most reports without growing.
   out.rows.reserve(body.size() / 64);
   Reader reader(out);
-  rapidjson::MemoryStream text(body.data(), body.size());
+  InPlace text(copy.data(), copy.data() + copy.size());
   rapidjson::Reader parser;
-  if (parser.Parse<rapidjson::kParseValidateEncodingFlag>(text, reader).IsError() ||
+  if (parser
+          .Parse<rapidjson::kParseInsituFlag | rapidjson::kParseValidateEncodingFlag>(text, reader)
+          .IsError() ||
       !reader.finished())
     return std::nullopt;
   // A service given twice: the document reader keeps the last, so it is that one's to read.

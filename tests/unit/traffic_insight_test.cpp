@@ -81,6 +81,12 @@ TEST(TrafficModel, TheTextReaderAcceptsWhatTheDocumentReaderAcceptsAndNothingEls
   for (const auto& bad : {
            std::string(),
            std::string("{}"),
+           // A UTF-8 sequence cut short by the end of the body (the fuzz target found RapidJSON
+           // reading and writing past it; run under ASan in CI).
+           std::string("{\"@[EEitnE=uest[\xf3 "),
+           std::string("{\"b-rv[G[[[[[r\xef"),
+           std::string("{\"services\":{\"a\xc3"),
+           std::string("{\"") + std::string(40, 'a') + "\xef",  // beyond a short string's room
            good.substr(0, good.size() - 1),
            with("\"interval_ms\":5000", "\"interval_ms\":0"),
            with("\"interval_ms\":5000", "\"interval_ms\":5000.0"),
