@@ -2,7 +2,6 @@
 #include "directory/traffic_window.hpp"
 
 #include <algorithm>
-#include <set>
 
 namespace dstack::directory {
 
@@ -90,31 +89,22 @@ void TrafficWindow::add(const std::string& consumer, const std::vector<model::Tr
   auto& mine = consumers_[consumer];
   const std::int64_t at = mine.slots.add(consumer_slot_of(now), entries_);
   mine.last_slot = std::max(mine.last_slot, at);
-  // `seen` and the entries are both in id order: walk them together, and make the list again
-  // only when an id is new to this consumer.
-  std::size_t fresh = 0;
-  auto s = mine.seen.begin();
+  // `seen` and the entries are both in id order: walk them together, updating the ids known and
+  // appending the new ones, then merge the two runs.
+  auto& seen = mine.seen;
+  const std::size_t known = seen.size();
+  std::size_t i = 0;
   for (const auto& e : entries_) {
-    while (s != mine.seen.end() && s->id < e.id) ++s;
-    if (s != mine.seen.end() && s->id == e.id) {
-      s->slot = std::max(s->slot, at);
-    } else {
-      ++fresh;
+    while (i < known && seen[i].id < e.id) ++i;
+    if (i < known && seen[i].id == e.id) {
+      seen[i].slot = std::max(seen[i].slot, at);
+    } else if (seen.size() == known || seen.back().id != e.id) {  // (an id twice in a report)
+      seen.push_back({e.id, at});
+      ++series_[e.id].holders;
     }
   }
-  if (fresh == 0) return;
-  std::vector<Seen> seen;
-  seen.reserve(mine.seen.size() + fresh);
-  s = mine.seen.begin();
-  for (const auto& e : entries_) {
-    for (; s != mine.seen.end() && s->id < e.id; ++s) seen.push_back(*s);
-    if (s != mine.seen.end() && s->id == e.id) continue;
-    if (!seen.empty() && seen.back().id == e.id) continue;  // one id twice in the entries
-    seen.push_back({e.id, at});
-    ++series_[e.id].holders;
-  }
-  seen.insert(seen.end(), s, mine.seen.end());
-  mine.seen = std::move(seen);
+  std::inplace_merge(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(known), seen.end(),
+                     [](const Seen& a, const Seen& b) { return a.id < b.id; });
 }
 
 void TrafficWindow::remove(const std::string& consumer) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <tuple>
 
 #include "common/model/traffic.hpp"
 #include "common/model/validate.hpp"
@@ -40,12 +41,6 @@ class InPlace {
   }
   void Flush() {}
   std::size_t PutEnd(Ch* begin) { return static_cast<std::size_t>(dst_ - begin); }
-  Ch* Push(std::size_t count) {
-    Ch* begin = dst_;
-    dst_ += count;
-    return begin;
-  }
-  void Pop(std::size_t count) { dst_ -= count; }
 
  private:
   char* src_;
@@ -62,8 +57,11 @@ class Reader final : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Read
   bool finished() const {
     return where_ == Where::done && seen_interval_ && seen_buckets_ && seen_services_;
   }
-  // Service names in the order they came (to find one given twice).
-  std::vector<std::string>& services() { return services_; }
+  // Whether a service was given twice (the document reader keeps the last: its to read).
+  bool service_twice() {
+    std::sort(services_.begin(), services_.end());
+    return std::adjacent_find(services_.begin(), services_.end()) != services_.end();
+  }
 
   // Anything not overridden (null, booleans, floats, strings) is not in a report.
   bool Default() { return false; }
@@ -290,7 +288,7 @@ class Reader final : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Read
   bool seen_requests_ = false, seen_duration_ = false, seen_counts_ = false, seen_sum_ = false;
   std::size_t bucket_ = 0, count_at_ = 0;
   unsigned code_ = 0, code_seen_ = 0;
-  std::vector<std::string> services_;
+  std::vector<std::string> services_;  // as they came
   std::vector<std::string> versions_;  // of the service being read
   TrafficCounts counts_;
 };
@@ -315,13 +313,8 @@ std::optional<TrafficRows> traffic_rows_from_text(std::string_view body) {
   if (parser
           .Parse<rapidjson::kParseInsituFlag | rapidjson::kParseValidateEncodingFlag>(text, reader)
           .IsError() ||
-      !reader.finished())
+      !reader.finished() || reader.service_twice())
     return std::nullopt;
-  // A service given twice: the document reader keeps the last, so it is that one's to read.
-  auto& services = reader.services();
-  if (!std::is_sorted(services.begin(), services.end()))
-    std::sort(services.begin(), services.end());
-  if (std::adjacent_find(services.begin(), services.end()) != services.end()) return std::nullopt;
   if (!std::is_sorted(out.rows.begin(), out.rows.end(), by_name))
     std::sort(out.rows.begin(), out.rows.end(), by_name);
   return out;

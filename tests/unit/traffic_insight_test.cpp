@@ -248,11 +248,14 @@ TEST(PackedSlots, KeepsEveryCountCompactlyAndDropsOldSlots) {
 TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   FakeClock clock;
   directory::TrafficWindow w;
+  const auto empty_bytes = w.bytes();
   model::TrafficByVersion a, b;
   for (int i = 0; i < 30; ++i) a["api"]["1"].observe(CodeClass::c2xx, 4);
   for (int i = 0; i < 10; ++i) b["api"]["1"].observe(CodeClass::c5xx, 4);
   w.add("web-1", model::rows_of(a), 5s, clock.now());
   w.add("web-2", model::rows_of(b), 5s, clock.now());
+  const auto full_bytes = w.bytes();  // what dstack_directory_traffic_window_bytes says
+  EXPECT_GT(full_bytes, empty_bytes + 2 * sizeof(model::TrafficCounts));
   auto all = w.query({}, clock.now());
   ASSERT_EQ(all.size(), 1u);
   const auto& v = all[0].versions.at(0);
@@ -280,6 +283,7 @@ TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   w.expire(clock.now());
   EXPECT_TRUE(w.query({}, clock.now()).empty());
   EXPECT_EQ(w.consumer_series(), 0u);
+  EXPECT_LT(w.bytes(), full_bytes - sizeof(model::TrafficCounts));  // the memory went too
   // Everything went, names included: a new version after them starts afresh.
   model::TrafficByVersion c;
   c["api"]["3"].observe(CodeClass::c2xx, 4);
