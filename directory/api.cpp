@@ -10,6 +10,7 @@
 #include "common/net/json_response.hpp"
 #include "directory/access.hpp"
 #include "directory/api_reply.hpp"
+#include "directory/console_files.hpp"
 #include "directory/traffic_events.hpp"
 
 namespace dstack::directory {
@@ -51,6 +52,8 @@ HttpResponse Api::handle(const HttpRequest& r) {
 
 HttpResponse Api::checked(const HttpRequest& r, Caller& caller) {
   if (r.path.empty() || r.path.front() != '/') return not_found(r);
+  // The console's files hold no data: anyone may load them (its requests are checked below).
+  if (auto file = console_file(r)) return std::move(*file);
   auto segments = net::path_segments(r.path);
   if (!segments)
     return error({400, "bad_request", "malformed percent-encoding in the path " + r.path});

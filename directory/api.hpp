@@ -51,6 +51,7 @@ class Api {
   net::HttpResponse consumers(const net::HttpRequest& request,
                               const std::vector<std::string>& parts, const Caller& caller);
   net::HttpResponse traffic(const net::HttpRequest& request, const std::vector<std::string>& parts);
+  net::HttpResponse traffic_series(const net::HttpRequest& request);
   net::HttpResponse watch(const net::HttpRequest& request, const Caller& caller);
   net::HttpResponse health() const;
   net::HttpResponse metrics() const;

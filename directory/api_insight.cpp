@@ -81,20 +81,81 @@ HttpResponse Api::consumers(const HttpRequest& r, const std::vector<std::string>
   return net::json_response(200, described(std::get<model::Consumer>(std::move(done))));
 }
 
+namespace {
+
+// A query's duration parameter: absent -> `most`; else from `least` to `most`.
+std::variant<Duration, ApiError> duration_param(const HttpRequest& r, const char* name,
+                                                Duration least, Duration most, const char* code) {
+  auto text = r.query_param(name);
+  if (!text) return most;
+  auto d = parse_duration(*text);
+  if (!d || *d < least || *d > most)
+    return ApiError{
+        400, code,
+        model::invalid(name, *text,
+                       "must be a duration from " + format_duration(least) + " to " +
+                           format_duration(most) + " (the directory's traffic window)")};
+  return *d;
+}
+
+// Columns, as charts take them: null where a step had no request (no ratio, no percentile), and
+// rps null for steps before the directory heard of any traffic.
+json series_json(const TrafficSeries& series) {
+  json services = json::array();
+  for (const auto& s : series.services) {
+    json versions = json::array();
+    for (const auto& v : s.versions) {
+      json rps = json::array(), errors = json::array(), p50 = json::array(), p99 = json::array();
+      for (const auto& step : v.steps) {
+        const auto figures = model::summarize(step.counts, step.seconds);
+        const bool any = figures.requests > 0;
+        rps.push_back(step.seconds > 0 ? json(figures.rps) : json(nullptr));
+        errors.push_back(any ? json(figures.error_ratio) : json(nullptr));
+        p50.push_back(figures.p50_ms ? json(*figures.p50_ms) : json(nullptr));
+        p99.push_back(figures.p99_ms ? json(*figures.p99_ms) : json(nullptr));
+      }
+      versions.push_back({{"version", v.version},
+                          {"rps", std::move(rps)},
+                          {"error_ratio", std::move(errors)},
+                          {"p50_ms", std::move(p50)},
+                          {"p99_ms", std::move(p99)}});
+    }
+    services.push_back({{"service", s.service}, {"versions", std::move(versions)}});
+  }
+  return {{"first_ago_seconds", series.first_ago_seconds},
+          {"step_seconds", series.step_seconds},
+          {"steps", series.steps},
+          {"services", std::move(services)}};
+}
+
+}  // namespace
+
+HttpResponse Api::traffic_series(const HttpRequest& r) {
+  if (r.method != "GET") return method_not_allowed(r, "GET");
+  const auto& options = consumers_.window().options();
+  TrafficSeriesQuery q;
+  auto window = duration_param(r, "window", options.slot, options.window, "invalid_window");
+  if (auto* e = std::get_if<ApiError>(&window)) return error(*e);
+  q.window = std::get<Duration>(window);
+  auto step = duration_param(r, "step", options.slot, q.window, "invalid_step");
+  if (auto* e = std::get_if<ApiError>(&step)) return error(*e);
+  q.step = r.query_param("step") ? std::get<Duration>(step) : options.slot;
+  if (auto service = r.query_param("service")) {
+    if (auto e = bad_name(model::check_service_name(*service))) return error(*e);
+    q.service = *service;
+  }
+  return net::json_response(200, series_json(consumers_.series(q)));
+}
+
 HttpResponse Api::traffic(const HttpRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() == 3 && parts[2] == "series") return traffic_series(r);
   if (parts.size() != 2) return not_found(r);
   if (r.method != "GET") return method_not_allowed(r, "GET");
   TrafficQuery q;
-  q.window = consumers_.window().options().window;
-  if (auto text = r.query_param("window")) {
-    auto d = parse_duration(*text);
-    if (!d || *d < std::chrono::seconds(1) || *d > q.window)
-      return error({400, "invalid_window",
-                    model::invalid("window", *text,
-                                   "must be a duration from 1s to " + format_duration(q.window) +
-                                       " (the directory's traffic window)")});
-    q.window = *d;
-  }
+  auto window = duration_param(r, "window", std::chrono::seconds(1),
+                               consumers_.window().options().window, "invalid_window");
+  if (auto* e = std::get_if<ApiError>(&window)) return error(*e);
+  q.window = std::get<Duration>(window);
   if (auto service = r.query_param("service")) {
     if (auto e = bad_name(model::check_service_name(*service))) return error(*e);
     q.service = *service;

@@ -45,6 +45,9 @@ class Consumers {
   std::optional<Clock::TimePoint> last_report(const std::string& name) const;
   // The window's answer to a query, as served.
   model::TrafficView traffic(const TrafficQuery& query) const;
+  TrafficSeries series(const TrafficSeriesQuery& query) const {
+    return window_.series(query, clock_.now());
+  }
 
   const TrafficWindow& window() const { return window_; }
   const Clock& clock() const { return clock_; }

@@ -209,6 +209,46 @@ std::vector<ServiceTraffic> TrafficWindow::query(const TrafficQuery& q,
   return in_name_order(std::move(out));
 }
 
+TrafficSeries TrafficWindow::series(const TrafficSeriesQuery& q, Clock::TimePoint now) const {
+  const std::int64_t slot = ticks(options_.slot);
+  const std::int64_t per = std::max<std::int64_t>(1, ticks(q.step) / slot);  // slots per step
+  const std::int64_t window_slots = (ticks(std::min(q.window, options_.window)) + slot - 1) / slot;
+  const std::int64_t n = std::max<std::int64_t>(1, (window_slots + per - 1) / per);
+  const std::int64_t last = slot_of(now);
+  const std::int64_t first = last - n * per + 1;
+  const std::int64_t now_ticks = ticks(now.time_since_epoch());
+  const std::int64_t reported_from =
+      first_report_ ? ticks(first_report_->time_since_epoch()) : now_ticks;
+  const auto seconds = [](std::int64_t t) {
+    return std::chrono::duration<double>(Duration(t)).count();
+  };
+
+  TrafficSeries out;
+  out.first_ago_seconds = seconds(now_ticks - first * slot);
+  out.step_seconds = seconds(per * slot);
+  out.steps = static_cast<std::size_t>(n);
+  // What each step covers: up to now for the last, and nothing before the first report.
+  std::vector<double> covered(out.steps);
+  for (std::int64_t k = 0; k < n; ++k) {
+    const std::int64_t begin = std::max((first + k * per) * slot, reported_from);
+    const std::int64_t end = std::min((first + (k + 1) * per) * slot, now_ticks);
+    covered[static_cast<std::size_t>(k)] = end > begin ? seconds(end - begin) : 0;
+  }
+  for (const auto& [key, id] : ids_) {
+    if (q.service && key.first != *q.service) continue;
+    const auto& ring = series_[id].merged;
+    if (ring.empty() || ring.back().first < first) continue;
+    if (out.services.empty() || out.services.back().service != key.first)
+      out.services.push_back({key.first, {}});
+    VersionSeries v{key.second, std::vector<TrafficFigures>(out.steps)};
+    for (std::size_t k = 0; k < out.steps; ++k) v.steps[k].seconds = covered[k];
+    for (const auto& [s, counts] : ring)
+      if (s >= first) v.steps[static_cast<std::size_t>((s - first) / per)].counts.add(counts);
+    out.services.back().versions.push_back(std::move(v));
+  }
+  return out;
+}
+
 std::vector<ServiceTraffic> TrafficWindow::in_name_order(
     std::map<std::uint32_t, VersionTraffic> by_id) const {
   std::vector<ServiceTraffic> services;

@@ -68,6 +68,28 @@ struct ServiceTraffic {
   std::vector<VersionTraffic> versions;  // by version
 };
 
+// The merged figures of each service and version step by step over a window: the console's
+// sparklines and charts (GET /v1/traffic/series, docs/api.md#consumers-and-traffic).
+struct TrafficSeriesQuery {
+  Duration window = std::chrono::minutes(10);  // at most the options' window
+  Duration step = std::chrono::seconds(10);    // rounded down to whole slots, at least one
+  std::optional<std::string> service;
+};
+struct VersionSeries {
+  std::string version;
+  std::vector<TrafficFigures> steps;  // oldest first; `seconds`: what each step covers so far
+};
+struct ServiceSeries {
+  std::string service;
+  std::vector<VersionSeries> versions;  // by version; those with requests in the window
+};
+struct TrafficSeries {
+  double first_ago_seconds = 0;  // how long before now the first step began
+  double step_seconds = 0;
+  std::size_t steps = 0;  // the last one holds now
+  std::vector<ServiceSeries> services;
+};
+
 // A query's answer as served (GET /v1/traffic, the watch stream's traffic events), `reporting`
 // consumers having reported in the window.
 model::TrafficView view_of(const std::vector<ServiceTraffic>& services, Duration window,
@@ -86,6 +108,8 @@ class TrafficWindow {
   // Services in name order. With a consumer, only what that consumer reported (merged = its
   // share); without, every service and version of the merged tier with each consumer's share.
   std::vector<ServiceTraffic> query(const TrafficQuery& query, Clock::TimePoint now) const;
+  // Steps of whole slots ending with the current one, covering at least the window.
+  TrafficSeries series(const TrafficSeriesQuery& query, Clock::TimePoint now) const;
   // How many consumers reported any request in the window.
   std::size_t reporting(Duration window, Clock::TimePoint now) const;
   // Drops slots older than the window (add() does it as it goes; for a quiet directory).

@@ -22,7 +22,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::string body;
   std::string authorization;
-  std::string remote;  // peer address, for logs
+  std::string accept_encoding;  // the console's files are sent gzip-compressed when it allows
+  std::string remote;           // peer address, for logs
 
   std::optional<std::string> query_param(std::string_view name) const;
 };

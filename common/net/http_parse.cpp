@@ -34,6 +34,7 @@ bool to_request(const http::request<http::string_body>& req, const std::string& 
   r.target = std::string(req.target());
   r.body = req.body();
   r.authorization = std::string(req[http::field::authorization]);
+  r.accept_encoding = std::string(req[http::field::accept_encoding]);
   r.remote = remote;
   if (split_target(r.target, r.path, r.query)) return true;
   bad = {400, "application/json",

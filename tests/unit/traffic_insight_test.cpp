@@ -295,6 +295,46 @@ TEST(TrafficWindow, MergesConsumersAndAgesOut) {
   EXPECT_EQ(after[0].versions[0].merged.counts.total(), 1u);
 }
 
+// The console's charts: steps of whole slots ending with the current one, oldest first, each
+// with the seconds it covers (none before the first report, up to now for the last).
+TEST(TrafficWindow, SeriesStepsThroughTheWindowOldestFirst) {
+  FakeClock clock;  // at the start of a 10-second slot
+  directory::TrafficWindow w;
+  const auto report = [&](const char* version, int ok, int failed) {
+    model::TrafficByVersion t;
+    for (int i = 0; i < ok; ++i) t["api"][version].observe(CodeClass::c2xx, 4);
+    for (int i = 0; i < failed; ++i) t["api"][version].observe(CodeClass::c5xx, 4);
+    w.add("web-1", model::rows_of(t), 5s, clock.now());
+  };
+  report("1", 10, 0);  // covers the 5 s before it
+  clock.advance(25s);
+  report("1", 20, 5);
+  report("2", 4, 0);
+  clock.advance(5s);
+  directory::TrafficSeriesQuery q;
+  q.window = 1min;
+  q.step = 25s;  // whole slots: 20 s
+  auto s = w.series(q, clock.now());
+  EXPECT_EQ(s.steps, 3u);  // [-20 s, 0), [0, 20 s), [20 s, now = 30 s)
+  EXPECT_DOUBLE_EQ(s.step_seconds, 20);
+  EXPECT_DOUBLE_EQ(s.first_ago_seconds, 50);
+  ASSERT_EQ(s.services.size(), 1u);
+  ASSERT_EQ(s.services[0].versions.size(), 2u);
+  const auto& one = s.services[0].versions[0].steps;
+  ASSERT_EQ(one.size(), 3u);
+  EXPECT_EQ(one[0].counts.total(), 0u);
+  EXPECT_DOUBLE_EQ(one[0].seconds, 5);  // from the first report's start
+  EXPECT_DOUBLE_EQ(one[1].rps(), 0.5);  // 10 over 20 s
+  EXPECT_DOUBLE_EQ(one[2].rps(), 2.5);  // 25 over the 10 s so far
+  EXPECT_DOUBLE_EQ(one[2].error_ratio(), 0.2);
+  EXPECT_EQ(s.services[0].versions[1].version, "2");
+  EXPECT_DOUBLE_EQ(s.services[0].versions[1].steps[2].rps(), 0.4);
+  q.service = "other";
+  EXPECT_TRUE(w.series(q, clock.now()).services.empty());
+  clock.advance(11min);
+  EXPECT_TRUE(w.series({}, clock.now()).services.empty());  // aged out
+}
+
 // `reporting` is read from each consumer's last report of a version, not from its slots; it must
 // still follow the window asked for.
 TEST(TrafficWindow, CountsWhoReportedEachVersionOverTheWindowAsked) {

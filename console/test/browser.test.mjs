@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+// The console in a real browser (docs/console.md#tests): Debian's Chromium, headless, on the
+// walkthrough's directory (scripts/run-local --keep), checked as a user would see it.
+// Usage: node --test browser.test.mjs  (DSTACK_BUILD_DIR: the build; SCREENSHOTS: where the
+// pages' pictures go)
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { api, deadline, launchBrowser, newPage, startWalkthrough, typeToken, watchDirectory } from './harness.mjs';
+
+const buildDir = process.env.DSTACK_BUILD_DIR;
+const screenshots = process.env.SCREENSHOTS ?? join(buildDir, 'console-screenshots');
+const LIVE_MS = 1000;  // docs/console.md: what the directory knows is on screen within 1 s
+let walk;
+let browser;
+let watch;
+
+before(async () => {
+  assert.ok(buildDir, 'DSTACK_BUILD_DIR must name the build');
+  mkdirSync(screenshots, { recursive: true });
+  walk = await startWalkthrough(buildDir);
+  browser = await launchBrowser();
+  watch = watchDirectory(walk.directory, walk.adminToken);
+});
+
+after(async () => {
+  watch?.close();
+  await browser?.close();
+  await walk?.stop();
+});
+
+async function open(path, token) {
+  const page = await newPage(browser);
+  await page.goto(`${walk.directory}/ui/${path}`);
+  if (token) await typeToken(page, token);
+  return page;
+}
+
+const text = (page, selector) => page.$eval(selector, (e) => e.innerText);
+
+test("the overview lists the walkthrough's services, their versions and split", async () => {
+  const page = await open('', walk.operatorToken);
+  await page.waitForSelector('tbody[data-service="transform"]', { timeout: 5000 });
+  assert.deepEqual(await page.$$eval('tbody[data-service]', (rows) => rows.map((r) => r.dataset.service)), ['emitter', 'transform']);
+  const emitter = await text(page, 'tbody[data-service="emitter"]');
+  assert.match(emitter, /4 passing/);
+  // The walkthrough ends with emitter's route at 1=100.
+  assert.deepEqual(await page.$$eval('tbody[data-service="emitter"] tr', (rows) =>
+    rows.map((r) => [r.dataset.version, r.querySelector('.split').innerText])), [['1', '100 %'], ['2', '0 %']]);
+  await deadline(15000, 'traffic figures on the overview', async () =>
+    /\d/.test(await text(page, 'tbody[data-service="transform"] td.num:nth-of-type(3)')));
+  await page.screenshot({ path: join(screenshots, 'overview.png') });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('without a token, a directory that needs one for reading says so', async () => {
+  const page = await open('');
+  await page.waitForSelector('[role="alert"]', { timeout: 5000 });
+  assert.match(await text(page, '[role="alert"]'), /needs a token to read/);
+  assert.equal(await page.$('tbody[data-service]'), null);
+  await page.close();
+});
+
+test('a split set in the console is the route the API returns, and is on screen at once', async () => {
+  const page = await open('#/services/emitter', walk.operatorToken);
+  await page.waitForSelector('.split-editor input[aria-label="percent for version 2"]');
+  const set = async (version, value) => {
+    const input = `.split-editor input[aria-label="percent for version ${version}"]`;
+    await page.click(input, { clickCount: 3 });
+    await page.keyboard.press('Backspace');
+    if (value !== '') await page.type(input, value);
+  };
+  await set('1', '75');
+  await set('2', '25');
+  await page.click('.controls button[type=submit]');
+  await page.waitForSelector('dialog.confirm[open]');
+  assert.match(await text(page, 'dialog.confirm'), /emitter's traffic for everyone as 1=75 %, 2=25 %/);
+  await page.screenshot({ path: join(screenshots, 'confirm.png') });
+  const changed = watch.waitFor((e) => e.type === 'route_put' && e.service === 'emitter');
+  await page.click('dialog.confirm button.primary');
+  const { at } = await changed;
+  const route = await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter');
+  assert.deepEqual(route.body.targets, [{ version: '1', weight: 75 }, { version: '2', weight: 25 }]);
+  await page.waitForFunction(() => document.querySelector('tr[data-version="2"] .split')?.innerText === '25 %', { timeout: LIVE_MS });
+  assert.ok(Date.now() - at < LIVE_MS + 200);
+  assert.match(await text(page, '.outcome'), /Route for everyone set: 1=75 %, 2=25 %/);
+  await page.screenshot({ path: join(screenshots, 'service.png'), fullPage: true });
+  await page.close();
+});
+
+test('a split over 100 % gets the API\'s message on screen and changes nothing', async () => {
+  const before = await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter');
+  const page = await open('#/services/emitter', walk.operatorToken);
+  await page.waitForSelector('.split-editor input[aria-label="percent for version 2"]');
+  for (const [v, w] of [['1', '60'], ['2', '50']]) {
+    const input = `.split-editor input[aria-label="percent for version ${v}"]`;
+    await page.click(input, { clickCount: 3 });
+    await page.keyboard.press('Backspace');
+    await page.type(input, w);
+  }
+  await page.click('.controls button[type=submit]');
+  await page.click('dialog.confirm button.primary');
+  await page.waitForSelector('.outcome.error', { timeout: 5000 });
+  assert.equal(await text(page, '.outcome.error'), 'targets: weights add up to 110, more than 100');
+  const after = await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter');
+  assert.deepEqual(after.body, before.body);
+  await page.close();
+});
+
+test('a token lacking routes:emitter gets the 403 message shown, and nothing changes', async () => {
+  const made = await api(walk.directory, walk.adminToken, 'POST', '/v1/tokens',
+    { name: 'transform-team', policies: ['read', 'routes:transform'] });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const before = await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter');
+  const page = await open('#/services/emitter', made.body.secret);
+  await page.waitForSelector('.split-editor button');
+  await page.click('.split-editor tr:nth-child(2) button');  // Promote 2
+  await page.click('dialog.confirm button.primary');
+  await page.waitForSelector('.outcome.error', { timeout: 5000 });
+  assert.equal(await text(page, '.outcome.error'), 'token transform-team lacks routes:emitter');
+  assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body, before.body);
+  await page.close();
+});
+
+test('promote sends 100 % to the version', async () => {
+  const page = await open('#/services/emitter', walk.operatorToken);
+  await page.waitForSelector('.split-editor button');
+  await page.click('.split-editor tr:nth-child(2) button');
+  assert.match(await text(page, 'dialog.confirm'), /Send 100 % of emitter's traffic for everyone to version 2\?/);
+  await page.click('dialog.confirm button.primary');
+  await page.waitForFunction(() => document.querySelector('tr[data-version="2"] .split')?.innerText === '100 %', { timeout: 5000 });
+  assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body.targets, [{ version: '2', weight: 100 }]);
+  await page.close();
+});
+
+test('the consumers and events pages show who routes what and the live stream', async () => {
+  const page = await open('#/consumers', walk.operatorToken);
+  await page.waitForSelector('tr[data-consumer="monolith"]', { timeout: 10000 });
+  assert.deepEqual(await page.$$eval('tr[data-consumer]', (rows) => rows.map((r) => r.dataset.consumer)), ['monolith', 'transform']);
+  await page.screenshot({ path: join(screenshots, 'consumers.png') });
+  await page.goto(`${walk.directory}/ui/#/events`);
+  const changed = watch.waitFor((e) => e.type === 'route_put' && e.service === 'transform');
+  await api(walk.directory, walk.adminToken, 'PUT', '/v1/routes/transform', { targets: [{ version: '1', weight: 100 }] });
+  const { event } = await changed;
+  await page.waitForSelector(`tr[data-type="route_put"]`, { timeout: LIVE_MS });
+  assert.match(await text(page, 'table.events tbody tr:first-child'), new RegExp(`${event.revision}\\s+route_put\\s+transform`));
+  await page.screenshot({ path: join(screenshots, 'events.png') });
+  await page.close();
+});
+
+test('an instance killed leaves the console within 1 s of the directory', async () => {
+  const page = await open('#/services/emitter', walk.operatorToken);
+  await page.waitForSelector('tr[data-instance="vm104"]');
+  const gone = watch.waitFor((e) => e.type === 'instance_delete' && e.id === 'vm104');
+  const emitter = await findProcess(walk.state, ['emitter', '--id', 'vm104']);
+  process.kill(emitter, 'SIGKILL');  // watson sees its check fail and removes it (fall: 1)
+  const { at } = await gone;
+  await page.waitForSelector('tr[data-instance="vm104"]', { hidden: true, timeout: LIVE_MS });
+  const late = Date.now() - at;
+  assert.ok(late < LIVE_MS, `${late} ms`);
+  await page.close();
+});
+
+// The walkthrough's process (run-local gives each DSTACK_WALKTHROUGH_STATE) whose program is
+// words[0] and whose arguments hold the other words.
+async function findProcess(state, words) {
+  const { readdirSync } = await import('node:fs');
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let argv;
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`DSTACK_WALKTHROUGH_STATE=${state}`)) continue;
+    } catch { continue; }
+    if (argv.some((a) => a.endsWith(words[0])) && words.slice(1).every((w) => argv.includes(w))) return Number(pid);
+  }
+  throw new Error(`no process ${words.join(' ')}`);
+}

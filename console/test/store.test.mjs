@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+// The console's state: a snapshot, then watch events applied in order, as docs/api.md says.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyEvent, applySeries, applySnapshot, emptyState, everyonesRoute, healthCounts, instancesOf, routesOf, serviceNames } from '../src/store.js';
+
+const instance = (service, id, version, health = 'passing') => ({ service, id, version, health, weight: 100, url: `http://${id}/` });
+
+function walkthrough() {
+  const state = emptyState();
+  applySnapshot(state, {
+    revision: 5, epoch: 'e1', synced: true,
+    instances: [instance('emitter', 'vm101', '1'), instance('emitter', 'vm104', '2'), instance('transform', 't1', '1')],
+    routes: [{ service: 'emitter', targets: [{ version: '2', weight: 10 }], revision: 4 },
+      { service: 'emitter', consumer: 'monolith', targets: [{ version: '2', weight: 50 }], revision: 5 }],
+  });
+  return state;
+}
+
+test('a snapshot gives the services, their instances and routes', () => {
+  const state = walkthrough();
+  assert.deepEqual(serviceNames(state), ['emitter', 'transform']);
+  assert.deepEqual(instancesOf(state, 'emitter').map((i) => i.id), ['vm101', 'vm104']);
+  assert.deepEqual(routesOf(state, 'emitter').map((r) => r.consumer ?? ''), ['', 'monolith']);
+  assert.equal(everyonesRoute(state, 'emitter').targets[0].weight, 10);
+});
+
+test('events change the state, raise the revision and are kept for the events page', () => {
+  const state = walkthrough();
+  const serial = state.serial;
+  assert.ok(applyEvent(state, { type: 'instance_put', revision: 6, service: 'emitter', id: 'vm104', instance: instance('emitter', 'vm104', '2', 'critical') }));
+  assert.deepEqual(healthCounts(instancesOf(state, 'emitter')), { passing: 1, warning: 0, critical: 1, maintenance: 0 });
+  assert.ok(applyEvent(state, { type: 'instance_delete', revision: 7, service: 'transform', id: 't1' }));
+  assert.deepEqual(serviceNames(state), ['emitter']);  // a service without instances or routes is gone
+  assert.ok(applyEvent(state, { type: 'route_delete', revision: 8, service: 'emitter', consumer: 'monolith' }));
+  assert.deepEqual(routesOf(state, 'emitter').map((r) => r.consumer ?? ''), ['']);
+  assert.equal(state.revision, 8);
+  assert.ok(state.serial > serial);
+  assert.deepEqual(state.events.map((e) => e.revision), [6, 7, 8]);
+});
+
+test('keepalives and unknown types change nothing on screen', () => {
+  const state = walkthrough();
+  const serial = state.serial;
+  assert.equal(applyEvent(state, { type: 'keepalive', revision: 9 }), false);
+  assert.equal(applyEvent(state, { type: 'rollout_put', revision: 10, service: 'emitter' }), false);
+  assert.equal(state.serial, serial);
+  assert.equal(state.revision, 9);
+});
+
+test('traffic events replace the last minute\'s figures', () => {
+  const state = walkthrough();
+  const figures = (rps) => ({ type: 'traffic', revision: 5, services: [{ service: 'emitter', versions: [{ version: '1', rps, error_ratio: 0, p99_ms: 3 }] }] });
+  applyEvent(state, figures(10));
+  applyEvent(state, figures(20));
+  assert.equal(state.traffic.get('emitter').get('1').rps, 20);
+  applyEvent(state, { type: 'traffic', revision: 5, services: [] });
+  assert.equal(state.traffic.size, 0);
+});
+
+test('a series gives each version its steps, drawn at their ends, the last at now', () => {
+  const state = walkthrough();
+  const now = 1_000_000;
+  const version = (rps) => ({ version: '1', rps, error_ratio: rps.map(() => 0), p50_ms: rps.map(() => 1), p99_ms: rps.map(() => 2) });
+  applySeries(state, { first_ago_seconds: 50, step_seconds: 20, steps: 3,
+    services: [{ service: 'emitter', versions: [version([0, 0.5, 2.5])] }, { service: 'transform', versions: [version([1, 1, 1])] }] }, now);
+  assert.deepEqual(state.history.get('emitter\n1').map((p) => [p.t, p.rps]), [[now - 30_000, 0], [now - 10_000, 0.5], [now, 2.5]]);
+  // One service's series replaces that service's history only.
+  applySeries(state, { first_ago_seconds: 10, step_seconds: 10, steps: 1, services: [] }, now, 'emitter');
+  assert.equal(state.history.has('emitter\n1'), false);
+  assert.equal(state.history.has('transform\n1'), true);
+});
+
+test('the events page keeps the last 1000 changes', () => {
+  const state = walkthrough();
+  for (let r = 6; r < 1506; r++) applyEvent(state, { type: 'route_delete', revision: r, service: 'x' });
+  assert.equal(state.events.length, 1000);
+  assert.equal(state.events[0].revision, 506);
+});
