@@ -14,8 +14,4 @@ namespace dstack::directory {
 // The answer for /ui and everything under it; nullopt for any other path.
 std::optional<net::HttpResponse> console_file(const net::HttpRequest& request);
 
-// Whether an Accept-Encoding header value admits gzip (RFC 9110 §12.5.3: "gzip" or "*" with a
-// q above 0).
-bool accepts_gzip(std::string_view accept_encoding);
-
 }  // namespace dstack::directory

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // HTTP requests as HttpServer reads them (net::read_requests runs its read loop on bytes):
 // pipelined requests, Content-Length and chunked bodies, Expect: 100-continue, the header and
-// body limits, then the path and query decoding the directory's API routes on.
+// body limits, then the path and query decoding the directory's API routes on, and whether
+// Accept-Encoding admits gzip (the console's files).
+#include <cctype>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/net/http_parse.hpp"
 #include "fuzz/fuzz.hpp"
@@ -38,6 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string path;
     std::vector<std::pair<std::string, std::string>> query;
     FUZZ_CHECK(net::split_target(r.target, path, query) && path == r.path && query == r.query);
+    // Without "gzip" or "*" in it, no header admits gzip.
+    std::string lower = r.accept_encoding;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (net::accepts_gzip(r.accept_encoding))
+      FUZZ_CHECK(lower.find("gzip") != std::string::npos || lower.find('*') != std::string::npos);
     if (auto segments = net::path_segments(r.path))
       for (const auto& s : *segments)
         FUZZ_CHECK(!s.empty() || r.path.find("//") != std::string::npos);

@@ -1,11 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/net/http.hpp"
 
+#include <cctype>
 #include <cstdio>
 
 namespace dstack::net {
 
 namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -84,6 +101,24 @@ std::optional<std::vector<std::string>> path_segments(std::string_view raw_path)
     if (slash == std::string_view::npos) return parts;
     raw_path.remove_prefix(slash + 1);
   }
+}
+
+bool accepts_gzip(std::string_view header) {
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    const auto semi = item.find(';');
+    const auto coding = trim(item.substr(0, semi));
+    if (!iequals(coding, "gzip") && coding != "*") continue;
+    if (semi == std::string_view::npos) return true;
+    // Only "q=0" (0, 0.0, 0.00, 0.000) refuses.
+    auto params = trim(item.substr(semi + 1));
+    if (params.size() < 2 || !iequals(params.substr(0, 2), "q=")) return true;
+    auto q = params.substr(2);
+    return !(q.starts_with('0') && q.find_first_not_of("0.", 0) == std::string_view::npos);
+  }
+  return false;
 }
 
 std::string percent_encode(std::string_view text) {

@@ -61,6 +61,10 @@ struct HttpResponse {
 bool split_target(std::string_view target, std::string& path,
                   std::vector<std::pair<std::string, std::string>>& query);
 
+// Whether an Accept-Encoding header value admits gzip (RFC 9110 §12.5.3: "gzip" or "*", in any
+// case, with no q or a q above 0).
+bool accepts_gzip(std::string_view accept_encoding);
+
 // Percent-encodes everything but RFC 3986's unreserved characters, for a path segment or a
 // query value.
 std::string percent_encode(std::string_view text);

@@ -140,6 +140,26 @@ TEST_F(SherlockInsight, EveryRequestAClientSentIsCountedByVersionAndInstance) {
   EXPECT_EQ(v1["consumers"][0]["consumer"], "web-7");
   EXPECT_EQ(v1["consumers"][0]["requests"], codes[0]);
   EXPECT_EQ(v2["consumers"][0]["requests"], codes[3]);
+
+  // Step by step, for the console's charts: 10 s steps over the 10-minute window, the requests
+  // in the newest steps, version 2's all errors.
+  const json s = json::parse(directory.get("/v1/traffic/series?service=emitter").body);
+  EXPECT_EQ(s["step_seconds"], 10);
+  EXPECT_EQ(s["steps"], 60);
+  ASSERT_EQ(s["services"].size(), 1u) << s.dump();
+  const json& versions = s["services"][0]["versions"];
+  ASSERT_EQ(versions.size(), 2u) << s.dump();
+  EXPECT_EQ(versions[1]["version"], "2");
+  const json& rps = versions[1]["rps"];
+  ASSERT_EQ(rps.size(), 60u);
+  EXPECT_TRUE(rps[0].is_null()) << "a step before the first report";
+  double seen = 0;
+  for (std::size_t i = 0; i < 60; ++i)
+    if (!rps[i].is_null() && rps[i].get<double>() > 0) {
+      seen += rps[i].get<double>();
+      EXPECT_EQ(versions[1]["error_ratio"][i], 1) << s.dump();
+    }
+  EXPECT_GT(seen, 0) << s.dump();
 }
 
 // Index of the duration bucket a time in ms falls in.
@@ -263,6 +283,19 @@ TEST_F(SherlockInsight, BadReportsAreRefusedAndChangeNothing) {
                                   "{\"pad\":\"" + std::string(2 << 20, 'x') + "\"}");
   EXPECT_EQ(huge.status, 413);
   EXPECT_EQ(probe_requests(), 5);
+
+  // Series queries out of bounds are refused naming the parameter, the value and the bounds.
+  for (const auto& [query, code] :
+       std::vector<std::pair<std::string, std::string>>{{"window=2h", "invalid_window"},
+                                                        {"window=1s", "invalid_window"},
+                                                        {"step=1s", "invalid_step"},
+                                                        {"window=1m&step=2m", "invalid_step"},
+                                                        {"step=often", "invalid_step"}}) {
+    const auto r = directory.get("/v1/traffic/series?" + query);
+    EXPECT_EQ(r.status, 400) << query;
+    EXPECT_EQ(body_json(r)["error"], code) << query << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr(query.substr(query.rfind('=') + 1))) << r.body;
+  }
 }
 
 TEST_F(SherlockInsight, DwShowsTrafficConsumersAndTopAndTheWatchStreamCarriesIt) {

@@ -4,6 +4,7 @@
 // and what a client makes of an answer or a stream, whatever sizes the bytes arrive in.
 
 #include "common/net/http_parse.hpp"
+#include "common/net/http.hpp"
 #include "common/net/read_size.hpp"
 
 #include <gmock/gmock.h>
@@ -139,6 +140,16 @@ TEST(ReadSize, GrowsForAPipeliningClientAndShrinksBack) {
     size.got(300);
     EXPECT_EQ(size.next(), expected);
   }
+}
+
+// What a browser sends decides whether the console's files go gzip-compressed.
+TEST(AcceptEncoding, GzipOrAnyCodingWithoutAZeroQAdmitsGzip) {
+  for (const char* yes : {"gzip", "gzip, deflate, br, zstd", "br;q=1.0, GZIP ; q=0.5", "*",
+                          "identity, *;q=0.1", "gzip;q=1", "gzip;level=9"})
+    EXPECT_TRUE(accepts_gzip(yes)) << yes;
+  for (const char* no :
+       {"", "identity", "br, deflate", "gzip;q=0", "gzip; q=0.000", "*;q=0", "x-gzip", "gzipped"})
+    EXPECT_FALSE(accepts_gzip(no)) << no;
 }
 
 }  // namespace
