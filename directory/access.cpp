@@ -33,6 +33,8 @@ std::optional<Permission> required_permission(const std::string& method,
   // /v1/routes/SVC and /v1/policies/SVC: both say where a service's traffic goes and how
   if ((is({"v1", "routes"}) || is({"v1", "policies"})) && parts.size() == 3)
     return Permission{Kind::routes, parts[2]};
+  if (is({"v1", "routes"}) && parts.size() == 4 && parts[3] == "rollback")
+    return Permission{Kind::routes, parts[2]};
   // /v1/consumers/NAME and /v1/consumers/NAME/traffic: a sherlock's registration and reports
   if (is({"v1", "consumers"}) && (parts.size() == 3 || parts.size() == 4))
     return Permission{Kind::report, {}};

@@ -97,6 +97,34 @@ HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& pa
   return not_found(r);
 }
 
+HttpResponse Api::route_history(const HttpRequest& r, const std::string& service,
+                                const std::string& consumer, const std::string& what) {
+  if (what == "previous") {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    if (!state_.route(service, consumer)) return error(no_route(service, consumer));
+    const auto previous = state_.previous_route(service, consumer);
+    if (!previous.known)
+      return error({404, "no_previous_route",
+                    "what the route of " + service +
+                        " replaced is not known: it was set before "
+                        "this directory kept it"});
+    json body = {{"service", service}, {"targets", nullptr}};
+    if (!consumer.empty()) body["consumer"] = consumer;
+    if (previous.targets) {
+      body["targets"] = json::array();
+      for (const auto& t : *previous.targets)
+        body["targets"].push_back({{"version", t.version}, {"weight", t.weight}});
+    }
+    return json_response(200, body);
+  }
+  if (r.method != "POST") return method_not_allowed(r, "POST");
+  auto done = state_.rollback_route(service, consumer);
+  if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+  if (auto route = state_.route(service, consumer))
+    return json_response(200, model::to_json(*route));
+  return json_response(200, revision_body(state_));  // it went back to no route
+}
+
 HttpResponse Api::health() const {
   json body = model::to_json(
       model::DirectoryHealth{"ok", state_.revision(), state_.epoch(), state_.synced()});
@@ -225,19 +253,18 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
     for (auto& route : state_.routes_of(service)) list.push_back(model::to_json(route));
     return json_response(200, json{{"routes", list}, {"revision", state_.revision()}});
   }
-  if (parts.size() != 3) return not_found(r);
+  if (parts.size() != 3 &&
+      !(parts.size() == 4 && (parts[3] == "previous" || parts[3] == "rollback")))
+    return not_found(r);
   const auto& service = parts[2];
   if (auto e = bad_name(model::check_service_name(service))) return error(*e);
   std::string consumer = r.query_param("consumer").value_or("");
   if (r.query_param("consumer"))
     if (auto e = bad_name(model::check_consumer_name(consumer))) return error(*e);
+  if (parts.size() == 4) return route_history(r, service, consumer, parts[3]);
   if (r.method == "GET") {
     auto route = state_.route(service, consumer);
-    if (!route)
-      return error(
-          {404, "route_not_found",
-           "service " + service + " has no route" +
-               (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer)});
+    if (!route) return error(no_route(service, consumer));
     return json_response(200, model::to_json(*route));
   }
   if (r.method == "DELETE") {
@@ -246,11 +273,33 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
     return json_response(200, revision_body(state_));
   }
   if (r.method != "PUT") return method_not_allowed(r, "GET, PUT, DELETE");
+  bool known_versions = false;
+  if (auto text = r.query_param("known_versions")) {
+    if (*text != "1" && *text != "0")
+      return error({400, "invalid_known_versions",
+                    model::invalid("known_versions", *text,
+                                   "must be 1 (refuse versions no instance has) or 0")});
+    known_versions = *text == "1";
+  }
   auto body = parse_body(r);
   if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
   auto parsed = model::route_from_request(std::get<json>(body), service, consumer);
   if (auto* problems = std::get_if<model::Problems>(&parsed))
     return error({400, "invalid_route", model::join(*problems)});
+  if (known_versions) {
+    // A typo ("v2" for "2") would otherwise give its share to the other versions unnoticed.
+    model::Problems unknown;
+    const auto instances = state_.instances_of(service);
+    const auto& targets = std::get<model::Route>(parsed).targets;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const bool found = std::ranges::any_of(
+          instances, [&](const model::Instance* in) { return in->version == targets[i].version; });
+      if (!found)
+        unknown.push_back("targets[" + std::to_string(i) + "].version \"" + targets[i].version +
+                          "\": no instance of " + service + " has this version");
+    }
+    if (!unknown.empty()) return error({400, "invalid_route", model::join(unknown)});
+  }
   auto done = state_.put_route(std::get<model::Route>(std::move(parsed)));
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
   return json_response(200, model::to_json(*state_.route(service, consumer)));

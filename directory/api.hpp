@@ -45,6 +45,9 @@ class Api {
   net::HttpResponse services(const net::HttpRequest& request, const std::vector<std::string>& parts,
                              const Caller& caller);
   net::HttpResponse routes(const net::HttpRequest& request, const std::vector<std::string>& parts);
+  // /v1/routes/{svc}/previous and /v1/routes/{svc}/rollback
+  net::HttpResponse route_history(const net::HttpRequest& request, const std::string& service,
+                                  const std::string& consumer, const std::string& what);
   net::HttpResponse policies(const net::HttpRequest& request,
                              const std::vector<std::string>& parts);
   net::HttpResponse tokens(const net::HttpRequest& request, const std::vector<std::string>& parts);

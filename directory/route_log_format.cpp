@@ -12,24 +12,47 @@ bool encode(const Op& op, std::string& payload_out, std::string* why) {
   json j = {{"op", op.remove ? "delete" : "put"},
             {"service", op.route.service},
             {"consumer", op.route.consumer}};
+  const auto targets_json = [](const std::vector<model::RouteTarget>& targets) {
+    json out = json::array();
+    for (const auto& t : targets) out.push_back({{"version", t.version}, {"weight", t.weight}});
+    return out;
+  };
   if (!op.remove) {
-    json targets = json::array();
-    for (const auto& t : op.route.targets)
-      targets.push_back({{"version", t.version}, {"weight", t.weight}});
-    j["targets"] = std::move(targets);
+    j["targets"] = targets_json(op.route.targets);
     j["revision"] = op.route.revision;
+    if (op.previous.known)
+      j["previous"] = op.previous.targets ? targets_json(*op.previous.targets) : json(nullptr);
   }
   std::string payload;
   if (!store_json::dump(j, payload, why)) return false;
   Op back;
   if (!decode_payload(payload, back, why)) return false;
   if (back.route.service != op.route.service || back.route.consumer != op.route.consumer ||
-      (!op.remove && back.route != op.route))
+      (!op.remove && (back.route != op.route || back.previous != op.previous)))
     return fail(why, "route does not survive a round trip through the log format");
 
   payload_out = std::move(payload);
   return true;
 }
+
+namespace {
+
+bool read_targets(const json& array, std::vector<model::RouteTarget>& out, std::string* why) {
+  for (const json& t : array) {
+    if (!t.is_object()) return fail(why, "a target is not an object");
+    model::RouteTarget target;
+    if (!get_string(t, "version", target.version, why)) return false;
+    const auto weight = t.find("weight");
+    // Negative numbers are not number_unsigned, so this also rejects them.
+    if (weight == t.end() || !weight->is_number_unsigned() || weight->get<std::uint64_t>() > 100)
+      return fail(why, "target weight missing or not an integer 0..100");
+    target.weight = static_cast<int>(weight->get<std::uint64_t>());
+    out.push_back(std::move(target));
+  }
+  return true;
+}
+
+}  // namespace
 
 bool decode_payload(std::string_view payload, Op& op, std::string* why) {
   const json j = store_json::parse_object(payload, why);
@@ -50,18 +73,14 @@ bool decode_payload(std::string_view payload, Op& op, std::string* why) {
   const auto targets = j.find("targets");
   if (targets == j.end() || !targets->is_array())
     return fail(why, "\"targets\" missing or not an array");
-  for (const json& t : *targets) {
-    if (!t.is_object()) return fail(why, "a target is not an object");
-    model::RouteTarget target;
-    if (!get_string(t, "version", target.version, why)) return false;
-    const auto weight = t.find("weight");
-    // Negative numbers are not number_unsigned, so this also rejects them.
-    if (weight == t.end() || !weight->is_number_unsigned() || weight->get<std::uint64_t>() > 100)
-      return fail(why, "target weight missing or not an integer 0..100");
-    target.weight = static_cast<int>(weight->get<std::uint64_t>());
-    op.route.targets.push_back(std::move(target));
-  }
-  return true;
+  if (!read_targets(*targets, op.route.targets, why)) return false;
+  const auto previous = j.find("previous");
+  if (previous == j.end()) return true;
+  op.previous.known = true;
+  if (previous->is_null()) return true;
+  if (!previous->is_array()) return fail(why, "\"previous\" neither an array nor null");
+  op.previous.targets.emplace();
+  return read_targets(*previous, *op.previous.targets, why);
 }
 
 std::string key(const std::string& service, const std::string& consumer) {

@@ -22,15 +22,23 @@ RouteStore::RouteStore(RecordLog log) : log_(std::move(log)) {
     if (!route_log::decode_payload(payload, op, &why))
       throw StoreError(log_.file().string() + ": a live record no longer decodes: " + why);
     routes_[{op.route.service, op.route.consumer}] = op.route;
+    previous_[{op.route.service, op.route.consumer}] = op.previous;
   }
 }
 
-std::error_code RouteStore::put(const model::Route& route) {
+std::error_code RouteStore::put(const model::Route& route, const route_log::Previous& previous) {
   std::string payload;
-  if (!route_log::encode({false, route}, payload)) return StoreErrc::invalid_record;
+  if (!route_log::encode({false, route, previous}, payload)) return StoreErrc::invalid_record;
   if (const auto ec = log_.append(payload)) return ec;
   routes_[{route.service, route.consumer}] = route;
+  previous_[{route.service, route.consumer}] = previous;
   return {};
+}
+
+route_log::Previous RouteStore::previous(const std::string& service,
+                                         const std::string& consumer) const {
+  const auto it = previous_.find({service, consumer});
+  return it == previous_.end() ? route_log::Previous{} : it->second;
 }
 
 std::error_code RouteStore::remove(const std::string& service, const std::string& consumer) {
@@ -43,6 +51,7 @@ std::error_code RouteStore::remove(const std::string& service, const std::string
   if (!route_log::encode(op, payload)) return StoreErrc::invalid_record;
   if (const auto ec = log_.append(payload)) return ec;
   routes_.erase(it);
+  previous_.erase({service, consumer});
   return {};
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/model/model.hpp"
 #include "directory/record_log.hpp"
+#include "directory/route_log_format.hpp"
 
 namespace dstack::directory {
 
@@ -28,9 +29,11 @@ class RouteStore {
   // In a directory of its own, created 0700 when missing. Throws StoreError.
   static RouteStore open(const std::filesystem::path& dir, RecordLogOptions options = {});
 
-  // Insert or replace the route for (service, consumer). StoreErrc::invalid_record for bad
-  // field types, a weight outside 0..100, invalid UTF-8 or over 1 MiB.
-  [[nodiscard]] std::error_code put(const model::Route& route);
+  // Insert or replace the route for (service, consumer), recording what it replaced (`previous`,
+  // for a rollback). StoreErrc::invalid_record for bad field types, a weight outside 0..100,
+  // invalid UTF-8 or over 1 MiB.
+  [[nodiscard]] std::error_code put(const model::Route& route,
+                                    const route_log::Previous& previous = {});
   // Removing a route that does not exist succeeds without writing anything.
   [[nodiscard]] std::error_code remove(const std::string& service, const std::string& consumer);
   // Rewrites the log now; put/remove do it on their own when the log outgrows the live set.
@@ -38,6 +41,9 @@ class RouteStore {
 
   const std::map<Key, model::Route>& routes() const { return routes_; }
   std::optional<model::Route> get(const std::string& service, const std::string& consumer) const;
+  // What the route's last put replaced; not known for a route without one, or put before the
+  // store kept it.
+  route_log::Previous previous(const std::string& service, const std::string& consumer) const;
 
   const Recovery& recovery() const { return log_.recovery(); }
   std::error_code last_compaction_error() const { return log_.last_compaction_error(); }
@@ -49,6 +55,7 @@ class RouteStore {
 
   RecordLog log_;
   std::map<Key, model::Route> routes_;
+  std::map<Key, route_log::Previous> previous_;
 };
 
 }  // namespace dstack::directory

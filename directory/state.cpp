@@ -199,7 +199,10 @@ Outcome<> State::delete_instance(const std::string& service, const std::string& 
 
 Outcome<> State::put_route(model::Route route) {
   route.revision = 0;
-  if (auto ec = store_.put(route))
+  route_log::Previous previous{true, std::nullopt};
+  if (auto it = routes_.find({route.service, route.consumer}); it != routes_.end())
+    previous.targets = it->second.targets;
+  if (auto ec = store_.put(route, previous))
     return ApiError{503, "store_failed", "route not saved: " + ec.message()};
   route.revision = revision_ + 1;
   routes_[{route.service, route.consumer}] = route;
@@ -212,13 +215,34 @@ Outcome<> State::put_route(model::Route route) {
   return Done{};
 }
 
+ApiError no_route(const std::string& service, const std::string& consumer) {
+  return ApiError{
+      404, "route_not_found",
+      "service " + service + " has no route" +
+          (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer)};
+}
+
+Outcome<> State::rollback_route(const std::string& service, const std::string& consumer) {
+  if (!routes_.contains({service, consumer})) return no_route(service, consumer);
+  const auto previous = store_.previous(service, consumer);
+  if (!previous.known)
+    return ApiError{
+        409, "no_previous_route",
+        "the route of " + service +
+            (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer) +
+            " was set before this directory kept what a route replaced: nothing to "
+            "roll back to"};
+  if (!previous.targets) return delete_route(service, consumer);
+  model::Route route;
+  route.service = service;
+  route.consumer = consumer;
+  route.targets = *previous.targets;
+  return put_route(std::move(route));
+}
+
 Outcome<> State::delete_route(const std::string& service, const std::string& consumer) {
   auto it = routes_.find({service, consumer});
-  if (it == routes_.end())
-    return ApiError{
-        404, "route_not_found",
-        "service " + service + " has no route" +
-            (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer)};
+  if (it == routes_.end()) return no_route(service, consumer);
   if (auto ec = store_.remove(service, consumer))
     return ApiError{503, "store_failed", "route not removed: " + ec.message()};
   routes_.erase(it);

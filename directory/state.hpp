@@ -43,6 +43,9 @@ struct StateCounters {
   std::uint64_t keepalives = 0;
 };
 
+// 404 route_not_found for (service, consumer).
+ApiError no_route(const std::string& service, const std::string& consumer);
+
 class State {
  public:
   // Called after every change with its revision and its NDJSON line (ending in '\n').
@@ -78,6 +81,15 @@ class State {
 
   Outcome<> put_route(model::Route route);  // validated by the caller; durable on success
   Outcome<> delete_route(const std::string& service, const std::string& consumer);
+  // Puts back what the route's last put replaced (docs/api.md#post-v1routessvcrollbackconsumerc):
+  // its targets, or no route when there was none. What the rollback replaced becomes the
+  // previous route in turn, so a second rollback undoes the first. 404 route_not_found without
+  // a route; 409 no_previous_route when what it replaced is not known.
+  Outcome<> rollback_route(const std::string& service, const std::string& consumer);
+  route_log::Previous previous_route(const std::string& service,
+                                     const std::string& consumer) const {
+    return store_.previous(service, consumer);
+  }
   // Validated by the caller; durable on success. Putting the policy a service has changes
   // nothing and publishes no event.
   Outcome<> put_policy(model::TrafficPolicy policy);

@@ -35,7 +35,7 @@ void check_parse(std::string_view file, const record_log::Parsed& p) {
     FUZZ_CHECK(route_log::decode_payload(encoded, back));
     FUZZ_CHECK(back.remove == op.remove && back.route.service == op.route.service &&
                back.route.consumer == op.route.consumer);
-    if (!back.remove) FUZZ_CHECK(back.route == op.route);
+    if (!back.remove) FUZZ_CHECK(back.route == op.route && back.previous == op.previous);
   }
 }
 

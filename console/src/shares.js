@@ -56,6 +56,18 @@ export function versionShares(instances, targets = []) {
   return all.sort((a, b) => compareVersions(a.version, b.version)).map(({ weight, ...v }) => v);
 }
 
+// The route's targets with `version` at 0 %, the others as they were: the console's Drain.
+export function drained(targets, version) {
+  const others = (targets ?? []).filter((t) => t.version !== version);
+  return [...others, { version, weight: 0 }];
+}
+
+// Whether draining `version` would leave it no traffic: not when no other version could take
+// it, since a route never sends traffic into a hole (rule 5).
+export function canDrain(instances, targets, version) {
+  return versionShares(instances, drained(targets, version)).find((v) => v.version === version)?.share === 0;
+}
+
 // Versions in natural order: "2" before "10", then by text.
 export function compareVersions(a, b) {
   return a.localeCompare(b, 'en', { numeric: true });

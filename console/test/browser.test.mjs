@@ -5,10 +5,8 @@
 // pages' pictures go)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { api, deadline, launchBrowser, newPage, startWalkthrough, typeToken, watchDirectory } from './harness.mjs';
 
@@ -40,7 +38,18 @@ async function open(path, token) {
   return page;
 }
 
+// Every page ends without a script error or a Content-Security-Policy refusal.
+async function done(page) {
+  const problems = page.problems;
+  await page.close();
+  assert.deepEqual(problems, []);
+}
+
 const text = (page, selector) => page.$eval(selector, (e) => e.innerText);
+const dialogText = async (page) => {
+  await page.waitForSelector('dialog.confirm[open]', { timeout: 5000 });
+  return text(page, 'dialog.confirm');
+};
 
 test("the overview lists the walkthrough's services, their versions and split", async () => {
   const page = await open('', walk.operatorToken);
@@ -54,8 +63,7 @@ test("the overview lists the walkthrough's services, their versions and split", 
   await deadline(15000, 'traffic figures on the overview', async () =>
     /\d/.test(await text(page, 'tbody[data-service="transform"] td.num:nth-of-type(3)')));
   await page.screenshot({ path: join(screenshots, 'overview.png') });
-  assert.deepEqual(page.problems, []);
-  await page.close();
+  await done(page);
 });
 
 test('without a token, a directory that needs one for reading says so', async () => {
@@ -63,7 +71,7 @@ test('without a token, a directory that needs one for reading says so', async ()
   await page.waitForSelector('[role="alert"]', { timeout: 5000 });
   assert.match(await text(page, '[role="alert"]'), /needs a token to read/);
   assert.equal(await page.$('tbody[data-service]'), null);
-  await page.close();
+  await done(page);
 });
 
 test('a split set in the console is the route the API returns, and is on screen at once', async () => {
@@ -78,8 +86,7 @@ test('a split set in the console is the route the API returns, and is on screen 
   await set('1', '75');
   await set('2', '25');
   await page.click('.controls button[type=submit]');
-  await page.waitForSelector('dialog.confirm[open]');
-  assert.match(await text(page, 'dialog.confirm'), /emitter's traffic for everyone as 1=75 %, 2=25 %/);
+  assert.match(await dialogText(page), /emitter's traffic for everyone as 1=75 %, 2=25 %/);
   await page.screenshot({ path: join(screenshots, 'confirm.png') });
   const changed = watch.waitFor((e) => e.type === 'route_put' && e.service === 'emitter');
   await page.click('dialog.confirm button.primary');
@@ -90,7 +97,7 @@ test('a split set in the console is the route the API returns, and is on screen 
   assert.ok(Date.now() - at < LIVE_MS + 200);
   assert.match(await text(page, '.outcome'), /Route for everyone set: 1=75 %, 2=25 %/);
   await page.screenshot({ path: join(screenshots, 'service.png'), fullPage: true });
-  await page.close();
+  await done(page);
 });
 
 test('a split over 100 % gets the API\'s message on screen and changes nothing', async () => {
@@ -104,12 +111,32 @@ test('a split over 100 % gets the API\'s message on screen and changes nothing',
     await page.type(input, w);
   }
   await page.click('.controls button[type=submit]');
+  await dialogText(page);
   await page.click('dialog.confirm button.primary');
   await page.waitForSelector('.outcome.error', { timeout: 5000 });
   assert.equal(await text(page, '.outcome.error'), 'targets: weights add up to 110, more than 100');
   const after = await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter');
   assert.deepEqual(after.body, before.body);
-  await page.close();
+  await done(page);
+});
+
+test('a version that does not exist gets the API\'s message on screen and changes nothing', async () => {
+  const before = await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter');
+  const page = await open('#/services/emitter', walk.operatorToken);
+  await page.waitForSelector('.split-editor input[aria-label="another version"]');
+  const input = '.split-editor input[aria-label="percent for version 1"]';
+  await page.click(input, { clickCount: 3 });
+  await page.keyboard.press('Backspace');
+  await page.type(input, '65');  // 65 + 25 + 10: a valid sum, so the version is what is wrong
+  await page.type('.split-editor input[aria-label="another version"]', '9');
+  await page.type('.split-editor input[aria-label="percent for another version"]', '10');
+  await page.click('.controls button[type=submit]');
+  await dialogText(page);
+  await page.click('dialog.confirm button.primary');
+  await page.waitForSelector('.outcome.error', { timeout: 5000 });
+  assert.equal(await text(page, '.outcome.error'), 'targets[2].version "9": no instance of emitter has this version');
+  assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body, before.body);
+  await done(page);
 });
 
 test('a token lacking routes:emitter gets the 403 message shown, and nothing changes', async () => {
@@ -119,23 +146,46 @@ test('a token lacking routes:emitter gets the 403 message shown, and nothing cha
   const before = await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter');
   const page = await open('#/services/emitter', made.body.secret);
   await page.waitForSelector('.split-editor button');
-  await page.click('.split-editor tr:nth-child(2) button');  // Promote 2
+  await page.click('.split-editor tr[data-version="2"] button.promote');
+  await dialogText(page);
   await page.click('dialog.confirm button.primary');
   await page.waitForSelector('.outcome.error', { timeout: 5000 });
   assert.equal(await text(page, '.outcome.error'), 'token transform-team lacks routes:emitter');
   assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body, before.body);
-  await page.close();
+  await done(page);
 });
 
 test('promote sends 100 % to the version', async () => {
   const page = await open('#/services/emitter', walk.operatorToken);
   await page.waitForSelector('.split-editor button');
-  await page.click('.split-editor tr:nth-child(2) button');
-  assert.match(await text(page, 'dialog.confirm'), /Send 100 % of emitter's traffic for everyone to version 2\?/);
+  await page.click('.split-editor tr[data-version="2"] button.promote');
+  assert.match(await dialogText(page), /Send 100 % of emitter's traffic for everyone to version 2\?/);
   await page.click('dialog.confirm button.primary');
   await page.waitForFunction(() => document.querySelector('tr[data-version="2"] .split')?.innerText === '100 %', { timeout: 5000 });
   assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body.targets, [{ version: '2', weight: 100 }]);
-  await page.close();
+  await done(page);
+});
+
+test('roll back puts the previous split back, and drain takes a version out', async () => {
+  const page = await open('#/services/emitter', walk.operatorToken);
+  // After the 75/25 split and the promotion above, the previous split is 75/25.
+  await page.waitForFunction(() => document.querySelector('.controls button.rollback')?.innerText === 'Roll back to 1=75 %, 2=25 %', { timeout: 5000 });
+  await page.click('.controls button.rollback');
+  assert.match(await dialogText(page), /Put back emitter's previous route for everyone: 1=75 %, 2=25 %\?/);
+  await page.click('dialog.confirm button.primary');
+  await page.waitForFunction(() => document.querySelector('table.versions tr[data-version="2"] .split')?.innerText === '25 %', { timeout: 5000 });
+  assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body.targets,
+    [{ version: '1', weight: 75 }, { version: '2', weight: 25 }]);
+  // The instance's Drain names every instance of its version, and routes the version to 0 %.
+  await page.click('tr[data-instance="vm101"] button.drain');
+  assert.match(await dialogText(page), /Every instance of version 1 stops getting it: vm101, vm102, vm103/);
+  await page.click('dialog.confirm button.primary');
+  await page.waitForFunction(() => document.querySelector('table.versions tr[data-version="1"] .split')?.innerText === '0 %', { timeout: 5000 });
+  assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body.targets,
+    [{ version: '2', weight: 25 }, { version: '1', weight: 0 }]);
+  // Version 2 is now the only one with traffic: draining it would do nothing, so it is refused.
+  assert.equal(await page.$eval('.split-editor tr[data-version="2"] button.drain', (b) => b.disabled), true);
+  await done(page);
 });
 
 test('the consumers and events pages show who routes what and the live stream', async () => {
@@ -150,7 +200,7 @@ test('the consumers and events pages show who routes what and the live stream', 
   await page.waitForSelector(`tr[data-type="route_put"]`, { timeout: LIVE_MS });
   assert.match(await text(page, 'table.events tbody tr:first-child'), new RegExp(`${event.revision}\\s+route_put\\s+transform`));
   await page.screenshot({ path: join(screenshots, 'events.png') });
-  await page.close();
+  await done(page);
 });
 
 test('an instance killed leaves the console within 1 s of the directory', async () => {
@@ -163,7 +213,27 @@ test('an instance killed leaves the console within 1 s of the directory', async 
   await page.waitForSelector('tr[data-instance="vm104"]', { hidden: true, timeout: LIVE_MS });
   const late = Date.now() - at;
   assert.ok(late < LIVE_MS, `${late} ms`);
-  await page.close();
+  await done(page);
+});
+
+test('every page has no serious or critical accessibility violation (axe-core)', async () => {
+  const axe = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+  for (const [path, ready] of [['', 'tbody[data-service]'], ['#/services/emitter', '.split-editor'],
+    ['#/consumers', 'tr[data-consumer]'], ['#/events', 'h1']]) {
+    const page = await newPage(browser);
+    await page.setBypassCSP(true);  // to add axe's script: the console's own policy forbids it
+    await page.goto(`${walk.directory}/ui/${path}`);
+    await typeToken(page, walk.operatorToken);
+    await page.waitForSelector(ready, { timeout: 10000 });
+    await page.addScriptTag({ path: axe });
+    const found = await page.evaluate(async () => {
+      const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] });
+      return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+    });
+    const serious = found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert.deepEqual(serious, [], `${path || 'overview'}: ${JSON.stringify(serious)}`);
+    await done(page);
+  }
 });
 
 // The walkthrough's process (run-local gives each DSTACK_WALKTHROUGH_STATE) whose program is

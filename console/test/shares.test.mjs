@@ -2,7 +2,7 @@
 // The console's split against docs/sherlock.md#canary-weights, its worked example included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { versionShares } from '../src/shares.js';
+import { canDrain, drained, versionShares } from '../src/shares.js';
 
 const inst = (id, version, weight = 100, health = 'passing') => ({ id, version, weight, health });
 const shares = (instances, targets) =>
@@ -47,4 +47,18 @@ test('a listed version without instances is shown, with nothing', () => {
 test('versions come in natural order', () => {
   const r = versionShares([inst('a', '10'), inst('b', '9'), inst('c', '2')], []);
   assert.deepEqual(r.map((v) => v.version), ['2', '9', '10']);
+});
+
+test('drain routes a version to 0 % and keeps what else the route says', () => {
+  assert.deepEqual(drained([{ version: '1', weight: 75 }, { version: '2', weight: 25 }], '1'),
+    [{ version: '2', weight: 25 }, { version: '1', weight: 0 }]);
+  assert.deepEqual(drained(undefined, '2'), [{ version: '2', weight: 0 }]);
+  assert.deepEqual(shares(four, drained([], '2')), { 1: 100, 2: 0 });
+});
+
+test('a version cannot be drained when no other version could take its traffic', () => {
+  assert.equal(canDrain(four, [], '2'), true);
+  assert.equal(canDrain(four, [{ version: '2', weight: 25 }, { version: '1', weight: 0 }], '2'), false);
+  const oneDown = [inst('a', '1', 100, 'critical'), inst('b', '2')];
+  assert.equal(canDrain(oneDown, [], '2'), false);
 });

@@ -50,6 +50,61 @@ TEST(Routes, PutGetListDeleteForEveryone) {
   EXPECT_EQ(body_json(d.get("/v1/routes"))["routes"], json::array());
 }
 
+// Rollback (docs/api.md#post-v1routessvcrollbackconsumerc): back to what the last put replaced,
+// durable, undone by a second rollback; a first route rolls back to none.
+TEST(Routes, RollbackPutsBackThePreviousSplitAcrossARestart) {
+  Directory d;
+  d.start();
+  EXPECT_EQ(body_json(d.post("/v1/routes/emitter/rollback", json::object()))["error"],
+            "route_not_found");
+  ASSERT_EQ(d.put("/v1/routes/emitter", kCanary).status, 200);
+  auto first = body_json(d.get("/v1/routes/emitter/previous"));
+  EXPECT_EQ(first, json::parse(R"({"service":"emitter","targets":null})"));
+  auto all = json::parse(R"({"targets":[{"version":"2","weight":100}]})");
+  ASSERT_EQ(d.put("/v1/routes/emitter", all).status, 200);
+  ASSERT_EQ(d.put("/v1/routes/emitter?consumer=monolith", all).status, 200);
+  EXPECT_EQ(body_json(d.get("/v1/routes/emitter/previous"))["targets"], kCanary["targets"]);
+  d.restart();
+  const auto rev = d.revision();
+  auto back = d.post("/v1/routes/emitter/rollback", json::object());
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(body_json(back),
+            (json{{"service", "emitter"}, {"targets", kCanary["targets"]}, {"revision", rev + 1}}));
+  EXPECT_EQ(body_json(d.get("/v1/routes/emitter"))["targets"], kCanary["targets"]);
+  EXPECT_EQ(body_json(d.get("/v1/routes/emitter?consumer=monolith"))["targets"], all["targets"]);
+  ASSERT_EQ(d.post("/v1/routes/emitter/rollback", json::object()).status, 200);  // undone
+  EXPECT_EQ(body_json(d.get("/v1/routes/emitter"))["targets"], all["targets"]);
+  // monolith's route was its first: rolling it back removes it.
+  auto none = d.post("/v1/routes/emitter/rollback?consumer=monolith", json::object());
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_EQ(body_json(none), (json{{"revision", rev + 3}}));
+  EXPECT_EQ(d.get("/v1/routes/emitter?consumer=monolith").status, 404);
+  EXPECT_EQ(d.get("/v1/routes/emitter/rollback").status, 405);
+}
+
+// ?known_versions=1 refuses a version no instance has: a typo is not a silent 0 %.
+TEST(Routes, KnownVersionsRefusesAVersionNoInstanceHas) {
+  Directory d;
+  d.start();
+  auto lease = d.grant(60);
+  d.put_instance("emitter", "vm101", lease, {{"version", "1"}});
+  auto typo = d.put(
+      "/v1/routes/emitter?known_versions=1",
+      json::parse(R"({"targets":[{"version":"1","weight":90},{"version":"v2","weight":10}]})"));
+  EXPECT_EQ(typo.status, 400);
+  EXPECT_EQ(body_json(typo)["message"],
+            "targets[1].version \"v2\": no instance of emitter has this version");
+  EXPECT_EQ(d.get("/v1/routes/emitter").status, 404);  // nothing changed
+  EXPECT_EQ(d.put("/v1/routes/emitter?known_versions=1",
+                  json::parse(R"({"targets":[{"version":"1","weight":100}]})"))
+                .status,
+            200);
+  EXPECT_EQ(body_json(d.put("/v1/routes/emitter?known_versions=yes", kCanary))["error"],
+            "invalid_known_versions");
+  // Without it, a route may name a version before its instances come (docs/api.md#routes).
+  EXPECT_EQ(d.put("/v1/routes/emitter", kCanary).status, 200);
+}
+
 // Traffic policies over HTTP (docs/api.md#traffic-policies): one per service, replaced whole,
 // durable across a restart, unchanged by a put of the same policy, refused with every problem.
 TEST(Policies, PutGetListDeleteAndARestart) {

@@ -52,6 +52,9 @@ TEST(DirectoryAccessTest, InstancesNeedRegisterForTheirService) {
 TEST(DirectoryAccessTest, RoutesNeedRoutesForTheirService) {
   EXPECT_EQ(needs("PUT", {"v1", "routes", "emitter"}), "routes:emitter");
   EXPECT_EQ(needs("DELETE", {"v1", "routes", "payments"}), "routes:payments");
+  // Rolling a route back sets it as a PUT would; reading what it would go back to is a read.
+  EXPECT_EQ(needs("POST", {"v1", "routes", "payments", "rollback"}), "routes:payments");
+  EXPECT_EQ(needs("GET", {"v1", "routes", "payments", "previous"}), "read");
   // A traffic policy says how a service's traffic goes, as its routes say where.
   EXPECT_EQ(needs("PUT", {"v1", "policies", "emitter"}), "routes:emitter");
   EXPECT_EQ(needs("DELETE", {"v1", "policies", "payments"}), "routes:payments");

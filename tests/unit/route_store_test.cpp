@@ -134,6 +134,40 @@ TEST(RouteStore, ReopenRestoresExactly) {
   EXPECT_EQ(store.recovery().message, "");
 }
 
+// What a put replaced is kept with it, across a reopen and a compaction; a record from before it
+// was kept (no "previous" member) leaves it unknown; a removed route has none.
+TEST(RouteStore, KeepsWhatEachPutReplaced) {
+  TempDir tmp;
+  {
+    auto store = RouteStore::open(tmp.path());
+    ASSERT_FALSE(store.put(route("web", ""), {true, std::nullopt}));
+    ASSERT_FALSE(store.put(route("web", "", {{"2", 50}}), {true, route("web", "").targets}));
+    ASSERT_FALSE(store.put(route("api", "")));  // not known
+    ASSERT_FALSE(store.put(route("old", ""), {true, std::nullopt}));
+    ASSERT_FALSE(store.remove("old", ""));
+    ASSERT_FALSE(store.compact());
+  }
+  auto store = RouteStore::open(tmp.path());
+  EXPECT_EQ(store.previous("web", ""), (route_log::Previous{true, route("web", "").targets}));
+  EXPECT_FALSE(store.previous("api", "").known);
+  EXPECT_FALSE(store.previous("old", "").known);
+  // A record written before: the same payload without "previous" reads as not known.
+  route_log::Op op;
+  ASSERT_TRUE(route_log::decode_payload(
+      R"({"op":"put","service":"web","consumer":"","targets":[],"revision":0})", op));
+  EXPECT_FALSE(op.previous.known);
+  ASSERT_TRUE(route_log::decode_payload(
+      R"({"op":"put","service":"web","consumer":"","targets":[],"revision":0,"previous":null})",
+      op));
+  EXPECT_TRUE(op.previous.known);
+  EXPECT_FALSE(op.previous.targets.has_value());
+  std::string why;
+  EXPECT_FALSE(route_log::decode_payload(
+      R"({"op":"put","service":"web","consumer":"","targets":[],"revision":0,"previous":7})", op,
+      &why));
+  EXPECT_THAT(why, HasSubstr("previous"));
+}
+
 TEST(RouteStore, CreatesPrivateDirectoryAndHeader) {
   TempDir tmp;
   const fs::path dir = tmp.path() / "a" / "data";

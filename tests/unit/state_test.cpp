@@ -528,6 +528,37 @@ TEST_F(StateTest, DeleteRouteIsPublishedAndSurvivesARestart) {
   EXPECT_TRUE(state().route("api", "").has_value());
 }
 
+// The console's "roll back": what the last put replaced comes back, a second rollback undoes the
+// first, the first route of a service rolls back to none, and all of it survives a restart.
+TEST_F(StateTest, RollbackPutsBackWhatTheLastPutReplaced) {
+  const auto put = [&](std::vector<model::RouteTarget> targets) {
+    ASSERT_TRUE(
+        std::holds_alternative<Done>(state().put_route({"web", "", std::move(targets), 0})));
+  };
+  const auto targets = [&] { return state().route("web", "")->targets; };
+  EXPECT_EQ(error_of(state().rollback_route("web", "")).code, "route_not_found");
+  put({{"2", 10}});
+  put({{"2", 50}});
+  EXPECT_EQ(state().previous_route("web", "").targets,
+            (std::vector<model::RouteTarget>{{"2", 10}}));
+  start();  // a restart: the previous split is durable
+  events_.clear();
+  ASSERT_TRUE(std::holds_alternative<Done>(state().rollback_route("web", "")));
+  EXPECT_EQ(targets(), (std::vector<model::RouteTarget>{{"2", 10}}));
+  ASSERT_EQ(events_.size(), 1u);  // published as any route change
+  EXPECT_EQ(events_[0].event.type, Type::route_put);
+  ASSERT_TRUE(std::holds_alternative<Done>(state().rollback_route("web", "")));
+  EXPECT_EQ(targets(), (std::vector<model::RouteTarget>{{"2", 50}}));  // undone
+
+  // The first route of a service replaced no route: rolling it back removes it.
+  ASSERT_TRUE(std::holds_alternative<Done>(state().put_route(route("api"))));
+  ASSERT_TRUE(state().previous_route("api", "").known);
+  EXPECT_FALSE(state().previous_route("api", "").targets.has_value());
+  ASSERT_TRUE(std::holds_alternative<Done>(state().rollback_route("api", "")));
+  EXPECT_FALSE(state().route("api", "").has_value());
+  EXPECT_EQ(error_of(state().rollback_route("api", "")).code, "route_not_found");
+}
+
 // --- traffic policies --------------------------------------------------------------------------
 
 model::TrafficPolicy policy(std::string service, int retries = 2) {

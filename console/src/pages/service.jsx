@@ -2,6 +2,7 @@
 // One service: its instances, its versions and the split they get, its routes (everyone's and
 // each consumer's), its traffic per version over time, the consumers that route it, and the
 // controls.
+import { useState } from 'preact/hooks';
 import { Health, HealthCounts } from '../parts/health.jsx';
 import { RouteControls } from '../parts/route_controls.jsx';
 import { TrafficChart } from '../parts/traffic_chart.jsx';
@@ -17,6 +18,7 @@ export function ServicePage({ state, name, token }) {
   const consumers = state.consumers.filter((c) => (c.services ?? []).includes(name)).map((c) => c.name).sort();
   const policy = state.policies.get(name);
   const now = Date.now();
+  const [drain, setDrain] = useState(null);  // an instance's Drain, for the controls to ask
   const series = versions.map((v) => ({ label: `version ${v.version}`, points: state.history.get(`${name}\n${v.version}`) ?? [] }));
   if (instances.length === 0 && routes.length === 0) {
     return (
@@ -66,12 +68,13 @@ export function ServicePage({ state, name, token }) {
 
       <h2>Instances</h2>
       <table class="grid instances">
-        <thead><tr><th scope="col">Id</th><th scope="col">Version</th><th scope="col" class="num">Weight</th><th scope="col">Health</th><th scope="col">URL</th></tr></thead>
+        <thead><tr><th scope="col">Id</th><th scope="col">Version</th><th scope="col" class="num">Weight</th><th scope="col">Health</th><th scope="col">URL</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>
           {instances.map((i) => (
             <tr key={i.id} data-instance={i.id} data-health={i.health}>
               <th scope="row">{i.id}</th><td>{i.version}</td><td class="num">{i.weight}</td>
               <td><Health health={i.health} /></td><td class="url">{i.url}</td>
+              <td><button type="button" class="drain" disabled={!token} onClick={() => setDrain({ version: i.version, instance: i.id })}>Drain…</button></td>
             </tr>
           ))}
         </tbody>
@@ -104,7 +107,8 @@ export function ServicePage({ state, name, token }) {
         </>
       )}
 
-      <RouteControls service={name} versions={versions} routes={routes} consumers={consumers} token={token} />
+      <RouteControls service={name} versions={versions} instances={instances} routes={routes} consumers={consumers} token={token}
+        drain={drain} onDrainAsked={() => setDrain(null)} />
     </section>
   );
 }
