@@ -62,7 +62,6 @@ test("the overview lists the walkthrough's services, their versions and split", 
     rows.map((r) => [r.dataset.version, r.querySelector('.split').innerText])), [['1', '100 %'], ['2', '0 %']]);
   await deadline(15000, 'traffic figures on the overview', async () =>
     /\d/.test(await text(page, 'tbody[data-service="transform"] td.num:nth-of-type(3)')));
-  await page.screenshot({ path: join(screenshots, 'overview.png') });
   await done(page);
 });
 
@@ -96,7 +95,6 @@ test('a split set in the console is the route the API returns, and is on screen 
   await page.waitForFunction(() => document.querySelector('tr[data-version="2"] .split')?.innerText === '25 %', { timeout: LIVE_MS });
   assert.ok(Date.now() - at < LIVE_MS + 200);
   assert.match(await text(page, '.outcome'), /Route for everyone set: 1=75 %, 2=25 %/);
-  await page.screenshot({ path: join(screenshots, 'service.png'), fullPage: true });
   await done(page);
 });
 
@@ -192,7 +190,6 @@ test('the consumers and events pages show who routes what and the live stream', 
   const page = await open('#/consumers', walk.operatorToken);
   await page.waitForSelector('tr[data-consumer="monolith"]', { timeout: 10000 });
   assert.deepEqual(await page.$$eval('tr[data-consumer]', (rows) => rows.map((r) => r.dataset.consumer)), ['monolith', 'transform']);
-  await page.screenshot({ path: join(screenshots, 'consumers.png') });
   await page.goto(`${walk.directory}/ui/#/events`);
   const changed = watch.waitFor((e) => e.type === 'route_put' && e.service === 'transform');
   await api(walk.directory, walk.adminToken, 'PUT', '/v1/routes/transform', { targets: [{ version: '1', weight: 100 }] });
@@ -201,6 +198,46 @@ test('the consumers and events pages show who routes what and the live stream', 
   assert.match(await text(page, 'table.events tbody tr:first-child'), new RegExp(`${event.revision}\\s+route_put\\s+transform`));
   await page.screenshot({ path: join(screenshots, 'events.png') });
   await done(page);
+});
+
+test('the controls work from the keyboard, and Escape sends nothing', async () => {
+  const before = await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter');
+  const page = await open('#/services/emitter', walk.operatorToken);
+  await page.waitForSelector('.split-editor button.promote');
+  let reached = false;
+  for (let i = 0; i < 80 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement?.matches('tr[data-version="2"] button.promote') ?? false);
+  }
+  assert.ok(reached, 'Tab never reached "Promote 2"');
+  await page.keyboard.press('Enter');
+  assert.match(await dialogText(page), /to version 2\?/);
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog.confirm', { hidden: true, timeout: 2000 });
+  assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body, before.body);
+  await done(page);
+});
+
+test('every page has no serious or critical accessibility violation (axe-core)', async () => {
+  const axe = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+  // Late in the run, so the charts have some history: the screenshots are taken here too.
+  for (const [path, ready, shot] of [['', 'tbody[data-service] svg.spark', 'overview'], ['#/services/emitter', '.split-editor', 'service'],
+    ['#/consumers', 'tr[data-consumer]', 'consumers'], ['#/events', 'h1', null]]) {
+    const page = await newPage(browser);
+    await page.setBypassCSP(true);  // to add axe's script: the console's own policy forbids it
+    await page.goto(`${walk.directory}/ui/${path}`);
+    await typeToken(page, walk.operatorToken);
+    await page.waitForSelector(ready, { timeout: 15000 });
+    if (shot) await page.screenshot({ path: join(screenshots, `${shot}.png`), fullPage: true });
+    await page.addScriptTag({ path: axe });
+    const found = await page.evaluate(async () => {
+      const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] });
+      return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+    });
+    const serious = found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert.deepEqual(serious, [], `${path || 'overview'}: ${JSON.stringify(serious)}`);
+    await done(page);
+  }
 });
 
 test('an instance killed leaves the console within 1 s of the directory', async () => {
@@ -214,26 +251,6 @@ test('an instance killed leaves the console within 1 s of the directory', async 
   const late = Date.now() - at;
   assert.ok(late < LIVE_MS, `${late} ms`);
   await done(page);
-});
-
-test('every page has no serious or critical accessibility violation (axe-core)', async () => {
-  const axe = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-  for (const [path, ready] of [['', 'tbody[data-service]'], ['#/services/emitter', '.split-editor'],
-    ['#/consumers', 'tr[data-consumer]'], ['#/events', 'h1']]) {
-    const page = await newPage(browser);
-    await page.setBypassCSP(true);  // to add axe's script: the console's own policy forbids it
-    await page.goto(`${walk.directory}/ui/${path}`);
-    await typeToken(page, walk.operatorToken);
-    await page.waitForSelector(ready, { timeout: 10000 });
-    await page.addScriptTag({ path: axe });
-    const found = await page.evaluate(async () => {
-      const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] });
-      return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
-    });
-    const serious = found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    assert.deepEqual(serious, [], `${path || 'overview'}: ${JSON.stringify(serious)}`);
-    await done(page);
-  }
 });
 
 // The walkthrough's process (run-local gives each DSTACK_WALKTHROUGH_STATE) whose program is
