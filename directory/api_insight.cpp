@@ -83,18 +83,19 @@ HttpResponse Api::consumers(const HttpRequest& r, const std::vector<std::string>
 
 namespace {
 
-// A query's duration parameter: absent -> `most`; else from `least` to `most`.
+// A query's duration parameter: absent -> `most`; else from `least` to `most`, `most` being
+// what `whose` says.
 std::variant<Duration, ApiError> duration_param(const HttpRequest& r, const char* name,
-                                                Duration least, Duration most, const char* code) {
+                                                Duration least, Duration most, const char* code,
+                                                const char* whose) {
   auto text = r.query_param(name);
   if (!text) return most;
   auto d = parse_duration(*text);
   if (!d || *d < least || *d > most)
-    return ApiError{
-        400, code,
-        model::invalid(name, *text,
-                       "must be a duration from " + format_duration(least) + " to " +
-                           format_duration(most) + " (the directory's traffic window)")};
+    return ApiError{400, code,
+                    model::invalid(name, *text,
+                                   "must be a duration from " + format_duration(least) + " to " +
+                                       format_duration(most) + " (" + whose + ")")};
   return *d;
 }
 
@@ -134,10 +135,11 @@ HttpResponse Api::traffic_series(const HttpRequest& r) {
   if (r.method != "GET") return method_not_allowed(r, "GET");
   const auto& options = consumers_.window().options();
   TrafficSeriesQuery q;
-  auto window = duration_param(r, "window", options.slot, options.window, "invalid_window");
+  auto window = duration_param(r, "window", options.slot, options.window, "invalid_window",
+                               "the directory's traffic window");
   if (auto* e = std::get_if<ApiError>(&window)) return error(*e);
   q.window = std::get<Duration>(window);
-  auto step = duration_param(r, "step", options.slot, q.window, "invalid_step");
+  auto step = duration_param(r, "step", options.slot, q.window, "invalid_step", "the window");
   if (auto* e = std::get_if<ApiError>(&step)) return error(*e);
   q.step = r.query_param("step") ? std::get<Duration>(step) : options.slot;
   if (auto service = r.query_param("service")) {
@@ -152,8 +154,9 @@ HttpResponse Api::traffic(const HttpRequest& r, const std::vector<std::string>& 
   if (parts.size() != 2) return not_found(r);
   if (r.method != "GET") return method_not_allowed(r, "GET");
   TrafficQuery q;
-  auto window = duration_param(r, "window", std::chrono::seconds(1),
-                               consumers_.window().options().window, "invalid_window");
+  auto window =
+      duration_param(r, "window", std::chrono::seconds(1), consumers_.window().options().window,
+                     "invalid_window", "the directory's traffic window");
   if (auto* e = std::get_if<ApiError>(&window)) return error(*e);
   q.window = std::get<Duration>(window);
   if (auto service = r.query_param("service")) {

@@ -217,8 +217,10 @@ TrafficSeries TrafficWindow::series(const TrafficSeriesQuery& q, Clock::TimePoin
   const std::int64_t last = slot_of(now);
   const std::int64_t first = last - n * per + 1;
   const std::int64_t now_ticks = ticks(now.time_since_epoch());
+  // Figures exist from the first report, and no further back than the merged tier keeps.
   const std::int64_t reported_from =
-      first_report_ ? ticks(first_report_->time_since_epoch()) : now_ticks;
+      std::max(first_report_ ? ticks(first_report_->time_since_epoch()) : now_ticks,
+               slot_of(now - options_.window) * slot);
   const auto seconds = [](std::int64_t t) {
     return std::chrono::duration<double>(Duration(t)).count();
   };

@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   auto* services = app.add_subcommand("services", "list services");
   auto* instances = app.add_subcommand("instances", "list one service's instances");
   instances->add_option("SERVICE", a.service)->required();
-  auto* route = app.add_subcommand("route", "list, set and remove routes")->require_subcommand(1);
+  auto* route =
+      app.add_subcommand("route", "list, set, roll back and remove routes")->require_subcommand(1);
   auto* list = route->add_subcommand("list", "list routes");
   list->add_option("SERVICE", a.service);
   auto* set = route->add_subcommand("set", "set a service's route: VERSION=PCT...");
@@ -71,6 +72,10 @@ int main(int argc, char** argv) {
   add->add_option("CONSUMER", a.consumer)->required();
   add->add_option("SERVICE_VERSION", a.version_arg)->required();
   add->add_option("PERCENT", a.percent)->required();
+  auto* rollback =
+      route->add_subcommand("rollback", "put back what the route's last change replaced");
+  rollback->add_option("SERVICE", a.service)->required();
+  rollback->add_option("--consumer", a.consumer, "the consumer's route instead of everyone's");
   auto* rm = route->add_subcommand("rm", "remove a route");
   rm->add_option("SERVICE", a.service)->required();
   rm->add_option("--consumer", a.consumer, "the consumer's route instead of everyone's");
@@ -152,6 +157,8 @@ int main(int argc, char** argv) {
     command = [o, a](registry::Registry& r) {
       return route_add(r, o, a.consumer, a.version_arg, a.percent);
     };
+  if (*rollback)
+    command = [o, a](registry::Registry& r) { return route_rollback(r, o, a.service, a.consumer); };
   if (*rm)
     command = [o, a](registry::Registry& r) { return route_rm(r, o, a.service, a.consumer); };
   if (*policy_set)

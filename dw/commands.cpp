@@ -210,6 +210,31 @@ awaitable<int> route_add(registry::Registry& reg, Output o, std::string consumer
   co_return co_await std::move(put);
 }
 
+awaitable<int> route_rollback(registry::Registry& reg, Output o, std::string service,
+                              std::string consumer) {
+  service = service_argument(service);
+  consumer = service_argument(consumer);
+  if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
+  if (!consumer.empty())
+    if (auto p = model::check_consumer_name(consumer)) co_return refuse(o, {*p});
+  auto rollback = reg.rollback_route(service, consumer);
+  auto done = co_await std::move(rollback);
+  if (!done) co_return fail(o, done.error());
+  const auto& route = *done;
+  if (o.json) {
+    json out = route ? model::to_json(*route) : json{{"service", service}, {"removed", true}};
+    if (!route && !consumer.empty()) out["consumer"] = consumer;
+    o.out << out.dump() << '\n';
+  } else if (route) {
+    o.out << "route for " << service << " (" << who(consumer)
+          << ") rolled back: " << describe_targets(route->targets) << '\n';
+  } else {
+    o.out << "route for " << service << " (" << who(consumer)
+          << ") rolled back to none: it was the first\n";
+  }
+  co_return exit_code::ok;
+}
+
 awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
                         std::string consumer) {
   service = service_argument(service);

@@ -27,6 +27,8 @@ awaitable<int> route_set(registry::Registry& reg, Output o, std::string service,
                          std::string consumer, std::vector<std::string> targets);
 awaitable<int> route_add(registry::Registry& reg, Output o, std::string consumer,
                          std::string service_version, std::string percent);
+awaitable<int> route_rollback(registry::Registry& reg, Output o, std::string service,
+                              std::string consumer);
 awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
                         std::string consumer);
 awaitable<int> status(registry::Registry& reg, Output o);

@@ -277,6 +277,20 @@ class DirectoryClient final : public Registry {
     co_return status_of(co_await std::move(del));
   }
 
+  awaitable<Result<std::optional<model::Route>>> rollback_route(std::string service,
+                                                                std::string consumer) override {
+    auto post = call("POST", "/v1/routes/" + service + "/rollback" +
+                                 (consumer.empty() ? "" : "?consumer=" + consumer));
+    auto r = co_await std::move(post);
+    if (!r) co_return r.error();
+    // Back to no route: the answer is a DELETE's, {"revision"}.
+    const json body = json::parse(*r, nullptr, false);
+    if (body.is_object() && !body.contains("targets")) co_return std::optional<model::Route>{};
+    auto route = parse_with<model::Route>(*r, auth(), model::route_from_json);
+    if (!route) co_return route.error();
+    co_return std::optional<model::Route>(std::move(*route));
+  }
+
   awaitable<Result<std::vector<model::TrafficPolicy>>> policies() override {
     auto fetch = call("GET", "/v1/policies");
     auto r = co_await std::move(fetch);

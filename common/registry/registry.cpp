@@ -20,6 +20,12 @@ awaitable<Status> Registry::revoke_token(std::string) {
   co_return no_tokens();
 }
 
+awaitable<Result<std::optional<model::Route>>> Registry::rollback_route(std::string, std::string) {
+  co_return Error{
+      ErrorKind::refused, "not_supported",
+      describe() + " keeps no route's previous state: roll back by setting the route again"};
+}
+
 Error Registry::no_consumers() const {
   return Error{
       ErrorKind::refused, "not_supported",

@@ -95,6 +95,12 @@ class Registry {
   virtual awaitable<Result<model::Route>> route(std::string service, std::string consumer) = 0;
   virtual awaitable<Status> put_route(model::Route route) = 0;
   virtual awaitable<Status> delete_route(std::string service, std::string consumer) = 0;
+  // Puts back what the route's last change replaced
+  // (docs/api.md#post-v1routessvcrollbackconsumerc): the route now in force, or nullopt when it
+  // went back to none. Only the dstack directory keeps what a route replaced; the others answer
+  // `refused`.
+  virtual awaitable<Result<std::optional<model::Route>>> rollback_route(std::string service,
+                                                                        std::string consumer);
 
   // Traffic policies (docs/api.md#traffic-policies): every service's, one service's (not_found
   // when it has none), set one (validated by the caller), remove one (not_found when none).

@@ -117,6 +117,29 @@ TEST_F(DwTest, RouteSetListAndRemove) {
   EXPECT_EQ(again.err, "dw: service emitter has no route for consumer monolith\n");
 }
 
+// docs/dw.md#route-rollback-svc---consumer-c: back to the split before, undone by a second one;
+// a first route rolls back to none.
+TEST_F(DwTest, RouteRollbackPutsBackTheSplitBefore) {
+  ASSERT_EQ(dw({"route", "set", "emitter", "2=10"}).code, 0);
+  ASSERT_EQ(dw({"route", "set", "emitter", "2=50"}).code, 0);
+  auto back = dw({"route", "rollback", "emitter"});
+  ASSERT_EQ(back.code, 0) << back.err;
+  EXPECT_EQ(back.out, "route for emitter (everyone) rolled back: 2=10% (others 90%)\n");
+  EXPECT_EQ(body_json(dir_.get("/v1/routes/emitter"))["targets"],
+            json::parse(R"([{"version":"2","weight":10}])"));
+  auto undo = dw({"--json", "route", "rollback", "emitter"});
+  ASSERT_EQ(undo.code, 0) << undo.err;
+  EXPECT_EQ(json::parse(undo.out)["targets"], json::parse(R"([{"version":"2","weight":50}])"));
+  ASSERT_EQ(dw({"route", "set", "emitter", "2=50", "--consumer", "monolith"}).code, 0);
+  auto none = dw({"route", "rollback", "emitter", "--consumer", "monolith"});
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_EQ(none.out, "route for emitter (monolith) rolled back to none: it was the first\n");
+  EXPECT_EQ(dir_.get("/v1/routes/emitter?consumer=monolith").status, 404);
+  auto missing = dw({"route", "rollback", "emitter", "--consumer", "monolith"});
+  EXPECT_EQ(missing.code, 65);
+  EXPECT_EQ(missing.err, "dw: service emitter has no route for consumer monolith\n");
+}
+
 // docs/dw.md#traffic-policies: set replaces the whole policy, show prints it in the flags'
 // own words, rm removes it; every problem is named before anything is sent.
 TEST_F(DwTest, PolicySetShowAndRemove) {

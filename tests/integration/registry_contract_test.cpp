@@ -294,6 +294,29 @@ TEST_P(RegistryContract, RoutesForEveryoneAndForOneConsumer) {
   EXPECT_TRUE(reg().run(reg()->route("emitter", "")));  // the route for everyone stays
 }
 
+// The directory keeps what a route's last change replaced and puts it back; etcd keeps no such
+// thing and says so (docs/etcd.md).
+TEST_P(RegistryContract, ARollbackPutsBackThePreviousRouteOrIsRefusedOnEtcd) {
+  put(route("emitter", "", {{"2", 10}}));
+  put(route("emitter", "", {{"2", 50}}));
+  auto back = reg().run(reg()->rollback_route("emitter", ""));
+  if (GetParam() == Backend::etcd) {
+    EXPECT_EQ(failure_kind(back), ErrorKind::refused);
+    EXPECT_THAT(back.error().message, ::testing::HasSubstr("roll back by setting the route again"));
+    return;
+  }
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->has_value());
+  EXPECT_EQ((*back)->targets, (std::vector<model::RouteTarget>{{"2", 10}}));
+  put(route("emitter", "monolith", {{"2", 100}}));
+  auto none = reg().run(reg()->rollback_route("emitter", "monolith"));  // its first: none
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(failure_kind(reg().run(reg()->route("emitter", "monolith"))), ErrorKind::not_found);
+  EXPECT_EQ(failure_kind(reg().run(reg()->rollback_route("emitter", "monolith"))),
+            ErrorKind::not_found);
+}
+
 TEST_P(RegistryContract, InvalidRoutesAreRefused) {
   for (auto bad :
        {route("emitter", "", {{"1", 60}, {"2", 50}}), route("emitter", "", {}),
