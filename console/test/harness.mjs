@@ -3,7 +3,9 @@
 // ports, this build's programs), Debian's Chromium driven by puppeteer-core, and a watch of the
 // directory of the test's own, to time the console against.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
@@ -54,6 +56,45 @@ export async function startWalkthrough(buildDir) {
       if (!ended) process.kill(-child.pid, 'SIGKILL');
     },
   };
+}
+
+// A directory of the test's own (this build's binary) on a free port, with an admin token and
+// `config` (directory.yaml): {url, adminToken, stop()}.
+export async function startDirectory(buildDir, config = '') {
+  const dir = mkdtempSync(join(tmpdir(), 'dstack-console-test.'));
+  const adminToken = 'admin-s3cret';
+  writeFileSync(join(dir, 'admin.token'), `${adminToken}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'directory.yaml'), config);
+  const port = await freePort();
+  const child = spawn(join(buildDir, 'directory/dstack-directory'), ['-c', join(dir, 'directory.yaml'),
+    '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--token-file', join(dir, 'admin.token')],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  await deadline(10000, `the directory on ${url}: ${stderr}`, async () => {
+    if (child.exitCode !== null) throw new Error(`dstack-directory exited: ${stderr}`);
+    return (await fetch(`${url}/v1/health`).catch(() => null))?.ok;
+  }, 50);
+  return {
+    url,
+    adminToken,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function api(directory, token, method, path, body) {
