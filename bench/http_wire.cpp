@@ -5,18 +5,11 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/net/http.hpp"
+
 namespace dstack::bench {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -57,11 +50,11 @@ Parse read_head(std::string_view buf, Head& head) {
     if (colon == std::string_view::npos) return Parse::bad;
     auto name = line.substr(0, colon);
     auto value = trim(line.substr(colon + 1));
-    if (iequals(name, "content-length")) {
+    if (net::iequals(name, "content-length")) {
       if (std::from_chars(value.data(), value.data() + value.size(), head.length).ec != std::errc{})
         return Parse::bad;
-    } else if (iequals(name, "transfer-encoding")) {
-      head.chunked = iequals(value, "chunked");
+    } else if (net::iequals(name, "transfer-encoding")) {
+      head.chunked = net::iequals(value, "chunked");
     }
   }
   return Parse::done;

@@ -210,13 +210,25 @@ awaitable<int> route_add(registry::Registry& reg, Output o, std::string consumer
   co_return co_await std::move(put);
 }
 
-awaitable<int> route_rollback(registry::Registry& reg, Output o, std::string service,
-                              std::string consumer) {
+namespace {
+
+// A route's SERVICE and --consumer as typed (a //host/ part dropped), and what is wrong with them.
+model::Problems route_address(std::string& service, std::string& consumer) {
   service = service_argument(service);
   consumer = service_argument(consumer);
-  if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
+  model::Problems problems;
+  if (auto p = model::check_service_name(service)) problems.push_back(*p);
   if (!consumer.empty())
-    if (auto p = model::check_consumer_name(consumer)) co_return refuse(o, {*p});
+    if (auto p = model::check_consumer_name(consumer)) problems.push_back(*p);
+  return problems;
+}
+
+}  // namespace
+
+awaitable<int> route_rollback(registry::Registry& reg, Output o, std::string service,
+                              std::string consumer) {
+  if (auto problems = route_address(service, consumer); !problems.empty())
+    co_return refuse(o, problems);
   auto rollback = reg.rollback_route(service, consumer);
   auto done = co_await std::move(rollback);
   if (!done) co_return fail(o, done.error());
@@ -237,11 +249,8 @@ awaitable<int> route_rollback(registry::Registry& reg, Output o, std::string ser
 
 awaitable<int> route_rm(registry::Registry& reg, Output o, std::string service,
                         std::string consumer) {
-  service = service_argument(service);
-  consumer = service_argument(consumer);
-  if (auto p = model::check_service_name(service)) co_return refuse(o, {*p});
-  if (!consumer.empty())
-    if (auto p = model::check_consumer_name(consumer)) co_return refuse(o, {*p});
+  if (auto problems = route_address(service, consumer); !problems.empty())
+    co_return refuse(o, problems);
   auto removal = reg.delete_route(service, consumer);
   auto done = co_await std::move(removal);
   if (!done) co_return fail(o, done.error());

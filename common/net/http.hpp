@@ -61,6 +61,9 @@ struct HttpResponse {
 bool split_target(std::string_view target, std::string& path,
                   std::vector<std::pair<std::string, std::string>>& query);
 
+// ASCII case-insensitive equality, as HTTP compares header names and most tokens.
+bool iequals(std::string_view a, std::string_view b);
+
 // Whether an Accept-Encoding header value admits gzip (RFC 9110 §12.5.3: "gzip" or "*", in any
 // case, with no q or a q above 0).
 bool accepts_gzip(std::string_view accept_encoding);
