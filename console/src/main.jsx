@@ -12,9 +12,14 @@ import { ConsumersPage } from './pages/consumers.jsx';
 import { EventsPage } from './pages/events.jsx';
 import './style.css';
 
-// "#/services/emitter" -> {page: 'service', name: 'emitter'}
+// "#/services/emitter" -> {page: 'service', name: 'emitter'}; anything unreadable -> overview.
 function parseRoute(hash) {
-  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  let parts;
+  try {
+    parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  } catch {
+    return { page: 'overview' };  // malformed percent-encoding typed into the address
+  }
   if (parts[0] === 'services' && parts[1]) return { page: 'service', name: parts[1] };
   if (parts[0] === 'consumers') return { page: 'consumers' };
   if (parts[0] === 'events') return { page: 'events' };
