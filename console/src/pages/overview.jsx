@@ -70,7 +70,7 @@ export function Overview({ state }) {
       {names.length === 0 ? (
         <p class="muted">{filter ? 'No service matches.' : 'No service is registered yet.'}</p>
       ) : (
-        <table class="grid overview" ref={table} aria-rowcount={names.length}>
+        <table class="grid overview" ref={table}>
           <thead>
             <tr>
               <th scope="col">Service</th><th scope="col">Instances</th><th scope="col">Version</th>
