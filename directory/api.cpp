@@ -11,6 +11,7 @@
 #include "directory/access.hpp"
 #include "directory/api_reply.hpp"
 #include "directory/console_files.hpp"
+#include "directory/consumer_events.hpp"
 #include "directory/traffic_events.hpp"
 
 namespace dstack::directory {
@@ -370,8 +371,16 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
            model::invalid("traffic", *text, "must be 1 (add traffic events to the stream) or 0")});
     traffic = *text == "1";
   }
+  bool consumers = false;
+  if (auto text = r.query_param("consumers")) {
+    if (*text != "1" && *text != "0")
+      return error({400, "invalid_consumers",
+                    model::invalid("consumers", *text,
+                                   "must be 1 (add consumer events to the stream) or 0")});
+    consumers = *text == "1";
+  }
   HttpResponse res{200, "application/x-ndjson", {}, {}, {}};
-  res.start_stream = [this, since, traffic,
+  res.start_stream = [this, since, traffic, consumers,
                       token = caller.name](std::shared_ptr<net::StreamSink> sink) {
     // Runs right after this handler, before any other change can slip in between the backlog
     // and the live events.
@@ -386,7 +395,10 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
       const auto view = consumers_.traffic({TrafficEventPacer::kWindow, {}, {}, false});
       if (!sink->write(net::frame_chunk(traffic_event_line(view, state_.revision())))) return;
     }
-    watchers_.add(sink, token, traffic);
+    if (consumers)  // the list as it stands; consumer_put and consumer_delete follow it
+      if (!sink->write(net::frame_chunk(consumers_event_line(consumers_, state_.revision()))))
+        return;
+    watchers_.add(sink, token, traffic, consumers);
   };
   return res;
 }

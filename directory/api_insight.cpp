@@ -11,6 +11,7 @@
 #include "common/model/validate.hpp"
 #include "directory/api.hpp"
 #include "directory/api_reply.hpp"
+#include "directory/consumer_events.hpp"
 
 namespace dstack::directory {
 
@@ -18,27 +19,9 @@ using net::HttpRequest;
 using net::HttpResponse;
 using nlohmann::json;
 
-namespace {
-
-// Wall-clock ms of a steady time point: reports are timed on the steady clock.
-json wall_ms(std::optional<Clock::TimePoint> t, Clock::TimePoint now) {
-  if (!t) return nullptr;
-  const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - *t);
-  const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
-  return (wall - ago).count();
-}
-
-}  // namespace
-
 HttpResponse Api::consumers(const HttpRequest& r, const std::vector<std::string>& parts,
                             const Caller& caller) {
-  const auto now = consumers_.clock().now();
-  auto described = [&](model::Consumer c) {
-    json j = model::to_json(c);
-    j["last_report"] = wall_ms(consumers_.last_report(c.name), now);
-    return j;
-  };
+  auto described = [&](const model::Consumer& c) { return consumer_json(consumers_, c); };
   if (parts.size() == 2) {
     if (r.method != "GET") return method_not_allowed(r, "GET");
     json list = json::array();

@@ -22,11 +22,13 @@ Outcome<model::Consumer> Consumers::put(model::Consumer consumer, const Caller& 
                           it->second.consumer.lease};
   }
   consumer.last_report_ms = 0;
+  const bool changed = it == consumers_.end() || it->second.consumer != consumer;
   if (it == consumers_.end()) {
     it = consumers_.emplace(consumer.name, Entry{consumer, std::nullopt}).first;
   } else {
     it->second.consumer = consumer;
   }
+  if (changed && on_change_) on_change_(it->first, &it->second.consumer);
   return it->second.consumer;
 }
 
@@ -63,7 +65,9 @@ void Consumers::lease_ended(const std::string& lease) {
   for (auto it = consumers_.begin(); it != consumers_.end();) {
     if (it->second.consumer.lease == lease) {
       window_.remove(it->first);
+      const std::string name = it->first;
       it = consumers_.erase(it);
+      if (on_change_) on_change_(name, nullptr);
     } else {
       ++it;
     }

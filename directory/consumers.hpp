@@ -7,6 +7,7 @@
 // never routes. No I/O; the clock is injected.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,6 +40,11 @@ class Consumers {
   Outcome<> report(const std::string& name, const model::TrafficRows& report, const Caller& caller);
   // The lease ended: consumers on it go, with their per-consumer traffic.
   void lease_ended(const std::string& lease);
+  // Called when a consumer registers, changes what it says (host, api, services, lease), or goes
+  // (`now` null): the watch stream's consumer events. Reports change nothing here.
+  void on_change(std::function<void(const std::string& name, const model::Consumer* now)> call) {
+    on_change_ = std::move(call);
+  }
 
   // By name; last_report_ms is left 0 (reports are timed on the steady clock: see last_report).
   std::vector<model::Consumer> list() const;
@@ -63,6 +69,7 @@ class Consumers {
   State& state_;
   const Clock& clock_;
   TrafficWindow window_;
+  std::function<void(const std::string&, const model::Consumer*)> on_change_;
   std::map<std::string, Entry> consumers_;
   ConsumerCounters counters_;
 };

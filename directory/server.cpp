@@ -7,6 +7,7 @@
 #include "common/log/log.hpp"
 #include "common/model/validate.hpp"
 #include "directory/api.hpp"
+#include "directory/consumer_events.hpp"
 #include "directory/token_secret.hpp"
 #include "directory/traffic_events.hpp"
 
@@ -81,6 +82,11 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   Watchers watchers;
   state.set_listener(
       [&](std::uint64_t, const EventHistory::Line& line) { watchers.publish(line); });
+  consumers.on_change([&](const std::string& name, const model::Consumer* now) {
+    if (watchers.consumer_streams() == 0) return;
+    watchers.publish_consumers(std::make_shared<const std::string>(
+        consumer_event_line(consumers, name, now, state.revision())));
+  });
 
   std::unique_ptr<net::HttpServer> server;
   auto audit = log::get("audit");

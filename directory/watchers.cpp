@@ -5,8 +5,9 @@
 
 namespace dstack::directory {
 
-void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token, bool traffic) {
-  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(token), traffic});
+void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token, bool traffic,
+                   bool consumers) {
+  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(token), traffic, consumers});
   // The list outlives nothing it must not: the callback holds it weakly.
   std::weak_ptr<List> list = sinks_;
   sink->on_close([list, it] {
@@ -15,11 +16,21 @@ void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token, boo
 }
 
 void Watchers::publish(const EventHistory::Line& line) {
-  send(line, false);
+  send(line, To::all);
 }
 
 void Watchers::publish_traffic(const EventHistory::Line& line) {
-  send(line, true);
+  send(line, To::traffic);
+}
+
+void Watchers::publish_consumers(const EventHistory::Line& line) {
+  send(line, To::consumers);
+}
+
+std::size_t Watchers::consumer_streams() const {
+  std::size_t n = 0;
+  for (const auto& s : *sinks_) n += s.consumers ? 1 : 0;
+  return n;
 }
 
 std::size_t Watchers::traffic_streams() const {
@@ -28,7 +39,7 @@ std::size_t Watchers::traffic_streams() const {
   return n;
 }
 
-void Watchers::send(const EventHistory::Line& line, bool traffic_only) {
+void Watchers::send(const EventHistory::Line& line, To to) {
   // Framed once for every watcher.
   const net::StreamSink::Chunk chunk = net::frame_chunk(*line);
   // write() may end a stream that fell behind, which erases it from the list: step first. The
@@ -36,7 +47,8 @@ void Watchers::send(const EventHistory::Line& line, bool traffic_only) {
   // watcher.
   for (auto it = sinks_->begin(); it != sinks_->end();) {
     net::StreamSink* sink = it->sink.get();
-    const bool skip = traffic_only && !it->traffic;
+    const bool skip =
+        (to == To::traffic && !it->traffic) || (to == To::consumers && !it->consumers);
     ++it;
     if (!skip && !sink->write(chunk)) ++cut_off_;
   }

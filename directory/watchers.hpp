@@ -18,17 +18,21 @@ namespace dstack::directory {
 class Watchers {
  public:
   // Adds a stream opened with the token called `token` ("" for none), which asked for traffic
-  // events or not; it leaves the set by itself when it ends.
-  void add(std::shared_ptr<net::StreamSink> sink, std::string token = {}, bool traffic = false);
+  // events, consumer events, or neither; it leaves the set by itself when it ends.
+  void add(std::shared_ptr<net::StreamSink> sink, std::string token = {}, bool traffic = false,
+           bool consumers = false);
   // Ends every stream whose token `revoked` says may no longer read. Returns how many.
   std::size_t close_if(const std::function<bool(const std::string& token)>& revoked);
   // Sends one line (an event, unframed) to every stream.
   void publish(const EventHistory::Line& line);
   // Sends a traffic event to the streams that asked for them.
   void publish_traffic(const EventHistory::Line& line);
+  // Sends a consumer event to the streams that asked for them.
+  void publish_consumers(const EventHistory::Line& line);
   void keepalive(std::uint64_t revision);
   std::size_t size() const { return sinks_->size(); }
   std::size_t traffic_streams() const;
+  std::size_t consumer_streams() const;
   std::uint64_t cut_off() const { return cut_off_; }  // streams ended for falling behind
 
  private:
@@ -36,8 +40,11 @@ class Watchers {
     std::shared_ptr<net::StreamSink> sink;
     std::string token;
     bool traffic = false;
+    bool consumers = false;
   };
-  void send(const EventHistory::Line& line, bool traffic_only);
+  // Which streams a line goes to.
+  enum class To { all, traffic, consumers };
+  void send(const EventHistory::Line& line, To to);
   using List = std::list<Stream>;
   std::shared_ptr<List> sinks_ = std::make_shared<List>();
   std::uint64_t cut_off_ = 0;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Follows the directory as docs/api.md#how-a-client-keeps-up says: read the snapshot, watch from
-// its revision with traffic events (one connection per tab), resume from the last revision when
-// the stream ends or goes quiet, and read the snapshot again on 410. Consumers are not in the
-// stream; they are read again every few seconds.
+// its revision with traffic and consumer events (one stream per tab), resume from the last
+// revision when the stream ends or goes quiet, and read the snapshot again on 410. The
+// consumers' last report times are not in the stream: GET /v1/consumers every few seconds.
 
 import { ApiError, headers, request, url } from './api.js';
 
+const CHANGES = new Set(['instance_put', 'instance_delete', 'route_put', 'route_delete', 'policy_put', 'policy_delete']);
 const QUIET_MS = 15000;           // three keepalive periods
 const CONSUMERS_EVERY_MS = 5000;
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000];
@@ -35,7 +36,7 @@ export function follow(token, handlers) {
     stop.signal.addEventListener('abort', abortQuiet, { once: true });
     let timer = setTimeout(abortQuiet, QUIET_MS);
     try {
-      const path = `/v1/watch?since=${since.revision}&epoch=${encodeURIComponent(since.epoch)}&traffic=1`;
+      const path = `/v1/watch?since=${since.revision}&epoch=${encodeURIComponent(since.epoch)}&traffic=1&consumers=1`;
       const response = await fetch(url(path), { headers: headers(token), cache: 'no-store', signal: quiet.signal });
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));
@@ -58,7 +59,9 @@ export function follow(token, handlers) {
           buffered = buffered.slice(newline + 1);
           if (!line) continue;
           const event = JSON.parse(line);
-          if (event.revision > since.revision || event.type === 'traffic') handlers.event(event);
+          // Changes come once each, in revision order; the others (traffic, consumers,
+          // keepalives) carry the current revision and are news whenever they come.
+          if (event.revision > since.revision || !CHANGES.has(event.type)) handlers.event(event);
           since.revision = Math.max(since.revision, event.revision ?? 0);
         }
       }

@@ -19,7 +19,7 @@ export function emptyState() {
     policies: new Map(),   // service -> policy
     traffic: new Map(),    // service -> Map(version -> last minute's figures)
     history: new Map(),    // `${service}\n${version}` -> [{t, rps, error_ratio, p50_ms, p99_ms}]
-    consumers: [],         // GET /v1/consumers
+    consumers: [],         // as GET /v1/consumers: from consumer events, last reports polled
     events: [],            // newest last, at most EVENTS_KEPT
   };
 }
@@ -54,6 +54,18 @@ export function applyEvent(state, event, now = Date.now()) {
       return false;
     case 'traffic':
       applyTraffic(state, event);
+      state.serial++;
+      return true;
+    case 'consumers':  // the list, as a stream opened with consumers=1 starts
+      state.consumers = event.consumers ?? [];
+      state.serial++;
+      return true;
+    case 'consumer_put':
+      state.consumers = [...state.consumers.filter((c) => c.name !== event.consumer.name), event.consumer];
+      state.serial++;
+      return true;
+    case 'consumer_delete':
+      state.consumers = state.consumers.filter((c) => c.name !== event.name);
       state.serial++;
       return true;
     case 'instance_put':

@@ -212,6 +212,17 @@ test('the consumers and events pages show who routes what and the live stream', 
   const page = await open('#/consumers', walk.operatorToken);
   await page.waitForSelector('tr[data-consumer="monolith"]', { timeout: 10000 });
   assert.deepEqual(await page.$$eval('tr[data-consumer]', (rows) => rows.map((r) => r.dataset.consumer)), ['monolith', 'transform']);
+  // A consumer that registers is on the page within 1 s, and gone within 1 s of its lease.
+  const lease = (await api(walk.directory, walk.adminToken, 'POST', '/v1/leases', { ttl: 30 })).body.id;
+  let t0 = Date.now();
+  const put = await api(walk.directory, walk.adminToken, 'PUT', '/v1/consumers/batch-7', { lease, host: 'batch-host', services: ['transform'] });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  await page.waitForSelector('tr[data-consumer="batch-7"]', { timeout: LIVE_MS });
+  assert.ok(Date.now() - t0 < LIVE_MS);
+  t0 = Date.now();
+  await api(walk.directory, walk.adminToken, 'DELETE', `/v1/leases/${lease}`);
+  await page.waitForSelector('tr[data-consumer="batch-7"]', { hidden: true, timeout: LIVE_MS });
+  assert.ok(Date.now() - t0 < LIVE_MS);
   await page.goto(`${walk.directory}/ui/#/events`);
   const changed = watch.waitFor((e) => e.type === 'route_put' && e.service === 'transform');
   await api(walk.directory, walk.adminToken, 'PUT', '/v1/routes/transform', { targets: [{ version: '1', weight: 100 }] });

@@ -77,3 +77,15 @@ test('the events page keeps the last 1000 changes', () => {
   assert.equal(state.events.length, 1000);
   assert.equal(state.events[0].revision, 506);
 });
+
+test('consumer events keep the list: whole at first, then one by one', () => {
+  const state = walkthrough();
+  const c = (name, services) => ({ name, host: name, services, last_report: null });
+  applyEvent(state, { type: 'consumers', revision: 5, consumers: [c('monolith', ['emitter'])] });
+  applyEvent(state, { type: 'consumer_put', revision: 5, consumer: c('transform', ['emitter']) });
+  applyEvent(state, { type: 'consumer_put', revision: 5, consumer: c('monolith', ['emitter', 'transform']) });
+  assert.deepEqual(state.consumers.map((x) => [x.name, x.services.length]).sort(), [['monolith', 2], ['transform', 1]]);
+  applyEvent(state, { type: 'consumer_delete', revision: 5, name: 'transform' });
+  assert.deepEqual(state.consumers.map((x) => x.name), ['monolith']);
+  assert.equal(state.events.length, 0);  // not changes: not on the events page
+});

@@ -3,6 +3,7 @@
 // answers that send a client back to the snapshot.
 #include <gtest/gtest.h>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "directory_fixture.hpp"
@@ -88,6 +89,54 @@ TEST(Watch, StopWithOpenStreamsExitsCleanly) {
   d.put_instance("emitter", "a", d.grant(60));
   for (auto& s : streams) ASSERT_EQ(next_event(*s)["type"], "instance_put");
   EXPECT_EQ(d.stop(), 0);
+}
+
+// consumers=1 (docs/api.md#consumer-events): the list first, then a line when a consumer registers
+// or changes what it says (not for the same registration again) and when its lease ends; other
+// streams never see them, and the revision does not move.
+TEST(Watch, ConsumerEventsFollowTheListOnStreamsThatAskForThem) {
+  Directory d;
+  d.start();
+  const auto lease = d.grant(60);
+  const json early{{"lease", lease}, {"host", "h0"}, {"services", {"emitter"}}};
+  ASSERT_EQ(d.put("/v1/consumers/web-0", early).status, 200);
+  const auto revision = d.revision();
+  LineStream s(d.port(), "/v1/watch?consumers=1");
+  LineStream plain(d.port(), "/v1/watch");
+  ASSERT_EQ(s.head().status, 200);
+  ASSERT_EQ(plain.head().status, 200);
+  auto e = next_event(s);
+  EXPECT_EQ(e["type"], "consumers");
+  ASSERT_EQ(e["consumers"].size(), 1u) << e.dump();
+  EXPECT_EQ(e["consumers"][0]["name"], "web-0");
+  EXPECT_EQ(e["consumers"][0]["last_report"], nullptr);
+
+  const json web1{{"lease", lease}, {"host", "h1"}, {"services", {"emitter"}}};
+  ASSERT_EQ(d.put("/v1/consumers/web-1", web1).status, 200);
+  ASSERT_EQ(d.put("/v1/consumers/web-1", web1).status, 200);  // the same again: no event
+  json moved = web1;
+  moved["services"] = {"emitter", "transform"};
+  ASSERT_EQ(d.put("/v1/consumers/web-1", moved).status, 200);
+  e = next_event(s);
+  EXPECT_EQ(e["type"], "consumer_put");
+  EXPECT_EQ(e["consumer"]["name"], "web-1");
+  EXPECT_EQ(e["consumer"]["services"], json({"emitter"}));
+  EXPECT_EQ(e["revision"], revision);
+  e = next_event(s);
+  EXPECT_EQ(e["type"], "consumer_put");
+  EXPECT_EQ(e["consumer"]["services"], json({"emitter", "transform"}));
+
+  ASSERT_EQ(d.del("/v1/leases/" + lease).status, 200);
+  std::set<std::string> gone;
+  for (int i = 0; i < 2; ++i) {
+    e = next_event(s);
+    EXPECT_EQ(e["type"], "consumer_delete");
+    gone.insert(e["name"].get<std::string>());
+  }
+  EXPECT_EQ(gone, (std::set<std::string>{"web-0", "web-1"}));
+  EXPECT_EQ(d.revision(), revision);                // consumers are not changes
+  EXPECT_TRUE(next_event(plain, 500ms).is_null());  // nor on a stream that did not ask
+  EXPECT_EQ(body_json(d.get("/v1/watch?consumers=yes"))["error"], "invalid_consumers");
 }
 
 TEST(Watch, WithoutSinceStartsAtTheCurrentRevision) {
