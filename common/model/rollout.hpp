@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// A rollout's specification: what `dw rollout start` and PUT /v1/rollouts/{svc} ask for
+// (docs/rollouts.md), and its validation. Each problem names the field, the value and the rule.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/core/duration.hpp"
+
+namespace dstack::model {
+
+inline constexpr Duration kMinRolloutInterval = std::chrono::seconds(1);
+inline constexpr Duration kMaxRolloutInterval = std::chrono::hours(24);
+inline constexpr std::size_t kMaxRolloutSteps = 20;
+
+struct RolloutSpec {
+  std::string service;
+  std::string consumer;                    // "": everyone's route; else that consumer's
+  std::string to;                          // the canary version
+  std::string from;                        // the stable version, which keeps the rest
+  std::vector<int> steps{5, 25, 50, 100};  // the canary's percent at each step, increasing
+  Duration interval = std::chrono::minutes(1);
+  // Bounds the canary is judged against at the end of each step's interval.
+  double max_error_ratio = 0.01;        // 5xx and connection errors over all requests
+  std::optional<double> max_p99_ms;     // absolute
+  std::optional<double> max_p99_ratio;  // over the stable version's p99, same interval
+  std::uint64_t min_requests = 200;     // fewer: no judgement, the step waits
+  bool operator==(const RolloutSpec&) const = default;
+};
+
+// Every problem of the spec: names, versions (to and from differ), steps (1..20 of them, each
+// 1..100, strictly increasing), the interval (1s..24h), the bounds (error ratio 0..1, p99 above
+// 0, p99 ratio at least 1) and min_requests (1..1,000,000,000).
+std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec);
+
+}  // namespace dstack::model

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "directory/rollout_machine.hpp"
+
+#include <cstdio>
+
+namespace dstack::directory {
+
+namespace {
+
+constexpr int kWaitsBeforePause = 3;
+
+std::string percent(double ratio) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f%%", ratio * 100);
+  return text;
+}
+
+std::string ms(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f ms", v);
+  return text;
+}
+
+RolloutDecision changed(RolloutState state,
+                        std::optional<std::vector<model::RouteTarget>> route = std::nullopt) {
+  return {std::move(state), std::move(route), true};
+}
+
+}  // namespace
+
+const char* to_string(RolloutPhase phase) {
+  switch (phase) {
+    case RolloutPhase::running:
+      return "running";
+    case RolloutPhase::paused:
+      return "paused";
+    case RolloutPhase::succeeded:
+      return "succeeded";
+    case RolloutPhase::aborted:
+      return "aborted";
+  }
+  return "?";
+}
+
+std::vector<model::RouteTarget> step_route(const model::RolloutSpec& spec, int percent) {
+  if (percent >= 100) return {{spec.to, 100}};
+  if (percent <= 0) return {{spec.from, 100}};
+  return {{spec.to, percent}, {spec.from, 100 - percent}};
+}
+
+RolloutDecision start_rollout(model::RolloutSpec spec) {
+  RolloutState state;
+  state.spec = std::move(spec);
+  auto route = step_route(state.spec, state.spec.steps.front());
+  return changed(std::move(state), std::move(route));
+}
+
+RolloutState route_applied(RolloutState state, std::int64_t now_ms) {
+  state.route_applied = true;
+  state.interval_start_ms = now_ms;
+  return state;
+}
+
+std::optional<std::string> breach(const model::RolloutSpec& spec, const Judgement& j) {
+  const auto& c = j.canary;
+  if (c.error_ratio() > spec.max_error_ratio)
+    return "error ratio " + percent(c.error_ratio()) + " (" + std::to_string(c.errors) + " of " +
+           std::to_string(c.requests) + " requests) over max_error_ratio " +
+           percent(spec.max_error_ratio);
+  if (spec.max_p99_ms && c.p99_ms && *c.p99_ms > *spec.max_p99_ms)
+    return "p99 " + ms(*c.p99_ms) + " over max_p99 " + ms(*spec.max_p99_ms);
+  if (spec.max_p99_ratio && c.p99_ms && j.stable.p99_ms && *j.stable.p99_ms > 0 &&
+      *c.p99_ms > *spec.max_p99_ratio * *j.stable.p99_ms) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2f", *c.p99_ms / *j.stable.p99_ms);
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%.2f", *spec.max_p99_ratio);
+    return "p99 " + ms(*c.p99_ms) + " is " + ratio + " times the stable version's " +
+           ms(*j.stable.p99_ms) + ", over max_p99_ratio " + bound;
+  }
+  return std::nullopt;
+}
+
+RolloutDecision judged(const RolloutState& given, std::int64_t now_ms, const Judgement& j) {
+  RolloutState state = given;
+  state.last = j;
+  const auto& spec = state.spec;
+  if (j.canary.requests < spec.min_requests) {
+    // No evidence either way: wait another interval, and not for ever.
+    if (++state.waits >= kWaitsBeforePause) {
+      state.phase = RolloutPhase::paused;
+      state.reason = "too little traffic: " + std::to_string(j.canary.requests) +
+                     " requests of version " + spec.to + " in the last interval, fewer than " +
+                     "min_requests " + std::to_string(spec.min_requests) + ", " +
+                     std::to_string(state.waits) + " intervals in a row";
+      return changed(std::move(state));
+    }
+    state.interval_start_ms = now_ms;
+    return changed(std::move(state));
+  }
+  if (auto why = breach(spec, j)) {
+    state.phase = RolloutPhase::aborted;
+    state.reason = "at " + std::to_string(spec.steps[state.step]) + "%: " + *why;
+    state.route_applied = false;
+    return changed(std::move(state), step_route(spec, 0));
+  }
+  state.waits = 0;
+  if (state.step + 1 >= spec.steps.size()) {
+    state.phase = RolloutPhase::succeeded;
+    state.reason = "every step passed";
+    state.route_applied = false;
+    return changed(std::move(state), step_route(spec, 100));
+  }
+  ++state.step;
+  state.route_applied = false;
+  auto route = step_route(spec, spec.steps[state.step]);
+  return changed(std::move(state), std::move(route));
+}
+
+RolloutDecision pause(const RolloutState& given, std::string reason) {
+  if (given.phase != RolloutPhase::running) return {given, std::nullopt, false};
+  RolloutState state = given;
+  state.phase = RolloutPhase::paused;
+  state.reason = std::move(reason);
+  return changed(std::move(state));
+}
+
+RolloutDecision resume(const RolloutState& given, std::int64_t now_ms) {
+  if (given.phase != RolloutPhase::paused) return {given, std::nullopt, false};
+  RolloutState state = given;
+  state.phase = RolloutPhase::running;
+  state.reason.clear();
+  state.waits = 0;
+  // The step is judged on a whole interval from now, with its route set again: a person may
+  // have changed it while the rollout was paused.
+  state.route_applied = false;
+  state.interval_start_ms = now_ms;
+  auto route = step_route(state.spec, state.spec.steps[state.step]);
+  return changed(std::move(state), std::move(route));
+}
+
+RolloutDecision promote(const RolloutState& given) {
+  if (given.phase == RolloutPhase::succeeded || given.phase == RolloutPhase::aborted)
+    return {given, std::nullopt, false};
+  RolloutState state = given;
+  state.phase = RolloutPhase::succeeded;
+  state.reason = "promoted by hand at step " + std::to_string(state.step + 1);
+  state.route_applied = false;
+  return changed(std::move(state), step_route(state.spec, 100));
+}
+
+RolloutDecision abort(const RolloutState& given, std::string reason) {
+  if (given.phase == RolloutPhase::succeeded || given.phase == RolloutPhase::aborted)
+    return {given, std::nullopt, false};
+  RolloutState state = given;
+  state.phase = RolloutPhase::aborted;
+  state.reason = std::move(reason);
+  state.route_applied = false;
+  return changed(std::move(state), step_route(state.spec, 0));
+}
+
+}  // namespace dstack::directory

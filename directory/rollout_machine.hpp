@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// What a rollout does next (docs/rollouts.md): a pure state machine in the manner of the
+// project's others. The directory's driver feeds it the time, the figures of the interval just
+// ended and the operator's commands, and carries out what it returns: a route to set, a state to
+// keep on disk. No I/O, no clock of its own: every decision is tested with made-up times.
+//
+// A step: its route is set (canary at the step's percent, the stable version the rest); once
+// that route is on disk the step's interval starts; at its end the canary is judged on that
+// interval's traffic:
+//   - fewer than min_requests canary requests: no evidence; the step waits one more interval,
+//     and after 3 such waits the rollout pauses with that reason (no promotion without evidence);
+//   - error ratio over its bound, p99 over its bound, or p99 over max_p99_ratio times the stable
+//     version's p99: abort, the route back to 100 % stable at once, the reason with the figures;
+//   - otherwise the next step, or after the last one: succeeded, the route 100 % canary.
+// A route the machine asks for is set before the state that follows it is kept as "applied", so
+// after a crash a step's route is set again (the same route: no harm) and no step is skipped or
+// judged twice.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/model/model.hpp"
+#include "common/model/rollout.hpp"
+
+namespace dstack::directory {
+
+enum class RolloutPhase { running, paused, succeeded, aborted };
+const char* to_string(RolloutPhase phase);
+
+// One version's traffic over an interval, as the window measured it.
+struct VersionFigures {
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;      // 5xx and connection errors
+  std::optional<double> p99_ms;  // none without requests
+  double error_ratio() const {
+    return requests ? static_cast<double>(errors) / static_cast<double>(requests) : 0;
+  }
+};
+
+struct Judgement {
+  VersionFigures canary, stable;
+};
+
+struct RolloutState {
+  model::RolloutSpec spec;
+  RolloutPhase phase = RolloutPhase::running;
+  std::size_t step = 0;                // index into spec.steps
+  bool route_applied = false;          // the current step's route is on disk; its interval runs
+  std::int64_t interval_start_ms = 0;  // wall-clock ms, when the interval being waited began
+  int waits = 0;                       // intervals the current step waited for evidence
+  std::string reason;                  // why it paused, ended or was aborted
+  std::optional<Judgement> last;       // the figures of the last interval judged
+  bool operator==(const RolloutState&) const = default;
+};
+
+// What the driver must do after a decision, in this order: set `route` (durably), then keep
+// `state` (durably); then, if a route was set, call route_applied().
+struct RolloutDecision {
+  RolloutState state;
+  std::optional<std::vector<model::RouteTarget>> route;
+  bool changed = false;  // state differs from the one given: keep it
+};
+
+// The route of a step: the canary at `percent`, the stable version the rest.
+std::vector<model::RouteTarget> step_route(const model::RolloutSpec& spec, int percent);
+
+// A new rollout: its first step's route to set.
+RolloutDecision start_rollout(model::RolloutSpec spec);
+// The route asked for is on disk: the step's interval starts now.
+RolloutState route_applied(RolloutState state, std::int64_t now_ms);
+// Called at least once a second while the rollout runs, and when `judge` can be asked: at the
+// end of an interval, `judge()` gives that interval's figures. Nothing happens before.
+template <class Judge>
+RolloutDecision advance(const RolloutState& state, std::int64_t now_ms, Judge&& judge);
+
+// The operator's commands (and a person's own route change, which pauses a rollout).
+RolloutDecision pause(const RolloutState& state, std::string reason);
+RolloutDecision resume(const RolloutState& state, std::int64_t now_ms);
+RolloutDecision promote(const RolloutState& state);
+RolloutDecision abort(const RolloutState& state, std::string reason);
+
+// The judgement itself, on its own for tests and for `dw rollout status`: nullopt when the canary
+// passes its bounds, else the reason, naming the figure and its bound.
+std::optional<std::string> breach(const model::RolloutSpec& spec, const Judgement& j);
+
+// --- implementation of the template -----------------------------------------------------------
+
+RolloutDecision judged(const RolloutState& state, std::int64_t now_ms, const Judgement& j);
+
+template <class Judge>
+RolloutDecision advance(const RolloutState& state, std::int64_t now_ms, Judge&& judge) {
+  if (state.phase != RolloutPhase::running || !state.route_applied ||
+      now_ms - state.interval_start_ms < state.spec.interval.count())  // Duration: ms
+    return {state, std::nullopt, false};
+  return judged(state, now_ms, judge());
+}
+
+}  // namespace dstack::directory

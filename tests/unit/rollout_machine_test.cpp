@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+// Rollouts' decisions (directory/rollout_machine.hpp) with made-up times and figures: steps go on
+// when the canary passes, abort on each bound with the figure named, wait for evidence then
+// pause, obey the operator, and never skip or repeat a step whatever moment the directory dies.
+#include "directory/rollout_machine.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/model/rollout.hpp"
+
+namespace dstack::directory {
+namespace {
+
+using ::testing::HasSubstr;
+using Targets = std::vector<model::RouteTarget>;
+
+model::RolloutSpec spec() {
+  model::RolloutSpec s;
+  s.service = "emitter";
+  s.to = "2";
+  s.from = "1";
+  s.steps = {10, 50, 100};
+  s.interval = std::chrono::seconds(10);
+  s.max_error_ratio = 0.01;
+  s.max_p99_ms = 500;
+  s.max_p99_ratio = 1.5;
+  s.min_requests = 100;
+  return s;
+}
+
+Judgement figures(std::uint64_t requests, std::uint64_t errors, double p99,
+                  double stable_p99 = 20) {
+  return {{requests, errors, p99}, {requests * 9, 0, stable_p99}};
+}
+
+// Applies a decision as the driver does: the route, then the state, then route_applied.
+struct Driver {
+  RolloutState state;
+  std::vector<Targets> routes;
+  void take(RolloutDecision d, std::int64_t now) {
+    if (d.route) routes.push_back(*d.route);
+    state =
+        d.route && d.state.phase == RolloutPhase::running ? route_applied(d.state, now) : d.state;
+  }
+  void tick(std::int64_t now, const Judgement& j) {
+    int asked = 0;
+    take(advance(state, now,
+                 [&] {
+                   ++asked;
+                   return j;
+                 }),
+         now);
+    EXPECT_LE(asked, 1);
+  }
+};
+
+TEST(RolloutMachine, AGoodCanaryGoesThroughEveryStepToAHundredPercent) {
+  Driver d;
+  d.take(start_rollout(spec()), 1000);
+  ASSERT_EQ(d.routes.size(), 1u);
+  EXPECT_EQ(d.routes[0], (Targets{{"2", 10}, {"1", 90}}));
+  d.tick(1000 + 9'999, figures(1000, 0, 30));  // the interval has not ended: nothing
+  EXPECT_EQ(d.routes.size(), 1u);
+  EXPECT_EQ(d.state.step, 0u);
+  d.tick(11'000, figures(1000, 5, 25));  // 0.5 % errors, p99 1.25 x stable: passes
+  EXPECT_EQ(d.state.step, 1u);
+  EXPECT_EQ(d.routes.back(), (Targets{{"2", 50}, {"1", 50}}));
+  d.tick(21'000, figures(1000, 0, 20));
+  EXPECT_EQ(d.routes.back(), (Targets{{"2", 100}}));
+  EXPECT_EQ(d.state.phase, RolloutPhase::running);
+  d.tick(31'000, figures(1000, 0, 20));
+  EXPECT_EQ(d.state.phase, RolloutPhase::succeeded);
+  EXPECT_EQ(d.routes.back(), (Targets{{"2", 100}}));
+  EXPECT_EQ(d.routes.size(), 4u);
+  d.tick(99'000, figures(1000, 999, 9999));  // a finished rollout does nothing more
+  EXPECT_EQ(d.state.phase, RolloutPhase::succeeded);
+  EXPECT_EQ(d.routes.size(), 4u);
+}
+
+TEST(RolloutMachine, EachBoundAbortsWithTheFigureNamedAndTheStableVersionBack) {
+  const struct {
+    Judgement j;
+    const char* reason;
+  } cases[] = {
+      {figures(200, 10, 30),
+       "at 10%: error ratio 5.00% (10 of 200 requests) over max_error_ratio 1.00%"},
+      {figures(200, 0, 650), "at 10%: p99 650.0 ms over max_p99 500.0 ms"},
+      {figures(200, 0, 40, 20),
+       "at 10%: p99 40.0 ms is 2.00 times the stable version's 20.0 ms, over max_p99_ratio 1.50"},
+  };
+  for (const auto& c : cases) {
+    Driver d;
+    d.take(start_rollout(spec()), 0);
+    d.tick(10'000, c.j);
+    EXPECT_EQ(d.state.phase, RolloutPhase::aborted);
+    EXPECT_EQ(d.state.reason, c.reason);
+    EXPECT_EQ(d.routes.back(), (Targets{{"1", 100}}));
+    ASSERT_TRUE(d.state.last.has_value());
+    EXPECT_EQ(d.state.last->canary.requests, c.j.canary.requests);
+  }
+  // Without a stable p99 (no stable traffic) the ratio cannot be judged, and does not abort.
+  EXPECT_EQ(breach(spec(), {{200, 0, 40}, {0, 0, std::nullopt}}), std::nullopt);
+}
+
+TEST(RolloutMachine, TooLittleTrafficWaitsThenPausesAndNeverPromotes) {
+  Driver d;
+  d.take(start_rollout(spec()), 0);
+  d.tick(10'000, figures(99, 0, 20));
+  EXPECT_EQ(d.state.phase, RolloutPhase::running);
+  EXPECT_EQ(d.state.waits, 1);
+  d.tick(15'000, figures(500, 0, 20));  // the wait is a whole interval from the judgement
+  EXPECT_EQ(d.state.step, 0u);
+  d.tick(20'000, figures(10, 0, 20));
+  d.tick(30'000, figures(10, 0, 20));
+  EXPECT_EQ(d.state.phase, RolloutPhase::paused);
+  EXPECT_EQ(d.state.reason,
+            "too little traffic: 10 requests of version 2 in the last interval, fewer than "
+            "min_requests 100, 3 intervals in a row");
+  EXPECT_EQ(d.routes.size(), 1u);        // still the first step's route: nothing promoted
+  d.tick(99'000, figures(1000, 0, 20));  // paused: not judged
+  EXPECT_EQ(d.state.step, 0u);
+}
+
+TEST(RolloutMachine, TheOperatorPausesResumesPromotesAndAborts) {
+  Driver d;
+  d.take(start_rollout(spec()), 0);
+  d.take(pause(d.state, "route changed by hand (revision 9)"), 3000);
+  EXPECT_EQ(d.state.phase, RolloutPhase::paused);
+  EXPECT_EQ(d.state.reason, "route changed by hand (revision 9)");
+  EXPECT_FALSE(pause(d.state, "again").changed);
+  d.take(resume(d.state, 50'000), 50'000);  // the step's route again, a whole interval from now
+  EXPECT_EQ(d.state.phase, RolloutPhase::running);
+  EXPECT_EQ(d.routes.back(), (Targets{{"2", 10}, {"1", 90}}));
+  d.tick(59'000, figures(1000, 0, 20));
+  EXPECT_EQ(d.state.step, 0u);
+  d.tick(60'000, figures(1000, 0, 20));
+  EXPECT_EQ(d.state.step, 1u);
+
+  Driver promoted = d;
+  promoted.take(promote(promoted.state), 61'000);
+  EXPECT_EQ(promoted.state.phase, RolloutPhase::succeeded);
+  EXPECT_EQ(promoted.routes.back(), (Targets{{"2", 100}}));
+  EXPECT_THAT(promoted.state.reason, HasSubstr("promoted by hand"));
+
+  d.take(abort(d.state, "aborted by the operator"), 61'000);
+  EXPECT_EQ(d.state.phase, RolloutPhase::aborted);
+  EXPECT_EQ(d.routes.back(), (Targets{{"1", 100}}));
+  EXPECT_FALSE(abort(d.state, "twice").changed);
+  EXPECT_FALSE(promote(d.state).changed);
+  EXPECT_FALSE(resume(d.state, 70'000).changed);
+}
+
+// The directory dies at every possible moment of a rollout's life (before or after the route is
+// set, before or after the state is kept, before or after the step's interval starts): after a
+// restart from what was on disk, the routes set go through the steps in order, none is skipped,
+// each step is judged once, and the rollout ends where it would have.
+TEST(RolloutMachine, ADeathAtAnyMomentSkipsNoStepAndJudgesNoneTwice) {
+  for (int crash_at = 0; crash_at < 40; ++crash_at) {
+    int point = 0;
+    RolloutState disk;  // the rollout as last kept
+    bool kept = false;
+    std::vector<Targets> routes;  // every route set, in order (durable)
+    std::vector<std::size_t> judged_steps;
+    std::int64_t now = 0;
+    const auto crashed = [&] { return point++ == crash_at; };
+    // A driver that may die between any two durable writes.
+    const auto carry_out = [&](RolloutDecision d) -> bool {
+      if (d.route) {
+        if (crashed()) return false;
+        routes.push_back(*d.route);
+      }
+      if (crashed()) return false;
+      disk = d.state;
+      kept = true;
+      if (d.route && disk.phase == RolloutPhase::running) {
+        if (crashed()) return false;
+        disk = route_applied(disk, now);
+      }
+      return true;
+    };
+    bool alive = carry_out(start_rollout(spec()));
+    for (int round = 0; round < 20 && !(kept && disk.phase == RolloutPhase::succeeded); ++round) {
+      if (!alive) {
+        if (!kept) {  // never acknowledged: the start is done again
+          alive = carry_out(start_rollout(spec()));
+          continue;
+        }
+        // Restart: a running step whose route may not be on disk gets it again.
+        if (disk.phase == RolloutPhase::running && !disk.route_applied) {
+          routes.push_back(step_route(disk.spec, disk.spec.steps[disk.step]));
+          disk = route_applied(disk, now);
+        }
+        alive = true;
+        continue;
+      }
+      now += 10'000;
+      auto d = advance(disk, now, [&] {
+        judged_steps.push_back(disk.step);
+        return figures(1000, 0, 20);
+      });
+      alive = carry_out(std::move(d));
+    }
+    ASSERT_TRUE(kept) << "crash at " << crash_at;
+    EXPECT_EQ(disk.phase, RolloutPhase::succeeded) << "crash at " << crash_at;
+    // Routes: each step's, in order, a step's possibly twice in a row (set again), never back.
+    std::vector<Targets> distinct;
+    for (const auto& r : routes)
+      if (distinct.empty() || distinct.back() != r) distinct.push_back(r);
+    EXPECT_EQ(distinct,
+              (std::vector<Targets>{{{"2", 10}, {"1", 90}}, {{"2", 50}, {"1", 50}}, {{"2", 100}}}))
+        << "crash at " << crash_at;
+    // Judged: each step once, in order, except a judgement whose outcome died with the directory.
+    for (std::size_t i = 1; i < judged_steps.size(); ++i)
+      EXPECT_LE(judged_steps[i - 1], judged_steps[i]) << "crash at " << crash_at;
+  }
+}
+
+TEST(RolloutSpec, EveryProblemIsNamedWithItsValueAndRule) {
+  auto s = spec();
+  EXPECT_TRUE(model::validate_rollout_spec(s).empty());
+  s.service = "Bad Name";
+  s.to = "1";
+  s.steps = {10, 10, 150};
+  s.interval = std::chrono::milliseconds(500);
+  s.max_error_ratio = 1.5;
+  s.max_p99_ratio = 0.5;
+  s.min_requests = 0;
+  const auto problems = model::validate_rollout_spec(s);
+  std::string all;
+  for (const auto& p : problems) all += p + "\n";
+  for (const char* expected :
+       {"service \"Bad Name\" is invalid", "from \"1\" is invalid: must differ from to",
+        "steps[1] 10 is not above the step before it (10): steps must increase",
+        "steps[2] 150 is out of range 1..100",
+        "interval \"500ms\" is invalid: must be from 1s to 24h",
+        "max_error_ratio \"1.5\" is invalid", "max_p99_ratio \"0.5\" is invalid",
+        "min_requests 0 is out of range"})
+    EXPECT_THAT(all, HasSubstr(expected));
+}
+
+}  // namespace
+}  // namespace dstack::directory
