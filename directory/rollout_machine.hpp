@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// What a rollout does next (docs/rollouts.md): a pure state machine in the manner of the
-// project's others. The directory's driver feeds it the time, the figures of the interval just
+// What a rollout does next: a pure state machine in the manner of the project's others (the
+// directory does not drive it yet; the user's documentation comes with that). The directory's driver feeds it the time, the figures of the interval just
 // ended and the operator's commands, and carries out what it returns: a route to set, a state to
 // keep on disk. No I/O, no clock of its own: every decision is tested with made-up times.
 //

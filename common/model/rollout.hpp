@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// A rollout's specification: what `dw rollout start` and PUT /v1/rollouts/{svc} ask for
-// (docs/rollouts.md), and its validation. Each problem names the field, the value and the rule.
+// A rollout's specification: what `dw rollout start` and PUT /v1/rollouts/{svc} will ask for
+// (the directory does not run rollouts yet; the user's documentation comes with them), and its
+// validation. Each problem names the field, the value and the rule.
 
 #include <cstdint>
 #include <optional>
