@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The JSON bodies of the wire API (docs/api.md) as common/model reads them: leases, instances,
 // routes, events, snapshots, health and traffic policies from a directory, and the bodies of PUT
-// instance, PUT route and PUT policy as the directory reads them. Whatever is accepted must come
+// instance, PUT route, PUT policy and PUT rollout as the directory reads them. Whatever is accepted must come
 // back the same through to_json and the same reader, and the streamed snapshot reader must agree
 // with the tree one.
 #include "common/model/json.hpp"
+#include "common/model/rollout.hpp"
 #include "common/model/traffic_policy.hpp"
 #include "fuzz/fuzz.hpp"
 
@@ -67,6 +68,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                  std::get<model::TrafficPolicy>(again) == *p);
     }
     round_trip<model::TrafficPolicy>(j, model::traffic_policy_from_json);
+    // A rollout's body (rollout.hpp): what is accepted is valid and reads back the same.
+    auto rollout = model::rollout_spec_from_request(j, "emitter");
+    if (auto* r = std::get_if<model::RolloutSpec>(&rollout)) {
+      FUZZ_CHECK(model::validate_rollout_spec(*r, false).empty());
+      auto again = model::rollout_spec_from_request(model::to_request_json(*r), "emitter");
+      FUZZ_CHECK(std::holds_alternative<model::RolloutSpec>(again) &&
+                 std::get<model::RolloutSpec>(again) == *r);
+    }
   }
 
   // The streamed snapshot reader: what it accepts, the tree reader accepts the same, and its

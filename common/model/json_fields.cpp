@@ -81,6 +81,24 @@ std::optional<int> Fields::integer(std::string_view key, bool required, long lon
   return static_cast<int>(j->get<std::int64_t>());
 }
 
+std::optional<double> Fields::number(std::string_view key, bool required) {
+  const json* j = member(key, required);
+  if (!j) return std::nullopt;
+  if (!j->is_number()) {
+    wrong_type(name(key), "a number", *j);
+    return std::nullopt;
+  }
+  return j->get<double>();
+}
+
+std::optional<Duration> Fields::duration(std::string_view key, bool required) {
+  auto text = string(key, required);
+  if (!text) return std::nullopt;
+  if (auto d = parse_duration(*text)) return *d;
+  add(invalid(name(key), *text, "must be a duration like 250ms, 5s or 1m"));
+  return std::nullopt;
+}
+
 std::optional<std::uint64_t> Fields::revision(std::string_view key, bool required) {
   const json* j = member(key, required);
   if (!j) return std::nullopt;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/core/duration.hpp"
 #include "common/model/json.hpp"
 #include "common/model/model.hpp"
 
@@ -45,6 +46,10 @@ class Fields {
   // so the caller's validation reports the range in its usual words.
   std::optional<int> integer(std::string_view key, bool required, long long lo, long long hi);
   std::optional<std::uint64_t> revision(std::string_view key, bool required);
+  // Any JSON number, as a double (the caller checks its range).
+  std::optional<double> number(std::string_view key, bool required);
+  // A duration as docs/api.md writes them ("250ms", "5s", "1m"), or its problem.
+  std::optional<Duration> duration(std::string_view key, bool required);
   std::optional<bool> boolean(std::string_view key, bool required);
   // Every member not in `known` is reported as unknown.
   void refuse_unknown(std::initializer_list<std::string_view> known);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "common/model/json_fields.hpp"
 #include "common/model/validate.hpp"
 
 namespace dstack::model {
@@ -18,7 +19,69 @@ std::string number(double v) {
 
 }  // namespace
 
-std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec) {
+std::variant<RolloutSpec, std::vector<std::string>> rollout_spec_from_request(
+    const nlohmann::json& body, std::string service) {
+  using nlohmann::json;
+  std::vector<std::string> problems;
+  if (!body.is_object()) return std::vector<std::string>{"body: expected a JSON object"};
+  RolloutSpec out;
+  out.service = std::move(service);
+  detail::Fields f(body, problems);
+  f.refuse_unknown({"to", "from", "consumer", "steps", "interval", "max_error_ratio", "max_p99",
+                    "max_p99_ratio", "min_requests"});
+  if (auto to = f.string("to", true)) out.to = *to;
+  if (auto from = f.string("from", false)) out.from = *from;
+  if (auto consumer = f.string("consumer", false)) out.consumer = *consumer;
+  if (const json* steps = f.member("steps", false)) {
+    if (!steps->is_array()) {
+      f.wrong_type(f.name("steps"), "an array", *steps);
+    } else {
+      out.steps.clear();
+      for (std::size_t i = 0; i < steps->size(); ++i) {
+        const json& step = (*steps)[i];
+        const std::string name = "steps[" + std::to_string(i) + "]";
+        if (!step.is_number_integer()) {
+          f.wrong_type(name, "an integer", step);
+        } else if (step.is_number_unsigned() ? step.get<std::uint64_t>() > 1000
+                                             : step.get<std::int64_t>() < -1000) {
+          f.add(name + " " + step.dump() + " is out of range 1..100");
+        } else {
+          out.steps.push_back(static_cast<int>(step.get<std::int64_t>()));
+        }
+      }
+    }
+  }
+  if (auto interval = f.duration("interval", false)) out.interval = *interval;
+  if (auto ratio = f.number("max_error_ratio", false)) out.max_error_ratio = *ratio;
+  if (auto p99 = f.duration("max_p99", false)) out.max_p99_ms = static_cast<double>(p99->count());
+  out.max_p99_ratio = f.number("max_p99_ratio", false);
+  if (const json* n = f.member("min_requests", false)) {
+    if (!n->is_number_unsigned())
+      f.wrong_type(f.name("min_requests"), "a positive integer", *n);
+    else
+      out.min_requests = n->get<std::uint64_t>();
+  }
+  if (!problems.empty()) return problems;
+  problems = validate_rollout_spec(out, false);  // `from` is the directory's to fill
+  if (!problems.empty()) return problems;
+  return out;
+}
+
+nlohmann::json to_request_json(const RolloutSpec& spec) {
+  nlohmann::json j = {{"to", spec.to},
+                      {"steps", spec.steps},
+                      {"interval", format_duration(spec.interval)},
+                      {"max_error_ratio", spec.max_error_ratio},
+                      {"min_requests", spec.min_requests}};
+  if (!spec.from.empty()) j["from"] = spec.from;
+  if (!spec.consumer.empty()) j["consumer"] = spec.consumer;
+  if (spec.max_p99_ms)
+    j["max_p99"] = format_duration(std::chrono::milliseconds(std::llround(*spec.max_p99_ms)));
+  if (spec.max_p99_ratio) j["max_p99_ratio"] = *spec.max_p99_ratio;
+  return j;
+}
+
+std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec, bool from_required) {
   std::vector<std::string> problems;
   const auto add = [&](const Problem& p) {
     if (p) problems.push_back(*p);
@@ -26,10 +89,10 @@ std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec) {
   add(check_service_name(spec.service));
   if (!spec.consumer.empty()) add(check_consumer_name(spec.consumer));
   add(check_version(spec.to, "to"));
-  if (spec.from.empty())
-    problems.push_back(invalid("from", spec.from, "the stable version is needed"));
-  else
+  if (!spec.from.empty())
     add(check_version(spec.from, "from"));
+  else if (from_required)
+    problems.push_back(invalid("from", spec.from, "the stable version is needed"));
   if (!spec.to.empty() && spec.to == spec.from)
     problems.push_back(invalid("from", spec.from, "must differ from to"));
 

@@ -5,8 +5,10 @@
 // validation. Each problem names the field, the value and the rule.
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/core/duration.hpp"
@@ -32,9 +34,20 @@ struct RolloutSpec {
   bool operator==(const RolloutSpec&) const = default;
 };
 
+// The body of PUT /v1/rollouts/{svc}: {"to","from","consumer","steps","interval",
+// "max_error_ratio","max_p99","max_p99_ratio","min_requests"}, all but "to" optional (defaults as
+// above; "from" is left empty for the directory to fill with the stable version). Unknown keys
+// are refused. Every problem of reading, or else every problem of the values read (with `from`
+// not yet required).
+std::variant<RolloutSpec, std::vector<std::string>> rollout_spec_from_request(
+    const nlohmann::json& body, std::string service);
+// That body for this spec (what dw sends).
+nlohmann::json to_request_json(const RolloutSpec& spec);
+
 // Every problem of the spec: names, versions (to and from differ), steps (1..20 of them, each
 // 1..100, strictly increasing), the interval (1s..24h), the bounds (error ratio 0..1, p99 above
 // 0, p99 ratio at least 1) and min_requests (1..1,000,000,000).
-std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec);
+// `from_required`: false for a request, where an empty `from` is the directory's to fill.
+std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec, bool from_required = true);
 
 }  // namespace dstack::model

@@ -44,14 +44,6 @@ std::optional<std::string> check_duration(std::chrono::milliseconds d, std::chro
 }
 
 // "5s" from the body: a duration, or a problem.
-std::optional<std::chrono::milliseconds> read_duration(detail::Fields& f, std::string_view key) {
-  auto text = f.string(key, false);
-  if (!text) return std::nullopt;
-  if (auto d = parse_duration(*text)) return *d;
-  f.add(invalid(f.name(key), *text, "must be a duration like 250ms, 5s or 1m"));
-  return std::nullopt;
-}
-
 // A string member in one of the forms `parse` reads (parse_eject, parse_balance), or its problem.
 template <class Parse>
 auto read_parsed(detail::Fields& f, std::string_view key, Parse parse)
@@ -88,9 +80,9 @@ void read_fields(detail::Fields& f, TrafficPolicy& out, bool strict) {
       }
     }
   }
-  out.timeout = read_duration(f, "timeout");
+  out.timeout = f.duration("timeout", false);
   out.max_conn = f.integer("max_conn", false, 1, 100000);
-  out.queue_timeout = read_duration(f, "queue_timeout");
+  out.queue_timeout = f.duration("queue_timeout", false);
   out.eject_5xx = read_parsed(f, "eject", parse_eject);
   out.balance = read_parsed(f, "balance", parse_balance);
 }

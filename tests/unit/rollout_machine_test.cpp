@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/model/rollout.hpp"
 
 namespace dstack::directory {
@@ -237,6 +239,47 @@ TEST(RolloutSpec, EveryProblemIsNamedWithItsValueAndRule) {
         "max_error_ratio \"1.5\" is invalid", "max_p99_ratio \"0.5\" is invalid",
         "min_requests 0 is out of range"})
     EXPECT_THAT(all, HasSubstr(expected));
+}
+
+// PUT /v1/rollouts/{svc}'s body: read back as written, defaults where absent, every problem of
+// reading named (unknown keys, types), then every problem of the values.
+TEST(RolloutSpec, TheRequestBodyReadsBackAndRefusesWhatIsWrong) {
+  auto s = spec();
+  s.consumer = "monolith";
+  const auto body = model::to_request_json(s);
+  auto back = model::rollout_spec_from_request(body, "emitter");
+  ASSERT_TRUE(std::holds_alternative<model::RolloutSpec>(back))
+      << std::get<std::vector<std::string>>(back).front();
+  EXPECT_EQ(std::get<model::RolloutSpec>(back), s);
+
+  auto minimal = model::rollout_spec_from_request(nlohmann::json{{"to", "2"}}, "emitter");
+  ASSERT_TRUE(std::holds_alternative<model::RolloutSpec>(minimal));
+  const auto& m = std::get<model::RolloutSpec>(minimal);
+  EXPECT_EQ(m.from, "");  // the directory's to fill
+  EXPECT_EQ(m.steps, (std::vector<int>{5, 25, 50, 100}));
+  EXPECT_EQ(m.interval, std::chrono::minutes(1));
+  EXPECT_EQ(m.min_requests, 200u);
+
+  const auto problems_of = [](const nlohmann::json& body) {
+    auto read = model::rollout_spec_from_request(body, "emitter");
+    std::string all;
+    if (auto* p = std::get_if<std::vector<std::string>>(&read))
+      for (const auto& one : *p) all += one + "\n";
+    return all;
+  };
+  const auto bad = nlohmann::json::parse(
+      R"({"to":2,"stepz":[1],"steps":[5,"x",5000000000],"interval":"soon","max_error_ratio":"1%",)"
+      R"("min_requests":-3})");
+  const auto read_problems = problems_of(bad);
+  for (const char* expected :
+       {"unknown field \"stepz\"", "to: expected a string, got an integer",
+        "steps[1]: expected an integer, got a string", "steps[2] 5000000000 is out of range 1..100",
+        "interval \"soon\" is invalid: must be a duration", "max_error_ratio: expected a number",
+        "min_requests: expected a positive integer"})
+    EXPECT_THAT(read_problems, HasSubstr(expected));
+  EXPECT_THAT(problems_of(nlohmann::json{{"to", "2"}, {"from", "2"}, {"steps", {50, 25}}}),
+              HasSubstr("steps[1] 25 is not above the step before it (50)"));
+  EXPECT_THAT(problems_of(nlohmann::json::array()), HasSubstr("expected a JSON object"));
 }
 
 }  // namespace
