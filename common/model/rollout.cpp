@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/model/rollout.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "common/model/json_fields.hpp"
