@@ -28,20 +28,6 @@ RolloutDecision changed(RolloutState state,
 
 }  // namespace
 
-const char* to_string(RolloutPhase phase) {
-  switch (phase) {
-    case RolloutPhase::running:
-      return "running";
-    case RolloutPhase::paused:
-      return "paused";
-    case RolloutPhase::succeeded:
-      return "succeeded";
-    case RolloutPhase::aborted:
-      return "aborted";
-  }
-  return "?";
-}
-
 std::vector<model::RouteTarget> step_route(const model::RolloutSpec& spec, int percent) {
   if (percent >= 100) return {{spec.to, 100}};
   if (percent <= 0) return {{spec.from, 100}};

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What a rollout does next: a pure state machine in the manner of the project's others (the
-// directory does not drive it yet; the user's documentation comes with that). The directory's driver feeds it the time, the figures of the interval just
-// ended and the operator's commands, and carries out what it returns: a route to set, a state to
-// keep on disk. No I/O, no clock of its own: every decision is tested with made-up times.
+// directory does not drive it yet; the user's documentation comes with that). The directory's
+// driver feeds it the time, the figures of the interval just ended and the operator's commands, and
+// carries out what it returns: a route to set, a state to keep on disk. No I/O, no clock of its
+// own: every decision is tested with made-up times.
 //
 // A step: its route is set (canary at the step's percent, the stable version the rest); once
 // that route is on disk the step's interval starts; at its end the canary is judged on that
@@ -27,34 +28,10 @@
 
 namespace dstack::directory {
 
-enum class RolloutPhase { running, paused, succeeded, aborted };
-const char* to_string(RolloutPhase phase);
-
-// One version's traffic over an interval, as the window measured it.
-struct VersionFigures {
-  std::uint64_t requests = 0;
-  std::uint64_t errors = 0;      // 5xx and connection errors
-  std::optional<double> p99_ms;  // none without requests
-  double error_ratio() const {
-    return requests ? static_cast<double>(errors) / static_cast<double>(requests) : 0;
-  }
-};
-
-struct Judgement {
-  VersionFigures canary, stable;
-};
-
-struct RolloutState {
-  model::RolloutSpec spec;
-  RolloutPhase phase = RolloutPhase::running;
-  std::size_t step = 0;                // index into spec.steps
-  bool route_applied = false;          // the current step's route is on disk; its interval runs
-  std::int64_t interval_start_ms = 0;  // wall-clock ms, when the interval being waited began
-  int waits = 0;                       // intervals the current step waited for evidence
-  std::string reason;                  // why it paused, ended or was aborted
-  std::optional<Judgement> last;       // the figures of the last interval judged
-  bool operator==(const RolloutState&) const = default;
-};
+using model::Judgement;
+using model::RolloutPhase;
+using model::RolloutState;
+using model::VersionFigures;
 
 // What the driver must do after a decision, in this order: set `route` (durably), then keep
 // `state` (durably); then, if a route was set, call route_applied().

@@ -12,6 +12,15 @@ namespace dstack::model {
 
 namespace {
 
+// Integers of 0 and above, however the JSON holds them (parsed text gives unsigned, built values
+// may be signed).
+std::optional<std::uint64_t> count_of(const nlohmann::json& j) {
+  if (j.is_number_unsigned()) return j.get<std::uint64_t>();
+  if (j.is_number_integer() && j.get<std::int64_t>() >= 0)
+    return static_cast<std::uint64_t>(j.get<std::int64_t>());
+  return std::nullopt;
+}
+
 std::string number(double v) {
   std::string s = std::to_string(v);
   while (s.size() > 1 && s.back() == '0') s.pop_back();
@@ -20,6 +29,27 @@ std::string number(double v) {
 }
 
 }  // namespace
+
+const char* to_string(RolloutPhase phase) {
+  switch (phase) {
+    case RolloutPhase::running:
+      return "running";
+    case RolloutPhase::paused:
+      return "paused";
+    case RolloutPhase::succeeded:
+      return "succeeded";
+    case RolloutPhase::aborted:
+      return "aborted";
+  }
+  return "?";
+}
+
+std::optional<RolloutPhase> parse_rollout_phase(std::string_view text) {
+  for (auto p : {RolloutPhase::running, RolloutPhase::paused, RolloutPhase::succeeded,
+                 RolloutPhase::aborted})
+    if (text == to_string(p)) return p;
+  return std::nullopt;
+}
 
 std::variant<RolloutSpec, std::vector<std::string>> rollout_spec_from_request(
     const nlohmann::json& body, std::string service) {
@@ -58,10 +88,10 @@ std::variant<RolloutSpec, std::vector<std::string>> rollout_spec_from_request(
   if (auto p99 = f.duration("max_p99", false)) out.max_p99_ms = static_cast<double>(p99->count());
   out.max_p99_ratio = f.number("max_p99_ratio", false);
   if (const json* n = f.member("min_requests", false)) {
-    if (!n->is_number_unsigned())
-      f.wrong_type(f.name("min_requests"), "a positive integer", *n);
+    if (auto c = count_of(*n))
+      out.min_requests = *c;
     else
-      out.min_requests = n->get<std::uint64_t>();
+      f.add(f.name("min_requests") + ": expected an integer of 0 or more, got " + n->dump());
   }
   if (!problems.empty()) return problems;
   problems = validate_rollout_spec(out, false);  // `from` is the directory's to fill
@@ -81,6 +111,116 @@ nlohmann::json to_request_json(const RolloutSpec& spec) {
     j["max_p99"] = format_duration(std::chrono::milliseconds(std::llround(*spec.max_p99_ms)));
   if (spec.max_p99_ratio) j["max_p99_ratio"] = *spec.max_p99_ratio;
   return j;
+}
+
+namespace {
+
+nlohmann::json figures_json(const VersionFigures& f) {
+  return {{"requests", f.requests},
+          {"errors", f.errors},
+          {"p99_ms", f.p99_ms ? nlohmann::json(*f.p99_ms) : nlohmann::json(nullptr)}};
+}
+
+std::optional<VersionFigures> read_figures(detail::Fields& outer, std::string_view key) {
+  const nlohmann::json* j = outer.member(key, true);
+  if (!j) return std::nullopt;
+  if (!j->is_object()) {
+    outer.wrong_type(outer.name(key), "an object", *j);
+    return std::nullopt;
+  }
+  detail::Fields f(*j, outer.problems(), outer.prefix(), outer.name(key) + ".");
+  VersionFigures out;
+  for (const auto& [name, into] : {std::pair{"requests", &out.requests}, {"errors", &out.errors}}) {
+    if (const nlohmann::json* n = f.member(name, true)) {
+      if (auto c = count_of(*n))
+        *into = *c;
+      else
+        f.add(f.name(name) + ": expected an integer of 0 or more, got " + n->dump());
+    }
+  }
+  if (const nlohmann::json* p = f.member("p99_ms", true); p && !p->is_null()) {
+    if (p->is_number())
+      out.p99_ms = p->get<double>();
+    else
+      f.wrong_type(f.name("p99_ms"), "a number or null", *p);
+  }
+  if (out.errors > out.requests)
+    f.add(f.name("errors") + " " + std::to_string(out.errors) + " is more than the " +
+          std::to_string(out.requests) + " requests");
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const RolloutState& s) {
+  nlohmann::json last = nullptr;
+  if (s.last)
+    last = {{"canary", figures_json(s.last->canary)}, {"stable", figures_json(s.last->stable)}};
+  return {{"service", s.spec.service},
+          {"spec", to_request_json(s.spec)},
+          {"phase", to_string(s.phase)},
+          {"step", s.step},
+          {"route_applied", s.route_applied},
+          {"interval_start", s.interval_start_ms},
+          {"waits", s.waits},
+          {"reason", s.reason},
+          {"last", std::move(last)}};
+}
+
+std::variant<RolloutState, std::vector<std::string>> rollout_state_from_json(
+    const nlohmann::json& j) {
+  if (!j.is_object()) return std::vector<std::string>{"rollout: expected a JSON object"};
+  std::vector<std::string> problems;
+  RolloutState out;
+  detail::Fields f(j, problems);
+  const auto service = f.string("service", true);
+  if (const nlohmann::json* spec = f.member("spec", true)) {
+    auto read = rollout_spec_from_request(*spec, service.value_or(""));
+    if (auto* p = std::get_if<std::vector<std::string>>(&read))
+      for (auto& one : *p) problems.push_back("spec: " + one);
+    else
+      out.spec = std::get<RolloutSpec>(std::move(read));
+  }
+  if (auto phase = f.string("phase", true)) {
+    if (auto p = parse_rollout_phase(*phase))
+      out.phase = *p;
+    else
+      f.add(invalid("phase", *phase, "must be running, paused, succeeded or aborted"));
+  }
+  if (auto step = f.integer("step", true, 0, kMaxRolloutSteps - 1)) {
+    if (*step < 0 ||
+        static_cast<std::size_t>(*step) >= std::max<std::size_t>(out.spec.steps.size(), 1))
+      f.add("step " + std::to_string(*step) + " is not one of the spec's steps");
+    else
+      out.step = static_cast<std::size_t>(*step);
+  }
+  if (auto applied = f.boolean("route_applied", true)) out.route_applied = *applied;
+  if (const nlohmann::json* start = f.member("interval_start", true)) {
+    if (start->is_number_integer())
+      out.interval_start_ms = start->get<std::int64_t>();
+    else
+      f.wrong_type(f.name("interval_start"), "an integer", *start);
+  }
+  if (auto waits = f.integer("waits", true, 0, 1000)) {
+    if (*waits < 0 || *waits > 1000)
+      f.add("waits " + std::to_string(*waits) + " is out of range 0..1000");
+    else
+      out.waits = *waits;
+  }
+  if (auto reason = f.string("reason", true)) out.reason = *reason;
+  if (const nlohmann::json* last = f.member("last", true); last && !last->is_null()) {
+    if (!last->is_object()) {
+      f.wrong_type(f.name("last"), "an object or null", *last);
+    } else {
+      detail::Fields l(*last, problems, {}, "last.");
+      auto canary = read_figures(l, "canary");
+      auto stable = read_figures(l, "stable");
+      if (canary && stable) out.last = Judgement{*canary, *stable};
+    }
+  }
+  if (!problems.empty()) return problems;
+  if (out.spec.from.empty()) return std::vector<std::string>{"spec: from is needed"};
+  return out;
 }
 
 std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec, bool from_required) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -43,6 +44,48 @@ std::variant<RolloutSpec, std::vector<std::string>> rollout_spec_from_request(
     const nlohmann::json& body, std::string service);
 // That body for this spec (what dw sends).
 nlohmann::json to_request_json(const RolloutSpec& spec);
+
+// A rollout as it goes (directory/rollout_machine.hpp decides what changes it).
+enum class RolloutPhase { running, paused, succeeded, aborted };
+const char* to_string(RolloutPhase phase);
+std::optional<RolloutPhase> parse_rollout_phase(std::string_view text);
+
+// One version's traffic over an interval, as the window measured it.
+struct VersionFigures {
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;      // 5xx and connection errors
+  std::optional<double> p99_ms;  // none without requests
+  double error_ratio() const {
+    return requests ? static_cast<double>(errors) / static_cast<double>(requests) : 0;
+  }
+  bool operator==(const VersionFigures&) const = default;
+};
+
+struct Judgement {
+  VersionFigures canary, stable;
+  bool operator==(const Judgement&) const = default;
+};
+
+struct RolloutState {
+  model::RolloutSpec spec;
+  RolloutPhase phase = RolloutPhase::running;
+  std::size_t step = 0;                // index into spec.steps
+  bool route_applied = false;          // the current step's route is on disk; its interval runs
+  std::int64_t interval_start_ms = 0;  // wall-clock ms, when the interval being waited began
+  int waits = 0;                       // intervals the current step waited for evidence
+  std::string reason;                  // why it paused, ended or was aborted
+  std::optional<Judgement> last;       // the figures of the last interval judged
+  bool operator==(const RolloutState&) const = default;
+};
+
+// A rollout as the directory answers it and keeps it (rollouts.log):
+//   {"service","spec":{...the request body...},"phase","step","route_applied",
+//    "interval_start" (wall-clock ms),"waits","reason","last":{"canary":F,"stable":F}|null}
+//   F: {"requests","errors","p99_ms"|null}
+nlohmann::json to_json(const RolloutState& state);
+// That form back, validated (the spec as a request's, with `from`; step within the steps).
+std::variant<RolloutState, std::vector<std::string>> rollout_state_from_json(
+    const nlohmann::json& j);
 
 // Every problem of the spec: names, versions (to and from differ), steps (1..20 of them, each
 // 1..100, strictly increasing), the interval (1s..24h), the bounds (error ratio 0..1, p99 above

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/model/rollout.hpp"
+#include "directory/rollout_store.hpp"
+#include "unit/temp_dir.hpp"
 
 namespace dstack::directory {
 namespace {
@@ -275,11 +277,57 @@ TEST(RolloutSpec, TheRequestBodyReadsBackAndRefusesWhatIsWrong) {
        {"unknown field \"stepz\"", "to: expected a string, got an integer",
         "steps[1]: expected an integer, got a string", "steps[2] 5000000000 is out of range 1..100",
         "interval \"soon\" is invalid: must be a duration", "max_error_ratio: expected a number",
-        "min_requests: expected a positive integer"})
+        "min_requests: expected an integer of 0 or more, got -3"})
     EXPECT_THAT(read_problems, HasSubstr(expected));
   EXPECT_THAT(problems_of(nlohmann::json{{"to", "2"}, {"from", "2"}, {"steps", {50, 25}}}),
               HasSubstr("steps[1] 25 is not above the step before it (50)"));
   EXPECT_THAT(problems_of(nlohmann::json::array()), HasSubstr("expected a JSON object"));
+}
+
+// A rollout as the directory will keep it: its place (phase, step, whether the step's route is on
+// disk, when its interval began, the last figures) survives a reopen exactly; one that would not
+// load again never reaches the file; a removed one stays removed.
+TEST(RolloutStore, ARolloutKeepsItsPlaceAcrossAReopen) {
+  test::TempDir tmp;
+  Driver d;
+  d.take(start_rollout(spec()), 1'000);
+  d.tick(11'000, figures(1000, 2, 25));  // on to step 2, with the figures that decided it
+  ASSERT_EQ(d.state.step, 1u);
+  ASSERT_TRUE(d.state.last.has_value());
+  auto other = start_rollout([] {
+                 auto s = spec();
+                 s.service = "transform";
+                 s.consumer = "monolith";
+                 s.max_p99_ms.reset();
+                 return s;
+               }())
+                   .state;
+  {
+    auto store = RolloutStore::open(DataDir::open(tmp.path()));
+    ASSERT_FALSE(store.put(d.state));
+    ASSERT_FALSE(store.put(other));
+    auto broken = d.state;
+    broken.step = 7;  // not one of its steps
+    EXPECT_EQ(store.put(broken), StoreErrc::invalid_record);
+    ASSERT_FALSE(store.remove("transform"));
+    ASSERT_FALSE(store.remove("nothing"));
+  }
+  auto again = RolloutStore::open(DataDir::open(tmp.path()));
+  ASSERT_EQ(again.rollouts().size(), 1u);
+  EXPECT_EQ(again.rollouts().at("emitter"), d.state);
+
+  // Its JSON, as GET will answer it: what is wrong is named.
+  auto j = model::to_json(d.state);
+  EXPECT_EQ(j["phase"], "running");
+  EXPECT_EQ(j["spec"]["steps"], nlohmann::json({10, 50, 100}));
+  j["phase"] = "dancing";
+  j["last"]["canary"]["errors"] = 5000;
+  auto read = model::rollout_state_from_json(j);
+  ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(read));
+  std::string all;
+  for (const auto& p : std::get<std::vector<std::string>>(read)) all += p + "\n";
+  EXPECT_THAT(all, HasSubstr("phase \"dancing\" is invalid"));
+  EXPECT_THAT(all, HasSubstr("last.canary.errors 5000 is more than the 1000 requests")) << all;
 }
 
 }  // namespace
