@@ -9,40 +9,27 @@ using nlohmann::json;
 using store_json::fail;
 
 bool encode(const Op& op, std::string& payload_out, std::string* why) {
-  json j = {{"op", op.remove ? "delete" : "put"}};
-  if (op.remove) {
-    j["service"] = op.policy.service;
-  } else {
-    model::TrafficPolicy stored = op.policy;
-    stored.revision = 0;  // the directory's revision counter starts again at each epoch
-    j["policy"] = model::to_json(stored);
-  }
-  std::string payload;
-  if (!store_json::dump(j, payload, why)) return false;
-  Op back;
-  if (!decode_payload(payload, back, why)) return false;
-  back.policy.revision = op.policy.revision;  // not stored: decoding gives 0
-  if (back.policy.service != op.policy.service || (!op.remove && back.policy != op.policy))
-    return fail(why, "policy does not survive a round trip through the log format");
-  payload_out = std::move(payload);
-  return true;
+  model::TrafficPolicy stored = op.policy;
+  stored.revision = 0;  // the directory's revision counter starts again at each epoch
+  const json j = store_json::service_op(op.remove, op.policy.service, "policy",
+                                        op.remove ? json() : model::to_json(stored));
+  return store_json::round_trip<Op>(
+      j, decode_payload,
+      [&](const Op& back) {
+        return back.remove == op.remove && back.policy.service == op.policy.service &&
+               (op.remove || back.policy == stored);  // revisions are not stored
+      },
+      "policy", payload_out, why);
 }
 
 bool decode_payload(std::string_view payload, Op& op, std::string* why) {
   const json j = store_json::parse_object(payload, why);
   if (j.is_discarded()) return false;
-  std::string kind;
   op = Op{};
-  if (!store_json::get_string(j, "op", kind, why)) return false;
-  if (kind == "delete") {
-    op.remove = true;
-    if (!store_json::get_string(j, "service", op.policy.service, why)) return false;
-    if (op.policy.service.empty()) return fail(why, "empty service");
-    return true;
-  }
-  if (kind != "put") return fail(why, "unknown op \"" + kind + "\"");
-  const auto policy = j.find("policy");
-  if (policy == j.end()) return fail(why, "\"policy\" missing");
+  const json* policy = nullptr;
+  if (!store_json::read_service_op(j, "policy", op.remove, op.policy.service, policy, why))
+    return false;
+  if (op.remove) return true;
   auto read = model::traffic_policy_from_json(*policy);
   if (auto* problems = std::get_if<std::vector<std::string>>(&read))
     return fail(why, "policy: " + problems->front());

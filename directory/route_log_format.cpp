@@ -23,16 +23,13 @@ bool encode(const Op& op, std::string& payload_out, std::string* why) {
     if (op.previous.known)
       j["previous"] = op.previous.targets ? targets_json(*op.previous.targets) : json(nullptr);
   }
-  std::string payload;
-  if (!store_json::dump(j, payload, why)) return false;
-  Op back;
-  if (!decode_payload(payload, back, why)) return false;
-  if (back.route.service != op.route.service || back.route.consumer != op.route.consumer ||
-      (!op.remove && (back.route != op.route || back.previous != op.previous)))
-    return fail(why, "route does not survive a round trip through the log format");
-
-  payload_out = std::move(payload);
-  return true;
+  return store_json::round_trip<Op>(
+      j, decode_payload,
+      [&](const Op& back) {
+        return back.route.service == op.route.service && back.route.consumer == op.route.consumer &&
+               (op.remove || (back.route == op.route && back.previous == op.previous));
+      },
+      "route", payload_out, why);
 }
 
 namespace {

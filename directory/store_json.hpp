@@ -58,4 +58,46 @@ inline nlohmann::json parse_object(std::string_view payload, std::string* why) {
   return j;
 }
 
+// `j` as the payload of `op`, but only if `decode` reads it back to an op `same` accepts: a record
+// the store could not load again, or would load differently, never reaches the file. `what`
+// names the thing in the refusal ("route", "policy", ...).
+template <class Op, class Decode, class Same>
+bool round_trip(const nlohmann::json& j, Decode decode, Same same, const char* what,
+                std::string& payload_out, std::string* why) {
+  std::string payload;
+  if (!dump(j, payload, why)) return false;
+  Op back;
+  if (!decode(payload, back, why)) return false;
+  if (!same(back))
+    return fail(why, std::string(what) + " does not survive a round trip through the log format");
+  payload_out = std::move(payload);
+  return true;
+}
+
+// The payloads of the stores keyed by service (policies.log, rollouts.log):
+//   {"op":"put","<member>":VALUE}  |  {"op":"delete","service":S}
+inline nlohmann::json service_op(bool remove, const std::string& service, const char* member,
+                                 nlohmann::json value) {
+  if (remove) return {{"op", "delete"}, {"service", service}};
+  return {{"op", "put"}, {member, std::move(value)}};
+}
+// Reads that form: `remove` and, for a delete, `service`; for a put, `value` points at the member
+// (the caller reads what it holds).
+inline bool read_service_op(const nlohmann::json& j, const char* member, bool& remove,
+                            std::string& service, const nlohmann::json*& value, std::string* why) {
+  std::string kind;
+  if (!get_string(j, "op", kind, why)) return false;
+  remove = kind == "delete";
+  value = nullptr;
+  if (remove) {
+    if (!get_string(j, "service", service, why)) return false;
+    return !service.empty() || fail(why, "empty service");
+  }
+  if (kind != "put") return fail(why, "unknown op \"" + kind + "\"");
+  const auto it = j.find(member);
+  if (it == j.end()) return fail(why, std::string("\"") + member + "\" missing");
+  value = &*it;
+  return true;
+}
+
 }  // namespace dstack::directory::store_json

@@ -33,14 +33,12 @@ bool encode(const Op& op, std::string& payload_out, std::string* why) {
     j["created"] = op.token.created;
     j["expires"] = op.token.expires;
   }
-  std::string payload;
-  if (!store_json::dump(j, payload, why)) return false;
-  Op back;
-  if (!decode_payload(payload, back, why)) return false;
-  if (back.token.name != op.token.name || (!op.remove && back.token != op.token))
-    return fail(why, "token does not survive a round trip through the log format");
-  payload_out = std::move(payload);
-  return true;
+  return store_json::round_trip<Op>(
+      j, decode_payload,
+      [&](const Op& back) {
+        return back.token.name == op.token.name && (op.remove || back.token == op.token);
+      },
+      "token", payload_out, why);
 }
 
 bool decode_payload(std::string_view payload, Op& op, std::string* why) {

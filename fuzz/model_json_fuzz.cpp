@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The JSON bodies of the wire API (docs/api.md) as common/model reads them: leases, instances,
 // routes, events, snapshots, health and traffic policies from a directory, and the bodies of PUT
-// instance, PUT route, PUT policy and PUT rollout as the directory reads them. Whatever is accepted must come
-// back the same through to_json and the same reader, and the streamed snapshot reader must agree
-// with the tree one.
+// instance, PUT route, PUT policy and PUT rollout as the directory reads them. Whatever is accepted
+// must come back the same through to_json and the same reader, and the streamed snapshot reader
+// must agree with the tree one.
 #include "common/model/json.hpp"
 #include "common/model/rollout.hpp"
 #include "common/model/traffic_policy.hpp"
