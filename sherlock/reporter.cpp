@@ -24,7 +24,8 @@ Reporter::Reporter(asio::any_io_executor ex,
       clock_(clock),
       schedule_(settings_.ttl, settings_.interval, clock.now()),
       pending_since_(clock.now()),
-      wake_(ex) {}
+      wake_(ex),
+      run_ended_(ex, asio::steady_timer::time_point::max()) {}
 
 void Reporter::start() {
   if (directories_.empty() || running_) return;
@@ -43,7 +44,14 @@ void Reporter::set_services(std::vector<std::string> services) {
 awaitable<void> Reporter::stop(bool revoke) {
   stopping_ = true;
   wake_.cancel();
-  if (!running_ || schedule_.lease().empty()) co_return;
+  if (running_) {
+    // The loop's request in flight is answered first: a directory's client sends one request at
+    // a time, and a second on the same connection would corrupt both.
+    error_code ec;
+    auto ended = run_ended_.async_wait(asio::redirect_error(use_awaitable, ec));
+    co_await std::move(ended);
+  }
+  if (schedule_.lease().empty()) co_return;
   if (status_.registered) {
     auto last = step(ReportSchedule::Action::report);
     co_await std::move(last);
@@ -153,6 +161,7 @@ awaitable<void> Reporter::run() {
     }
   }
   running_ = false;
+  run_ended_.cancel();
 }
 
 }  // namespace dstack::sherlock

@@ -43,8 +43,9 @@ class Reporter {
   void start();
   // The services this host routes now (sorted); registered again when they change.
   void set_services(std::vector<std::string> services);
-  // Ends the loop after one last report of what is not reported yet, and with `revoke` revokes
-  // the lease (the directory drops the consumer at once; a handover leaves it to lapse).
+  // Ends the loop (once its request in flight is answered), then reports what is not reported
+  // yet, and with `revoke` revokes the lease (the directory drops the consumer at once; a
+  // handover leaves it to lapse).
   awaitable<void> stop(bool revoke);
 
   struct Status {
@@ -73,6 +74,7 @@ class Reporter {
   model::TrafficByVersion pending_;  // taken from the counter, not delivered yet
   Clock::TimePoint pending_since_;
   asio::steady_timer wake_;
+  asio::steady_timer run_ended_;  // never expires; cancelled when run() returns
   bool stopping_ = false;
   bool running_ = false;
   bool unsupported_ = false;  // the directory keeps no consumers (etcd)

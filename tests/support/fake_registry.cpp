@@ -17,10 +17,11 @@ namespace {
 using Key = std::pair<std::string, std::string>;  // service, id (or consumer)
 
 const std::set<std::string>& operations() {
-  static const std::set<std::string> ops{
-      "health",    "grant",        "keepalive", "revoke", "put",        "delete",
-      "services",  "service",      "snapshot",  "watch",  "routes",     "route",
-      "put_route", "delete_route", "policies",  "policy", "put_policy", "delete_policy"};
+  static const std::set<std::string> ops{"health",     "grant",         "keepalive",    "revoke",
+                                         "put",        "delete",        "services",     "service",
+                                         "snapshot",   "watch",         "routes",       "route",
+                                         "put_route",  "delete_route",  "policies",     "policy",
+                                         "put_policy", "delete_policy", "put_consumer", "report"};
   return ops;
 }
 
@@ -47,7 +48,10 @@ struct WatchSlot {
 class FakeState {
  public:
   FakeState(asio::any_io_executor executor, std::string registry_name)
-      : ex(std::move(executor)), name(std::move(registry_name)), epoch("epoch-" + name) {}
+      : ex(std::move(executor)),
+        name(std::move(registry_name)),
+        epoch("epoch-" + name),
+        released(ex, asio::steady_timer::time_point::max()) {}
 
   asio::any_io_executor ex;
   std::string name;
@@ -63,6 +67,10 @@ class FakeState {
   std::vector<model::Event> events;                      // every change, in revision order
   std::map<std::string, std::deque<Error>> refusals;
   std::vector<std::string> calls;
+  int in_flight = 0;       // calls awaited and not yet answered
+  int most_in_flight = 0;  // the most there ever were at once
+  bool holding = false;    // answers wait until released
+  asio::steady_timer released;
   std::vector<std::weak_ptr<WatchSlot>> watches;
 
   // Records the call; the error it fails with, if it does.
@@ -331,6 +339,11 @@ void FakeRegistry::down(bool is_down) {
     d_->end_watches(Error{ErrorKind::unreachable, "unreachable", d_->name + ": connection reset"});
 }
 
+void FakeRegistry::hold_answers(bool hold) {
+  d_->holding = hold;
+  if (!hold) d_->released.cancel();
+}
+
 void FakeRegistry::refuse_next(const std::string& op, Error error) {
   if (operations().count(op) == 0) throw std::invalid_argument("FakeRegistry: no operation " + op);
   d_->refusals[op].push_back(std::move(error));
@@ -421,8 +434,15 @@ awaitable<Result<T>> call(std::shared_ptr<FakeState> d, std::string what, std::s
                           Answer answer) {
   auto failed = d->begin(std::move(what), op);
   Result<T> r = failed ? Result<T>(*failed) : Result<T>(answer(*d));
+  d->most_in_flight = std::max(d->most_in_flight, ++d->in_flight);
   auto delivered = asio::post(d->ex, use_awaitable);
   co_await std::move(delivered);
+  while (d->holding) {
+    error_code ec;
+    auto release = d->released.async_wait(asio::redirect_error(use_awaitable, ec));
+    co_await std::move(release);
+  }
+  --d->in_flight;
   co_return std::move(r);
 }
 
@@ -526,6 +546,28 @@ awaitable<Status> FakeRegistry::put_policy(model::TrafficPolicy policy) {
 awaitable<Status> FakeRegistry::delete_policy(std::string service) {
   return call<Ok>(d_, "delete_policy " + service, "delete_policy",
                   [service](FakeState& d) { return d.delete_policy(service); });
+}
+
+awaitable<Result<model::Consumer>> FakeRegistry::put_consumer(model::Consumer consumer) {
+  std::string what = "put_consumer " + consumer.name + " " + consumer.lease;
+  return call<model::Consumer>(d_, std::move(what), "put_consumer",
+                               [consumer](FakeState& d) -> Result<model::Consumer> {
+                                 if (!d.leases.contains(consumer.lease))
+                                   return lease_not_found(consumer.lease);
+                                 return consumer;
+                               });
+}
+
+awaitable<Status> FakeRegistry::report_traffic(std::string consumer, model::TrafficReport) {
+  return call<Ok>(d_, "report " + consumer, "report", [](FakeState&) { return Ok{}; });
+}
+
+int FakeRegistry::most_calls_at_once() const {
+  return d_->most_in_flight;
+}
+
+int FakeRegistry::calls_in_flight() const {
+  return d_->in_flight;
 }
 
 Status FakeRegistry::add_policy(model::TrafficPolicy policy) {

@@ -9,6 +9,7 @@
 //   - every change to instances, routes or policies bumps the revision and is an event; a put that
 //   changes
 //     nothing is not a change;
+//   - a consumer's put needs its lease; a traffic report is accepted;
 //   - a watch gets the events after `since`, in order, then waits for the next; one from another
 //     epoch, or from beyond the revision, is stale.
 // It is not a second directory: no validation, no limits, no clock (expire() stands for a TTL
@@ -46,9 +47,12 @@ class FakeRegistry final : public registry::Registry {
   void down(bool is_down);
   // The next call of `op` (health, grant, keepalive, revoke, put, delete, services, service,
   // snapshot, watch, routes, route, put_route, delete_route, policies, policy, put_policy,
-  // delete_policy) fails with `error`; several are
+  // delete_policy, put_consumer, report) fails with `error`; several are
   // answered in turn. Down comes first: a call made while down leaves the refusal queued.
   void refuse_next(const std::string& op, Error error);
+  // A slow directory: while held, calls are recorded and decided but answered only once the
+  // answers are let go.
+  void hold_answers(bool hold);
   // Ends the open watches with `error`: a cut stream (unreachable), or a history compacted away
   // under a slow reader (stale, as etcd answers).
   void end_watches(Error error);
@@ -76,6 +80,10 @@ class FakeRegistry final : public registry::Registry {
   std::uint64_t revision() const;
   const std::string& epoch() const;
   std::size_t open_watches() const;  // watches not yet destroyed nor ended
+  // Calls awaited and not yet answered, now and at most ever. A client of the real directory
+  // sends one request at a time (net::HttpClient), so a caller must never have two.
+  int calls_in_flight() const;
+  int most_calls_at_once() const;
 
   // ---- registry::Registry ----
   std::string describe() const override;
@@ -98,6 +106,10 @@ class FakeRegistry final : public registry::Registry {
   awaitable<Result<model::TrafficPolicy>> policy(std::string service) override;
   awaitable<Status> put_policy(model::TrafficPolicy policy) override;
   awaitable<Status> delete_policy(std::string service) override;
+  // Consumers are kept as far as a lease check ("put_consumer vm L1"); reports are recorded
+  // ("report vm") and accepted.
+  awaitable<Result<model::Consumer>> put_consumer(model::Consumer consumer) override;
+  awaitable<Status> report_traffic(std::string consumer, model::TrafficReport report) override;
 
  private:
   // Shared with open watches, which may outlive the registry inside a coroutine frame.
