@@ -35,12 +35,16 @@ std::optional<Permission> required_permission(const std::string& method,
     return Permission{Kind::routes, parts[2]};
   if (is({"v1", "routes"}) && parts.size() == 4 && parts[3] == "rollback")
     return Permission{Kind::routes, parts[2]};
+  // /v1/rollouts/SVC and /v1/rollouts/SVC/{pause|resume|promote|abort}: they set its routes
+  if (is({"v1", "rollouts"}) && (parts.size() == 3 || parts.size() == 4))
+    return Permission{Kind::routes, parts[2]};
   // /v1/consumers/NAME and /v1/consumers/NAME/traffic: a sherlock's registration and reports
   if (is({"v1", "consumers"}) && (parts.size() == 3 || parts.size() == 4))
     return Permission{Kind::report, {}};
   if ((parts.size() == 2 && (is({"v1", "snapshot"}) || is({"v1", "watch"}) ||
                              is({"v1", "consumers"}) || is({"v1", "traffic"}))) ||
-      is({"v1", "services"}) || is({"v1", "routes"}) || is({"v1", "policies"}))
+      is({"v1", "services"}) || is({"v1", "routes"}) || is({"v1", "policies"}) ||
+      is({"v1", "rollouts"}))
     return read;
   return admin;
 }

@@ -12,6 +12,7 @@
 #include "directory/api_reply.hpp"
 #include "directory/console_files.hpp"
 #include "directory/consumer_events.hpp"
+#include "directory/rollout_events.hpp"
 #include "directory/traffic_events.hpp"
 
 namespace dstack::directory {
@@ -29,11 +30,13 @@ json revision_body(const State& state) {
 
 }  // namespace
 
-Api::Api(ApiOptions options, State& state, Consumers& consumers, Watchers& watchers,
-         Authority& authority, std::function<void(metrics::Writer&)> server_metrics)
+Api::Api(ApiOptions options, State& state, Consumers& consumers, Rollouts& rollouts,
+         Watchers& watchers, Authority& authority,
+         std::function<void(metrics::Writer&)> server_metrics)
     : options_(std::move(options)),
       state_(state),
       consumers_(consumers),
+      rollouts_(rollouts),
       watchers_(watchers),
       authority_(authority),
       server_metrics_(std::move(server_metrics)) {}
@@ -90,7 +93,8 @@ HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& pa
   }
   if (what == "leases") return leases(r, parts, caller);
   if (what == "services") return services(r, parts, caller);
-  if (what == "routes") return routes(r, parts);
+  if (what == "routes") return routes(r, parts, caller);
+  if (what == "rollouts") return rollouts(r, parts, caller);
   if (what == "policies") return policies(r, parts);
   if (what == "tokens") return tokens(r, parts);
   if (what == "consumers") return consumers(r, parts, caller);
@@ -99,7 +103,8 @@ HttpResponse Api::route(const HttpRequest& r, const std::vector<std::string>& pa
 }
 
 HttpResponse Api::route_history(const HttpRequest& r, const std::string& service,
-                                const std::string& consumer, const std::string& what) {
+                                const std::string& consumer, const std::string& what,
+                                const Caller& caller) {
   if (what == "previous") {
     if (r.method != "GET") return method_not_allowed(r, "GET");
     if (!state_.route(service, consumer)) return error(no_route(service, consumer));
@@ -121,6 +126,7 @@ HttpResponse Api::route_history(const HttpRequest& r, const std::string& service
   if (r.method != "POST") return method_not_allowed(r, "POST");
   auto done = state_.rollback_route(service, consumer);
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+  rollouts_.route_changed_by_hand(service, who(caller));
   if (auto route = state_.route(service, consumer))
     return json_response(200, model::to_json(*route));
   return json_response(200, revision_body(state_));  // it went back to no route
@@ -244,7 +250,8 @@ HttpResponse Api::instances(const HttpRequest& r, const std::string& service, co
   return json_response(200, revision_body(state_));
 }
 
-HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& parts) {
+HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& parts,
+                         const Caller& caller) {
   if (parts.size() == 2) {
     if (r.method != "GET") return method_not_allowed(r, "GET");
     auto service = r.query_param("service");
@@ -262,7 +269,7 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
   std::string consumer = r.query_param("consumer").value_or("");
   if (r.query_param("consumer"))
     if (auto e = bad_name(model::check_consumer_name(consumer))) return error(*e);
-  if (parts.size() == 4) return route_history(r, service, consumer, parts[3]);
+  if (parts.size() == 4) return route_history(r, service, consumer, parts[3], caller);
   if (r.method == "GET") {
     auto route = state_.route(service, consumer);
     if (!route) return error(no_route(service, consumer));
@@ -271,6 +278,7 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
   if (r.method == "DELETE") {
     auto done = state_.delete_route(service, consumer);
     if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+    rollouts_.route_changed_by_hand(service, who(caller));
     return json_response(200, revision_body(state_));
   }
   if (r.method != "PUT") return method_not_allowed(r, "GET, PUT, DELETE");
@@ -303,6 +311,8 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
   }
   auto done = state_.put_route(std::get<model::Route>(std::move(parsed)));
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
+  // The person wins: a rollout of this service pauses rather than overwrite their route.
+  rollouts_.route_changed_by_hand(service, who(caller));
   return json_response(200, model::to_json(*state_.route(service, consumer)));
 }
 
@@ -379,8 +389,16 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
                                    "must be 1 (add consumer events to the stream) or 0")});
     consumers = *text == "1";
   }
+  bool rollouts = false;
+  if (auto text = r.query_param("rollouts")) {
+    if (*text != "1" && *text != "0")
+      return error(
+          {400, "invalid_rollouts",
+           model::invalid("rollouts", *text, "must be 1 (add rollout events to the stream) or 0")});
+    rollouts = *text == "1";
+  }
   HttpResponse res{200, "application/x-ndjson", {}, {}, {}};
-  res.start_stream = [this, since, traffic, consumers,
+  res.start_stream = [this, since, traffic, consumers, rollouts,
                       token = caller.name](std::shared_ptr<net::StreamSink> sink) {
     // Runs right after this handler, before any other change can slip in between the backlog
     // and the live events.
@@ -398,7 +416,9 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
     if (consumers)  // the list as it stands; consumer_put and consumer_delete follow it
       if (!sink->write(net::frame_chunk(consumers_event_line(consumers_, state_.revision()))))
         return;
-    watchers_.add(sink, token, traffic, consumers);
+    if (rollouts)  // the list as it stands; rollout_put and rollout_delete follow it
+      if (!sink->write(net::frame_chunk(rollouts_event_line(rollouts_, state_.revision())))) return;
+    watchers_.add(sink, token, {traffic, consumers, rollouts});
   };
   return res;
 }

@@ -11,6 +11,7 @@
 #include "common/net/http.hpp"
 #include "directory/authority.hpp"
 #include "directory/consumers.hpp"
+#include "directory/rollouts.hpp"
 #include "directory/state.hpp"
 #include "directory/watchers.hpp"
 
@@ -26,11 +27,15 @@ struct ApiOptions {
       audit;
 };
 
+// "token NAME", or "a request without a token": who a rollout's reason names.
+std::string who(const Caller& caller);
+
 class Api {
  public:
   // `server_metrics` writes the server's own figures (connections, requests) into /metrics.
-  Api(ApiOptions options, State& state, Consumers& consumers, Watchers& watchers,
-      Authority& authority, std::function<void(metrics::Writer&)> server_metrics = {});
+  Api(ApiOptions options, State& state, Consumers& consumers, Rollouts& rollouts,
+      Watchers& watchers, Authority& authority,
+      std::function<void(metrics::Writer&)> server_metrics = {});
 
   net::HttpResponse handle(const net::HttpRequest& request);
 
@@ -44,10 +49,14 @@ class Api {
                               const std::string& id, const Caller& caller);
   net::HttpResponse services(const net::HttpRequest& request, const std::vector<std::string>& parts,
                              const Caller& caller);
-  net::HttpResponse routes(const net::HttpRequest& request, const std::vector<std::string>& parts);
+  net::HttpResponse routes(const net::HttpRequest& request, const std::vector<std::string>& parts,
+                           const Caller& caller);
   // /v1/routes/{svc}/previous and /v1/routes/{svc}/rollback
   net::HttpResponse route_history(const net::HttpRequest& request, const std::string& service,
-                                  const std::string& consumer, const std::string& what);
+                                  const std::string& consumer, const std::string& what,
+                                  const Caller& caller);
+  net::HttpResponse rollouts(const net::HttpRequest& request, const std::vector<std::string>& parts,
+                             const Caller& caller);
   net::HttpResponse policies(const net::HttpRequest& request,
                              const std::vector<std::string>& parts);
   net::HttpResponse tokens(const net::HttpRequest& request, const std::vector<std::string>& parts);
@@ -63,6 +72,7 @@ class Api {
   std::string audit_note_;  // set by a handler for the request being answered
   State& state_;
   Consumers& consumers_;
+  Rollouts& rollouts_;
   Watchers& watchers_;
   Authority& authority_;
   std::function<void(metrics::Writer&)> server_metrics_;

@@ -45,6 +45,12 @@ class Consumers {
   void on_change(std::function<void(const std::string& name, const model::Consumer* now)> call) {
     on_change_ = std::move(call);
   }
+  // Called with each report taken, after the window has it: rollouts judge on them.
+  void on_report(
+      std::function<void(const std::string& name, const std::vector<model::TrafficRow>& rows)>
+          call) {
+    on_report_ = std::move(call);
+  }
 
   // By name; last_report_ms is left 0 (reports are timed on the steady clock: see last_report).
   std::vector<model::Consumer> list() const;
@@ -70,6 +76,7 @@ class Consumers {
   const Clock& clock_;
   TrafficWindow window_;
   std::function<void(const std::string&, const model::Consumer*)> on_change_;
+  std::function<void(const std::string&, const std::vector<model::TrafficRow>&)> on_report_;
   std::map<std::string, Entry> consumers_;
   ConsumerCounters counters_;
 };

@@ -8,6 +8,7 @@
 #include "common/model/validate.hpp"
 #include "directory/api.hpp"
 #include "directory/consumer_events.hpp"
+#include "directory/rollout_events.hpp"
 #include "directory/token_secret.hpp"
 #include "directory/traffic_events.hpp"
 
@@ -28,6 +29,12 @@ std::uint64_t unix_now() {
   const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count());
+}
+
+// Rollout intervals are wall-clock milliseconds: a step's interval outlives a restart.
+std::int64_t unix_now_ms() {
+  const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
 }
 
 // Runs `tick` every `period` until the io_context stops.
@@ -65,6 +72,8 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   if (!store.recovery().message.empty()) log->warn("{}", store.recovery().message);
   auto policies = PolicyStore::open(data_dir);
   if (!policies.recovery().message.empty()) log->warn("{}", policies.recovery().message);
+  auto rollout_store = RolloutStore::open(data_dir);
+  if (!rollout_store.recovery().message.empty()) log->warn("{}", rollout_store.recovery().message);
   auto tokens = TokenStore::open(data_dir);
   if (!tokens.recovery().message.empty()) log->warn("{}", tokens.recovery().message);
   const bool access_control = !config.token.empty();
@@ -87,6 +96,20 @@ int run(const DirectoryConfig& config, const Identity& identity) {
     watchers.publish_consumers(std::make_shared<const std::string>(
         consumer_event_line(consumers, name, now, state.revision())));
   });
+  Rollouts rollouts(rollout_store, state, unix_now_ms);
+  consumers.on_report([&](const std::string& name, const std::vector<model::TrafficRow>& rows) {
+    rollouts.on_report(name, rows);
+  });
+  rollouts.set_listener([&](const std::string& service, const model::RolloutState* now) {
+    if (now)
+      log->info("rollout of {}: {} at step {} of {}{}{}", service, model::to_string(now->phase),
+                now->step + 1, now->spec.steps.size(), now->reason.empty() ? "" : ": ",
+                now->reason);
+    if (watchers.rollout_streams() == 0) return;
+    watchers.publish_rollouts(std::make_shared<const std::string>(
+        rollout_event_line(rollouts, service, now, state.revision())));
+  });
+  for (const auto& problem : rollouts.recover()) log->error("{}; tried again each second", problem);
 
   std::unique_ptr<net::HttpServer> server;
   auto audit = log::get("audit");
@@ -101,7 +124,7 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                      r.remote, r.method, model::printable(r.target), status,
                      note.empty() ? "" : " ", note);
        }},
-      state, consumers, watchers, authority,
+      state, consumers, rollouts, watchers, authority,
       [&](metrics::Writer& w) { server_metrics(server->stats(), w); });
   server = std::make_unique<net::HttpServer>(
       io, config.limits, [&](const net::HttpRequest& r) { return api.handle(r); }, config.tls);
@@ -121,6 +144,8 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                              [&](const std::string& name) { return !authority.still_valid(name); });
                          watchers.keepalive(state.revision());
                        }),
+                 asio::detached);
+  asio::co_spawn(io, every(std::chrono::milliseconds(250), [&] { rollouts.tick(); }),
                  asio::detached);
   TrafficEventPacer traffic_events;
   asio::co_spawn(
@@ -142,12 +167,15 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   });
   daemon::start_watchdog(io);
 
-  log->info("listening on {}{} (epoch {}, {} route(s), {} policy(ies) and {} token(s) loaded, {})",
-            config.tls ? "https://" : "http://", config.listen.to_string(), state.epoch(),
-            state.route_count(), state.policy_count(), tokens.tokens().size(),
-            !access_control                ? "access control off: no token_file"
-            : anonymous == Anonymous::read ? "requests without a token may read"
-                                           : "every request but health needs a token");
+  log->info(
+      "listening on {}{} (epoch {}, {} route(s), {} policy(ies), {} rollout(s) and {} token(s) "
+      "loaded, {})",
+      config.tls ? "https://" : "http://", config.listen.to_string(), state.epoch(),
+      state.route_count(), state.policy_count(), rollout_store.rollouts().size(),
+      tokens.tokens().size(),
+      !access_control                ? "access control off: no token_file"
+      : anonymous == Anonymous::read ? "requests without a token may read"
+                                     : "every request but health needs a token");
   daemon::notify_ready();
   io.run();
   return 0;

@@ -5,9 +5,8 @@
 
 namespace dstack::directory {
 
-void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token, bool traffic,
-                   bool consumers) {
-  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(token), traffic, consumers});
+void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token, WatchTopics topics) {
+  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(token), topics});
   // The list outlives nothing it must not: the callback holds it weakly.
   std::weak_ptr<List> list = sinks_;
   sink->on_close([list, it] {
@@ -27,15 +26,25 @@ void Watchers::publish_consumers(const EventHistory::Line& line) {
   send(line, To::consumers);
 }
 
+void Watchers::publish_rollouts(const EventHistory::Line& line) {
+  send(line, To::rollouts);
+}
+
 std::size_t Watchers::consumer_streams() const {
   std::size_t n = 0;
-  for (const auto& s : *sinks_) n += s.consumers ? 1 : 0;
+  for (const auto& s : *sinks_) n += s.topics.consumers ? 1 : 0;
   return n;
 }
 
 std::size_t Watchers::traffic_streams() const {
   std::size_t n = 0;
-  for (const auto& s : *sinks_) n += s.traffic ? 1 : 0;
+  for (const auto& s : *sinks_) n += s.topics.traffic ? 1 : 0;
+  return n;
+}
+
+std::size_t Watchers::rollout_streams() const {
+  std::size_t n = 0;
+  for (const auto& s : *sinks_) n += s.topics.rollouts ? 1 : 0;
   return n;
 }
 
@@ -47,8 +56,9 @@ void Watchers::send(const EventHistory::Line& line, To to) {
   // watcher.
   for (auto it = sinks_->begin(); it != sinks_->end();) {
     net::StreamSink* sink = it->sink.get();
-    const bool skip =
-        (to == To::traffic && !it->traffic) || (to == To::consumers && !it->consumers);
+    const bool skip = (to == To::traffic && !it->topics.traffic) ||
+                      (to == To::consumers && !it->topics.consumers) ||
+                      (to == To::rollouts && !it->topics.rollouts);
     ++it;
     if (!skip && !sink->write(chunk)) ++cut_off_;
   }

@@ -15,12 +15,18 @@
 
 namespace dstack::directory {
 
+// The events a stream asked for besides the changes (docs/api.md#get-v1watch).
+struct WatchTopics {
+  bool traffic = false;
+  bool consumers = false;
+  bool rollouts = false;
+};
+
 class Watchers {
  public:
-  // Adds a stream opened with the token called `token` ("" for none), which asked for traffic
-  // events, consumer events, or neither; it leaves the set by itself when it ends.
-  void add(std::shared_ptr<net::StreamSink> sink, std::string token = {}, bool traffic = false,
-           bool consumers = false);
+  // Adds a stream opened with the token called `token` ("" for none), which asked for `topics`;
+  // it leaves the set by itself when it ends.
+  void add(std::shared_ptr<net::StreamSink> sink, std::string token = {}, WatchTopics topics = {});
   // Ends every stream whose token `revoked` says may no longer read. Returns how many.
   std::size_t close_if(const std::function<bool(const std::string& token)>& revoked);
   // Sends one line (an event, unframed) to every stream.
@@ -29,21 +35,23 @@ class Watchers {
   void publish_traffic(const EventHistory::Line& line);
   // Sends a consumer event to the streams that asked for them.
   void publish_consumers(const EventHistory::Line& line);
+  // Sends a rollout event to the streams that asked for them.
+  void publish_rollouts(const EventHistory::Line& line);
   void keepalive(std::uint64_t revision);
   std::size_t size() const { return sinks_->size(); }
   std::size_t traffic_streams() const;
   std::size_t consumer_streams() const;
+  std::size_t rollout_streams() const;
   std::uint64_t cut_off() const { return cut_off_; }  // streams ended for falling behind
 
  private:
   struct Stream {
     std::shared_ptr<net::StreamSink> sink;
     std::string token;
-    bool traffic = false;
-    bool consumers = false;
+    WatchTopics topics;
   };
   // Which streams a line goes to.
-  enum class To { all, traffic, consumers };
+  enum class To { all, traffic, consumers, rollouts };
   void send(const EventHistory::Line& line, To to);
   using List = std::list<Stream>;
   std::shared_ptr<List> sinks_ = std::make_shared<List>();

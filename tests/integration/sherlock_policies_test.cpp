@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 
+#include "emitter_process.hpp"
 #include "sherlock_fixture.hpp"
 #include "test_service.hpp"
 
@@ -135,29 +136,6 @@ TEST_F(SherlockPolicies, RetriesRepeatGetsOnAnotherInstanceAndNeverAPost) {
   EXPECT_EQ(count_status(posts, 503), instances[1]->requests() - b_before);
   EXPECT_GE(count_status(posts, 503), 1u) << "round robin never sent a POST to b";
 }
-
-// The walkthrough's emitter, as a process: answers JSON naming its --id; PUT /mode?set=fail makes
-// it answer 503 until PUT /mode?set=ok.
-class Emitter {
- public:
-  explicit Emitter(const std::string& id) : port_(free_port()) {
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{DSTACK_EMITTER_BIN, "--listen",
-                                 "127.0.0.1:" + std::to_string(port_), "--id", id, "--base", "/"},
-        dir_.path());
-    if (!poll_until(10s, [&] { return http(port_, "GET", "/mode").status == 200; }))
-      throw std::runtime_error("emitter did not start: " + process_->stderr_text());
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
-  int set_mode(const std::string& mode) const {
-    return http(port_, "PUT", "/mode?set=" + mode).status;
-  }
-
- private:
-  TempDir dir_;
-  std::uint16_t port_;
-  std::unique_ptr<Process> process_;
-};
 
 // Who answered: the emitter's id, from its JSON (ok or failing alike).
 std::string answered_by(const Answer& a) {

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "directory/rollouts.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "common/model/json.hpp"
+
+namespace dstack::directory {
+
+namespace {
+
+model::VersionFigures figures(const model::TrafficCounts& counts) {
+  return {counts.total(), counts.errors(), model::duration_quantile_ms(counts, 0.99)};
+}
+
+bool active(const model::RolloutState& r) {
+  return r.phase == RolloutPhase::running || r.phase == RolloutPhase::paused;
+}
+
+std::string step_text(const model::RolloutState& r) {
+  return "step " + std::to_string(r.step + 1) + " of " + std::to_string(r.spec.steps.size()) +
+         " (" + std::to_string(r.spec.steps[r.step]) + "%)";
+}
+
+}  // namespace
+
+const char* to_string(Rollouts::Command command) {
+  switch (command) {
+    case Rollouts::Command::pause:
+      return "pause";
+    case Rollouts::Command::resume:
+      return "resume";
+    case Rollouts::Command::promote:
+      return "promote";
+    case Rollouts::Command::abort:
+      return "abort";
+  }
+  return "?";
+}
+
+Rollouts::Rollouts(RolloutStore& store, State& state, WallClock wall)
+    : store_(store), state_(state), wall_(std::move(wall)) {}
+
+const model::RolloutState* Rollouts::find(const std::string& service) const {
+  auto it = store_.rollouts().find(service);
+  return it == store_.rollouts().end() ? nullptr : &it->second;
+}
+
+std::optional<ApiError> Rollouts::set_route(const model::RolloutSpec& spec,
+                                            const std::vector<model::RouteTarget>& targets) {
+  if (auto now = state_.route(spec.service, spec.consumer); now && now->targets == targets)
+    return std::nullopt;  // already so: no event, no write
+  auto done = state_.put_route({spec.service, spec.consumer, targets, 0});
+  if (auto* e = std::get_if<ApiError>(&done)) return *e;
+  return std::nullopt;
+}
+
+std::optional<ApiError> Rollouts::keep(const model::RolloutState& state) {
+  if (auto ec = store_.put(state))
+    return ApiError{503, "store_failed", "rollout not saved: " + ec.message()};
+  return std::nullopt;
+}
+
+Outcome<model::RolloutState> Rollouts::carry_out(const RolloutDecision& d) {
+  if (d.route)
+    if (auto e = set_route(d.state.spec, *d.route)) return *e;
+  model::RolloutState kept = d.state;
+  if (d.changed || d.route)
+    if (auto e = keep(kept)) return *e;
+  std::optional<ApiError> failed;
+  if (d.route && kept.phase == RolloutPhase::running) {
+    auto applied = route_applied(kept, wall_());
+    failed = keep(applied);
+    if (!failed) kept = std::move(applied);
+  }
+  if (kept.phase != RolloutPhase::running) tallies_.erase(kept.spec.service);
+  if (listener_) listener_(kept.spec.service, find(kept.spec.service));  // once per decision
+  if (failed) return *failed;
+  return kept;
+}
+
+std::vector<std::string> Rollouts::recover() {
+  std::vector<std::string> problems;
+  std::vector<model::RolloutState> running;
+  for (const auto& [service, r] : store_.rollouts())
+    if (r.phase == RolloutPhase::running) running.push_back(r);
+  for (auto& r : running) {
+    RolloutDecision d{r, std::nullopt, true};
+    // A step whose route may not be on disk gets it again (the same route: no harm).
+    if (!r.route_applied)
+      d.route = step_route(r.spec, r.spec.steps[r.step]);
+    else
+      d.state = route_applied(r, wall_());
+    auto done = carry_out(d);
+    if (auto* e = std::get_if<ApiError>(&done))
+      problems.push_back("rollout of " + r.spec.service + ": " + e->message);
+  }
+  return problems;
+}
+
+Outcome<model::RolloutState> Rollouts::start(model::RolloutSpec spec) {
+  if (auto* now = find(spec.service); now && active(*now))
+    return ApiError{409, "rollout_exists",
+                    "service " + spec.service + " already has a rollout " +
+                        model::to_string(now->phase) + " (to version " + now->spec.to + ", " +
+                        step_text(*now) + "): abort or promote it first"};
+  std::set<std::string> versions;
+  for (const auto* in : state_.instances_of(spec.service)) versions.insert(in->version);
+  const auto list = [&] {
+    std::string out;
+    for (const auto& v : versions) out += (out.empty() ? "" : ", ") + v;
+    return out.empty() ? std::string("none") : out;
+  };
+  if (!versions.contains(spec.to))
+    return ApiError{400, "invalid_rollout",
+                    "to \"" + spec.to + "\": no instance of " + spec.service +
+                        " has this version (versions with instances: " + list() + ")"};
+  if (spec.from.empty()) {
+    // The stable version: what the route gives the most to, else the one other version there is.
+    auto route = state_.route(spec.service, spec.consumer);
+    if (!route && !spec.consumer.empty()) route = state_.route(spec.service, "");
+    int heaviest = -1;
+    if (route)
+      for (const auto& t : route->targets)
+        if (t.version != spec.to && t.weight > heaviest) {
+          heaviest = t.weight;
+          spec.from = t.version;
+        }
+    if (spec.from.empty()) {
+      std::vector<std::string> others;
+      for (const auto& v : versions)
+        if (v != spec.to) others.push_back(v);
+      if (others.size() != 1)
+        return ApiError{
+            400, "invalid_rollout",
+            "from: needed, since " + spec.service + " has no route naming a version besides " +
+                spec.to + " and its instances have " +
+                (others.empty() ? std::string("no other version") : "versions " + list()) +
+                ": say which version is stable"};
+      spec.from = others.front();
+    }
+  }
+  if (!versions.contains(spec.from))
+    return ApiError{400, "invalid_rollout",
+                    "from \"" + spec.from + "\": no instance of " + spec.service +
+                        " has this version (versions with instances: " + list() + ")"};
+  if (auto problems = model::validate_rollout_spec(spec); !problems.empty())
+    return ApiError{400, "invalid_rollout", model::join(problems)};
+  tallies_.erase(spec.service);
+  return carry_out(start_rollout(std::move(spec)));
+}
+
+Outcome<model::RolloutState> Rollouts::command(const std::string& service, Command command,
+                                               const std::string& by) {
+  const auto* now = find(service);
+  if (!now) return ApiError{404, "rollout_not_found", "service " + service + " has no rollout"};
+  const auto& r = *now;
+  RolloutDecision d;
+  switch (command) {
+    case Command::pause:
+      d = pause(r, "paused by " + by + " at " + step_text(r));
+      break;
+    case Command::resume:
+      d = resume(r, wall_());
+      break;
+    case Command::promote:
+      d = promote(r);
+      break;
+    case Command::abort:
+      d = abort(r, "aborted by " + by + " at " + step_text(r) + "; the route is back to 100% " +
+                       r.spec.from);
+      break;
+  }
+  if (!d.changed) {
+    const char* need = command == Command::resume ? "paused" : "running or paused";
+    return ApiError{409, "rollout_" + std::string(model::to_string(r.phase)),
+                    "the rollout of " + service + " is " + model::to_string(r.phase) + "; only a " +
+                        need + " one can be told to " + to_string(command)};
+  }
+  if (command == Command::promote) d.state.reason = "promoted by " + by + " at " + step_text(r);
+  return carry_out(d);
+}
+
+Outcome<> Rollouts::remove(const std::string& service) {
+  const auto* now = find(service);
+  if (!now) return ApiError{404, "rollout_not_found", "service " + service + " has no rollout"};
+  if (active(*now))
+    return ApiError{409, "rollout_active",
+                    "the rollout of " + service + " is " + model::to_string(now->phase) + " at " +
+                        step_text(*now) + ": abort or promote it first"};
+  if (auto ec = store_.remove(service))
+    return ApiError{503, "store_failed", "rollout not removed: " + ec.message()};
+  tallies_.erase(service);
+  if (listener_) listener_(service, nullptr);
+  return Done{};
+}
+
+Rollouts::Tally& Rollouts::tally_of(const model::RolloutState& state) {
+  auto& t = tallies_[state.spec.service];
+  if (t.since_ms != state.interval_start_ms) t = Tally{state.interval_start_ms, {}, {}};
+  return t;
+}
+
+void Rollouts::on_report(const std::string& consumer, const std::vector<model::TrafficRow>& rows) {
+  if (store_.rollouts().empty()) return;
+  for (const auto& row : rows) {
+    const auto* r = find(row.service);
+    if (!r || r->phase != RolloutPhase::running || !r->route_applied) continue;
+    if (!r->spec.consumer.empty() && r->spec.consumer != consumer) continue;
+    if (row.version == r->spec.to) tally_of(*r).canary.add(row.counts);
+    if (row.version == r->spec.from) tally_of(*r).stable.add(row.counts);
+  }
+}
+
+void Rollouts::route_changed_by_hand(const std::string& service, const std::string& by) {
+  const auto* r = find(service);
+  if (!r || r->phase != RolloutPhase::running) return;
+  (void)carry_out(pause(*r, "a route of " + service + " was changed by " + by + " at " +
+                                step_text(*r) + "; resume sets the step's route again"));
+}
+
+model::Judgement Rollouts::so_far(const std::string& service) const {
+  const auto* r = find(service);
+  auto it = tallies_.find(service);
+  if (!r || it == tallies_.end() || it->second.since_ms != r->interval_start_ms) return {};
+  return {figures(it->second.canary), figures(it->second.stable)};
+}
+
+void Rollouts::tick() {
+  std::vector<model::RolloutState> running;
+  for (const auto& [service, r] : store_.rollouts())
+    if (r.phase == RolloutPhase::running) running.push_back(r);
+  const auto now = wall_();
+  for (const auto& r : running) {
+    if (!r.route_applied) {  // its route could not be set or kept: try again
+      (void)carry_out({r, step_route(r.spec, r.spec.steps[r.step]), true});
+      continue;
+    }
+    auto d = advance(r, now, [&] {
+      auto& t = tally_of(r);
+      return model::Judgement{figures(t.canary), figures(t.stable)};
+    });
+    if (d.changed || d.route) (void)carry_out(d);
+  }
+}
+
+}  // namespace dstack::directory

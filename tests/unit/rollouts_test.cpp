@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+// The directory's rollout driver (directory/rollouts.hpp) over the real State and stores in a
+// temporary data directory, with made-up wall-clock times and reports: which version is stable,
+// which reports count, when a step is judged, what a restart does, and what a person's route
+// change does (docs/rollouts.md).
+#include "directory/rollouts.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "unit/temp_dir.hpp"
+
+namespace dstack::directory {
+namespace {
+
+using namespace std::chrono_literals;
+using model::RolloutPhase;
+using ::testing::HasSubstr;
+
+const Caller kNobody{};
+
+// `n` requests of which `errors` answered 5xx, each taking `ms`.
+model::TrafficCounts counts(std::uint64_t n, std::uint64_t errors, std::int64_t ms = 20) {
+  model::TrafficCounts c;
+  for (std::uint64_t i = 0; i < n; ++i)
+    c.observe(i < errors ? model::CodeClass::c5xx : model::CodeClass::c2xx, ms);
+  return c;
+}
+
+class RolloutsTest : public ::testing::Test {
+ protected:
+  RolloutsTest() { open(); }
+
+  // (Re)opens the stores over the same directory, as a restarted directory does. Instances are
+  // soft state: they are registered again.
+  void open() {
+    rollouts_.reset();
+    state_.reset();
+    rollout_store_.reset();
+    policies_.reset();
+    routes_.reset();
+    auto data = DataDir::open(dir_.path());
+    routes_ = std::make_unique<RouteStore>(RouteStore::open(data));
+    policies_ = std::make_unique<PolicyStore>(PolicyStore::open(data));
+    rollout_store_ = std::make_unique<RolloutStore>(RolloutStore::open(data));
+    state_ = std::make_unique<State>(StateOptions{}, clock_, *routes_, *policies_, "epoch");
+    rollouts_ = std::make_unique<Rollouts>(*rollout_store_, *state_, [this] { return now_ms_; });
+    rollouts_->set_listener([this](const std::string&, const model::RolloutState*) { ++kept_; });
+    const auto lease = std::get<model::Lease>(state_->grant(60, "vm", kNobody)).id;
+    for (const auto& [id, version] : {std::pair{"a", "1"}, {"b", "2"}}) {
+      model::Instance in;
+      in.service = "emitter";
+      in.id = id;
+      in.url = std::string("http://10.0.0.1:900") + (version[0] == '1' ? "1" : "2") + "/";
+      in.version = version;
+      in.lease = lease;
+      ASSERT_TRUE(std::holds_alternative<Done>(state_->put_instance(in, kNobody)));
+    }
+  }
+
+  model::RolloutSpec spec(std::string consumer = "") {
+    model::RolloutSpec s;
+    s.service = "emitter";
+    s.consumer = std::move(consumer);
+    s.to = "2";
+    s.steps = {10, 50, 100};
+    s.interval = 10s;
+    s.min_requests = 100;
+    return s;
+  }
+
+  std::string route() const {
+    auto r = state_->route("emitter", "");
+    if (!r) return "none";
+    std::string out;
+    for (const auto& t : r->targets)
+      out += (out.empty() ? "" : " ") + t.version + ":" + std::to_string(t.weight);
+    return out;
+  }
+
+  const model::RolloutState& rollout() const { return *rollouts_->find("emitter"); }
+
+  // Both versions' requests, as consumer `from` reports them.
+  void report(const std::string& from, model::TrafficCounts canary, model::TrafficCounts stable) {
+    rollouts_->on_report(
+        from, {{"emitter", "2", std::move(canary)}, {"emitter", "1", std::move(stable)}});
+  }
+
+  test::TempDir dir_;
+  FakeClock clock_;
+  std::int64_t now_ms_ = 1'700'000'000'000;
+  int kept_ = 0;
+  std::unique_ptr<RouteStore> routes_;
+  std::unique_ptr<PolicyStore> policies_;
+  std::unique_ptr<RolloutStore> rollout_store_;
+  std::unique_ptr<State> state_;
+  std::unique_ptr<Rollouts> rollouts_;
+};
+
+TEST_F(RolloutsTest, WithoutARouteTheStableVersionIsTheOnlyOtherOne) {
+  // No route: the one version the instances have besides the canary.
+  auto started = rollouts_->start(spec());
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(started));
+  EXPECT_EQ(std::get<model::RolloutState>(started).spec.from, "1");
+  EXPECT_EQ(route(), "2:10 1:90");
+  EXPECT_TRUE(rollout().route_applied);
+  EXPECT_EQ(rollout().interval_start_ms, now_ms_);
+  EXPECT_EQ(kept_, 1);  // one event per decision, though it was kept twice
+}
+
+TEST_F(RolloutsTest, WithSeveralOtherVersionsTheRouteSaysWhichIsStable) {
+  const auto lease = std::get<model::Lease>(state_->grant(60, "vm", kNobody)).id;
+  model::Instance c;
+  c.service = "emitter";
+  c.id = "c";
+  c.url = "http://10.0.0.1:9003/";
+  c.version = "3";
+  c.lease = lease;
+  ASSERT_TRUE(std::holds_alternative<Done>(state_->put_instance(c, kNobody)));
+  auto refused = rollouts_->start(spec());
+  ASSERT_TRUE(std::holds_alternative<ApiError>(refused));
+  EXPECT_EQ(std::get<ApiError>(refused).message,
+            "from: needed, since emitter has no route naming a version besides 2 and its "
+            "instances have versions 1, 2, 3: say which version is stable");
+  EXPECT_EQ(rollouts_->find("emitter"), nullptr);
+  ASSERT_TRUE(
+      std::holds_alternative<Done>(state_->put_route({"emitter", "", {{"1", 20}, {"3", 80}}, 0})));
+  auto started = rollouts_->start(spec());
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(started));
+  EXPECT_EQ(std::get<model::RolloutState>(started).spec.from, "3");
+  EXPECT_EQ(route(), "2:10 3:90");
+}
+
+TEST_F(RolloutsTest, AStepIsJudgedOnlyOnItsOwnIntervalsReports) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  report("web", counts(150, 0), counts(1350, 0));
+  now_ms_ += 9'999;
+  rollouts_->tick();
+  EXPECT_EQ(rollout().step, 0u);  // not yet the end of the interval
+  now_ms_ += 1;
+  rollouts_->tick();
+  EXPECT_EQ(rollout().step, 1u);
+  EXPECT_EQ(route(), "2:50 1:50");
+  ASSERT_TRUE(rollout().last);
+  EXPECT_EQ(rollout().last->canary.requests, 150u);
+  EXPECT_EQ(rollout().last->stable.requests, 1350u);
+  // The next step starts from nothing: the first step's requests are not counted again.
+  EXPECT_EQ(rollouts_->so_far("emitter").canary.requests, 0u);
+  now_ms_ += 10'000;
+  rollouts_->tick();
+  EXPECT_EQ(rollout().step, 1u);
+  EXPECT_EQ(rollout().waits, 1) << "no report: no evidence";
+}
+
+TEST_F(RolloutsTest, WithAConsumerOnlyThatConsumersReportsCount) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec("web"))));
+  EXPECT_EQ(route(), "none");  // everyone's route is untouched
+  EXPECT_EQ(state_->route("emitter", "web")->targets.size(), 2u);
+  report("batch", counts(500, 500), counts(500, 0));  // another consumer's: not counted
+  report("web", counts(150, 0), counts(150, 0));
+  now_ms_ += 10'000;
+  rollouts_->tick();
+  EXPECT_EQ(rollout().phase, RolloutPhase::running);
+  EXPECT_EQ(rollout().step, 1u);
+  EXPECT_EQ(rollout().last->canary.errors, 0u);
+}
+
+TEST_F(RolloutsTest, AFailingCanaryIsAbortedAndTheRouteGoesBackToStable) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  report("web", counts(200, 20), counts(1800, 2));
+  now_ms_ += 10'000;
+  rollouts_->tick();
+  EXPECT_EQ(rollout().phase, RolloutPhase::aborted);
+  EXPECT_THAT(rollout().reason,
+              HasSubstr("at 10%: error ratio 10.00% (20 of 200 requests) over max_error_ratio"));
+  EXPECT_EQ(route(), "1:100");
+  // An ended rollout may make way for a new one.
+  EXPECT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+}
+
+TEST_F(RolloutsTest, APersonsRouteChangePausesItAndResumeSetsTheStepAgain) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  ASSERT_TRUE(std::holds_alternative<Done>(state_->put_route({"emitter", "", {{"1", 100}}, 0})));
+  rollouts_->route_changed_by_hand("emitter", "token ops");
+  EXPECT_EQ(rollout().phase, RolloutPhase::paused);
+  EXPECT_THAT(rollout().reason, HasSubstr("changed by token ops at step 1 of 3 (10%)"));
+  EXPECT_EQ(route(), "1:100");
+  now_ms_ += 60'000;
+  rollouts_->tick();  // paused: nothing is judged
+  EXPECT_EQ(rollout().phase, RolloutPhase::paused);
+  auto resumed = rollouts_->command("emitter", Rollouts::Command::resume, "token ops");
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(resumed));
+  EXPECT_EQ(route(), "2:10 1:90");
+  EXPECT_EQ(rollout().interval_start_ms, now_ms_);
+}
+
+TEST_F(RolloutsTest, ARestartStartsTheRunningStepsIntervalAgainAndKeepsItsRoute) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  report("web", counts(150, 0), counts(1350, 0));
+  now_ms_ += 8'000;
+  open();  // the directory restarts: its reports are gone
+  EXPECT_EQ(route(), "2:10 1:90");
+  EXPECT_TRUE(rollouts_->recover().empty());
+  EXPECT_EQ(rollout().step, 0u);
+  EXPECT_EQ(rollout().interval_start_ms, now_ms_);
+  now_ms_ += 2'000;
+  rollouts_->tick();  // the old interval's end: not judged on half the evidence
+  EXPECT_EQ(rollout().waits, 0);
+  EXPECT_EQ(rollout().step, 0u);
+}
+
+TEST_F(RolloutsTest, ARestartSetsAStepsRouteThatMayNotHaveBeenSet) {
+  // As kept between "the next step" and "its route applied": the route is still step 1's.
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  auto mid = rollout();
+  mid.step = 1;
+  mid.route_applied = false;
+  ASSERT_FALSE(rollout_store_->put(mid));
+  open();
+  EXPECT_EQ(route(), "2:10 1:90");
+  EXPECT_TRUE(rollouts_->recover().empty());
+  EXPECT_EQ(route(), "2:50 1:50");
+  EXPECT_TRUE(rollout().route_applied);
+}
+
+TEST_F(RolloutsTest, CommandsAndRemovalSayWhatTheRolloutIs) {
+  auto none = rollouts_->command("emitter", Rollouts::Command::pause, "token ops");
+  ASSERT_TRUE(std::holds_alternative<ApiError>(none));
+  EXPECT_EQ(std::get<ApiError>(none).status, 404);
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  auto resume = rollouts_->command("emitter", Rollouts::Command::resume, "token ops");
+  ASSERT_TRUE(std::holds_alternative<ApiError>(resume));
+  EXPECT_EQ(std::get<ApiError>(resume).message,
+            "the rollout of emitter is running; only a paused one can be told to resume");
+  auto busy = rollouts_->remove("emitter");
+  ASSERT_TRUE(std::holds_alternative<ApiError>(busy));
+  EXPECT_EQ(std::get<ApiError>(busy).status, 409);
+  auto promoted = rollouts_->command("emitter", Rollouts::Command::promote, "token ops");
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(promoted));
+  EXPECT_EQ(rollout().reason, "promoted by token ops at step 1 of 3 (10%)");
+  EXPECT_EQ(route(), "2:100");
+  EXPECT_TRUE(std::holds_alternative<Done>(rollouts_->remove("emitter")));
+  EXPECT_EQ(rollouts_->find("emitter"), nullptr);
+}
+
+}  // namespace
+}  // namespace dstack::directory
