@@ -5,25 +5,14 @@ namespace dstack::directory {
 
 using nlohmann::json;
 
-namespace {
-
-json figures_json(const model::VersionFigures& f) {
-  return {{"requests", f.requests},
-          {"errors", f.errors},
-          {"p99_ms", f.p99_ms ? json(*f.p99_ms) : json(nullptr)}};
-}
-
-}  // namespace
-
 json rollout_json(const Rollouts& rollouts, const model::RolloutState& rollout) {
-  json j = model::to_json(rollout);
-  if (rollout.phase != model::RolloutPhase::running) return j;
-  const auto now = rollouts.so_far(rollout.spec.service);
-  j["current"] = {{"canary", figures_json(now.canary)}, {"stable", figures_json(now.stable)}};
-  j["judge_at"] = rollout.route_applied
-                      ? json(rollout.interval_start_ms + rollout.spec.interval.count())
-                      : json(nullptr);
-  return j;
+  model::RolloutView view{rollout, std::nullopt, std::nullopt};
+  if (rollout.phase == model::RolloutPhase::running) {
+    view.current = rollouts.so_far(rollout.spec.service);
+    if (rollout.route_applied)
+      view.judge_at_ms = rollout.interval_start_ms + rollout.spec.interval.count();
+  }
+  return model::to_json(view);
 }
 
 std::string rollouts_event_line(const Rollouts& rollouts, std::uint64_t revision) {

@@ -13,9 +13,7 @@
 
 namespace dstack::directory {
 
-// One rollout: its kept form (model::to_json) with, while it runs, "current" (the canary's and
-// the stable version's figures so far in this interval, as "last") and "judge_at" (wall-clock ms
-// when the interval ends; null until its route is set).
+// One rollout as the API shows it (model::RolloutView).
 nlohmann::json rollout_json(const Rollouts& rollouts, const model::RolloutState& rollout);
 
 // {"type":"rollouts","revision":N,"rollouts":[...]}: every rollout, as GET /v1/rollouts.

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include "common/config/checks.hpp"
 #include "common/core/exit_codes.hpp"
@@ -11,6 +12,7 @@
 #include "common/net/tls.hpp"
 #include "common/registry/directory_client.hpp"
 #include "dw/commands.hpp"
+#include "dw/rollout_text.hpp"
 
 namespace dstack::dw {
 
@@ -22,6 +24,7 @@ struct Args {
   std::string token_name, ttl, window;
   bool once = false;
   PolicyFlags policy;
+  RolloutFlags rollout;
   bool json = false;
 };
 
@@ -96,6 +99,37 @@ int main(int argc, char** argv) {
   policy_show->add_option("SERVICE", a.service);
   auto* policy_rm = policy->add_subcommand("rm", "remove a service's policy");
   policy_rm->add_option("SERVICE", a.service)->required();
+  auto* rollout = app.add_subcommand("rollout", "start, follow and steer progressive rollouts")
+                      ->require_subcommand(1);
+  auto* rollout_start = rollout->add_subcommand(
+      "start", "move a service's traffic to a version step by step, judging each step");
+  rollout_start->add_option("SERVICE", a.service)->required();
+  auto& rf = a.rollout;
+  rollout_start->add_option("--to", rf.to, "the new version")->required();
+  rollout_start->add_option("--from", rf.from, "the stable version (else the route's)");
+  rollout_start->add_option("--steps", rf.steps, "the new version's percents (5,25,50,100)");
+  rollout_start->add_option("--interval", rf.interval, "how long each step runs (1m)");
+  rollout_start->add_option("--max-error-ratio", rf.max_error_ratio, "abort above (1%)");
+  rollout_start->add_option("--max-p99", rf.max_p99, "abort when the p99 is above (500ms)");
+  rollout_start->add_option("--max-p99-ratio", rf.max_p99_ratio,
+                            "abort when the p99 is above this times the stable version's");
+  rollout_start->add_option("--min-requests", rf.min_requests,
+                            "judge a step only on this many of its requests (200)");
+  rollout_start->add_option("--consumer", rf.consumer, "only this consumer's route");
+  auto* rollout_status = rollout->add_subcommand("status", "a rollout's steps, figures and next");
+  rollout_status->add_option("SERVICE", a.service)->required();
+  std::vector<std::pair<CLI::App*, std::string>> rollout_commands;
+  for (const char* name : {"pause", "resume", "promote", "abort"}) {
+    static const std::map<std::string, std::string> help{
+        {"pause", "stop judging and moving; the route stays"},
+        {"resume", "set the step's route again and judge a new interval"},
+        {"promote", "send everything to the new version now"},
+        {"abort", "send everything back to the stable version now"}};
+    auto* sub = rollout->add_subcommand(name, help.at(name));
+    sub->add_option("SERVICE", a.service)->required();
+    rollout_commands.emplace_back(sub, name);
+  }
+  auto* rollout_list = rollout->add_subcommand("list", "every rollout and its phase");
   auto* token = app.add_subcommand("token", "create, list and revoke the directory's tokens")
                     ->require_subcommand(1);
   auto* token_create = token->add_subcommand("create", "create a token and print its secret once");
@@ -167,6 +201,18 @@ int main(int argc, char** argv) {
     command = [o, a](registry::Registry& r) { return dw::policy_show(r, o, a.service); };
   if (*policy_rm)
     command = [o, a](registry::Registry& r) { return dw::policy_rm(r, o, a.service); };
+  if (*rollout_start)
+    command = [o, a](registry::Registry& r) {
+      return dw::rollout_start(r, o, a.service, a.rollout);
+    };
+  if (*rollout_status)
+    command = [o, a](registry::Registry& r) { return dw::rollout_status(r, o, a.service); };
+  for (const auto& [sub, name] : rollout_commands)
+    if (*sub)
+      command = [o, a, name](registry::Registry& r) {
+        return dw::rollout_command(r, o, a.service, name);
+      };
+  if (*rollout_list) command = [o](registry::Registry& r) { return dw::rollout_list(r, o); };
   if (*token_create)
     command = [o, a](registry::Registry& r) {
       return dw::token_create(r, o, a.token_name, a.policies, a.ttl);

@@ -66,6 +66,16 @@ awaitable<int> top(registry::Registry& reg, Output o, std::string window, bool o
 // Prints events as they happen until interrupted; survives directory restarts.
 awaitable<int> watch(registry::Registry& reg, Output o);
 
+// Rollouts (rollout_commands.cpp): each prints the rollout's status (rollout_text.hpp) after.
+struct RolloutFlags;
+awaitable<int> rollout_start(registry::Registry& reg, Output o, std::string service,
+                             RolloutFlags flags);
+awaitable<int> rollout_status(registry::Registry& reg, Output o, std::string service);
+// `command`: pause, resume, promote or abort.
+awaitable<int> rollout_command(registry::Registry& reg, Output o, std::string service,
+                               std::string command);
+awaitable<int> rollout_list(registry::Registry& reg, Output o);
+
 // The exit code for a failure, after printing "dw: <message>" to o.err.
 int fail(const Output& o, const Error& e);
 // 65 (refused input), after printing "dw: <problem>" to o.err for each.

@@ -5,13 +5,11 @@
 
 namespace dstack::dw {
 
-namespace {
 std::string terminal_safe(std::string s) {
   for (auto& c : s)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   return s;
 }
-}  // namespace
 
 Table::Table(std::vector<std::string> header)
     : header_(std::move(header)), right_(header_.size(), false) {}

@@ -10,6 +10,9 @@
 
 namespace dstack::dw {
 
+// `s` with control characters shown as '?', so no text from elsewhere can steer the terminal.
+std::string terminal_safe(std::string s);
+
 class Table {
  public:
   explicit Table(std::vector<std::string> header);

@@ -223,6 +223,43 @@ std::variant<RolloutState, std::vector<std::string>> rollout_state_from_json(
   return out;
 }
 
+nlohmann::json to_json(const RolloutView& view) {
+  nlohmann::json j = to_json(view.state);
+  if (view.current)
+    j["current"] = {{"canary", figures_json(view.current->canary)},
+                    {"stable", figures_json(view.current->stable)}};
+  if (view.state.phase == RolloutPhase::running)
+    j["judge_at"] = view.judge_at_ms ? nlohmann::json(*view.judge_at_ms) : nlohmann::json(nullptr);
+  return j;
+}
+
+std::variant<RolloutView, std::vector<std::string>> rollout_view_from_json(
+    const nlohmann::json& j) {
+  auto state = rollout_state_from_json(j);
+  if (auto* problems = std::get_if<std::vector<std::string>>(&state)) return std::move(*problems);
+  RolloutView out{std::get<RolloutState>(std::move(state)), std::nullopt, std::nullopt};
+  std::vector<std::string> problems;
+  detail::Fields f(j, problems);
+  if (const nlohmann::json* current = f.member("current", false); current) {
+    if (!current->is_object()) {
+      f.wrong_type(f.name("current"), "an object", *current);
+    } else {
+      detail::Fields c(*current, problems, {}, "current.");
+      auto canary = read_figures(c, "canary");
+      auto stable = read_figures(c, "stable");
+      if (canary && stable) out.current = Judgement{*canary, *stable};
+    }
+  }
+  if (const nlohmann::json* at = f.member("judge_at", false); at && !at->is_null()) {
+    if (at->is_number_integer())
+      out.judge_at_ms = at->get<std::int64_t>();
+    else
+      f.wrong_type(f.name("judge_at"), "an integer or null", *at);
+  }
+  if (!problems.empty()) return problems;
+  return out;
+}
+
 std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec, bool from_required) {
   std::vector<std::string> problems;
   const auto add = [&](const Problem& p) {

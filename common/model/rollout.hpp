@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// A rollout's specification: what `dw rollout start` and PUT /v1/rollouts/{svc} will ask for
-// (the directory does not run rollouts yet; the user's documentation comes with them), and its
-// validation. Each problem names the field, the value and the rule.
+// A rollout (docs/rollouts.md): its specification, what `dw rollout start` and
+// PUT /v1/rollouts/{svc} ask for, and its validation (each problem names the field, the value and
+// the rule); its state as the directory keeps it; and the API's view of it.
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
@@ -86,6 +86,18 @@ nlohmann::json to_json(const RolloutState& state);
 // That form back, validated (the spec as a request's, with `from`; step within the steps).
 std::variant<RolloutState, std::vector<std::string>> rollout_state_from_json(
     const nlohmann::json& j);
+
+// A rollout as the API answers it (GET /v1/rollouts/{svc}): the kept form with, while it runs,
+// "current" (the canary's and the stable version's figures so far in this interval, as "last")
+// and "judge_at" (wall-clock ms when the interval ends; null until its route is set).
+struct RolloutView {
+  RolloutState state;
+  std::optional<Judgement> current;
+  std::optional<std::int64_t> judge_at_ms;
+  bool operator==(const RolloutView&) const = default;
+};
+nlohmann::json to_json(const RolloutView& view);
+std::variant<RolloutView, std::vector<std::string>> rollout_view_from_json(const nlohmann::json& j);
 
 // Every problem of the spec: names, versions (to and from differ), steps (1..20 of them, each
 // 1..100, strictly increasing), the interval (1s..24h), the bounds (error ratio 0..1, p99 above

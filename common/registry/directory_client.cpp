@@ -356,6 +356,41 @@ class DirectoryClient final : public Registry {
     co_return parse_with<model::TrafficView>(*r, auth(), model::traffic_view_from_json);
   }
 
+  awaitable<Result<std::vector<model::RolloutView>>> rollouts() override {
+    auto fetch = call("GET", "/v1/rollouts");
+    auto r = co_await std::move(fetch);
+    if (!r) co_return r.error();
+    co_return parse_member_list<model::RolloutView>(*r, "rollouts", auth(),
+                                                    model::rollout_view_from_json);
+  }
+
+  awaitable<Result<model::RolloutView>> rollout(std::string service) override {
+    auto fetch = call("GET", "/v1/rollouts/" + service);
+    auto r = co_await std::move(fetch);
+    if (!r) co_return r.error();
+    co_return parse_with<model::RolloutView>(*r, auth(), model::rollout_view_from_json);
+  }
+
+  awaitable<Result<model::RolloutView>> start_rollout(model::RolloutSpec spec) override {
+    auto put = call("PUT", "/v1/rollouts/" + spec.service, model::to_request_json(spec).dump());
+    auto r = co_await std::move(put);
+    if (!r) co_return r.error();
+    co_return parse_with<model::RolloutView>(*r, auth(), model::rollout_view_from_json);
+  }
+
+  awaitable<Result<model::RolloutView>> rollout_command(std::string service,
+                                                        std::string command) override {
+    auto post = call("POST", "/v1/rollouts/" + service + "/" + command);
+    auto r = co_await std::move(post);
+    if (!r) co_return r.error();
+    co_return parse_with<model::RolloutView>(*r, auth(), model::rollout_view_from_json);
+  }
+
+  awaitable<Status> delete_rollout(std::string service) override {
+    auto del = call("DELETE", "/v1/rollouts/" + service);
+    co_return status_of(co_await std::move(del));
+  }
+
   awaitable<Result<NewToken>> create_token(std::string name, std::vector<std::string> policies,
                                            std::optional<std::int64_t> ttl_seconds) override {
     json body{{"name", name}, {"policies", policies}};

@@ -48,4 +48,29 @@ awaitable<Result<model::TrafficView>> Registry::traffic(TrafficQuery) {
   co_return no_consumers();
 }
 
+Error Registry::no_rollouts() const {
+  return Error{ErrorKind::refused, "not_supported",
+               describe() + " runs no rollouts (they need a dstack directory)"};
+}
+
+awaitable<Result<std::vector<model::RolloutView>>> Registry::rollouts() {
+  co_return no_rollouts();
+}
+
+awaitable<Result<model::RolloutView>> Registry::rollout(std::string) {
+  co_return no_rollouts();
+}
+
+awaitable<Result<model::RolloutView>> Registry::start_rollout(model::RolloutSpec) {
+  co_return no_rollouts();
+}
+
+awaitable<Result<model::RolloutView>> Registry::rollout_command(std::string, std::string) {
+  co_return no_rollouts();
+}
+
+awaitable<Status> Registry::delete_rollout(std::string) {
+  co_return no_rollouts();
+}
+
 }  // namespace dstack::registry

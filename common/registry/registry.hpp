@@ -18,6 +18,7 @@
 #include "common/core/result.hpp"
 #include "common/model/consumer.hpp"
 #include "common/model/model.hpp"
+#include "common/model/rollout.hpp"
 #include "common/model/traffic.hpp"
 #include "common/model/traffic_view.hpp"
 #include "common/net/asio.hpp"
@@ -124,11 +125,23 @@ class Registry {
   virtual awaitable<Result<std::vector<model::Consumer>>> consumers();
   virtual awaitable<Result<model::TrafficView>> traffic(TrafficQuery query);
 
+  // Rollouts (docs/rollouts.md). Only the dstack directory runs them; the others answer
+  // `refused` (docs/etcd.md).
+  virtual awaitable<Result<std::vector<model::RolloutView>>> rollouts();
+  virtual awaitable<Result<model::RolloutView>> rollout(std::string service);
+  virtual awaitable<Result<model::RolloutView>> start_rollout(model::RolloutSpec spec);
+  // `command`: pause, resume, promote or abort.
+  virtual awaitable<Result<model::RolloutView>> rollout_command(std::string service,
+                                                                std::string command);
+  virtual awaitable<Status> delete_rollout(std::string service);
+
  protected:
   // The refusal of the token calls by a registry that keeps no tokens.
   virtual Error no_tokens() const;
   // The same for consumers and traffic.
   virtual Error no_consumers() const;
+  // The same for rollouts.
+  virtual Error no_rollouts() const;
 };
 
 }  // namespace dstack::registry

@@ -102,6 +102,18 @@ struct Rollouts : SherlockTest {
     return out;
   }
 
+  struct DwRun {
+    std::optional<int> code;
+    std::string out, err;
+  };
+  DwRun dw(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{DSTACK_DW_BIN, "-d", directory_url()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process p(argv, logs.path());
+    auto code = p.wait(10s);
+    return {code, p.stdout_text(), p.stderr_text()};
+  }
+
   Emitter a{"a"}, b{"b"};
   TempDir logs;
 };
@@ -224,6 +236,51 @@ TEST_F(Rollouts, BadRequestsAreRefusedNamingFieldValueAndRule) {
   const auto forget = directory.del("/v1/rollouts/emitter");
   EXPECT_EQ(forget.status, 409);
   EXPECT_THAT(forget.body, HasSubstr("abort or promote it first"));
+}
+
+TEST_F(Rollouts, DwStartsShowsAndSteersARollout) {
+  auto bad = dw(
+      {"rollout", "start", "emitter", "--to", "2", "--steps", "5,x", "--max-error-ratio", "lots"});
+  EXPECT_EQ(bad.code, 65);
+  EXPECT_THAT(bad.err, HasSubstr("--steps \"5,x\" is invalid: must be percents separated by "
+                                 "commas, such as 5,25,50,100"));
+  EXPECT_THAT(bad.err, HasSubstr("--max-error-ratio \"lots\" is invalid"));
+  EXPECT_EQ(directory.get("/v1/rollouts/emitter").status, 404);
+
+  auto started = dw({"rollout", "start", "emitter", "--to", "2", "--steps", "10,50,100",
+                     "--interval", "1h", "--max-error-ratio", "2%", "--max-p99", "250ms"});
+  ASSERT_EQ(started.code, 0) << started.err;
+  std::cout << started.out;
+  EXPECT_THAT(started.out,
+              HasSubstr("rollout of emitter: version 2 replacing 1, everyone's route"));
+  EXPECT_THAT(started.out, HasSubstr("phase     running at step 1 of 3"));
+  EXPECT_THAT(started.out, HasSubstr("steps     10% now, 50%, 100%"));
+  EXPECT_THAT(started.out, HasSubstr("2.00% or less"));
+  EXPECT_THAT(started.out, HasSubstr("250.0 ms or less"));
+  EXPECT_THAT(started.out, HasSubstr("next      in 1h: within the bounds, 50% to 2"));
+  EXPECT_EQ(route(), "2:10 1:90");
+
+  auto paused = dw({"rollout", "pause", "emitter"});
+  ASSERT_EQ(paused.code, 0) << paused.err;
+  EXPECT_THAT(paused.out, HasSubstr("phase     paused at step 1 of 3: paused by a request "
+                                    "without a token at step 1 of 3 (10%)"));
+  EXPECT_THAT(paused.out, HasSubstr("dw rollout resume emitter"));
+  auto listed = dw({"rollout", "list"});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  std::cout << listed.out;
+  EXPECT_THAT(listed.out, HasSubstr("emitter  2   1     everyone  paused  1/3 (10%)"));
+  auto aborted = dw({"rollout", "abort", "emitter"});
+  ASSERT_EQ(aborted.code, 0) << aborted.err;
+  std::cout << aborted.out;
+  EXPECT_THAT(aborted.out, HasSubstr("steps     10% failed, 50%, 100%"));
+  EXPECT_THAT(aborted.out, HasSubstr("route     100% to 1"));
+  EXPECT_EQ(route(), "1:100");
+  auto again = dw({"rollout", "resume", "emitter"});
+  EXPECT_EQ(again.code, 65) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("only a paused one can be told to resume"));
+  auto json_status = dw({"--json", "rollout", "status", "emitter"});
+  ASSERT_EQ(json_status.code, 0) << json_status.err;
+  EXPECT_EQ(json::parse(json_status.out)["phase"], "aborted");
 }
 
 // SIGKILL at random moments while rollouts run: each resumes at the step it was on; the routes
