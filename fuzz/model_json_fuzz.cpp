@@ -76,6 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(std::holds_alternative<model::RolloutSpec>(again) &&
                  std::get<model::RolloutSpec>(again) == *r);
     }
+    // A rollout as the API answers it (what dw reads): what is accepted reads back the same.
+    round_trip<model::RolloutView>(j, model::rollout_view_from_json);
   }
 
   // The streamed snapshot reader: what it accepts, the tree reader accepts the same, and its

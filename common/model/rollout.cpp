@@ -228,7 +228,7 @@ nlohmann::json to_json(const RolloutView& view) {
   if (view.current)
     j["current"] = {{"canary", figures_json(view.current->canary)},
                     {"stable", figures_json(view.current->stable)}};
-  if (view.state.phase == RolloutPhase::running)
+  if (view.state.phase == RolloutPhase::running || view.judge_at_ms)
     j["judge_at"] = view.judge_at_ms ? nlohmann::json(*view.judge_at_ms) : nlohmann::json(nullptr);
   return j;
 }
