@@ -58,7 +58,7 @@ Outcome<> Consumers::report(const std::string& name, const model::TrafficRows& r
   it->second.last_report = now;
   ++counters_.reports;
   for (const auto& row : report.rows) counters_.requests_reported += row.counts.total();
-  if (on_report_) on_report_(name, report.rows);
+  if (on_report_) on_report_(name, report);
   return Done{};
 }
 

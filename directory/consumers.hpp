@@ -47,8 +47,7 @@ class Consumers {
   }
   // Called with each report taken, after the window has it: rollouts judge on them.
   void on_report(
-      std::function<void(const std::string& name, const std::vector<model::TrafficRow>& rows)>
-          call) {
+      std::function<void(const std::string& name, const model::TrafficRows& report)> call) {
     on_report_ = std::move(call);
   }
 
@@ -76,7 +75,7 @@ class Consumers {
   const Clock& clock_;
   TrafficWindow window_;
   std::function<void(const std::string&, const model::Consumer*)> on_change_;
-  std::function<void(const std::string&, const std::vector<model::TrafficRow>&)> on_report_;
+  std::function<void(const std::string&, const model::TrafficRows&)> on_report_;
   std::map<std::string, Entry> consumers_;
   ConsumerCounters counters_;
 };

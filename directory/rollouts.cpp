@@ -2,6 +2,7 @@
 #include "directory/rollouts.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "common/model/json.hpp"
@@ -12,6 +13,21 @@ namespace {
 
 model::VersionFigures figures(const model::TrafficCounts& counts) {
   return {counts.total(), counts.errors(), model::duration_quantile_ms(counts, 0.99)};
+}
+
+// `fraction` (0..1] of each count, rounded: the part of a report inside an interval.
+model::TrafficCounts share_of(const model::TrafficCounts& counts, double fraction) {
+  if (fraction >= 1) return counts;
+  model::TrafficCounts out;
+  const auto part = [&](std::uint64_t v) {
+    return static_cast<std::uint64_t>(std::llround(static_cast<double>(v) * fraction));
+  };
+  for (std::size_t i = 0; i < counts.requests.size(); ++i)
+    out.requests[i] = part(counts.requests[i]);
+  for (std::size_t i = 0; i < counts.duration.size(); ++i)
+    out.duration[i] = part(counts.duration[i]);
+  out.duration_sum_ms = part(counts.duration_sum_ms);
+  return out;
 }
 
 bool active(const model::RolloutState& r) {
@@ -202,14 +218,25 @@ Rollouts::Tally& Rollouts::tally_of(const model::RolloutState& state) {
   return t;
 }
 
-void Rollouts::on_report(const std::string& consumer, const std::vector<model::TrafficRow>& rows) {
+void Rollouts::on_report(const std::string& consumer, const model::TrafficRows& report) {
   if (store_.rollouts().empty()) return;
-  for (const auto& row : rows) {
+  const auto now = wall_();
+  for (const auto& row : report.rows) {
     const auto* r = find(row.service);
     if (!r || r->phase != RolloutPhase::running || !r->route_applied) continue;
     if (!r->spec.consumer.empty() && r->spec.consumer != consumer) continue;
-    if (row.version == r->spec.to) tally_of(*r).canary.add(row.counts);
-    if (row.version == r->spec.from) tally_of(*r).stable.add(row.counts);
+    if (row.version != r->spec.to && row.version != r->spec.from) continue;
+    auto& tally = tally_of(*r);
+    tally.reported_ms[consumer] = now;
+    // The report covers the interval_ms before now, requests spread evenly over it: what lies
+    // between the interval's start and its end counts.
+    const auto end = r->interval_start_ms + r->spec.interval.count();
+    const auto inside =
+        std::min(now, end) - std::max(now - report.interval_ms, r->interval_start_ms);
+    if (inside <= 0 || report.interval_ms <= 0) continue;
+    const auto counts =
+        share_of(row.counts, static_cast<double>(inside) / static_cast<double>(report.interval_ms));
+    (row.version == r->spec.to ? tally.canary : tally.stable).add(counts);
   }
 }
 
@@ -227,6 +254,16 @@ model::Judgement Rollouts::so_far(const std::string& service) const {
   return {figures(it->second.canary), figures(it->second.stable)};
 }
 
+bool Rollouts::evidence_in(const model::RolloutState& state, std::int64_t end_ms,
+                           std::int64_t now_ms) {
+  const auto wait = std::min<std::int64_t>(state.spec.interval.count(), kMaxReportWaitMs);
+  if (now_ms >= end_ms + wait) return true;
+  const auto& reported = tally_of(state).reported_ms;
+  return !reported.empty() && std::ranges::all_of(reported, [&](const auto& consumer) {
+    return consumer.second >= end_ms;
+  });
+}
+
 void Rollouts::tick() {
   std::vector<model::RolloutState> running;
   for (const auto& [service, r] : store_.rollouts())
@@ -237,6 +274,8 @@ void Rollouts::tick() {
       (void)carry_out({r, step_route(r.spec, r.spec.steps[r.step]), true});
       continue;
     }
+    const auto end = r.interval_start_ms + r.spec.interval.count();
+    if (now >= end && !evidence_in(r, end, now)) continue;
     auto d = advance(r, now, [&] {
       auto& t = tally_of(r);
       return model::Judgement{figures(t.canary), figures(t.stable)};

@@ -30,6 +30,10 @@ namespace dstack::directory {
 
 class Rollouts {
  public:
+  // How long after an interval's end its judgement waits for the reports that cover it: at
+  // most the interval itself, and never more than this.
+  static constexpr std::int64_t kMaxReportWaitMs = 10'000;
+
   using WallClock = std::function<std::int64_t()>;  // ms since the Unix epoch
   // Called after each change kept on disk, with the rollout as it is now, or with only the
   // service (`now` null) when the rollout was removed.
@@ -59,14 +63,17 @@ class Rollouts {
   const std::map<std::string, model::RolloutState>& all() const { return store_.rollouts(); }
   const model::RolloutState* find(const std::string& service) const;
 
-  // A consumer's report: each running rollout of a service in it counts its canary's and its
-  // stable version's requests (only from its consumer, when it has one).
-  void on_report(const std::string& consumer, const std::vector<model::TrafficRow>& rows);
+  // A consumer's report, received now: each running rollout of a service in it counts its
+  // canary's and its stable version's requests (only from its consumer, when it has one). A
+  // report counts in the share of it that falls inside the rollout's interval (reports come every
+  // few seconds, and a step begins and ends in the middle of one).
+  void on_report(const std::string& consumer, const model::TrafficRows& report);
   // A person changed a route of `service` (put, delete, rollback): its running rollout pauses,
   // and says so. The person wins; resume sets the step's route again.
   void route_changed_by_hand(const std::string& service, const std::string& by);
 
-  // Judges each running rollout whose interval has ended; sets again a route that failed.
+  // Judges each running rollout whose interval has ended and whose consumers have reported
+  // since (or, at the latest, after kMaxReportWait); sets again a route that failed.
   void tick();
 
   // The canary's and the stable version's figures so far in the current interval.
@@ -77,7 +84,12 @@ class Rollouts {
   struct Tally {
     std::int64_t since_ms = -1;  // the interval_start_ms it counts for
     model::TrafficCounts canary, stable;
+    // When each consumer that sent either version's requests last reported.
+    std::map<std::string, std::int64_t> reported_ms;
   };
+  // Whether the interval ending at `end_ms` can be judged at `now_ms`: every consumer that sent
+  // requests has reported since its end, or the grace for late reports has passed.
+  bool evidence_in(const model::RolloutState& state, std::int64_t end_ms, std::int64_t now_ms);
 
   // Carries out a decision in the durable order; the rollout as kept, or why not.
   Outcome<model::RolloutState> carry_out(const RolloutDecision& decision);

@@ -97,8 +97,8 @@ int run(const DirectoryConfig& config, const Identity& identity) {
         consumer_event_line(consumers, name, now, state.revision())));
   });
   Rollouts rollouts(rollout_store, state, unix_now_ms);
-  consumers.on_report([&](const std::string& name, const std::vector<model::TrafficRow>& rows) {
-    rollouts.on_report(name, rows);
+  consumers.on_report([&](const std::string& name, const model::TrafficRows& report) {
+    rollouts.on_report(name, report);
   });
   rollouts.set_listener([&](const std::string& service, const model::RolloutState* now) {
     if (now)

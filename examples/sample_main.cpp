@@ -14,7 +14,7 @@ int run_sample(const SampleMain& sample, int argc, char** argv) {
   CLI::App app{sample.description};
   app.name(sample.service);
   std::string listen = "127.0.0.1:8080", id, version = "1", base, mode_text = "ok",
-              delay_text = "2s";
+              delay_text = "2s", errors_text = "0";
   app.add_option("--listen", listen, "address to serve on")->capture_default_str();
   app.add_option("--id", id, "this instance's id (default: the listen address)");
   app.add_option("--version", version, "the version it reports")->capture_default_str();
@@ -22,6 +22,8 @@ int run_sample(const SampleMain& sample, int argc, char** argv) {
   app.add_option("--mode", mode_text, "ok, fail, hang or slow (change it later with PUT /mode)")
       ->capture_default_str();
   app.add_option("--delay", delay_text, "how late `slow` answers")->capture_default_str();
+  app.add_option("--errors", errors_text, "share of answers that are 503 (0.02 or 2%)")
+      ->capture_default_str();
   sample.add_flags(app);
   if (auto code = daemon::parse_command_line(app, argc, argv)) return *code;
 
@@ -35,6 +37,9 @@ int run_sample(const SampleMain& sample, int argc, char** argv) {
   if (!mode) return usage("--mode \"" + mode_text + "\": expected ok, fail, hang or slow");
   auto delay = parse_duration(delay_text);
   if (!delay) return usage("--delay \"" + delay_text + "\": expected a duration like 500ms or 2s");
+  auto errors = parse_error_ratio(errors_text);
+  if (!errors)
+    return usage("--errors \"" + errors_text + "\": expected a ratio 0..1 or a percent like 2%");
   if (base.empty()) base = std::string("/") + sample.service;
   if (base.front() != '/') return usage("--base \"" + base + "\": must start with '/'");
   if (base.size() > 1 && base.back() == '/') base.pop_back();
@@ -49,7 +54,7 @@ int run_sample(const SampleMain& sample, int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     return usage(e.what());
   }
-  service->set_mode(*mode, *delay);
+  service->set_mode(*mode, *delay, *errors);
   net::ServerLimits limits;
   limits.max_connections = 1000;
   net::HttpServer server(io, limits,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "examples/sample_service.hpp"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 namespace dstack::examples {
@@ -47,9 +48,11 @@ SampleService::SampleService(asio::any_io_executor ex, SampleIdentity identity, 
   mode_changed_.expires_at(asio::steady_timer::time_point::max());
 }
 
-void SampleService::set_mode(Mode mode, Duration delay) {
+void SampleService::set_mode(Mode mode, Duration delay, double errors) {
   mode_ = mode;
   delay_ = delay;
+  errors_ = errors;
+  answered_ = 0;
   mode_changed_.cancel();  // held requests look at the new mode
 }
 
@@ -76,24 +79,52 @@ net::HttpResponse SampleService::failing() const {
   return {503, "application/json", j.dump() + "\n"};
 }
 
+bool SampleService::erring() {
+  if (errors_ <= 0) return false;
+  ++answered_;
+  // The n-th answer errs when it takes the count of errors so far to the next whole number.
+  const auto before = static_cast<std::uint64_t>(static_cast<double>(answered_ - 1) * errors_);
+  const auto now = static_cast<std::uint64_t>(static_cast<double>(answered_) * errors_);
+  return now > before;
+}
+
+std::optional<double> parse_error_ratio(std::string_view text) {
+  const bool percent = !text.empty() && text.back() == '%';
+  if (percent) text.remove_suffix(1);
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  if (percent) v /= 100;
+  if (!(v >= 0 && v <= 1)) return std::nullopt;
+  return v;
+}
+
 net::HttpResponse SampleService::control(const net::HttpRequest& request) {
   if (request.method == "PUT") {
     auto set = request.query_param("set");
     auto mode = set ? parse_mode(*set) : std::nullopt;
-    if (!mode) return text(400, "PUT /mode?set=ok|fail|hang|slow[&delay=DURATION]");
+    if (!mode) return text(400, "PUT /mode?set=ok|fail|hang|slow[&delay=DURATION][&errors=R]");
     Duration delay = delay_;
     if (auto d = request.query_param("delay")) {
       auto parsed = parse_duration(*d);
       if (!parsed) return text(400, "delay \"" + *d + "\" is not a duration like 500ms or 2s");
       delay = *parsed;
     }
-    set_mode(*mode, delay);
+    double errors = 0;
+    if (auto e = request.query_param("errors")) {
+      auto parsed = parse_error_ratio(*e);
+      if (!parsed)
+        return text(400, "errors \"" + *e + "\" is not a ratio 0..1 or a percent like 2%");
+      errors = *parsed;
+    }
+    set_mode(*mode, delay, errors);
   } else if (request.method != "GET") {
     return text(405, "GET or PUT /mode");
   }
   nlohmann::json j{
       {"mode", mode_name(mode_)},
       {"delay_ms", std::chrono::duration_cast<std::chrono::milliseconds>(delay_).count()},
+      {"errors", errors_},
       {"held", held_}};
   return {200, "application/json", j.dump() + "\n"};
 }
@@ -108,6 +139,13 @@ awaitable<net::HttpResponse> SampleService::handle(net::HttpRequest request) {
   co_await std::move(misbehaving);
   if (mode_ == Mode::fail) co_return failing();
   if (*rest == "/liveness_check") co_return text(200, "ok");
+  if (erring()) {
+    nlohmann::json j{{"error", "erring"},
+                     {"message", identity_.service + " " + identity_.id +
+                                     " answers 503 to a share of requests (errors " +
+                                     std::to_string(errors_) + ")"}};
+    co_return net::HttpResponse{503, "application/json", j.dump() + "\n"};
+  }
   auto answer = answer_(std::move(request), ++count_);
   co_return co_await std::move(answer);
 }

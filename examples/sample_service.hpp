@@ -6,9 +6,13 @@
 //
 //   GET  BASE/liveness_check   200 "ok" (what watson checks)
 //   GET  BASE, BASE/...        the service's own answer (the `answer` callback)
-//   GET  /mode                 {"mode": "...", "delay_ms": N, "held": N}  (held: requests waiting
-//                              on hang or slow now)
-//   PUT  /mode?set=MODE[&delay=DURATION]
+//   GET  /mode                 {"mode": "...", "delay_ms": N, "errors": R, "held": N}  (held:
+//                              requests waiting on hang or slow now)
+//   PUT  /mode?set=MODE[&delay=DURATION][&errors=R]
+//
+// `errors` (a ratio 0..1, 0 unless given; --errors also takes a percent such as 2%) makes that share of the
+// answers 503, evenly spread, while the liveness check passes: a version its checks cannot tell
+// is wrong, which only its users' requests show (what a rollout judges, docs/rollouts.md).
 //
 // /mode lies outside the base path, so consumers going through sherlock cannot reach it.
 
@@ -33,6 +37,8 @@ enum class Mode {
 
 std::optional<Mode> parse_mode(std::string_view text);
 std::string_view mode_name(Mode mode);
+// `errors` as PUT /mode takes it: a ratio 0..1 or a percent ("2%").
+std::optional<double> parse_error_ratio(std::string_view text);
 
 struct SampleIdentity {
   std::string service;  // "emitter"
@@ -49,7 +55,7 @@ class SampleService {
 
   SampleService(asio::any_io_executor ex, SampleIdentity identity, Answer answer);
 
-  void set_mode(Mode mode, Duration delay);
+  void set_mode(Mode mode, Duration delay, double errors = 0);
   Mode mode() const { return mode_; }
   const SampleIdentity& identity() const { return identity_; }
 
@@ -59,12 +65,15 @@ class SampleService {
   awaitable<void> misbehave();  // hang or slow down, as the mode says
   net::HttpResponse control(const net::HttpRequest& request);
   net::HttpResponse failing() const;
+  bool erring();  // whether this answer is one of the `errors` share
 
   asio::any_io_executor ex_;
   SampleIdentity identity_;
   Answer answer_;
   Mode mode_ = Mode::ok;
   Duration delay_ = std::chrono::seconds(2);
+  double errors_ = 0;
+  std::uint64_t answered_ = 0;  // answers given while errors_ applies
   std::uint64_t count_ = 0;
   std::uint64_t held_ = 0;
   asio::steady_timer mode_changed_;  // held requests wait on it; a mode change wakes them

@@ -56,10 +56,11 @@ test("the overview lists the walkthrough's services, their versions and split", 
   await page.waitForSelector('tbody[data-service="transform"]', { timeout: 5000 });
   assert.deepEqual(await page.$$eval('tbody[data-service]', (rows) => rows.map((r) => r.dataset.service)), ['emitter', 'transform']);
   const emitter = await text(page, 'tbody[data-service="emitter"]');
-  assert.match(emitter, /4 passing/);
-  // The walkthrough ends with emitter's route at 1=100.
+  assert.match(emitter, /5 passing/);
+  // The walkthrough ends with emitter's route at 2=100: version 3's rollout was rolled back.
   assert.deepEqual(await page.$$eval('tbody[data-service="emitter"] tr', (rows) =>
-    rows.map((r) => [r.dataset.version, r.querySelector('.split').innerText])), [['1', '100 %'], ['2', '0 %']]);
+    rows.map((r) => [r.dataset.version, r.querySelector('.split').innerText])),
+  [['1', '0 %'], ['2', '100 %'], ['3', '0 %']]);
   await deadline(15000, 'traffic figures on the overview', async () =>
     /\d/.test(await text(page, 'tbody[data-service="transform"] td.num:nth-of-type(3)')));
   await done(page);
@@ -203,6 +204,11 @@ test('roll back puts the previous split back, and drain takes a version out', as
   await page.waitForFunction(() => document.querySelector('table.versions tr[data-version="1"] .split')?.innerText === '0 %', { timeout: 5000 });
   assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body.targets,
     [{ version: '2', weight: 25 }, { version: '1', weight: 0 }]);
+  // Version 3, not in the route, shares what is left; draining it names its one instance.
+  await page.click('tr[data-instance="vm105"] button.drain');
+  assert.match(await dialogText(page), /Every instance of version 3 stops getting it: vm105/);
+  await page.click('dialog.confirm button.primary');
+  await page.waitForFunction(() => document.querySelector('table.versions tr[data-version="3"] .split')?.innerText === '0 %', { timeout: 5000 });
   // Version 2 is now the only one with traffic: draining it would do nothing, so it is refused.
   assert.equal(await page.$eval('.split-editor tr[data-version="2"] button.drain', (b) => b.disabled), true);
   await done(page);

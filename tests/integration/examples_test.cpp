@@ -100,6 +100,26 @@ TEST(Emitter, SlowAnswersAfterTheDelay) {
   EXPECT_LT(Clock::now() - started, 1000ms);
 }
 
+// A version its checks cannot tell is wrong: a share of its answers are 503, evenly spread,
+// while its liveness check passes.
+TEST(Emitter, ErrorsAnswers503ToThatShareWhileItsLivenessCheckPasses) {
+  auto e = emitter({"--errors", "25%"});
+  int failed = 0;
+  for (int i = 0; i < 100; ++i) failed += e.get("/emitter/").status == 503;
+  EXPECT_EQ(failed, 25);
+  EXPECT_EQ(e.get("/emitter/liveness_check").status, 200);
+  auto r = e.set_mode("set=ok&errors=1");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body)["errors"], 1.0);
+  EXPECT_EQ(e.get("/emitter/").status, 503);
+  EXPECT_EQ(e.get("/emitter/liveness_check").status, 200);
+  ASSERT_EQ(e.set_mode("set=ok").status, 200);  // errors back to 0
+  EXPECT_EQ(e.get("/emitter/").status, 200);
+  auto bad = e.set_mode("set=ok&errors=1.5");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("1.5"), std::string::npos) << bad.body;
+}
+
 TEST(Emitter, BadModeRequestsAndFlagsAreRefusedByName) {
   auto e = emitter();
   EXPECT_EQ(e.set_mode("set=sideways").status, 400);

@@ -172,6 +172,54 @@ TEST_F(Rollouts, ASlowVersionIsAbortedOnItsP99) {
   EXPECT_EQ(route(), "1:100");
 }
 
+// Both versions of four services answer 503 to 0.5 % of requests, under the 1 % bound: twenty
+// rollouts (five rounds of four at once), forty judgements, not one abort.
+TEST_F(Rollouts, NoFalseAbortInTwentyGoodRolloutsWithTheStableVersionsOwnNoise) {
+  const std::vector<std::string> services{"emitter", "e2", "e3", "e4"};
+  std::vector<std::unique_ptr<Emitter>> more;  // versions 1 and 2 of e2..e4
+  for (std::size_t k = 1; k < services.size(); ++k) {
+    for (const char* version : {"1", "2"}) {
+      more.push_back(std::make_unique<Emitter>(services[k] + "-" + version));
+      put(services[k], services[k] + "-" + version, more.back()->url(), json{{"version", version}});
+    }
+    ASSERT_EQ(directory
+                  .put("/v1/routes/" + services[k],
+                       json{{"targets", {{{"version", "1"}, {"weight", 100}}}}})
+                  .status,
+              200);
+  }
+  for (const auto& s : services) ASSERT_TRUE(sherlock->wait_applied(s, 2, 10s, true)) << s;
+  ASSERT_EQ(a.set_mode("ok&errors=0.005"), 200);
+  ASSERT_EQ(b.set_mode("ok&errors=0.005"), 200);
+  for (auto& e : more) ASSERT_EQ(e->set_mode("ok&errors=0.005"), 200);
+  std::vector<std::string> argv{"/usr/bin/h2load", "--h1", "-c", "4", "--rps", "200", "-D", "60"};
+  for (const auto& s : services)
+    argv.push_back("http://127.0.0.1:" + std::to_string(sherlock->proxy_port()) + "/" + s + "/");
+  Process load(argv, logs.path());
+  int canary_errors = 0;
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round + 1));
+    const std::string to = round % 2 ? "1" : "2";  // back and forth between the two
+    for (const auto& s : services) {
+      directory.del("/v1/rollouts/" + s);
+      const auto started = directory.put(
+          "/v1/rollouts/" + s,
+          quick({{"to", to}, {"steps", {50, 100}}, {"interval", "1s"}, {"min_requests", 100}}));
+      ASSERT_EQ(started.status, 201) << s << ": " << started.body;
+    }
+    for (const auto& s : services) {
+      json done;
+      poll_until(20s, [&] {
+        done = json::parse(directory.get("/v1/rollouts/" + s).body, nullptr, false);
+        return done.is_object() && done["phase"] != "running";
+      });
+      ASSERT_EQ(done["phase"], "succeeded") << s << ": " << done.dump();
+      canary_errors += done["last"]["canary"]["errors"].get<int>();
+    }
+  }
+  EXPECT_GT(canary_errors, 0) << "no noise: the test proves nothing";
+}
+
 TEST_F(Rollouts, TooLittleTrafficWaitsThenPausesWithoutPromoting) {
   auto load = traffic(10);  // ~1 canary request a second at 10 %, against min_requests 20
   ASSERT_EQ(start_rollout(quick({{"interval", "1s"}})).status, 201);

@@ -82,10 +82,12 @@ class RolloutsTest : public ::testing::Test {
 
   const model::RolloutState& rollout() const { return *rollouts_->find("emitter"); }
 
-  // Both versions' requests, as consumer `from` reports them.
-  void report(const std::string& from, model::TrafficCounts canary, model::TrafficCounts stable) {
+  // Both versions' requests over the `covers_ms` before now, as consumer `from` reports them.
+  void report(const std::string& from, model::TrafficCounts canary, model::TrafficCounts stable,
+              std::int64_t covers_ms = 1000) {
     rollouts_->on_report(
-        from, {{"emitter", "2", std::move(canary)}, {"emitter", "1", std::move(stable)}});
+        from,
+        {covers_ms, {{"emitter", "2", std::move(canary)}, {"emitter", "1", std::move(stable)}}});
   }
 
   test::TempDir dir_;
@@ -133,34 +135,58 @@ TEST_F(RolloutsTest, WithSeveralOtherVersionsTheRouteSaysWhichIsStable) {
   EXPECT_EQ(route(), "2:10 3:90");
 }
 
-TEST_F(RolloutsTest, AStepIsJudgedOnlyOnItsOwnIntervalsReports) {
+// A step is judged at the end of its interval once every consumer that sent its versions
+// requests has reported since, on what those reports hold of the interval and nothing else.
+TEST_F(RolloutsTest, AStepIsJudgedOnItsOwnIntervalsReportsOnceTheyAreIn) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
-  report("web", counts(150, 0), counts(1350, 0));
-  now_ms_ += 9'999;
+  now_ms_ += 5'000;
+  report("web", counts(150, 0), counts(1350, 0), 5'000);
+  now_ms_ += 4'999;
   rollouts_->tick();
   EXPECT_EQ(rollout().step, 0u);  // not yet the end of the interval
   now_ms_ += 1;
   rollouts_->tick();
+  EXPECT_EQ(rollout().step, 0u);  // web's report of the interval's last 5 s is not in yet
+  now_ms_ += 1'000;
+  report("web", counts(120, 0), counts(1080, 0), 6'000);  // 5 of its 6 s in the interval
+  rollouts_->tick();
   EXPECT_EQ(rollout().step, 1u);
   EXPECT_EQ(route(), "2:50 1:50");
   ASSERT_TRUE(rollout().last);
-  EXPECT_EQ(rollout().last->canary.requests, 150u);
-  EXPECT_EQ(rollout().last->stable.requests, 1350u);
+  EXPECT_EQ(rollout().last->canary.requests, 250u);
+  EXPECT_EQ(rollout().last->stable.requests, 2250u);
   // The next step starts from nothing: the first step's requests are not counted again.
   EXPECT_EQ(rollouts_->so_far("emitter").canary.requests, 0u);
-  now_ms_ += 10'000;
+  // No report at all: judged when the wait for late reports (the interval, here) is over.
+  now_ms_ += 19'999;
+  rollouts_->tick();
+  EXPECT_EQ(rollout().waits, 0);
+  now_ms_ += 1;
   rollouts_->tick();
   EXPECT_EQ(rollout().step, 1u);
   EXPECT_EQ(rollout().waits, 1) << "no report: no evidence";
+}
+
+// Reports come every few seconds: one that began before the step counts in its share inside it.
+TEST_F(RolloutsTest, AReportThatBeganBeforeTheIntervalCountsOnlyItsShareInsideIt) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  now_ms_ += 1'000;
+  report("web", counts(400, 40, 20), counts(800, 0, 20), 4'000);  // 1 s of its 4 inside
+  const auto so_far = rollouts_->so_far("emitter");
+  EXPECT_EQ(so_far.canary.requests, 100u);
+  EXPECT_EQ(so_far.canary.errors, 10u);
+  EXPECT_EQ(so_far.stable.requests, 200u);
+  ASSERT_TRUE(so_far.canary.p99_ms);
+  EXPECT_NEAR(*so_far.canary.p99_ms, 20, 10);  // the same shape, within a bucket
 }
 
 TEST_F(RolloutsTest, WithAConsumerOnlyThatConsumersReportsCount) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec("web"))));
   EXPECT_EQ(route(), "none");  // everyone's route is untouched
   EXPECT_EQ(state_->route("emitter", "web")->targets.size(), 2u);
+  now_ms_ += 10'000;
   report("batch", counts(500, 500), counts(500, 0));  // another consumer's: not counted
   report("web", counts(150, 0), counts(150, 0));
-  now_ms_ += 10'000;
   rollouts_->tick();
   EXPECT_EQ(rollout().phase, RolloutPhase::running);
   EXPECT_EQ(rollout().step, 1u);
@@ -169,8 +195,8 @@ TEST_F(RolloutsTest, WithAConsumerOnlyThatConsumersReportsCount) {
 
 TEST_F(RolloutsTest, AFailingCanaryIsAbortedAndTheRouteGoesBackToStable) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
-  report("web", counts(200, 20), counts(1800, 2));
   now_ms_ += 10'000;
+  report("web", counts(200, 20), counts(1800, 2));
   rollouts_->tick();
   EXPECT_EQ(rollout().phase, RolloutPhase::aborted);
   EXPECT_THAT(rollout().reason,
@@ -198,8 +224,8 @@ TEST_F(RolloutsTest, APersonsRouteChangePausesItAndResumeSetsTheStepAgain) {
 
 TEST_F(RolloutsTest, ARestartStartsTheRunningStepsIntervalAgainAndKeepsItsRoute) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
-  report("web", counts(150, 0), counts(1350, 0));
   now_ms_ += 8'000;
+  report("web", counts(150, 0), counts(1350, 0));
   open();  // the directory restarts: its reports are gone
   EXPECT_EQ(route(), "2:10 1:90");
   EXPECT_TRUE(rollouts_->recover().empty());
