@@ -9,8 +9,7 @@ json rollout_json(const Rollouts& rollouts, const model::RolloutState& rollout) 
   model::RolloutView view{rollout, std::nullopt, std::nullopt};
   if (rollout.phase == model::RolloutPhase::running) {
     view.current = rollouts.so_far(rollout.spec.service);
-    if (rollout.route_applied)
-      view.judge_at_ms = rollout.interval_start_ms + rollout.spec.interval.count();
+    if (rollout.route_applied) view.judge_at_ms = judge_at_ms(rollout);
   }
   return model::to_json(view);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/rollout_machine.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace dstack::directory {
@@ -67,21 +68,25 @@ std::optional<std::string> breach(const model::RolloutSpec& spec, const Judgemen
   return std::nullopt;
 }
 
-RolloutDecision judged(const RolloutState& given, std::int64_t now_ms, const Judgement& j) {
+RolloutDecision judged(const RolloutState& given, const Judgement& j) {
   RolloutState state = given;
   state.last = j;
   const auto& spec = state.spec;
-  if (j.canary.requests < spec.min_requests) {
-    // No evidence either way: wait another interval, and not for ever.
+  // Errors so many that the error ratio would be over its bound even if every request still
+  // needed to reach min_requests succeeded: evidence enough to abort (never to promote).
+  const bool certain_errors = static_cast<double>(j.canary.errors) >
+                              spec.max_error_ratio * static_cast<double>(std::max<std::uint64_t>(
+                                                         j.canary.requests, spec.min_requests));
+  if (j.canary.requests < spec.min_requests && !certain_errors) {
+    // No evidence either way: the interval goes on for one more length (its figures keep adding
+    // up), and not for ever.
     if (++state.waits >= kWaitsBeforePause) {
       state.phase = RolloutPhase::paused;
       state.reason = "too little traffic: " + std::to_string(j.canary.requests) +
-                     " requests of version " + spec.to + " in the last interval, fewer than " +
-                     "min_requests " + std::to_string(spec.min_requests) + ", " +
-                     std::to_string(state.waits) + " intervals in a row";
+                     " requests of version " + spec.to + " in " + std::to_string(state.waits) +
+                     " intervals, fewer than min_requests " + std::to_string(spec.min_requests);
       return changed(std::move(state));
     }
-    state.interval_start_ms = now_ms;
     return changed(std::move(state));
   }
   if (auto why = breach(spec, j)) {
@@ -101,6 +106,31 @@ RolloutDecision judged(const RolloutState& given, std::int64_t now_ms, const Jud
   state.route_applied = false;
   auto route = step_route(spec, spec.steps[state.step]);
   return changed(std::move(state), std::move(route));
+}
+
+RolloutDecision early_judgement(const RolloutState& given, std::int64_t now_ms,
+                                const Judgement& so_far) {
+  const auto end = judge_at_ms(given);
+  const auto elapsed = now_ms - given.interval_start_ms;
+  if (given.phase != RolloutPhase::running || !given.route_applied || now_ms >= end || elapsed <= 0)
+    return {given, std::nullopt, false};
+  const auto& spec = given.spec;
+  const auto& c = so_far.canary;
+  const double projected = std::max(static_cast<double>(spec.min_requests),
+                                    static_cast<double>(c.requests) *
+                                        static_cast<double>(end - given.interval_start_ms) /
+                                        static_cast<double>(elapsed));
+  if (!(static_cast<double>(c.errors) > spec.max_error_ratio * projected))
+    return {given, std::nullopt, false};
+  RolloutState state = given;
+  state.last = so_far;
+  state.phase = RolloutPhase::aborted;
+  state.route_applied = false;
+  char into[64];
+  std::snprintf(into, sizeof into, "%.1f s into the interval", static_cast<double>(elapsed) / 1000);
+  state.reason = "at " + std::to_string(spec.steps[state.step]) + "%: " + *breach(spec, so_far) +
+                 ", " + into + ": too many errors for the interval to pass";
+  return changed(std::move(state), step_route(spec, 0));
 }
 
 RolloutDecision pause(const RolloutState& given, std::string reason) {

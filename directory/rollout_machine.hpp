@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// What a rollout does next: a pure state machine in the manner of the project's others (the
-// directory does not drive it yet; the user's documentation comes with that). The directory's
-// driver feeds it the time, the figures of the interval just ended and the operator's commands, and
-// carries out what it returns: a route to set, a state to keep on disk. No I/O, no clock of its
-// own: every decision is tested with made-up times.
+// What a rollout does next (docs/rollouts.md): a pure state machine in the manner of the
+// project's others. The directory's driver (rollouts.hpp) feeds it the time, the figures of the
+// interval just ended and the operator's commands, and carries out what it returns: a route to set,
+// a state to keep on disk. No I/O, no clock of its own: every decision is tested with made-up
+// times.
 //
 // A step: its route is set (canary at the step's percent, the stable version the rest); once
 // that route is on disk the step's interval starts; at its end the canary is judged on that
 // interval's traffic:
-//   - fewer than min_requests canary requests: no evidence; the step waits one more interval,
-//     and after 3 such waits the rollout pauses with that reason (no promotion without evidence);
+//   - fewer than min_requests canary requests: no evidence; the interval goes on for one more
+//     length, its figures adding up, and after 3 such waits the rollout pauses with that reason
+//     (no promotion without evidence) — unless its errors alone already put the error ratio over
+//     its bound at min_requests, which aborts;
 //   - error ratio over its bound, p99 over its bound, or p99 over max_p99_ratio times the stable
 //     version's p99: abort, the route back to 100 % stable at once, the reason with the figures;
 //   - otherwise the next step, or after the last one: succeeded, the route 100 % canary.
@@ -53,6 +55,14 @@ RolloutState route_applied(RolloutState state, std::int64_t now_ms);
 template <class Judge>
 RolloutDecision advance(const RolloutState& state, std::int64_t now_ms, Judge&& judge);
 
+// Before the interval's end, on its figures so far: aborts when the canary's errors already put
+// its error ratio over the bound for the whole interval, were every request still to come (at
+// the rate so far, and up to min_requests at the least) to succeed. A bad version is taken out
+// as soon as that is certain, not at the end of a long interval; a good one's errors never
+// trigger it (a ratio under the bound stays under it). Else nothing.
+RolloutDecision early_judgement(const RolloutState& state, std::int64_t now_ms,
+                                const Judgement& so_far);
+
 // The operator's commands (and a person's own route change, which pauses a rollout).
 RolloutDecision pause(const RolloutState& state, std::string reason);
 RolloutDecision resume(const RolloutState& state, std::int64_t now_ms);
@@ -65,14 +75,18 @@ std::optional<std::string> breach(const model::RolloutSpec& spec, const Judgemen
 
 // --- implementation of the template -----------------------------------------------------------
 
-RolloutDecision judged(const RolloutState& state, std::int64_t now_ms, const Judgement& j);
+RolloutDecision judged(const RolloutState& state, const Judgement& j);
+
+// When the current interval ends: its length past its start, once more for each wait.
+inline std::int64_t judge_at_ms(const RolloutState& state) {
+  return state.interval_start_ms + state.spec.interval.count() * (state.waits + 1);  // ms
+}
 
 template <class Judge>
 RolloutDecision advance(const RolloutState& state, std::int64_t now_ms, Judge&& judge) {
-  if (state.phase != RolloutPhase::running || !state.route_applied ||
-      now_ms - state.interval_start_ms < state.spec.interval.count())  // Duration: ms
+  if (state.phase != RolloutPhase::running || !state.route_applied || now_ms < judge_at_ms(state))
     return {state, std::nullopt, false};
-  return judged(state, now_ms, judge());
+  return judged(state, judge());
 }
 
 }  // namespace dstack::directory

@@ -3,7 +3,7 @@
 // RolloutStore: the directory's rollouts (one per service, with the step each is on), kept in
 // `<dir>/rollouts.log`, a RecordLog (record_log.hpp: the write, recovery and compaction contract)
 // of rollout records (rollout_log_format.hpp). put()/remove() return success only once the
-// record is on disk; only then does rollouts() change. Not yet used by the directory.
+// record is on disk; only then does rollouts() change. Rollouts (rollouts.hpp) writes it.
 
 #include <map>
 #include <memory>

@@ -12,7 +12,9 @@ namespace dstack::directory {
 namespace {
 
 model::VersionFigures figures(const model::TrafficCounts& counts) {
-  return {counts.total(), counts.errors(), model::duration_quantile_ms(counts, 0.99)};
+  auto p99 = model::duration_quantile_ms(counts, 0.99);
+  if (p99) *p99 = std::round(*p99 * 100) / 100;  // to 10 us: the buckets are far coarser
+  return {counts.total(), counts.errors(), p99};
 }
 
 // `fraction` (0..1] of each count, rounded: the part of a report inside an interval.
@@ -28,6 +30,21 @@ model::TrafficCounts share_of(const model::TrafficCounts& counts, double fractio
     out.duration[i] = part(counts.duration[i]);
   out.duration_sum_ms = part(counts.duration_sum_ms);
   return out;
+}
+
+// "is running", "is paused", "has succeeded", "was aborted".
+std::string is(RolloutPhase phase) {
+  switch (phase) {
+    case RolloutPhase::running:
+      return "is running";
+    case RolloutPhase::paused:
+      return "is paused";
+    case RolloutPhase::succeeded:
+      return "has succeeded";
+    case RolloutPhase::aborted:
+      return "was aborted";
+  }
+  return "is ?";
 }
 
 bool active(const model::RolloutState& r) {
@@ -184,15 +201,15 @@ Outcome<model::RolloutState> Rollouts::command(const std::string& service, Comma
       d = promote(r);
       break;
     case Command::abort:
-      d = abort(r, "aborted by " + by + " at " + step_text(r) + "; the route is back to 100% " +
-                       r.spec.from);
+      d = abort(r, "aborted by " + by + " at " + step_text(r) +
+                       "; the route is back at 100% version " + r.spec.from);
       break;
   }
   if (!d.changed) {
     const char* need = command == Command::resume ? "paused" : "running or paused";
     return ApiError{409, "rollout_" + std::string(model::to_string(r.phase)),
-                    "the rollout of " + service + " is " + model::to_string(r.phase) + "; only a " +
-                        need + " one can be told to " + to_string(command)};
+                    "the rollout of " + service + " " + is(r.phase) + "; only a " + need +
+                        " one can be told to " + to_string(command)};
   }
   if (command == Command::promote) d.state.reason = "promoted by " + by + " at " + step_text(r);
   return carry_out(d);
@@ -203,8 +220,8 @@ Outcome<> Rollouts::remove(const std::string& service) {
   if (!now) return ApiError{404, "rollout_not_found", "service " + service + " has no rollout"};
   if (active(*now))
     return ApiError{409, "rollout_active",
-                    "the rollout of " + service + " is " + model::to_string(now->phase) + " at " +
-                        step_text(*now) + ": abort or promote it first"};
+                    "the rollout of " + service + " " + is(now->phase) + " at " + step_text(*now) +
+                        ": abort or promote it first"};
   if (auto ec = store_.remove(service))
     return ApiError{503, "store_failed", "rollout not removed: " + ec.message()};
   tallies_.erase(service);
@@ -230,7 +247,7 @@ void Rollouts::on_report(const std::string& consumer, const model::TrafficRows& 
     tally.reported_ms[consumer] = now;
     // The report covers the interval_ms before now, requests spread evenly over it: what lies
     // between the interval's start and its end counts.
-    const auto end = r->interval_start_ms + r->spec.interval.count();
+    const auto end = judge_at_ms(*r);
     const auto inside =
         std::min(now, end) - std::max(now - report.interval_ms, r->interval_start_ms);
     if (inside <= 0 || report.interval_ms <= 0) continue;
@@ -274,8 +291,14 @@ void Rollouts::tick() {
       (void)carry_out({r, step_route(r.spec, r.spec.steps[r.step]), true});
       continue;
     }
-    const auto end = r.interval_start_ms + r.spec.interval.count();
-    if (now >= end && !evidence_in(r, end, now)) continue;
+    const auto end = judge_at_ms(r);
+    if (now < end) {  // a bad version goes as soon as that is certain
+      const auto& t = tally_of(r);
+      auto early = early_judgement(r, now, {figures(t.canary), figures(t.stable)});
+      if (early.changed) (void)carry_out(early);
+      continue;
+    }
+    if (!evidence_in(r, end, now)) continue;
     auto d = advance(r, now, [&] {
       auto& t = tally_of(r);
       return model::Judgement{figures(t.canary), figures(t.stable)};

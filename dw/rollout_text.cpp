@@ -32,6 +32,14 @@ std::string fixed(double v) {
   return text;
 }
 
+// "45s", "12m30s", "2h5m": how long until a step is judged, to the second.
+std::string how_long(std::int64_t seconds) {
+  const auto h = seconds / 3600, m = seconds % 3600 / 60, s = seconds % 60;
+  if (h > 0) return std::to_string(h) + "h" + (m ? std::to_string(m) + "m" : "");
+  if (m > 0) return std::to_string(m) + "m" + (s ? std::to_string(s) + "s" : "");
+  return std::to_string(s) + "s";
+}
+
 std::optional<double> number(const std::string& text) {
   double v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -53,16 +61,30 @@ std::string whose(const model::RolloutSpec& spec) {
 }
 
 std::string steps_line(const model::RolloutState& r) {
+  const auto last = r.spec.steps.size() - 1;
   std::string out;
   for (std::size_t i = 0; i < r.spec.steps.size(); ++i) {
     out += (i ? ", " : "") + std::to_string(r.spec.steps[i]) + "%";
-    const bool ended = r.phase == RolloutPhase::succeeded || r.phase == RolloutPhase::aborted;
-    if (i < r.step || (r.phase == RolloutPhase::succeeded && i == r.step))
-      out += " passed";
-    else if (i == r.step && r.phase == RolloutPhase::aborted)
-      out += " failed";
-    else if (i == r.step && !ended)
-      out += " now";
+    const char* mark = "";
+    if (i < r.step) {
+      mark = " passed";
+    } else if (i == r.step) {
+      switch (r.phase) {
+        case RolloutPhase::running:
+        case RolloutPhase::paused:
+          mark = " now";
+          break;
+        case RolloutPhase::aborted:
+          mark = " aborted";
+          break;
+        case RolloutPhase::succeeded:
+          mark = r.step == last ? " passed" : " promoted";
+          break;
+      }
+    } else if (r.phase == RolloutPhase::succeeded) {
+      mark = " skipped";  // promoted by hand before
+    }
+    out += mark;
   }
   return out;
 }
@@ -96,8 +118,7 @@ std::string next_line(const model::RolloutView& v, std::int64_t now_ms) {
       if (!v.judge_at_ms)
         when = "once this step's route is set";
       else if (*v.judge_at_ms > now_ms)
-        when =
-            "in " + format_duration(std::chrono::seconds((*v.judge_at_ms - now_ms + 999) / 1000));
+        when = "in " + how_long((*v.judge_at_ms - now_ms + 999) / 1000);
       const std::string pass = r.step + 1 < spec.steps.size()
                                    ? std::to_string(spec.steps[r.step + 1]) + "% to " + spec.to
                                    : "succeeded, 100% to " + spec.to;

@@ -252,7 +252,7 @@ TEST_F(Rollouts, APersonsRouteChangePausesTheRolloutAndResumeSetsTheStepAgain) {
   EXPECT_EQ(route(), "1:100");
   const auto again = directory.post("/v1/rollouts/emitter/pause", json::object());
   EXPECT_EQ(again.status, 409);
-  EXPECT_THAT(again.body, HasSubstr("the rollout of emitter is aborted"));
+  EXPECT_THAT(again.body, HasSubstr("the rollout of emitter was aborted"));
   EXPECT_EQ(directory.del("/v1/rollouts/emitter").status, 200);
   EXPECT_EQ(directory.get("/v1/rollouts/emitter").status, 404);
 }
@@ -320,7 +320,7 @@ TEST_F(Rollouts, DwStartsShowsAndSteersARollout) {
   auto aborted = dw({"rollout", "abort", "emitter"});
   ASSERT_EQ(aborted.code, 0) << aborted.err;
   std::cout << aborted.out;
-  EXPECT_THAT(aborted.out, HasSubstr("steps     10% failed, 50%, 100%"));
+  EXPECT_THAT(aborted.out, HasSubstr("steps     10% aborted, 50%, 100%"));
   EXPECT_THAT(aborted.out, HasSubstr("route     100% to 1"));
   EXPECT_EQ(route(), "1:100");
   auto again = dw({"rollout", "resume", "emitter"});

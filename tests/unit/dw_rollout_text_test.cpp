@@ -93,7 +93,7 @@ TEST(RolloutStatus, ARunningStepShowsTheFiguresSoFarBesideTheBoundsAndWhenItIsJu
   v.state.route_applied = true;
   v.state.waits = 1;
   v.current = model::Judgement{{312, 1, 48.0}, {2904, 3, 41.0}};
-  v.judge_at_ms = 1'000'034'000;
+  v.judge_at_ms = 1'000'754'000;
   const auto text = all(rollout_status_lines(v, 1'000'000'000));
   EXPECT_THAT(text, HasSubstr("rollout of emitter: version 2 replacing 1, everyone's route\n"));
   EXPECT_THAT(text, HasSubstr("phase     running at step 2 of 4\n"));
@@ -104,7 +104,7 @@ TEST(RolloutStatus, ARunningStepShowsTheFiguresSoFarBesideTheBoundsAndWhenItIsJu
   EXPECT_THAT(
       text,
       HasSubstr("  p99           48.0 ms   41.0 ms  500.0 ms or less; 1.50x stable or less\n"));
-  EXPECT_THAT(text, HasSubstr("next      in 34s: within the bounds, 50% to 2; out of them, "
+  EXPECT_THAT(text, HasSubstr("next      in 12m34s: within the bounds, 50% to 2; out of them, "
                               "aborted, 100% back to 1\n"));
   EXPECT_THAT(text, HasSubstr("(1 of 3 waits, then it pauses)"));
 }
@@ -115,7 +115,7 @@ TEST(RolloutStatus, AnAbortedRolloutShowsWhyTheFiguresItWasJudgedOnAndTheRoute) 
   v.state.last = model::Judgement{{500, 71, 30.0}, {9500, 2, 29.0}};
   const auto text = all(rollout_status_lines(v, 0));
   EXPECT_THAT(text, HasSubstr("phase     aborted: at 5%: error ratio 14.20%"));
-  EXPECT_THAT(text, HasSubstr("steps     5% failed, 25%, 50%, 100%\n"));
+  EXPECT_THAT(text, HasSubstr("steps     5% aborted, 25%, 50%, 100%\n"));
   EXPECT_THAT(text, HasSubstr("figures   the last interval judged\n"));
   EXPECT_THAT(text, HasSubstr("14.20%"));
   EXPECT_THAT(text, HasSubstr("route     100% to 1\n"));
@@ -127,6 +127,9 @@ TEST(RolloutStatus, ASucceededOnePassedEveryStepAndAPausedOneSaysHowToGoOn) {
   const auto text = all(rollout_status_lines(done, 0));
   EXPECT_THAT(text, HasSubstr("steps     5% passed, 25% passed, 50% passed, 100% passed\n"));
   EXPECT_THAT(text, HasSubstr("route     100% to 2\n"));
+  auto promoted = view(RolloutPhase::succeeded, 1);
+  EXPECT_THAT(all(rollout_status_lines(promoted, 0)),
+              HasSubstr("steps     5% passed, 25% promoted, 50% skipped, 100% skipped\n"));
   auto paused = view(RolloutPhase::paused, 2);
   paused.state.reason = "paused by token ops\x1b[2J";  // nothing from outside steers the terminal
   const auto p = all(rollout_status_lines(paused, 0));

@@ -110,20 +110,63 @@ TEST(RolloutMachine, EachBoundAbortsWithTheFigureNamedAndTheStableVersionBack) {
 TEST(RolloutMachine, TooLittleTrafficWaitsThenPausesAndNeverPromotes) {
   Driver d;
   d.take(start_rollout(spec()), 0);
-  d.tick(10'000, figures(99, 0, 20));
+  d.tick(10'000, figures(40, 0, 20));
   EXPECT_EQ(d.state.phase, RolloutPhase::running);
   EXPECT_EQ(d.state.waits, 1);
-  d.tick(15'000, figures(500, 0, 20));  // the wait is a whole interval from the judgement
+  EXPECT_EQ(judge_at_ms(d.state), 20'000);  // one more length, from the same start
+  d.tick(15'000, figures(500, 0, 20));      // not judged before
   EXPECT_EQ(d.state.step, 0u);
-  d.tick(20'000, figures(10, 0, 20));
-  d.tick(30'000, figures(10, 0, 20));
+  d.tick(20'000, figures(70, 0, 20));  // the figures since the start: still too few
+  d.tick(30'000, figures(90, 0, 20));
   EXPECT_EQ(d.state.phase, RolloutPhase::paused);
   EXPECT_EQ(d.state.reason,
-            "too little traffic: 10 requests of version 2 in the last interval, fewer than "
-            "min_requests 100, 3 intervals in a row");
+            "too little traffic: 90 requests of version 2 in 3 intervals, fewer than "
+            "min_requests 100");
   EXPECT_EQ(d.routes.size(), 1u);        // still the first step's route: nothing promoted
   d.tick(99'000, figures(1000, 0, 20));  // paused: not judged
   EXPECT_EQ(d.state.step, 0u);
+}
+
+// A few requests can prove a canary bad, never good: errors enough that the ratio is over its
+// bound at min_requests whatever the rest would be abort at once.
+TEST(RolloutMachine, ErrorsThatBreakTheBoundWhateverComesNextAbortWithoutMinRequests) {
+  Driver d;
+  d.take(start_rollout(spec()), 0);
+  d.tick(10'000, figures(13, 1, 20));  // 1 error: at 100 requests it could still be 1 %
+  EXPECT_EQ(d.state.phase, RolloutPhase::running);
+  EXPECT_EQ(d.state.waits, 1);
+  d.tick(20'000, figures(26, 2, 20));  // 2 errors: 2 % of 100 at the least
+  EXPECT_EQ(d.state.phase, RolloutPhase::aborted);
+  EXPECT_EQ(d.state.reason,
+            "at 10%: error ratio 7.69% (2 of 26 requests) over max_error_ratio 1.00%");
+  EXPECT_EQ(d.routes.back(), (Targets{{"1", 100}}));
+}
+
+// Mid-interval, errors that the rest of the interval cannot dilute under the bound abort at once;
+// a ratio under the bound never does, however early.
+TEST(RolloutMachine, ABadVersionIsAbortedAsSoonAsItsIntervalCannotPass) {
+  auto s = spec();
+  s.interval = std::chrono::minutes(1);
+  Driver d;
+  d.take(start_rollout(s), 0);
+  // 6 s in, 60 requests: 600 expected by the end, so 6 errors could still pass at 1 %.
+  EXPECT_FALSE(early_judgement(d.state, 6'000, figures(60, 6, 20)).changed);
+  // A good version's own noise (0.9 %), however early: never.
+  EXPECT_FALSE(early_judgement(d.state, 59'000, figures(1000, 9, 20)).changed);
+  EXPECT_FALSE(early_judgement(d.state, 100, figures(1000, 9, 20)).changed);
+  // 7 errors: over 1 % of 600 whatever comes next.
+  auto e = early_judgement(d.state, 6'000, figures(60, 7, 20));
+  ASSERT_TRUE(e.changed);
+  EXPECT_EQ(e.state.phase, RolloutPhase::aborted);
+  EXPECT_EQ(e.state.reason,
+            "at 10%: error ratio 11.67% (7 of 60 requests) over max_error_ratio 1.00%, 6.0 s into "
+            "the interval: too many errors for the interval to pass");
+  EXPECT_EQ(e.route, (Targets{{"1", 100}}));
+  // Few requests: min_requests (100) is the least the interval is taken to hold.
+  EXPECT_FALSE(early_judgement(d.state, 30'000, figures(10, 1, 20)).changed);
+  EXPECT_TRUE(early_judgement(d.state, 30'000, figures(10, 2, 20)).changed);
+  // At or after the end it is advance()'s to judge.
+  EXPECT_FALSE(early_judgement(d.state, 60'000, figures(60, 60, 20)).changed);
 }
 
 TEST(RolloutMachine, TheOperatorPausesResumesPromotesAndAborts) {
