@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Follows the directory as docs/api.md#how-a-client-keeps-up says: read the snapshot, watch from
-// its revision with traffic and consumer events (one stream per tab), resume from the last
+// its revision with traffic, consumer and rollout events (one stream per tab), resume from the last
 // revision when the stream ends or goes quiet, and read the snapshot again on 410. The
 // consumers' last report times are not in the stream: GET /v1/consumers every few seconds.
 
@@ -36,7 +36,7 @@ export function follow(token, handlers) {
     stop.signal.addEventListener('abort', abortQuiet, { once: true });
     let timer = setTimeout(abortQuiet, QUIET_MS);
     try {
-      const path = `/v1/watch?since=${since.revision}&epoch=${encodeURIComponent(since.epoch)}&traffic=1&consumers=1`;
+      const path = `/v1/watch?since=${since.revision}&epoch=${encodeURIComponent(since.epoch)}&traffic=1&consumers=1&rollouts=1`;
       const response = await fetch(url(path), { headers: headers(token), cache: 'no-store', signal: quiet.signal });
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));

@@ -20,6 +20,8 @@ export function emptyState() {
     traffic: new Map(),    // service -> Map(version -> last minute's figures)
     history: new Map(),    // `${service}\n${version}` -> [{t, rps, error_ratio, p50_ms, p99_ms}]
     consumers: [],         // as GET /v1/consumers: from consumer events, last reports polled
+    rollouts: new Map(),   // service -> its rollout, as GET /v1/rollouts/{svc} (rollout events)
+    judged: new Map(),     // service -> [{t, step, percent, canary, stable}]: its rollout's judged intervals seen
     events: [],            // newest last, at most EVENTS_KEPT
   };
 }
@@ -68,6 +70,20 @@ export function applyEvent(state, event, now = Date.now()) {
       state.consumers = state.consumers.filter((c) => c.name !== event.name);
       state.serial++;
       return true;
+    case 'rollouts':  // the list, as a stream opened with rollouts=1 starts
+      state.rollouts.clear();
+      for (const r of event.rollouts ?? []) applyRollout(state, r, now);
+      state.serial++;
+      return true;
+    case 'rollout_put':
+      applyRollout(state, event.rollout, now);
+      state.serial++;
+      return true;
+    case 'rollout_delete':
+      state.rollouts.delete(event.service);
+      state.judged.delete(event.service);
+      state.serial++;
+      return true;
     case 'instance_put':
       inner(state.instances, event.service).set(event.id, event.instance);
       break;
@@ -100,6 +116,26 @@ export function applyEvent(state, event, now = Date.now()) {
   if (state.events.length > EVENTS_KEPT) state.events.splice(0, state.events.length - EVENTS_KEPT);
   state.serial++;
   return true;
+}
+
+// A rollout as the API shows it. Each judgement it carries (`last`) that was not seen yet joins
+// the service's list of judged intervals, which a new rollout of the service starts over.
+function applyRollout(state, rollout, now) {
+  const service = rollout.service;
+  const before = state.rollouts.get(service);
+  const ended = (r) => r.phase === 'succeeded' || r.phase === 'aborted';
+  const fresh = !before || JSON.stringify(before.spec) !== JSON.stringify(rollout.spec) ||
+    (ended(before) && !ended(rollout));
+  if (fresh) state.judged.set(service, []);
+  state.rollouts.set(service, rollout);
+  const judged = state.judged.get(service) ?? [];
+  const last = rollout.last;
+  const seen = judged[judged.length - 1];
+  if (last && (!seen || JSON.stringify(seen.canary) !== JSON.stringify(last.canary) ||
+               JSON.stringify(seen.stable) !== JSON.stringify(last.stable))) {
+    judged.push({ t: now, step: rollout.step, percent: rollout.spec.steps[rollout.step], canary: last.canary, stable: last.stable });
+  }
+  state.judged.set(service, judged);
 }
 
 // A traffic event holds GET /v1/traffic?window=1m's answer: the fleet's last minute.

@@ -257,6 +257,81 @@ test('the controls work from the keyboard, and Escape sends nothing', async () =
   await done(page);
 });
 
+test('a rollout shows its steps and figures against the bounds, and Pause, Resume and Abort steer it', async () => {
+  // Users' requests through monolith's sherlock all along, as in the walkthrough.
+  let flowing = true;
+  const users = (async () => {
+    while (flowing) await Promise.all(Array.from({ length: 8 }, () => fetch(`${walk.proxy}/emitter/`).then((r) => r.text()).catch(() => {})));
+  })();
+  try {
+    // The walkthrough's last rollout, rolled back on its own: why, and the figures it was judged on.
+    const ended = await open('#/services/emitter', walk.operatorToken);
+    await ended.waitForSelector('section.rollout[data-phase="aborted"]', { timeout: 5000 });
+    assert.match(await text(ended, 'section.rollout .reason'), /^at 20%: error ratio [\d.]+% \(\d+ of \d+ requests\) over max_error_ratio 1\.00%/);
+    assert.deepEqual(await ended.$$eval('ol.steps li', (items) => items.map((li) => li.innerText.replace(/\s+/g, ' ').trim())),
+      ['20 % aborted', '50 %', '100 %']);
+    assert.equal(await ended.$eval('tr[data-figure="errors"] td', (td) => td.classList.contains('bad')), true);
+    await ended.screenshot({ path: join(screenshots, 'rollout-aborted.png') });
+    await done(ended);
+
+    const started = await api(walk.directory, walk.operatorToken, 'PUT', '/v1/rollouts/emitter',
+      { to: '1', from: '2', steps: [10, 50, 100], interval: '1h', max_p99: '250ms' });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const page = await open('#/services/emitter', walk.operatorToken);
+    await page.waitForSelector('section.rollout[data-phase="running"]', { timeout: LIVE_MS + 4000 });
+    assert.equal(await text(page, '#rollout-title'), 'Rollout to version 1');
+    assert.deepEqual(await page.$$eval('ol.steps li', (items) => items.map((li) => li.innerText.replace(/\s+/g, ' ').trim())),
+      ['10 % now', '50 %', '100 %']);
+    // The interval's figures so far, from the reports, beside the bounds.
+    await deadline(10000, 'the canary\'s requests in the panel', async () =>
+      Number(await text(page, 'tr[data-figure="requests"] td:nth-of-type(1)')) > 0);
+    assert.equal(await text(page, 'tr[data-figure="p99"] td:nth-of-type(3)'), '250ms or less');
+    assert.match(await text(page, 'section.rollout .next'), /^In \d+ min( \d+ s)?: within the bounds, 50 % to version 1; out of them, aborted, 100 % back to version 2/);
+    await page.screenshot({ path: join(screenshots, 'rollout.png') });
+
+    await page.click('section.rollout button.pause');
+    assert.match(await dialogText(page), /Pause the rollout of emitter\? The route stays at 10 % version 1/);
+    await page.click('dialog.confirm button.primary');
+    await page.waitForSelector('section.rollout[data-phase="paused"]', { timeout: LIVE_MS });
+    assert.equal((await api(walk.directory, walk.operatorToken, 'GET', '/v1/rollouts/emitter')).body.phase, 'paused');
+    assert.equal(await page.$eval('section.rollout button.pause', (b) => b.disabled), true);
+    await page.click('section.rollout button.resume');
+    await dialogText(page);
+    await page.click('dialog.confirm button.primary');
+    await page.waitForSelector('section.rollout[data-phase="running"]', { timeout: LIVE_MS });
+
+    await page.click('section.rollout button.abort');
+    assert.match(await dialogText(page), /100 % of everyone's traffic goes back to version 2 at once/);
+    await page.click('dialog.confirm button.primary');
+    await page.waitForSelector('section.rollout[data-phase="aborted"]', { timeout: LIVE_MS });
+    assert.match(await text(page, 'section.rollout .reason'), /^aborted by token operator at step 1 of 3 \(10%\); the route is back at 100% version 2$/);
+    assert.deepEqual((await api(walk.directory, walk.operatorToken, 'GET', '/v1/routes/emitter')).body.targets, [{ version: '2', weight: 100 }]);
+    // An ended rollout takes no more commands: its buttons are off, and the API would say why.
+    assert.deepEqual(await page.$$eval('section.rollout .buttons button', (bs) => bs.map((b) => b.disabled)), [true, true, true, true]);
+    await done(page);
+  } finally {
+    flowing = false;
+    await users;
+  }
+});
+
+test('a rollout command refused by the API shows its message word for word, and changes nothing', async () => {
+  const started = await api(walk.directory, walk.operatorToken, 'PUT', '/v1/rollouts/emitter', { to: '1', from: '2', steps: [10, 100], interval: '1h' });
+  assert.equal(started.status, 201, JSON.stringify(started.body));
+  const made = await api(walk.directory, walk.adminToken, 'POST', '/v1/tokens', { name: 'canary-watcher', policies: ['read', 'routes:transform'] });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const page = await open('#/services/emitter', made.body.secret);
+  await page.waitForSelector('section.rollout[data-phase="running"] button.abort:not([disabled])', { timeout: 5000 });
+  await page.click('section.rollout button.abort');
+  await dialogText(page);
+  await page.click('dialog.confirm button.primary');
+  await page.waitForSelector('section.rollout .outcome.error', { timeout: 5000 });
+  assert.equal(await text(page, 'section.rollout .outcome.error'), 'token canary-watcher lacks routes:emitter');
+  assert.equal((await api(walk.directory, walk.operatorToken, 'GET', '/v1/rollouts/emitter')).body.phase, 'running');
+  await done(page);
+  assert.equal((await api(walk.directory, walk.operatorToken, 'POST', '/v1/rollouts/emitter/abort')).status, 200);
+});
+
 test('every page has no serious or critical accessibility violation (axe-core)', async () => {
   const axe = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
   // Late in the run, so the charts have some history: the screenshots are taken here too.

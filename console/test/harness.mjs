@@ -42,13 +42,15 @@ export async function startWalkthrough(buildDir) {
   const directory = output.match(/directory +(http:\/\/127\.0\.0\.1:\d+)/)[1];
   const state = output.match(/state and logs in (\S+)\)/)[1];
   const ports = output.match(/ports: ([\d ]+)/)[1].trim().split(/\s+/).map(Number);
+  const proxy = output.match(/monolith's proxy +(http:\/\/127\.0\.0\.1:\d+)/)[1];
   return {
     directory,
+    proxy,  // monolith's sherlock
     state,
     output: () => output,
     adminToken: readFileSync(join(state, 'admin.token'), 'utf8').trim(),
     operatorToken: readFileSync(join(state, 'tokens/operator'), 'utf8').trim(),
-    emitterPorts: { vm101: ports[0], vm102: ports[1], vm103: ports[2], vm104: ports[3] },
+    emitterPorts: { vm101: ports[0], vm102: ports[1], vm103: ports[2], vm104: ports[3], vm105: ports[4] },
     async stop() {
       if (ended) return;
       process.kill(-child.pid, 'SIGINT');

@@ -43,7 +43,7 @@ test('keepalives and unknown types change nothing on screen', () => {
   const state = walkthrough();
   const serial = state.serial;
   assert.equal(applyEvent(state, { type: 'keepalive', revision: 9 }), false);
-  assert.equal(applyEvent(state, { type: 'rollout_put', revision: 10, service: 'emitter' }), false);
+  assert.equal(applyEvent(state, { type: 'canary_analysis', revision: 10, service: 'emitter' }), false);
   assert.equal(state.serial, serial);
   assert.equal(state.revision, 9);
 });
@@ -89,3 +89,25 @@ test('consumer events keep the list: whole at first, then one by one', () => {
   assert.deepEqual(state.consumers.map((x) => x.name), ['monolith']);
   assert.equal(state.events.length, 0);  // not changes: not on the events page
 });
+
+test('rollout events keep each service\'s rollout and the intervals it judged, a new one starting over', () => {
+  const state = emptyState();
+  const spec = { to: '2', from: '1', steps: [10, 50, 100], interval: '1m', max_error_ratio: 0.01, min_requests: 200 };
+  const r = (extra) => ({ service: 'emitter', spec, phase: 'running', step: 0, interval_start: 1000, waits: 0, reason: '', last: null, ...extra });
+  const f = (requests, errors) => ({ requests, errors, p99_ms: 20 });
+  assert.equal(applyEvent(state, { type: 'rollouts', revision: 3, rollouts: [r()] }, 10), true);
+  assert.equal(state.rollouts.get('emitter').phase, 'running');
+  assert.deepEqual(state.judged.get('emitter'), []);
+  applyEvent(state, { type: 'rollout_put', revision: 4, rollout: r({ step: 1, last: { canary: f(300, 0), stable: f(2700, 1) } }) }, 20);
+  // The same judgement again (a pause, say) is not a second interval.
+  applyEvent(state, { type: 'rollout_put', revision: 4, rollout: r({ step: 1, phase: 'paused', last: { canary: f(300, 0), stable: f(2700, 1) } }) }, 30);
+  applyEvent(state, { type: 'rollout_put', revision: 5, rollout: r({ step: 1, phase: 'aborted', last: { canary: f(500, 40), stable: f(500, 0) } }) }, 40);
+  assert.deepEqual(state.judged.get('emitter').map((j) => [j.t, j.step, j.percent, j.canary.errors]), [[20, 1, 50, 0], [40, 1, 50, 40]]);
+  assert.equal(state.events.length, 0, 'rollout events are not changes');
+  // A new rollout of the service starts its list over; a forgotten one goes.
+  applyEvent(state, { type: 'rollout_put', revision: 6, rollout: r({ interval_start: 9000 }) }, 50);
+  assert.deepEqual(state.judged.get('emitter'), []);
+  applyEvent(state, { type: 'rollout_delete', revision: 7, service: 'emitter' }, 60);
+  assert.equal(state.rollouts.has('emitter'), false);
+});
+

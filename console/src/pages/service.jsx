@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// One service: its instances, its versions and the split they get, its routes (everyone's and
-// each consumer's), its traffic per version over time, the consumers that route it, and the
-// controls.
+// One service: its rollout if it has one, its instances, its versions and the split they get, its
+// routes (everyone's and each consumer's), its traffic per version over time, the consumers that
+// route it, and the controls.
 import { useState } from 'preact/hooks';
 import { Health, HealthCounts } from '../parts/health.jsx';
+import { RolloutPanel } from '../parts/rollout_panel.jsx';
 import { RouteControls } from '../parts/route_controls.jsx';
 import { TrafficChart } from '../parts/traffic_chart.jsx';
 import { ms, percent, ratio, rps } from '../parts/format.js';
@@ -17,6 +18,7 @@ export function ServicePage({ state, name, token }) {
   const traffic = state.traffic.get(name);
   const consumers = state.consumers.filter((c) => (c.services ?? []).includes(name)).map((c) => c.name).sort();
   const policy = state.policies.get(name);
+  const rollout = state.rollouts.get(name);
   const now = Date.now();
   const [drain, setDrain] = useState(null);  // an instance's Drain, for the controls to ask
   const series = versions.map((v) => ({ label: `version ${v.version}`, points: state.history.get(`${name}\n${v.version}`) ?? [] }));
@@ -34,6 +36,8 @@ export function ServicePage({ state, name, token }) {
         <h1 id="service-title">{name}</h1>
         <HealthCounts counts={healthCounts(instances)} />
       </div>
+
+      {rollout && <RolloutPanel rollout={rollout} judged={state.judged.get(name) ?? []} token={token} />}
 
       <h2>Versions</h2>
       <table class="grid versions">
