@@ -206,7 +206,9 @@ Outcome<model::RolloutState> Rollouts::command(const std::string& service, Comma
       break;
   }
   if (!d.changed) {
-    const char* need = command == Command::resume ? "paused" : "running or paused";
+    const char* need = command == Command::resume  ? "paused"
+                       : command == Command::pause ? "running"
+                                                   : "running or paused";
     return ApiError{409, "rollout_" + std::string(model::to_string(r.phase)),
                     "the rollout of " + service + " " + is(r.phase) + "; only a " + need +
                         " one can be told to " + to_string(command)};

@@ -260,6 +260,12 @@ TEST_F(RolloutsTest, CommandsAndRemovalSayWhatTheRolloutIs) {
   ASSERT_TRUE(std::holds_alternative<ApiError>(resume));
   EXPECT_EQ(std::get<ApiError>(resume).message,
             "the rollout of emitter is running; only a paused one can be told to resume");
+  auto pause = rollouts_->command("emitter", Rollouts::Command::pause, "token ops");
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(pause));
+  auto again = rollouts_->command("emitter", Rollouts::Command::pause, "token ops");
+  ASSERT_TRUE(std::holds_alternative<ApiError>(again));
+  EXPECT_EQ(std::get<ApiError>(again).message,
+            "the rollout of emitter is paused; only a running one can be told to pause");
   auto busy = rollouts_->remove("emitter");
   ASSERT_TRUE(std::holds_alternative<ApiError>(busy));
   EXPECT_EQ(std::get<ApiError>(busy).status, 409);
