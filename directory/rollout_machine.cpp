@@ -10,18 +10,6 @@ namespace {
 
 constexpr int kWaitsBeforePause = 3;
 
-std::string percent(double ratio) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f%%", ratio * 100);
-  return text;
-}
-
-std::string ms(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f ms", v);
-  return text;
-}
-
 RolloutDecision changed(RolloutState state,
                         std::optional<std::vector<model::RouteTarget>> route = std::nullopt) {
   return {std::move(state), std::move(route), true};
@@ -51,19 +39,19 @@ RolloutState route_applied(RolloutState state, std::int64_t now_ms) {
 std::optional<std::string> breach(const model::RolloutSpec& spec, const Judgement& j) {
   const auto& c = j.canary;
   if (c.error_ratio() > spec.max_error_ratio)
-    return "error ratio " + percent(c.error_ratio()) + " (" + std::to_string(c.errors) + " of " +
-           std::to_string(c.requests) + " requests) over max_error_ratio " +
-           percent(spec.max_error_ratio);
+    return "error ratio " + model::percent_text(c.error_ratio()) + " (" + std::to_string(c.errors) +
+           " of " + std::to_string(c.requests) + " requests) over max_error_ratio " +
+           model::percent_text(spec.max_error_ratio);
   if (spec.max_p99_ms && c.p99_ms && *c.p99_ms > *spec.max_p99_ms)
-    return "p99 " + ms(*c.p99_ms) + " over max_p99 " + ms(*spec.max_p99_ms);
+    return "p99 " + model::ms_text(*c.p99_ms) + " over max_p99 " + model::ms_text(*spec.max_p99_ms);
   if (spec.max_p99_ratio && c.p99_ms && j.stable.p99_ms && *j.stable.p99_ms > 0 &&
       *c.p99_ms > *spec.max_p99_ratio * *j.stable.p99_ms) {
     char ratio[32];
     std::snprintf(ratio, sizeof ratio, "%.2f", *c.p99_ms / *j.stable.p99_ms);
     char bound[32];
     std::snprintf(bound, sizeof bound, "%.2f", *spec.max_p99_ratio);
-    return "p99 " + ms(*c.p99_ms) + " is " + ratio + " times the stable version's " +
-           ms(*j.stable.p99_ms) + ", over max_p99_ratio " + bound;
+    return "p99 " + model::ms_text(*c.p99_ms) + " is " + ratio + " times the stable version's " +
+           model::ms_text(*j.stable.p99_ms) + ", over max_p99_ratio " + bound;
   }
   return std::nullopt;
 }

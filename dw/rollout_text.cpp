@@ -14,18 +14,6 @@ namespace {
 
 using model::RolloutPhase;
 
-std::string percent(double ratio) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f%%", ratio * 100);
-  return text;
-}
-
-std::string ms(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f ms", v);
-  return text;
-}
-
 std::string fixed(double v) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2f", v);
@@ -92,13 +80,16 @@ std::string steps_line(const model::RolloutState& r) {
 // The figures beside their bounds.
 std::vector<std::string> figures_lines(const model::RolloutSpec& spec, const model::Judgement& j) {
   Table t({"", "canary " + spec.to, "stable " + spec.from, "bound"});
-  const auto p99 = [](const model::VersionFigures& f) { return f.p99_ms ? ms(*f.p99_ms) : "-"; };
+  const auto p99 = [](const model::VersionFigures& f) {
+    return f.p99_ms ? model::ms_text(*f.p99_ms) : "-";
+  };
   t.add({"requests", std::to_string(j.canary.requests), std::to_string(j.stable.requests),
          std::to_string(spec.min_requests) + " or more"});
-  t.add({"error ratio", percent(j.canary.error_ratio()), percent(j.stable.error_ratio()),
-         percent(spec.max_error_ratio) + " or less"});
+  t.add({"error ratio", model::percent_text(j.canary.error_ratio()),
+         model::percent_text(j.stable.error_ratio()),
+         model::percent_text(spec.max_error_ratio) + " or less"});
   std::string p99_bound;
-  if (spec.max_p99_ms) p99_bound = ms(*spec.max_p99_ms) + " or less";
+  if (spec.max_p99_ms) p99_bound = model::ms_text(*spec.max_p99_ms) + " or less";
   if (spec.max_p99_ratio)
     p99_bound += (p99_bound.empty() ? "" : "; ") + fixed(*spec.max_p99_ratio) + "x stable or less";
   t.add({"p99", p99(j.canary), p99(j.stable), p99_bound.empty() ? "none" : p99_bound});

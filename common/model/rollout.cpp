@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "common/model/json_fields.hpp"
 #include "common/model/validate.hpp"
@@ -29,6 +30,18 @@ std::string number(double v) {
 }
 
 }  // namespace
+
+std::string percent_text(double ratio) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f%%", ratio * 100);
+  return text;
+}
+
+std::string ms_text(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f ms", ms);
+  return text;
+}
 
 const char* to_string(RolloutPhase phase) {
   switch (phase) {

@@ -61,6 +61,10 @@ struct VersionFigures {
   bool operator==(const VersionFigures&) const = default;
 };
 
+// How rollouts print their figures (reasons, dw): "1.25%", "48.0 ms".
+std::string percent_text(double ratio);
+std::string ms_text(double ms);
+
 struct Judgement {
   VersionFigures canary, stable;
   bool operator==(const Judgement&) const = default;
