@@ -139,6 +139,46 @@ TEST(Watch, ConsumerEventsFollowTheListOnStreamsThatAskForThem) {
   EXPECT_EQ(body_json(d.get("/v1/watch?consumers=yes"))["error"], "invalid_consumers");
 }
 
+// Rollout events (docs/api.md#rollout-events): the list as a stream with rollouts=1 opens, then
+// the rollout each time it is kept; the routes it sets are changes every stream gets, the
+// rollout lines only the streams that asked.
+TEST(Watch, RolloutEventsFollowEachRolloutOnStreamsThatAskForThem) {
+  Directory d;
+  d.start();
+  const auto lease = d.grant(60);
+  d.put_instance("emitter", "a", lease, json{{"url", "http://127.0.0.1:9001/"}, {"version", "1"}});
+  d.put_instance("emitter", "b", lease, json{{"url", "http://127.0.0.1:9002/"}, {"version", "2"}});
+  LineStream s(d.port(), "/v1/watch?rollouts=1");
+  LineStream plain(d.port(), "/v1/watch");
+  auto e = next_event(s);
+  EXPECT_EQ(e["type"], "rollouts");
+  EXPECT_EQ(e["rollouts"], json::array());
+  ASSERT_EQ(d.put("/v1/rollouts/emitter", json{{"to", "2"}, {"interval", "1h"}}).status, 201);
+  e = next_event(s);
+  EXPECT_EQ(e["type"], "route_put");
+  EXPECT_EQ(e["route"]["targets"],
+            json::parse(R"([{"version":"2","weight":5},{"version":"1","weight":95}])"));
+  e = next_event(s);
+  EXPECT_EQ(e["type"], "rollout_put");
+  EXPECT_EQ(e["rollout"]["phase"], "running");
+  EXPECT_EQ(e["rollout"]["spec"]["from"], "1");
+  EXPECT_EQ(e["revision"], d.revision());  // the route's revision: a rollout is not a change
+  ASSERT_EQ(d.post("/v1/rollouts/emitter/abort", json::object()).status, 200);
+  next_event(s);  // the route back to 100 % version 1
+  e = next_event(s);
+  EXPECT_EQ(e["type"], "rollout_put");
+  EXPECT_EQ(e["rollout"]["phase"], "aborted");
+  ASSERT_EQ(d.del("/v1/rollouts/emitter").status, 200);
+  e = next_event(s);
+  EXPECT_EQ(e["type"], "rollout_delete");
+  EXPECT_EQ(e["service"], "emitter");
+  // The plain stream: the two routes, nothing of the rollout.
+  EXPECT_EQ(next_event(plain)["type"], "route_put");
+  EXPECT_EQ(next_event(plain)["type"], "route_put");
+  EXPECT_TRUE(next_event(plain, 500ms).is_null());
+  EXPECT_EQ(body_json(d.get("/v1/watch?rollouts=yes"))["error"], "invalid_rollouts");
+}
+
 TEST(Watch, WithoutSinceStartsAtTheCurrentRevision) {
   Directory d;
   d.start();
