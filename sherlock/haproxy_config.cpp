@@ -284,6 +284,15 @@ void http_backend(std::string& out, const PlannedBackend& be, const SherlockConf
       "    http-error status 503 content-type text/plain string \"no available instance of "
       "service " +
       quoted_text(be.service) + "\\n\"\n";
+  // Header pinning (docs/sherlock.md#header-pinning): the header's version picks a server from
+  // the pin map, kept current through the runtime API. use-server takes a server of weight 0 (a
+  // version the route gives nothing) and passes over one that is down, and a version without
+  // an entry resolves to no server: both fall back to the split.
+  if (!cfg.version_header.empty()) {
+    out += "    http-request set-var(txn.pin) req.hdr(" + cfg.version_header + ")\n";
+    out += "    use-server %[str(" + backend_name(be.service) + "/),concat(,txn.pin),map_str(" +
+           argument(paths.pin_map) + ")] if { var(txn.pin) -m found }\n";
+  }
   server_lines(out, be, cfg, paths);
 }
 
@@ -318,6 +327,7 @@ RuntimePaths runtime_paths(const SherlockConfig& config) {
   RuntimePaths p;
   p.path_map = dir + "/path.map";
   p.host_map = dir + "/host.map";
+  p.pin_map = dir + "/pin.map";
   p.admin_socket = dir + "/admin.sock";
   p.state_file = dir + "/server-state";
   p.log_socket = dir + "/log.sock";
@@ -387,7 +397,27 @@ RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& con
       r.host_map += entry;
     r.host_map += be.service + kServiceDomain + " " + backend_name(be.service) + "\n";
   }
+  r.pin_map = pin_map_text(plan, config);
   return r;
+}
+
+std::map<std::string, std::string> version_pins(const PlannedBackend& be) {
+  std::map<std::string, std::string> out;
+  if (be.mode != PlannedBackend::Mode::http) return out;
+  for (const auto& s : be.servers)  // by name: the first of each version stays
+    if (valid_server(s) && !s.version.empty()) out.emplace(s.version, s.name);
+  return out;
+}
+
+std::string pin_map_text(const Plan& plan, const SherlockConfig& config) {
+  if (config.version_header.empty()) return {};
+  std::string out;
+  for (const auto& be : plan.backends) {
+    if (!valid_backend(be)) continue;
+    for (const auto& [version, server] : version_pins(be))
+      out += backend_name(be.service) + "/" + version + " " + server + "\n";
+  }
+  return out;
 }
 
 }  // namespace dstack::sherlock

@@ -38,6 +38,7 @@
 // A plan entry that make_plan could not have produced (an invalid service or server name,
 // address, host or base path) is left out of the text rather than trusted.
 
+#include <map>
 #include <string>
 
 #include "sherlock/plan.hpp"
@@ -54,12 +55,23 @@ struct RenderedConfig {
   // .service.dstack, which would capture another service's alias; and
   // "<service>.service.dstack <backend>\n" for every http service.
   std::string host_map;
+  // "<backend>/<version> <server>\n": for header pinning, the server a pinned request of each
+  // version goes to (pin_map_text).
+  std::string pin_map;
 };
+
+// Header pinning's entries of one http backend: each version its servers have -> the first of
+// them by name (tcp backends: none).
+std::map<std::string, std::string> version_pins(const PlannedBackend& be);
+// The pin map of a plan, "<backend>/<version> <server>\n" per entry. Empty without
+// proxy.version_header.
+std::string pin_map_text(const Plan& plan, const SherlockConfig& config);
 
 // Paths used inside the text.
 struct RuntimePaths {
   std::string path_map;      // <run_dir>/path.map
   std::string host_map;      // <run_dir>/host.map
+  std::string pin_map;       // <run_dir>/pin.map
   std::string admin_socket;  // <run_dir>/admin.sock
   std::string state_file;    // <run_dir>/server-state
   std::string log_socket;    // <run_dir>/log.sock: per-request lines, with access_log

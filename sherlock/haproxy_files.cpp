@@ -85,6 +85,7 @@ void HaproxyFiles::write_all(const RenderedConfig& r, const RuntimePaths& paths,
                              const std::string& cfg_path) const {
   write_file_atomically(paths.path_map, r.path_map);
   write_file_atomically(paths.host_map, r.host_map);
+  write_file_atomically(paths.pin_map, r.pin_map);
   write_file_atomically(cfg_path, r.haproxy_cfg);
 }
 
@@ -122,6 +123,7 @@ awaitable<std::optional<std::string>> HaproxyFiles::validate_only(const Plan& pl
   RuntimePaths check_paths = paths_;
   check_paths.path_map = run_dir_ + "/check-path.map";
   check_paths.host_map = run_dir_ + "/check-host.map";
+  check_paths.pin_map = run_dir_ + "/check-pin.map";
   // And in its bind: `haproxy -c` binds nothing, but it does look at a `bind fd@N` descriptor,
   // which this sherlock may not hold (an HAProxy taken over holds it).
   check_paths.proxy_bind = config_.proxy.to_string();
@@ -153,6 +155,7 @@ awaitable<std::optional<std::string>> HaproxyFiles::install(const Plan& plan) {
 std::vector<std::pair<std::string, std::string>> HaproxyFiles::loaded_links() const {
   return {{paths_.path_map, run_dir_ + "/loaded-path.map"},
           {paths_.host_map, run_dir_ + "/loaded-host.map"},
+          {paths_.pin_map, run_dir_ + "/loaded-pin.map"},
           {config_path(), run_dir_ + "/loaded-haproxy.cfg"}};
 }
 

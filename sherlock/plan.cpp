@@ -220,8 +220,11 @@ void add_servers(const std::string& service, PlannedBackend& be, const std::vect
     }
     usable.push_back(*c.instance);
     const bool h2 = be.protocol == model::Protocol::http2 || be.protocol == model::Protocol::grpc;
-    servers[c.instance->id] = PlannedServer{
-        c.instance->id, *address, c.url.port, c.url.scheme == "https", c.url.host, 0, h2};
+    // Pinned requests reach only an instance that may take traffic: healthy, weight above 0.
+    const bool pinnable = model::routable(c.instance->health) && c.instance->weight > 0;
+    servers[c.instance->id] =
+        PlannedServer{c.instance->id, *address, c.url.port, c.url.scheme == "https",
+                      c.url.host,     0,        h2,         pinnable ? c.instance->version : ""};
   }
   std::vector<PlannedServer> planned;
   for (const auto& w : server_weights(usable, routes, config.consumer)) {

@@ -58,6 +58,9 @@ struct PlannedServer {
   std::string host;  // the URL's host: the SNI and the name verified, for tls
   int weight = 0;    // 0..256
   bool h2 = false;   // spoken to over HTTP/2: h2c, or h2 by ALPN over tls
+  // The instance's version, for header pinning's map (docs/sherlock.md#header-pinning); empty
+  // when it may not take traffic (not healthy, or weight 0), so no pinned request reaches it.
+  std::string version;
   bool operator==(const PlannedServer&) const = default;
 };
 

@@ -2,6 +2,7 @@
 #include "sherlock/runtime_diff.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace dstack::sherlock {
 namespace {
@@ -30,6 +31,36 @@ const PlannedBackend* find_backend(const Plan& plan, const std::string& service)
 // A server's limit as the backend's policy sets it; 0 is HAProxy's "no limit".
 std::string maxconn_line(const std::string& server_ref, const PlannedBackend& be) {
   return "set maxconn server " + server_ref + " " + std::to_string(be.policy.max_conn.value_or(0));
+}
+
+// The pin map's commands that take `from`'s entries to `to`'s.
+void diff_pins(const PlannedBackend& from, const PlannedBackend& to, const RuntimePaths& paths,
+               RuntimeDiff& out) {
+  const std::string be = backend_name(to.service);
+  const auto before = version_pins(from), after = version_pins(to);
+  if (before == after) return;
+  // The runtime API splits a command at spaces: a run_dir with other characters than these (a
+  // space, a quote) gets its pin map from a reload instead.
+  const bool plain_path = std::all_of(paths.pin_map.begin(), paths.pin_map.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' ||
+           c == '-';
+  });
+  if (!plain_path) {
+    out.needs_reload = true;
+    return;
+  }
+  auto emit = [&](std::string line) {
+    out.commands.push_back(RuntimeCommand{std::move(line), {be, ""}, false});
+  };
+  for (const auto& [version, server] : before)
+    if (!after.contains(version)) emit("del map " + paths.pin_map + " " + be + "/" + version);
+  for (const auto& [version, server] : after) {
+    auto old = before.find(version);
+    if (old == before.end())
+      emit("add map " + paths.pin_map + " " + be + "/" + version + " " + server);
+    else if (old->second != server)
+      emit("set map " + paths.pin_map + " " + be + "/" + version + " " + server);
+  }
 }
 
 void diff_backend(const PlannedBackend& from, const PlannedBackend& to,
@@ -104,6 +135,8 @@ RuntimeDiff runtime_diff(const Plan& applied, const std::map<ServerRef, PlannedS
         applied.backends[i].policy.max_conn == desired.backends[i].policy.max_conn)
       continue;
     diff_backend(applied.backends[i], desired.backends[i], lingering, config, paths, out);
+    if (!config.version_header.empty())
+      diff_pins(applied.backends[i], desired.backends[i], paths, out);
   }
   if (out.needs_reload) out.commands.clear();
   return out;

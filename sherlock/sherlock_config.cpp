@@ -140,6 +140,14 @@ SherlockConfig read_sherlock_config(const config::Document& doc, config::Errors&
   cfg.proxy =
       host_port(proxy.string("listen", cfg.proxy.to_string(), host_port_check(kDefaultProxyPort)),
                 kDefaultProxyPort);
+  cfg.version_header = proxy.string(
+      "version_header", cfg.version_header, [](std::string_view v) -> std::optional<std::string> {
+        const bool ok = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+                          return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+                        });
+        if (ok) return std::nullopt;
+        return "must be a header name of letters, digits and '-' (at most 64), or empty for none";
+      });
   read_tcp(r, cfg);
   read_haproxy(r.map("haproxy"), cfg.haproxy);
   cfg.state_dir = r.string("state_dir", cfg.state_dir, absolute_path);

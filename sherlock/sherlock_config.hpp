@@ -51,6 +51,9 @@ struct SherlockConfig {
   // name (default_consumer_name()); empty: none.
   std::string consumer;
   net::HostPort proxy{"127.0.0.1", kDefaultProxyPort};
+  // A request carrying this header with a version's name goes to that version when it has an
+  // instance HAProxy holds up (docs/sherlock.md#header-pinning); empty: no pinning.
+  std::string version_header = "X-Dstack-Version";
   std::map<std::string, std::uint16_t> tcp;  // service -> its own TCP listener port on 127.0.0.1
   HaproxySettings haproxy;
   std::string state_dir = "/var/lib/sherlock";

@@ -74,6 +74,7 @@ class HaproxyRender : public ::testing::Test {
   fs::path write(const RenderedConfig& r) {
     dir_.write("path.map", r.path_map);
     dir_.write("host.map", r.host_map);
+    dir_.write("pin.map", r.pin_map);
     fs::create_directories(fs::path(paths_.state_file).parent_path());
     std::ofstream(paths_.state_file) << "1\n";
     return dir_.write("haproxy.cfg", r.haproxy_cfg);
@@ -204,6 +205,7 @@ TEST_F(HaproxyRender, OperatorSettingsAndAnAwkwardRunDir) {
   const auto file = dir_.write("haproxy.cfg", r.haproxy_cfg);
   std::ofstream(paths_.path_map) << r.path_map;
   std::ofstream(paths_.host_map) << r.host_map;
+  std::ofstream(paths_.pin_map) << r.pin_map;
   std::ofstream(paths_.state_file) << "1\n";
   Process check({haproxy_, "-c", "-dW", "-f", file.string()}, dir_.path());
   ASSERT_EQ(check.wait(30s), std::optional<int>(0)) << check.stderr_text() << r.haproxy_cfg;

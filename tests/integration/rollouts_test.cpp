@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -331,6 +332,42 @@ TEST_F(Rollouts, DwStartsShowsAndSteersARollout) {
   auto json_status = dw({"--json", "rollout", "status", "emitter"});
   ASSERT_EQ(json_status.code, 0) << json_status.err;
   EXPECT_EQ(json::parse(json_status.out)["phase"], "aborted");
+}
+
+// Header pinning (docs/sherlock.md#header-pinning), with curl: a request that names a version
+// with an instance up goes to it, though the route gives it nothing; one naming a version with
+// none takes the split; a version that comes later is pinned to without a reload.
+TEST_F(Rollouts, AVersionHeaderPinsARequestToThatVersionWhenItHasAnInstance) {
+  const auto ids = [&](const std::string& header, int n) {
+    std::map<std::string, int> seen;
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> argv{"/usr/bin/curl", "-s", "--max-time", "5"};
+      if (!header.empty()) argv.insert(argv.end(), {"-H", header});
+      argv.push_back("http://127.0.0.1:" + std::to_string(sherlock->proxy_port()) + "/emitter/");
+      Process curl(argv, logs.path());
+      curl.wait(10s);
+      auto j = json::parse(curl.stdout_text(), nullptr, false);
+      ++seen[j.is_object() ? j.value("id", "?") : "?"];
+    }
+    return seen;
+  };
+  using Seen = std::map<std::string, int>;
+  EXPECT_EQ(ids("", 10), (Seen{{"a", 10}}));  // the route: 1=100
+  EXPECT_EQ(ids("X-Dstack-Version: 2", 10), (Seen{{"b", 10}}));
+  EXPECT_EQ(ids("X-Dstack-Version: 9", 5), (Seen{{"a", 5}}));  // no such version: the split
+  // b unhealthy: no instance of version 2 to pin to, so the split.
+  directory.put_instance("emitter", "b", lease,
+                         json{{"url", b.url()}, {"version", "2"}, {"health", "critical"}});
+  EXPECT_TRUE(poll_until(5s, [&] { return ids("X-Dstack-Version: 2", 1) == Seen{{"a", 1}}; }));
+  EXPECT_EQ(ids("X-Dstack-Version: 2", 5), (Seen{{"a", 5}}));
+  // A version that comes later, through the runtime API: pinned to at once, no reload.
+  const auto reloads = sherlock->metric("dstack_sherlock_reloads_total");
+  Emitter c("c");
+  put("emitter", "c", c.url(), json{{"version", "3"}});
+  EXPECT_TRUE(poll_until(5s, [&] { return ids("X-Dstack-Version: 3", 1) == Seen{{"c", 1}}; }));
+  EXPECT_EQ(ids("X-Dstack-Version: 3", 5), (Seen{{"c", 5}}));
+  EXPECT_EQ(ids("", 5), (Seen{{"a", 5}}));
+  EXPECT_EQ(sherlock->metric("dstack_sherlock_reloads_total"), reloads);
 }
 
 // SIGKILL at random moments while rollouts run: each resumes at the step it was on; the routes

@@ -54,6 +54,7 @@ TEST_F(SherlockConfigTest, Defaults) {
   EXPECT_TRUE(cfg.insight);
   EXPECT_EQ(cfg.report_interval, std::chrono::seconds(5));
   EXPECT_EQ(cfg.proxy.to_string(), "127.0.0.1:8000");
+  EXPECT_EQ(cfg.version_header, "X-Dstack-Version");
   EXPECT_TRUE(cfg.tcp.empty());
   EXPECT_EQ(cfg.haproxy, HaproxySettings{});
   EXPECT_EQ(cfg.haproxy.binary, "/usr/sbin/haproxy");
@@ -221,6 +222,21 @@ TEST_F(SherlockConfigTest, ExampleFileInEtcIsTheDefaultsAndAHostToken) {
   EXPECT_EQ(cfg.state_dir, defaults.state_dir);
   EXPECT_EQ(cfg.listen.to_string(), defaults.listen.to_string());
   EXPECT_EQ(cfg.log_level, defaults.log_level);
+}
+
+// Header pinning's header (docs/sherlock.md#header-pinning): a header name, or "" for none;
+// anything that could break out of HAProxy's req.hdr() is refused by name.
+TEST_F(SherlockConfigTest, TheVersionHeaderIsAHeaderNameOrEmpty) {
+  EXPECT_EQ(load_sherlock_config(write("a.yaml", "proxy: {version_header: X-Canary}\n"), true)
+                .version_header,
+            "X-Canary");
+  EXPECT_EQ(
+      load_sherlock_config(write("b.yaml", "proxy: {version_header: \"\"}\n"), true).version_header,
+      "");
+  const auto bad = problems("proxy: {version_header: \"x) if { always_true }\"}\n");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_THAT(bad[0], ::testing::HasSubstr("proxy.version_header"));
+  EXPECT_THAT(bad[0], ::testing::HasSubstr("must be a header name of letters, digits and '-'"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sherlock/haproxy_config.hpp"
 #include "sherlock/plan.hpp"
 #include "sherlock/weights.hpp"
 
@@ -16,7 +17,7 @@ namespace dstack::sherlock {
 
 void PrintTo(const PlannedServer& s, std::ostream* os) {
   *os << s.name << "@" << s.address << ":" << s.port << (s.tls ? " tls " : " ") << s.host << " w"
-      << s.weight;
+      << s.weight << (s.h2 ? " h2" : "") << " v" << s.version;
 }
 
 namespace {
@@ -79,8 +80,26 @@ TEST(Plan, HttpServiceWithLiteralAddressesNeedsNoLookup) {
   EXPECT_EQ(be.base_path, "/emitter");
   EXPECT_EQ(be.tcp_port, 0);
   ASSERT_THAT(names(be), ElementsAre("a", "b"));  // by name, not as listed
-  EXPECT_EQ(be.servers[0], (PlannedServer{"a", "2001:db8::1", 443, true, "2001:db8::1", 256}));
-  EXPECT_EQ(be.servers[1], (PlannedServer{"b", "10.0.0.2", 8080, false, "10.0.0.2", 256}));
+  EXPECT_EQ(be.servers[0],
+            (PlannedServer{"a", "2001:db8::1", 443, true, "2001:db8::1", 256, false, "1"}));
+  EXPECT_EQ(be.servers[1],
+            (PlannedServer{"b", "10.0.0.2", 8080, false, "10.0.0.2", 256, false, "1"}));
+}
+
+// Header pinning's map needs each server's version, but only of instances that may take traffic:
+// a pinned request never reaches one unhealthy or at weight 0.
+TEST(Plan, OnlyInstancesThatMayTakeTrafficCarryTheirVersionForPinning) {
+  Services s;
+  s["emitter"].instances = {inst("emitter", "a", "http://10.0.0.1:80/"),
+                            inst("emitter", "b", "http://10.0.0.2:80/", "2"),
+                            inst("emitter", "c", "http://10.0.0.3:80/", "2", 100, Health::critical),
+                            inst("emitter", "d", "http://10.0.0.4:80/", "3", 0)};
+  const auto p = plan(s);
+  const auto& be = backend(p, "emitter");
+  std::vector<std::string> versions;
+  for (const auto& srv : be.servers) versions.push_back(srv.name + "=" + srv.version);
+  EXPECT_THAT(versions, ElementsAre("a=1", "b=2", "c=", "d="));
+  EXPECT_EQ(version_pins(be), (std::map<std::string, std::string>{{"1", "a"}, {"2", "b"}}));
 }
 
 TEST(Plan, HostNamesAreLookedUpAsWrittenInTheUrl) {
@@ -91,7 +110,8 @@ TEST(Plan, HostNamesAreLookedUpAsWrittenInTheUrl) {
   const auto& be = backend(p, "api");
   EXPECT_EQ(be.base_path, "");
   ASSERT_THAT(names(be), ElementsAre("a", "b"));
-  EXPECT_EQ(be.servers[0], (PlannedServer{"a", "10.1.1.1", 8443, true, "vm101.example", 256}));
+  EXPECT_EQ(be.servers[0],
+            (PlannedServer{"a", "10.1.1.1", 8443, true, "vm101.example", 256, false, "1"}));
   EXPECT_EQ(be.servers[1].address, "fd00::2");  // written canonically
   EXPECT_EQ(be.servers[1].port, 80);
   ASSERT_EQ(p.problems.size(), 1u);

@@ -57,6 +57,38 @@ TEST_F(RuntimeDiffTest, SamePlanSendsNothing) {
   EXPECT_THAT(d.commands, IsEmpty());
 }
 
+// Header pinning's map follows the servers (docs/sherlock.md#header-pinning): each version's
+// first server by name, added, moved and removed through the runtime API.
+TEST_F(RuntimeDiffTest, ThePinMapFollowsEachVersionsFirstServer) {
+  auto v = [](PlannedServer s, std::string version) {
+    s.version = std::move(version);
+    return s;
+  };
+  const Plan before{{backend("emitter", {v(server("b", "10.0.0.2", 100), "1"),
+                                         v(server("c", "10.0.0.3", 0), "2")})},
+                    {}};
+  const Plan after{{backend("emitter", {v(server("a", "10.0.0.1", 100), "1"),
+                                        v(server("b", "10.0.0.2", 100), "1"),
+                                        v(server("c", "10.0.0.3", 0), ""),  // no longer healthy
+                                        v(server("d", "10.0.0.4", 0), "3")})},
+                   {}};
+  const auto pin = paths.pin_map;
+  auto d = diff(before, after);
+  EXPECT_FALSE(d.needs_reload);
+  std::vector<std::string> maps;
+  for (const auto& l : lines(d))
+    if (l.find(" map ") != std::string::npos) maps.push_back(l);
+  EXPECT_THAT(maps,
+              ElementsAre("del map " + pin + " be_emitter/2", "set map " + pin + " be_emitter/1 a",
+                          "add map " + pin + " be_emitter/3 d"));
+  // Off without a header, and a run_dir the runtime API cannot name takes a reload.
+  cfg.version_header.clear();
+  for (const auto& l : lines(diff(before, after))) EXPECT_EQ(l.find(" map "), std::string::npos);
+  cfg.version_header = "X-Dstack-Version";
+  paths.pin_map = "/run/sher lock/pin.map";
+  EXPECT_TRUE(diff(before, after).needs_reload);
+}
+
 TEST_F(RuntimeDiffTest, NewServerIsAddedThenEnabledWithItsChecks) {
   Plan a{{backend("emitter", {server("a", "10.0.0.1", 100)})}, {}};
   Plan b{{backend("emitter", {server("a", "10.0.0.1", 100), server("b", "10.0.0.2", 50)})}, {}};
