@@ -10,9 +10,10 @@
 //                              requests waiting on hang or slow now)
 //   PUT  /mode?set=MODE[&delay=DURATION][&errors=R]
 //
-// `errors` (a ratio 0..1, 0 unless given; --errors also takes a percent such as 2%) makes that share of the
-// answers 503, evenly spread, while the liveness check passes: a version its checks cannot tell
-// is wrong, which only its users' requests show (what a rollout judges, docs/rollouts.md).
+// `errors` (a ratio 0..1, 0 unless given; --errors also takes a percent such as 2%) makes that
+// share of the answers 503, evenly spread, while the liveness check passes: a version its checks
+// cannot tell is wrong, which only its users' requests show (what a rollout judges,
+// docs/rollouts.md).
 //
 // /mode lies outside the base path, so consumers going through sherlock cannot reach it.
 
