@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dw/rollout_text.hpp"
 
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 
 #include "common/core/duration.hpp"
+#include "common/core/number.hpp"
 #include "common/model/validate.hpp"
 
 namespace dstack::dw {
@@ -26,18 +25,6 @@ std::string how_long(std::int64_t seconds) {
   if (h > 0) return std::to_string(h) + "h" + (m ? std::to_string(m) + "m" : "");
   if (m > 0) return std::to_string(m) + "m" + (s ? std::to_string(s) + "s" : "");
   return std::to_string(s) + "s";
-}
-
-std::optional<double> number(const std::string& text) {
-  double v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(v))
-    return std::nullopt;
-  return v;
-}
-
-std::string bad(const char* flag, const std::string& value, const std::string& rule) {
-  return std::string(flag) + " \"" + model::printable(value) + "\" is invalid: " + rule;
 }
 
 std::string step_of(const model::RolloutState& r) {
@@ -142,63 +129,55 @@ std::variant<model::RolloutSpec, std::vector<std::string>> parse_rollout_flags(
   spec.consumer = flags.consumer;
   if (flags.steps) {
     spec.steps.clear();
-    std::size_t at = 0;
-    const std::string& text = *flags.steps;
-    bool ok = !text.empty();
-    while (ok && at <= text.size()) {
+    const std::string_view text = *flags.steps;
+    bool ok = true;
+    for (std::size_t at = 0; ok && at <= text.size();) {
       const auto comma = std::min(text.find(',', at), text.size());
-      int v = 0;
-      auto [end, ec] = std::from_chars(text.data() + at, text.data() + comma, v);
-      ok = comma > at && ec == std::errc{} && end == text.data() + comma;
-      if (ok) spec.steps.push_back(v);
+      const auto step = parse_number<int>(text.substr(at, comma - at));
+      ok = step.has_value();
+      if (ok) spec.steps.push_back(*step);
       at = comma + 1;
     }
     if (!ok)
-      problems.push_back(
-          bad("--steps", text, "must be percents separated by commas, such as 5,25,50,100"));
+      problems.push_back(model::invalid(
+          "--steps", text, "must be percents separated by commas, such as 5,25,50,100"));
   }
   if (flags.interval) {
     if (auto d = parse_duration(*flags.interval))
       spec.interval = *d;
     else
       problems.push_back(
-          bad("--interval", *flags.interval, "must be a duration such as 30s or 1m"));
+          model::invalid("--interval", *flags.interval, "must be a duration such as 30s or 1m"));
   }
   if (flags.max_error_ratio) {
     const std::string& text = *flags.max_error_ratio;
-    std::optional<double> v;
-    if (!text.empty() && text.back() == '%') {
-      if (auto p = number(text.substr(0, text.size() - 1))) v = *p / 100;
-    } else {
-      v = number(text);
-    }
-    if (v)
+    if (auto v = parse_ratio(text))
       spec.max_error_ratio = *v;
     else
-      problems.push_back(
-          bad("--max-error-ratio", text, "must be a percent such as 1% or a ratio such as 0.01"));
+      problems.push_back(model::invalid("--max-error-ratio", text,
+                                        "must be a percent such as 1% or a ratio such as 0.01"));
   }
   if (flags.max_p99) {
     if (auto d = parse_duration(*flags.max_p99))
       spec.max_p99_ms = static_cast<double>(d->count());
     else
-      problems.push_back(bad("--max-p99", *flags.max_p99, "must be a duration such as 500ms"));
+      problems.push_back(
+          model::invalid("--max-p99", *flags.max_p99, "must be a duration such as 500ms"));
   }
   if (flags.max_p99_ratio) {
-    if (auto v = number(*flags.max_p99_ratio))
+    if (auto v = parse_number<double>(*flags.max_p99_ratio))
       spec.max_p99_ratio = *v;
     else
       problems.push_back(
-          bad("--max-p99-ratio", *flags.max_p99_ratio, "must be a number such as 1.5"));
+          model::invalid("--max-p99-ratio", *flags.max_p99_ratio, "must be a number such as 1.5"));
   }
   if (flags.min_requests) {
-    std::uint64_t v = 0;
     const std::string& text = *flags.min_requests;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (!text.empty() && ec == std::errc{} && end == text.data() + text.size())
-      spec.min_requests = v;
+    if (auto v = parse_number<std::uint64_t>(text))
+      spec.min_requests = *v;
     else
-      problems.push_back(bad("--min-requests", text, "must be a whole number such as 200"));
+      problems.push_back(
+          model::invalid("--min-requests", text, "must be a whole number such as 200"));
   }
   if (!problems.empty()) return problems;
   problems = model::validate_rollout_spec(spec, /*from_required=*/false);

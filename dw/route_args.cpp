@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dw/route_args.hpp"
 
-#include <charconv>
+#include "common/core/number.hpp"
 
 namespace dstack::dw {
 
@@ -9,10 +9,7 @@ namespace {
 // "10", "10%" -> 10; anything else -> -1.
 int parse_percent(std::string_view text) {
   if (!text.empty() && text.back() == '%') text.remove_suffix(1);
-  int value = -1;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return -1;
-  return value;
+  return parse_number<int>(text).value_or(-1);
 }
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "common/core/exit_codes.hpp"
+#include "common/core/number.hpp"
 #include "common/daemon/daemon.hpp"
 #include "common/net/address.hpp"
 #include "common/net/http_server.hpp"
@@ -37,7 +38,7 @@ int run_sample(const SampleMain& sample, int argc, char** argv) {
   if (!mode) return usage("--mode \"" + mode_text + "\": expected ok, fail, hang or slow");
   auto delay = parse_duration(delay_text);
   if (!delay) return usage("--delay \"" + delay_text + "\": expected a duration like 500ms or 2s");
-  auto errors = parse_error_ratio(errors_text);
+  auto errors = parse_ratio(errors_text);
   if (!errors)
     return usage("--errors \"" + errors_text + "\": expected a ratio 0..1 or a percent like 2%");
   if (base.empty()) base = std::string("/") + sample.service;

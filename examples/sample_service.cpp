@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "examples/sample_service.hpp"
 
-#include <charconv>
 #include <nlohmann/json.hpp>
+
+#include "common/core/number.hpp"
 
 namespace dstack::examples {
 
@@ -88,17 +89,6 @@ bool SampleService::erring() {
   return now > before;
 }
 
-std::optional<double> parse_error_ratio(std::string_view text) {
-  const bool percent = !text.empty() && text.back() == '%';
-  if (percent) text.remove_suffix(1);
-  double v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  if (percent) v /= 100;
-  if (!(v >= 0 && v <= 1)) return std::nullopt;
-  return v;
-}
-
 net::HttpResponse SampleService::control(const net::HttpRequest& request) {
   if (request.method == "PUT") {
     auto set = request.query_param("set");
@@ -112,7 +102,7 @@ net::HttpResponse SampleService::control(const net::HttpRequest& request) {
     }
     double errors = 0;
     if (auto e = request.query_param("errors")) {
-      auto parsed = parse_error_ratio(*e);
+      auto parsed = parse_ratio(*e);
       if (!parsed)
         return text(400, "errors \"" + *e + "\" is not a ratio 0..1 or a percent like 2%");
       errors = *parsed;

@@ -38,8 +38,6 @@ enum class Mode {
 
 std::optional<Mode> parse_mode(std::string_view text);
 std::string_view mode_name(Mode mode);
-// `errors` as PUT /mode takes it: a ratio 0..1 or a percent ("2%").
-std::optional<double> parse_error_ratio(std::string_view text);
 
 struct SampleIdentity {
   std::string service;  // "emitter"
