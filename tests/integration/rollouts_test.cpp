@@ -301,7 +301,6 @@ TEST_F(Rollouts, DwStartsShowsAndSteersARollout) {
   auto started = dw({"rollout", "start", "emitter", "--to", "2", "--steps", "10,50,100",
                      "--interval", "1h", "--max-error-ratio", "2%", "--max-p99", "250ms"});
   ASSERT_EQ(started.code, 0) << started.err;
-  std::cout << started.out;
   EXPECT_THAT(started.out,
               HasSubstr("rollout of emitter: version 2 replacing 1, everyone's route"));
   EXPECT_THAT(started.out, HasSubstr("phase     running at step 1 of 3"));
@@ -318,11 +317,9 @@ TEST_F(Rollouts, DwStartsShowsAndSteersARollout) {
   EXPECT_THAT(paused.out, HasSubstr("dw rollout resume emitter"));
   auto listed = dw({"rollout", "list"});
   ASSERT_EQ(listed.code, 0) << listed.err;
-  std::cout << listed.out;
   EXPECT_THAT(listed.out, HasSubstr("emitter  2   1     everyone  paused  1/3 (10%)"));
   auto aborted = dw({"rollout", "abort", "emitter"});
   ASSERT_EQ(aborted.code, 0) << aborted.err;
-  std::cout << aborted.out;
   EXPECT_THAT(aborted.out, HasSubstr("steps     10% aborted, 50%, 100%"));
   EXPECT_THAT(aborted.out, HasSubstr("route     100% to 1"));
   EXPECT_EQ(route(), "1:100");

@@ -55,9 +55,7 @@ export function RolloutPanel({ rollout, judged, token }) {
     errors: `${ratio(spec.max_error_ratio)} or less`,
     p99: [spec.max_p99 && `${spec.max_p99} or less`, spec.max_p99_ratio && `${spec.max_p99_ratio}× stable or less`].filter(Boolean).join('; ') || 'none',
   };
-  const over = {
-    errors: figures && errorRatio(figures.canary) > spec.max_error_ratio,
-  };
+  const errorsOver = figures && errorRatio(figures.canary) > spec.max_error_ratio;
   const send = async (command) => {
     setAsking(null);
     try {
@@ -102,7 +100,7 @@ export function RolloutPanel({ rollout, judged, token }) {
           <thead><tr><th scope="col">Figure</th><th scope="col" class="num">Canary {spec.to}</th><th scope="col" class="num">Stable {spec.from}</th><th scope="col">Bound</th></tr></thead>
           <tbody>
             <tr data-figure="requests"><th scope="row">Requests</th><td class="num">{figures.canary.requests}</td><td class="num">{figures.stable.requests}</td><td>{bounds.requests}</td></tr>
-            <tr data-figure="errors"><th scope="row">Error ratio</th><td class={`num${over.errors ? ' bad' : ''}`}>{ratio(errorRatio(figures.canary))}</td><td class="num">{ratio(errorRatio(figures.stable))}</td><td>{bounds.errors}</td></tr>
+            <tr data-figure="errors"><th scope="row">Error ratio</th><td class={`num${errorsOver ? ' bad' : ''}`}>{ratio(errorRatio(figures.canary))}</td><td class="num">{ratio(errorRatio(figures.stable))}</td><td>{bounds.errors}</td></tr>
             <tr data-figure="p99"><th scope="row">p99</th><td class="num">{ms(figures.canary.p99_ms)}</td><td class="num">{ms(figures.stable.p99_ms)}</td><td>{bounds.p99}</td></tr>
           </tbody>
         </table>
