@@ -284,15 +284,14 @@ void http_backend(std::string& out, const PlannedBackend& be, const SherlockConf
       "    http-error status 503 content-type text/plain string \"no available instance of "
       "service " +
       quoted_text(be.service) + "\\n\"\n";
-  // Header pinning (docs/sherlock.md#header-pinning): the header's version picks a server from
-  // the pin map, kept current through the runtime API. use-server takes a server of weight 0 (a
-  // version the route gives nothing) and passes over one that is down, and a version without
-  // an entry resolves to no server: both fall back to the split.
-  if (!cfg.version_header.empty()) {
-    out += "    http-request set-var(txn.pin) req.hdr(" + cfg.version_header + ")\n";
-    out += "    use-server %[str(" + backend_name(be.service) + "/),concat(,txn.pin),map_str(" +
-           argument(paths.pin_map) + ")] if { var(txn.pin) -m found }\n";
-  }
+  // Header pinning (docs/sherlock.md#header-pinning): the header's version and the backend the
+  // frontend chose (txn.be) pick a server from the pin map, kept current through the runtime
+  // API; a request without the header costs one header lookup. use-server takes a server of
+  // weight 0 (a version the route gives nothing) and passes over one that is down, and a key the
+  // map lacks resolves to no server: both fall back to the split.
+  if (!cfg.version_header.empty())
+    out += "    use-server %[req.hdr(" + cfg.version_header + "),concat(/,txn.be),map_str(" +
+           argument(paths.pin_map) + ")] if { req.hdr(" + cfg.version_header + ") -m found }\n";
   server_lines(out, be, cfg, paths);
 }
 
@@ -401,6 +400,10 @@ RenderedConfig render_haproxy_config(const Plan& plan, const SherlockConfig& con
   return r;
 }
 
+std::string pin_key(const std::string& service, const std::string& version) {
+  return version + "/" + backend_name(service);
+}
+
 std::map<std::string, std::string> version_pins(const PlannedBackend& be) {
   std::map<std::string, std::string> out;
   if (be.mode != PlannedBackend::Mode::http) return out;
@@ -415,7 +418,7 @@ std::string pin_map_text(const Plan& plan, const SherlockConfig& config) {
   for (const auto& be : plan.backends) {
     if (!valid_backend(be)) continue;
     for (const auto& [version, server] : version_pins(be))
-      out += backend_name(be.service) + "/" + version + " " + server + "\n";
+      out += pin_key(be.service, version) + " " + server + "\n";
   }
   return out;
 }

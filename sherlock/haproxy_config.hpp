@@ -55,15 +55,17 @@ struct RenderedConfig {
   // .service.dstack, which would capture another service's alias; and
   // "<service>.service.dstack <backend>\n" for every http service.
   std::string host_map;
-  // "<backend>/<version> <server>\n": for header pinning, the server a pinned request of each
+  // "<version>/<backend> <server>\n": for header pinning, the server a pinned request of each
   // version goes to (pin_map_text).
   std::string pin_map;
 };
 
+// Header pinning's map key: "<version>/<backend>", the header's value and the frontend's choice.
+std::string pin_key(const std::string& service, const std::string& version);
 // Header pinning's entries of one http backend: each version its servers have -> the first of
 // them by name (tcp backends: none).
 std::map<std::string, std::string> version_pins(const PlannedBackend& be);
-// The pin map of a plan, "<backend>/<version> <server>\n" per entry. Empty without
+// The pin map of a plan, "<version>/<backend> <server>\n" per entry. Empty without
 // proxy.version_header.
 std::string pin_map_text(const Plan& plan, const SherlockConfig& config);
 

@@ -53,13 +53,14 @@ void diff_pins(const PlannedBackend& from, const PlannedBackend& to, const Runti
     out.commands.push_back(RuntimeCommand{std::move(line), {be, ""}, false});
   };
   for (const auto& [version, server] : before)
-    if (!after.contains(version)) emit("del map " + paths.pin_map + " " + be + "/" + version);
+    if (!after.contains(version))
+      emit("del map " + paths.pin_map + " " + pin_key(to.service, version));
   for (const auto& [version, server] : after) {
     auto old = before.find(version);
     if (old == before.end())
-      emit("add map " + paths.pin_map + " " + be + "/" + version + " " + server);
+      emit("add map " + paths.pin_map + " " + pin_key(to.service, version) + " " + server);
     else if (old->second != server)
-      emit("set map " + paths.pin_map + " " + be + "/" + version + " " + server);
+      emit("set map " + paths.pin_map + " " + pin_key(to.service, version) + " " + server);
   }
 }
 

@@ -14,7 +14,7 @@
 // - weight:   set server be/s weight W
 // - the policy's max_conn changed: set maxconn server be/s N on each server (0: no limit)
 // - header pinning's map (with proxy.version_header): add map / set map / del map of the
-//   backend's "<be>/<version>" keys whose first server changed
+//   backend's "<version>/<be>" keys whose first server changed
 // A change HAProxy cannot make at runtime (TLS on or off, another TLS host, HTTP/2 on or off, a
 // lingering server that comes back with other such settings) and any backend whose shape changed
 // (needs_reload) make the diff ask for a reload instead.

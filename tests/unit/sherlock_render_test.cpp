@@ -153,9 +153,8 @@ TEST(Render, HttpBackendRewritesOnlyWhatWasRoutedByPath) {
           "path }",
           "    http-error status 503 content-type text/plain string \"no available instance of "
           "service emitter\\n\"",
-          "    http-request set-var(txn.pin) req.hdr(X-Dstack-Version)",
-          "    use-server %[str(be_emitter/),concat(,txn.pin),map_str(/run/sherlock/pin.map)] if "
-          "{ var(txn.pin) -m found }",
+          "    use-server %[req.hdr(X-Dstack-Version),concat(/,txn.be),map_str(/run/sherlock/"
+          "pin.map)] if { req.hdr(X-Dstack-Version) -m found }",
           "    server v6 [fd00::7]:9000 weight 252 check inter 2000ms fall 2 rise 2 observe "
           "layer4 error-limit 1 on-error mark-down",
           "    server vm101:8080 10.0.0.5:8080 weight 252 check inter 2000ms fall 2 rise 2 "
@@ -176,9 +175,8 @@ TEST(Render, HttpBackendRewritesOnlyWhatWasRoutedByPath) {
                           "-m str path }",
                           "    http-error status 503 content-type text/plain string \"no "
                           "available instance of service empty\\n\"",
-                          "    http-request set-var(txn.pin) req.hdr(X-Dstack-Version)",
-                          "    use-server %[str(be_empty/),concat(,txn.pin),map_str(/run/sherlock/"
-                          "pin.map)] if { var(txn.pin) -m found }"));
+                          "    use-server %[req.hdr(X-Dstack-Version),concat(/,txn.be),map_str(/"
+                          "run/sherlock/pin.map)] if { req.hdr(X-Dstack-Version) -m found }"));
 }
 
 TEST(Render, TcpServiceGetsItsOwnListener) {

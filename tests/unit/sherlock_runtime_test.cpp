@@ -79,8 +79,8 @@ TEST_F(RuntimeDiffTest, ThePinMapFollowsEachVersionsFirstServer) {
   for (const auto& l : lines(d))
     if (l.find(" map ") != std::string::npos) maps.push_back(l);
   EXPECT_THAT(maps,
-              ElementsAre("del map " + pin + " be_emitter/2", "set map " + pin + " be_emitter/1 a",
-                          "add map " + pin + " be_emitter/3 d"));
+              ElementsAre("del map " + pin + " 2/be_emitter", "set map " + pin + " 1/be_emitter a",
+                          "add map " + pin + " 3/be_emitter d"));
   // Off without a header, and a run_dir the runtime API cannot name takes a reload.
   cfg.version_header.clear();
   for (const auto& l : lines(diff(before, after))) EXPECT_EQ(l.find(" map "), std::string::npos);
