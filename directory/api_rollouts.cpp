@@ -51,6 +51,11 @@ HttpResponse Api::rollouts(const HttpRequest& r, const std::vector<std::string>&
     else
       return not_found(r);
     if (r.method != "POST") return method_not_allowed(r, "POST");
+    auto body = parse_body(r);
+    if (auto* e = std::get_if<ApiError>(&body)) return error(*e);
+    if (const auto& j = std::get<json>(body); !(j.is_object() && j.empty()))
+      return error({400, "invalid_rollout",
+                    "body: " + op + " takes no body (or {}), got " + model::printable(j.dump())});
     return answer(rollouts_.command(service, command, who(caller)), 200);
   }
   if (r.method == "GET") {

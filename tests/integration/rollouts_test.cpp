@@ -284,6 +284,10 @@ TEST_F(Rollouts, BadRequestsAreRefusedNamingFieldValueAndRule) {
   EXPECT_EQ(second.status, 409);
   EXPECT_THAT(second.body, HasSubstr("service emitter already has a rollout running (to version "
                                      "2, step 1 of 3 (10%)): abort or promote it first"));
+  const auto with_body = directory.post("/v1/rollouts/emitter/abort", json{{"reason", "x"}});
+  EXPECT_EQ(with_body.status, 400);
+  EXPECT_THAT(with_body.body, HasSubstr("body: abort takes no body (or {}), got"));
+  EXPECT_EQ(rollout()["phase"], "running");
   const auto forget = directory.del("/v1/rollouts/emitter");
   EXPECT_EQ(forget.status, 409);
   EXPECT_THAT(forget.body, HasSubstr("abort or promote it first"));
