@@ -33,6 +33,11 @@ std::optional<std::string> url_host(const std::string& url) {
   return std::nullopt;
 }
 
+bool reports_traffic(const SherlockConfig& config,
+                     const std::vector<std::unique_ptr<registry::Registry>>& report_to) {
+  return config.insight && !config.consumer.empty() && !report_to.empty();
+}
+
 }  // namespace
 
 Agent::Agent(asio::any_io_executor ex, const SherlockConfig& config,
@@ -54,15 +59,18 @@ Agent::Agent(asio::any_io_executor ex, const SherlockConfig& config,
       haproxy_(ex, config),
       watcher_(ex, std::move(directories), view_,
                [this](const std::set<std::string>& services) { changed(services); }),
-      counter_([this](const std::string& service, const std::string& id) {
-        return version_of(service, id);
-      }) {
-  if (config.insight && !config.consumer.empty() && !report_to.empty())
+      counter_([this](const std::string& service,
+                      const std::string& id) { return version_in_view(service, id); },
+               reports_traffic(config, report_to)) {
+  if (reports_traffic(config, report_to))
     reporter_ = std::make_unique<Reporter>(
         ex, std::move(report_to),
         ReporterSettings{config.consumer, host_name(), config.listen.to_string(),
                          std::chrono::seconds(10), config.report_interval},
-        [this] { return counter_.take_new(); });
+        [this] {
+          counter_.drop_departed(real_clock().now());
+          return counter_.take_new();
+        });
 }
 
 void Agent::start_request_log() {
@@ -134,14 +142,21 @@ void Agent::start() {
 }
 
 std::string Agent::version_of(const std::string& service, const std::string& id) const {
+  return version_in_view(service, id).value_or(std::string());
+}
+
+std::optional<std::string> Agent::version_in_view(const std::string& service,
+                                                  const std::string& id) const {
   auto it = view_.services().find(service);
-  if (it == view_.services().end()) return {};
+  if (it == view_.services().end()) return std::nullopt;
+  if (id.empty()) return std::string();
   // Sorted by id (directory_view.hpp): every logged request asks, so no linear scan.
   const auto& list = it->second.instances;
   auto at = std::lower_bound(
       list.begin(), list.end(), id,
       [](const model::Instance& in, const std::string& key) { return in.id < key; });
-  return at != list.end() && at->id == id ? at->version : std::string();
+  if (at == list.end() || at->id != id) return std::nullopt;
+  return at->version;
 }
 
 void Agent::reopen_logs() {
@@ -190,7 +205,7 @@ awaitable<void> Agent::prepare_handover() {
 
 void Agent::changed(const std::set<std::string>& services) {
   if (services.empty()) return;
-  counter_.forget_versions();
+  counter_.view_changed(real_clock().now());
   if (reporter_) {
     std::vector<std::string> routed;
     for (const auto& [name, service] : view_.services()) routed.push_back(name);

@@ -62,6 +62,10 @@ class Agent {
   void replan(const std::string& service, Plan& plan);
   // The version the view has for an instance of a service, or "".
   std::string version_of(const std::string& service, const std::string& id) const;
+  // The same, nullopt when the view has no such instance; for the id "", "" when the view has
+  // the service (TrafficCounter::VersionOf).
+  std::optional<std::string> version_in_view(const std::string& service,
+                                             const std::string& id) const;
   // One line from HAProxy's request log socket.
   void request_line(std::string_view line);
   void start_request_log();

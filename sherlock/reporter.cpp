@@ -63,7 +63,12 @@ awaitable<void> Reporter::stop(bool revoke) {
 
 void Reporter::failed(const Error& e, const char* what) {
   ++status_.failures;
-  if (e.code == "not_supported") unsupported_ = true;
+  if (e.code == "not_supported") {
+    // No directory of this kind takes reports: what was counted will never be sent, and is
+    // let go rather than kept (it stays on /metrics).
+    unsupported_ = true;
+    (void)take_();
+  }
   const std::string message = std::string(what) + ": " + e.message;
   if (message != status_.last_error)
     log::get("sherlock")->warn("consumer {}: {}", settings_.consumer, message);

@@ -49,15 +49,22 @@ std::int64_t time_to_first_byte_ms(const RequestRecord& r) {
   return r.request_ms + r.queue_ms + r.connect_ms + r.response_ms;
 }
 
-TrafficCounter::TrafficCounter(VersionOf version_of) : version_of_(std::move(version_of)) {}
+TrafficCounter::TrafficCounter(VersionOf version_of, bool figures_taken)
+    : version_of_(std::move(version_of)), figures_taken_(figures_taken) {}
 
 // key_ holds the record's "backend\tserver", not yet in by_server_.
 TrafficCounter::InstanceSeries& TrafficCounter::series_for(const RequestRecord& r) {
   std::string service(service_of(r));
   std::string instance = has_instance(r) ? std::string(r.server) : std::string();
-  std::string version = instance.empty() ? std::string() : version_of_(service, instance);
+  // An instance the view no longer has (a request that was under way when it left) counts
+  // under the version "", as requests no instance was chosen for do.
+  std::string version =
+      instance.empty() ? std::string() : version_of_(service, instance).value_or("");
   auto& versions = versions_[{service, version}];
-  auto& series = instances_[{std::move(service), std::move(version), std::move(instance)}];
+  auto [at, added] =
+      instances_.try_emplace({std::move(service), std::move(version), std::move(instance)});
+  InstanceSeries& series = at->second;
+  if (added) ++versions.instances;
   series.version = &versions;
   series.chosen = has_instance(r);
   by_server_.emplace(key_, &series);
@@ -115,6 +122,43 @@ void TrafficCounter::write_metrics(metrics::Writer& w) const {
   w.counter("dstack_sherlock_unknown_service_requests_total",
             "Requests for a service the proxy does not know (answered 404).",
             static_cast<double>(unknown_service_));
+}
+
+void TrafficCounter::view_changed(Clock::TimePoint now) {
+  by_server_.clear();
+  drop_departed(now);
+}
+
+void TrafficCounter::drop_departed(Clock::TimePoint now) {
+  if (looked_for_departures_ && now - *looked_for_departures_ < kLookForDeparturesEvery) return;
+  looked_for_departures_ = now;
+  bool dropped = false;
+  for (auto it = instances_.begin(); it != instances_.end();) {
+    const auto& [service, version, instance] = it->first;
+    InstanceSeries& series = it->second;
+    const auto in_view = version_of_(service, instance);
+    if (in_view && *in_view == version) {
+      series.departed.reset();  // back, or never gone
+    } else if (!series.departed) {
+      series.departed = now;
+    } else if (now - *series.departed >= kKeptAfterLeaving) {
+      --series.version->instances;
+      it = instances_.erase(it);
+      dropped = true;
+      continue;
+    }
+    ++it;
+  }
+  for (auto it = versions_.begin(); it != versions_.end();) {
+    const VersionSeries& v = it->second;
+    if (v.instances == 0 && (!figures_taken_ || v.reported == v.total)) {
+      it = versions_.erase(it);
+      dropped = true;
+    } else {
+      ++it;
+    }
+  }
+  if (dropped) by_server_.clear();  // it points into what went
 }
 
 model::TrafficByVersion TrafficCounter::take_new() {

@@ -33,8 +33,10 @@ class ReporterOverFakeTest : public ::testing::Test {
     std::vector<std::unique_ptr<registry::Registry>> dirs;
     dirs.push_back(std::move(fake));
     sherlock::ReporterSettings settings{"vm", "vm.example", "127.0.0.1:8001", 10s, 5s};
-    reporter_ = std::make_unique<Reporter>(io_.get_executor(), std::move(dirs), settings,
-                                           [] { return model::TrafficByVersion{}; });
+    reporter_ = std::make_unique<Reporter>(io_.get_executor(), std::move(dirs), settings, [this] {
+      ++takes_;
+      return model::TrafficByVersion{};
+    });
     reporter_->set_services({"emitter"});
     reporter_->start();
   }
@@ -60,6 +62,7 @@ class ReporterOverFakeTest : public ::testing::Test {
   asio::io_context io_;
   FakeRegistry* dir_ = nullptr;  // owned by reporter_
   std::unique_ptr<Reporter> reporter_;
+  int takes_ = 0;  // the counter's figures taken
 };
 
 TEST_F(ReporterOverFakeTest, RegistersOnALeaseOfItsOwnThenReportsAndRevokesAtStop) {
@@ -95,6 +98,16 @@ TEST_F(ReporterOverFakeTest, AHandoverStopReportsButLeavesTheLeaseToLapse) {
   ASSERT_TRUE(run_until(io_, 3s, [&] { return done; }));
   EXPECT_THAT(dir_->calls(), ElementsAre("grant 10", "put_consumer vm L1", "report vm"));
   EXPECT_THAT(dir_->leases(), ElementsAre("L1"));
+}
+
+// etcd keeps no consumers: what sherlock counted is let go rather than kept for a report that
+// will never go (it stays on /metrics).
+TEST_F(ReporterOverFakeTest, FiguresAreLetGoWhenTheDirectoryTakesNoReports) {
+  dir_->refuse_next("put_consumer",
+                    Error{ErrorKind::refused, "not_supported", "etcd keeps no consumers", 0});
+  ASSERT_TRUE(run_until(io_, 3s, [&] { return takes_ == 1; }));
+  EXPECT_FALSE(reporter_->status().registered);
+  EXPECT_THAT(dir_->calls(), ElementsAre("grant 10", "put_consumer vm L1"));
 }
 
 }  // namespace

@@ -126,9 +126,11 @@ TEST(TrafficModel, ABadReportIsRefusedNamingEachProblem) {
 }
 
 TEST(TrafficCounter, CountsByVersionInstanceAndClassAndHandsOutOnlyWhatIsNew) {
-  sherlock::TrafficCounter counter([](const std::string&, const std::string& id) {
-    return id == "a1" ? std::string("1") : std::string("2");
-  });
+  sherlock::TrafficCounter counter(
+      [](const std::string&, const std::string& id) -> std::optional<std::string> {
+        return id == "a1" ? std::string("1") : std::string("2");
+      },
+      true);
   auto line = [](const char* server, const char* status, const char* term) {
     return std::string("1796315220\t973\tbe_api\t") + server + "\t" + status +
            "\t0\t0\t1\t3\t4\t73\tGET\t-\t0\t" + term;
@@ -152,6 +154,93 @@ TEST(TrafficCounter, CountsByVersionInstanceAndClassAndHandsOutOnlyWhatIsNew) {
                           "instance=\"a1\",code=\"2xx\"} 3"),
             std::string::npos)
       << w.text();
+}
+
+// The series of instances that left the view, then their versions, leave /metrics in turn.
+TEST(TrafficCounter, SeriesOfInstancesThatLeftGoTenMinutesLaterAndTheirVersionOnceTaken) {
+  std::map<std::string, std::string> view{{"a1", "1"}, {"a2", "2"}};
+  sherlock::TrafficCounter counter(
+      [&view](const std::string&, const std::string& id) -> std::optional<std::string> {
+        if (id.empty()) return std::string();
+        auto it = view.find(id);
+        return it == view.end() ? std::nullopt : std::optional(it->second);
+      },
+      true);
+  auto request = [&counter](const char* server) {
+    counter.count(*sherlock::parse_request_log(std::string("1796315220\t973\tbe_api\t") + server +
+                                               "\t200\t0\t0\t1\t3\t4\t73\tGET\t-\t0\t----"));
+  };
+  auto metrics = [&counter] {
+    metrics::Writer w;
+    counter.write_metrics(w);
+    return w.text();
+  };
+  FakeClock clock;
+  request("a1");
+  request("a2");
+  view.erase("a2");
+  counter.view_changed(clock.now());
+  request("a2");  // under way when it left: counted under the version ""
+  EXPECT_EQ(counter.instance_series(), 3u);
+  clock.advance(9min + 59s);
+  counter.drop_departed(clock.now());
+  EXPECT_NE(metrics().find("instance=\"a2\""), std::string::npos) << "kept for scrapes";
+
+  clock.advance(10s);  // 10 minutes after the departure was seen
+  counter.drop_departed(clock.now());
+  EXPECT_EQ(counter.instance_series(), 2u);  // a1, and the late request's (seen gone at 9:59)
+  EXPECT_EQ(metrics().find("version=\"2\",instance=\"a2\""), std::string::npos);
+  EXPECT_NE(metrics().find("version=\"2\""), std::string::npos) << "its figures not taken yet";
+  EXPECT_EQ(counter.take_new()["api"]["2"].total(), 1u);
+  clock.advance(10s);
+  counter.drop_departed(clock.now());
+  EXPECT_EQ(metrics().find("version=\"2\""), std::string::npos) << metrics();
+  clock.advance(10min);
+  counter.drop_departed(clock.now());
+  EXPECT_EQ(counter.instance_series(), 1u);  // a1 only
+  EXPECT_EQ(counter.version_series(), 1u);
+
+  // An instance back within the 10 minutes keeps counting in the series it had.
+  clock.advance(10s);
+  view.erase("a1");
+  counter.view_changed(clock.now());
+  clock.advance(5min);
+  view["a1"] = "1";
+  counter.view_changed(clock.now());
+  clock.advance(6min);
+  counter.drop_departed(clock.now());
+  request("a1");
+  EXPECT_NE(metrics().find("instance=\"a1\",code=\"2xx\"} 2"), std::string::npos) << metrics();
+
+  // Departures are looked for at most every 10 s: each look asks the view for every series.
+  view.clear();
+  clock.advance(5s);
+  counter.view_changed(clock.now());  // 5 s after the last look: not looked at
+  clock.advance(10min);
+  counter.drop_departed(clock.now());  // a1's departure is seen only now
+  EXPECT_EQ(counter.instance_series(), 1u);
+  clock.advance(10min);
+  counter.drop_departed(clock.now());
+  EXPECT_EQ(counter.instance_series(), 0u);
+}
+
+TEST(TrafficCounter, WithoutAReportAVersionGoesWithItsLastInstance) {
+  std::map<std::string, std::string> view{{"a1", "1"}};
+  sherlock::TrafficCounter counter(
+      [&view](const std::string&, const std::string& id) -> std::optional<std::string> {
+        auto it = view.find(id);
+        return it == view.end() ? std::nullopt : std::optional(it->second);
+      },
+      false);
+  counter.count(*sherlock::parse_request_log(
+      "1796315220\t973\tbe_api\ta1\t200\t0\t0\t1\t3\t4\t73\tGET\t-\t0\t----"));
+  FakeClock clock;
+  view.clear();
+  counter.view_changed(clock.now());
+  clock.advance(10min);
+  counter.drop_departed(clock.now());
+  EXPECT_EQ(counter.instance_series(), 0u);
+  EXPECT_EQ(counter.version_series(), 0u);
 }
 
 TEST(ReportSchedule, LeaseThenRegistrationThenKeepalivesAndReports) {
