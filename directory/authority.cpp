@@ -42,16 +42,20 @@ std::optional<ApiError> Authority::authorize(std::string_view authorization,
     return unauthorized("this request needs a token with " + model::to_string(*needed) +
                         ": send Authorization: Bearer SECRET");
   }
-  const auto secret = bearer_secret(authorization);
-  if (!secret)
+  const auto malformed = [] {
     return unauthorized(
         "malformed Authorization header: expected \"Bearer SECRET\", the secret 1 to 4096 "
         "printable ASCII characters without spaces");
+  };
+  // The secret's bytes are checked only when it is not one remembered: those were checked.
+  const auto secret = after_bearer_scheme(authorization);
+  if (!secret) return malformed();
   const Token* token = nullptr;
   if (const auto it = recent_.find(*secret);
       it != recent_.end() && it->second.generation == store_.generation()) {
     token = it->second.token;
   } else {
+    if (!sendable_secret(*secret)) return malformed();
     const std::string digest = secret_digest(*secret);
     if (same_digest(digest, options_.admin_digest)) {
       caller = {std::string(kAdminName), true, kAdminName};

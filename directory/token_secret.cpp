@@ -69,6 +69,12 @@ std::optional<std::string> check_admin_token(std::string_view token) {
 }
 
 std::optional<std::string_view> bearer_secret(std::string_view authorization) {
+  const auto rest = after_bearer_scheme(authorization);
+  if (!rest || !sendable_secret(*rest)) return std::nullopt;
+  return rest;
+}
+
+std::optional<std::string_view> after_bearer_scheme(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer";
   if (authorization.size() <= kScheme.size()) return std::nullopt;
   for (std::size_t i = 0; i < kScheme.size(); ++i) {
@@ -80,7 +86,6 @@ std::optional<std::string_view> bearer_secret(std::string_view authorization) {
   const auto start = rest.find_first_not_of(' ');
   if (start == 0 || start == std::string_view::npos) return std::nullopt;  // "BearerX", "Bearer "
   rest.remove_prefix(start);
-  if (!sendable_secret(rest)) return std::nullopt;
   return rest;
 }
 

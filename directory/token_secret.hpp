@@ -38,5 +38,9 @@ std::optional<std::string> check_admin_token(std::string_view token);
 // spaces after it), or nullopt when the header is malformed: another scheme, no secret, or a
 // secret with a byte outside 0x21..0x7e or longer than kMaxSecret.
 std::optional<std::string_view> bearer_secret(std::string_view authorization);
+// The same without checking the secret's bytes: what follows the scheme and its spaces, or
+// nullopt for another scheme or nothing after it. For a lookup among secrets known good, which
+// a secret that fails the check cannot match.
+std::optional<std::string_view> after_bearer_scheme(std::string_view authorization);
 
 }  // namespace dstack::directory

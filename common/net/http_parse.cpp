@@ -33,8 +33,19 @@ bool to_request(const http::request<http::string_body>& req, const std::string& 
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
   r.body = req.body();
-  r.authorization = std::string(req[http::field::authorization]);
-  r.accept_encoding = std::string(req[http::field::accept_encoding]);
+  // One walk over the fields, comparing their known-name codes: a lookup by name compares the
+  // name a letter at a time, twice, and every keepalive carries an Authorization field.
+  // The first of a repeated field counts, as a lookup by name would find it.
+  bool authorization = false, accept_encoding = false;
+  for (const auto& field : req) {
+    if (field.name() == http::field::authorization && !authorization) {
+      r.authorization = std::string(field.value());
+      authorization = true;
+    } else if (field.name() == http::field::accept_encoding && !accept_encoding) {
+      r.accept_encoding = std::string(field.value());
+      accept_encoding = true;
+    }
+  }
   r.remote = remote;
   if (split_target(r.target, r.path, r.query)) return true;
   bad = {400, "application/json",

@@ -117,6 +117,16 @@ TEST_F(AuthorityTest, MalformedHeadersAre401WithoutEchoingThem) {
               "4096 printable ASCII characters without spaces")
         << header;
   }
+  // A remembered secret skips the byte check (it passed it); the same secret with a byte that
+  // fails it does not match it, and is checked.
+  auto made = std::get<Authority::Created>(a.create("ci", policies({"read"}), std::nullopt));
+  EXPECT_EQ(ask(a, "Bearer " + made.secret, model::Permission{Kind::read, ""}), "allowed ci");
+  EXPECT_EQ(ask(a, "Bearer " + made.secret, model::Permission{Kind::read, ""}), "allowed ci");
+  for (const std::string& bad : {made.secret + " x", made.secret + "\x01", made.secret + "\xc3"})
+    EXPECT_EQ(ask(a, "Bearer " + bad, model::Permission{Kind::read, ""}),
+              "401 malformed Authorization header: expected \"Bearer SECRET\", the secret 1 to "
+              "4096 printable ASCII characters without spaces")
+        << bad;
 }
 
 TEST_F(AuthorityTest, ExpiredTokenIsRefusedFromItsExpirySecond) {

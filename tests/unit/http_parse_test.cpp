@@ -41,6 +41,25 @@ TEST(ReadRequests, PipelinedRequestsComeOutInOrderUntilTheConnectionCloses) {
   }
 }
 
+// Names in any case; a field sent twice counts as first sent (what a proxy in front adds after
+// the client's own does not replace it).
+TEST(ReadRequests, TheFirstAuthorizationAndAcceptEncodingCountInAnyCase) {
+  auto reads = read_requests(
+      "GET /v1/snapshot HTTP/1.1\r\nHost: d\r\nACCEPT-encoding: gzip\r\n"
+      "authorization: Bearer first\r\nAuthorization: Bearer second\r\n"
+      "Accept-Encoding: br\r\n\r\n",
+      1024, 1024, kWhole);
+  ASSERT_EQ(reads.size(), 1u);
+  ASSERT_TRUE(reads[0].request);
+  EXPECT_EQ(reads[0].request->authorization, "Bearer first");
+  EXPECT_EQ(reads[0].request->accept_encoding, "gzip");
+
+  auto none = read_requests("GET /v1/snapshot HTTP/1.1\r\nHost: d\r\n\r\n", 1024, 1024, kWhole);
+  ASSERT_TRUE(none.at(0).request);
+  EXPECT_EQ(none[0].request->authorization, "");
+  EXPECT_EQ(none[0].request->accept_encoding, "");
+}
+
 TEST(ReadRequests, TheServerAnswersOversizeAndMalformedRequestsItself) {
   auto body = read_requests("PUT / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 1024, 1024, kWhole);
   ASSERT_EQ(body.size(), 1u);
