@@ -3,6 +3,8 @@
 
 #include <openssl/crypto.h>
 
+#include <cstring>
+
 #include "common/model/json.hpp"
 #include "common/model/validate.hpp"
 #include "directory/token_secret.hpp"
@@ -22,6 +24,13 @@ ApiError store_failed(const std::error_code& ec) {
 }
 
 }  // namespace
+
+std::size_t Authority::SecretHash::operator()(std::string_view s) const {
+  if (s.size() < sizeof(std::uint64_t)) return std::hash<std::string_view>{}(s);
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, s.data() + s.size() - sizeof tail, sizeof tail);
+  return static_cast<std::size_t>((tail ^ s.size()) * 0x9e3779b97f4a7c15ULL);  // 2^64 / phi
+}
 
 bool Authority::SameSecret::operator()(std::string_view a, std::string_view b) const {
   // Secrets have no fixed length; that a length differs is all a mismatch may tell.
@@ -51,9 +60,11 @@ std::optional<ApiError> Authority::authorize(std::string_view authorization,
   const auto secret = after_bearer_scheme(authorization);
   if (!secret) return malformed();
   const Token* token = nullptr;
+  Recent* remembered = nullptr;
   if (const auto it = recent_.find(*secret);
       it != recent_.end() && it->second.generation == store_.generation()) {
-    token = it->second.token;
+    remembered = &it->second;
+    token = remembered->token;
   } else {
     if (!sendable_secret(*secret)) return malformed();
     const std::string digest = secret_digest(*secret);
@@ -64,14 +75,17 @@ std::optional<ApiError> Authority::authorize(std::string_view authorization,
     token = store_.find_by_digest(digest);
     if (token) {
       if (recent_.size() >= kMaxRecent) recent_.clear();
-      recent_.insert_or_assign(std::string(*secret), Recent{token, store_.generation()});
+      remembered =
+          &recent_.insert_or_assign(std::string(*secret), Recent{token, store_.generation()})
+               .first->second;
     }
   }
   const std::uint64_t now = now_();
   // One message for unknown, revoked and expired: a guesser learns nothing from it.
   if (!token || token->expired_at(now))
     return unauthorized("the token is not valid: unknown, revoked or expired");
-  last_used_[token->name] = now;
+  if (!remembered->last_used) remembered->last_used = &last_used_[token->name];
+  *remembered->last_used = now;
   caller = {token->name, model::allows(token->policies, {model::Policy::Kind::admin, ""}),
             token->digest};
   if (!model::allows(token->policies, *needed))

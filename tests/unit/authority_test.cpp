@@ -67,6 +67,36 @@ TEST_F(AuthorityTest, StoredTokenGetsExactlyItsPolicies) {
   EXPECT_EQ(a.last_used("vm101"), now_);
 }
 
+// Last use as GET /v1/tokens shows it: every request a token gets in, none before its first, and
+// a token made anew under a revoked one's name starts without one.
+TEST_F(AuthorityTest, LastUseFollowsEachRequestOfTheTokenOfThatName) {
+  auto a = make();
+  auto first = std::get<Authority::Created>(a.create("vm101", policies({"read"}), 60));
+  const model::Permission read{Kind::read, ""};
+  EXPECT_EQ(a.last_used("vm101"), std::nullopt);
+  EXPECT_EQ(ask(a, "Bearer " + first.secret, read), "allowed vm101");
+  now_ += 10;
+  EXPECT_EQ(ask(a, "Bearer " + first.secret, read), "allowed vm101");  // remembered
+  EXPECT_EQ(a.last_used("vm101"), now_);
+  now_ += 60;  // expired: refused, and not a use
+  EXPECT_EQ(ask(a, "Bearer " + first.secret, read),
+            "401 the token is not valid: unknown, revoked or expired");
+  EXPECT_EQ(a.last_used("vm101"), now_ - 60);
+
+  ASSERT_TRUE(std::holds_alternative<Done>(a.revoke("vm101")));
+  auto second = std::get<Authority::Created>(a.create("vm101", policies({"read"}), std::nullopt));
+  EXPECT_EQ(a.last_used("vm101"), std::nullopt);
+  auto expired = std::get<Authority::Created>(a.create("old", policies({"read"}), 1));
+  now_ += 5;
+  EXPECT_EQ(ask(a, "Bearer " + expired.secret, read),
+            "401 the token is not valid: unknown, revoked or expired");
+  EXPECT_EQ(a.last_used("old"), std::nullopt) << "refused when first seen: never used";
+  EXPECT_EQ(ask(a, "Bearer " + second.secret, read), "allowed vm101");
+  now_ += 1;
+  EXPECT_EQ(ask(a, "Bearer " + second.secret, read), "allowed vm101");
+  EXPECT_EQ(a.last_used("vm101"), now_);
+}
+
 TEST_F(AuthorityTest, AdminPolicyMakesAnAdminAndA403StillNamesTheCaller) {
   auto a = make();
   const auto ops = std::get<Authority::Created>(a.create("ops", policies({"admin"}), std::nullopt));
