@@ -2,6 +2,7 @@
 #include "directory/rollout_machine.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace dstack::directory {
@@ -97,27 +98,46 @@ RolloutDecision judged(const RolloutState& given, const Judgement& j) {
 }
 
 RolloutDecision early_judgement(const RolloutState& given, std::int64_t now_ms,
-                                const Judgement& so_far) {
+                                const model::TrafficCounts& canary,
+                                const model::TrafficCounts& stable) {
   const auto end = judge_at_ms(given);
   const auto elapsed = now_ms - given.interval_start_ms;
   if (given.phase != RolloutPhase::running || !given.route_applied || now_ms >= end || elapsed <= 0)
     return {given, std::nullopt, false};
   const auto& spec = given.spec;
+  const Judgement so_far{model::version_figures(canary), model::version_figures(stable)};
   const auto& c = so_far.canary;
   const double projected = std::max(static_cast<double>(spec.min_requests),
                                     static_cast<double>(c.requests) *
                                         static_cast<double>(end - given.interval_start_ms) /
                                         static_cast<double>(elapsed));
-  if (!(static_cast<double>(c.errors) > spec.max_error_ratio * projected))
-    return {given, std::nullopt, false};
+  char into[64];
+  std::snprintf(into, sizeof into, "%.1f s into the interval", static_cast<double>(elapsed) / 1000);
+  std::string why;
+  if (static_cast<double>(c.errors) > spec.max_error_ratio * projected) {
+    why = *breach(spec, so_far) + ", " + into + ": too many errors for the interval to pass";
+  } else if (spec.max_p99_ms && c.p99_ms && c.requests >= spec.min_requests) {
+    // The interval as good as it can still end: the requests to come all in the first bucket.
+    // Only with min_requests in, as at the interval's end: fewer are no evidence of latency.
+    model::TrafficCounts best = canary;
+    const double to_come = std::ceil(projected) - static_cast<double>(c.requests);
+    if (to_come > 0) {
+      const auto n = static_cast<std::uint64_t>(to_come);
+      best.requests[static_cast<std::size_t>(model::CodeClass::c2xx)] += n;
+      best.duration[0] += n;
+    }
+    const auto best_p99 = model::version_figures(best).p99_ms;
+    if (best_p99 && *best_p99 > *spec.max_p99_ms)
+      why = "p99 " + model::ms_text(*c.p99_ms) + " over max_p99 " +
+            model::ms_text(*spec.max_p99_ms) + ", " + into +
+            ": too many slow requests for the interval to pass";
+  }
+  if (why.empty()) return {given, std::nullopt, false};
   RolloutState state = given;
   state.last = so_far;
   state.phase = RolloutPhase::aborted;
   state.route_applied = false;
-  char into[64];
-  std::snprintf(into, sizeof into, "%.1f s into the interval", static_cast<double>(elapsed) / 1000);
-  state.reason = "at " + std::to_string(spec.steps[state.step]) + "%: " + *breach(spec, so_far) +
-                 ", " + into + ": too many errors for the interval to pass";
+  state.reason = "at " + std::to_string(spec.steps[state.step]) + "%: " + why;
   return changed(std::move(state), step_route(spec, 0));
 }
 

@@ -55,13 +55,17 @@ RolloutState route_applied(RolloutState state, std::int64_t now_ms);
 template <class Judge>
 RolloutDecision advance(const RolloutState& state, std::int64_t now_ms, Judge&& judge);
 
-// Before the interval's end, on its figures so far: aborts when the canary's errors already put
+// Before the interval's end, on its counts so far: aborts when the canary's errors already put
 // its error ratio over the bound for the whole interval, were every request still to come (at
-// the rate so far, and up to min_requests at the least) to succeed. A bad version is taken out
-// as soon as that is certain, not at the end of a long interval; a good one's errors never
-// trigger it (a ratio under the bound stays under it). Else nothing.
+// the rate so far, and up to min_requests at the least) to succeed; or, with min_requests in,
+// its slow requests its p99 over max_p99, were every request still to come (at the rate so far)
+// as fast as the fastest bucket. A bad version is taken out as soon as that is certain, not at
+// the end of a long interval; a good one never triggers it (a ratio or p99 under the bound stays
+// under it). Else nothing. max_p99_ratio waits for the end: the stable version's p99 is not
+// known before.
 RolloutDecision early_judgement(const RolloutState& state, std::int64_t now_ms,
-                                const Judgement& so_far);
+                                const model::TrafficCounts& canary,
+                                const model::TrafficCounts& stable);
 
 // The operator's commands (and a person's own route change, which pauses a rollout).
 RolloutDecision pause(const RolloutState& state, std::string reason);

@@ -11,11 +11,7 @@ namespace dstack::directory {
 
 namespace {
 
-model::VersionFigures figures(const model::TrafficCounts& counts) {
-  auto p99 = model::duration_quantile_ms(counts, 0.99);
-  if (p99) *p99 = std::round(*p99 * 100) / 100;  // to 10 us: the buckets are far coarser
-  return {counts.total(), counts.errors(), p99};
-}
+using model::version_figures;
 
 // `fraction` (0..1] of each count, rounded: the part of a report inside an interval.
 model::TrafficCounts share_of(const model::TrafficCounts& counts, double fraction) {
@@ -270,7 +266,7 @@ model::Judgement Rollouts::so_far(const std::string& service) const {
   const auto* r = find(service);
   auto it = tallies_.find(service);
   if (!r || it == tallies_.end() || it->second.since_ms != r->interval_start_ms) return {};
-  return {figures(it->second.canary), figures(it->second.stable)};
+  return {version_figures(it->second.canary), version_figures(it->second.stable)};
 }
 
 bool Rollouts::evidence_in(const model::RolloutState& state, std::int64_t end_ms,
@@ -296,14 +292,14 @@ void Rollouts::tick() {
     const auto end = judge_at_ms(r);
     if (now < end) {  // a bad version goes as soon as that is certain
       const auto& t = tally_of(r);
-      auto early = early_judgement(r, now, {figures(t.canary), figures(t.stable)});
+      auto early = early_judgement(r, now, t.canary, t.stable);
       if (early.changed) (void)carry_out(early);
       continue;
     }
     if (!evidence_in(r, end, now)) continue;
     auto d = advance(r, now, [&] {
       auto& t = tally_of(r);
-      return model::Judgement{figures(t.canary), figures(t.stable)};
+      return model::Judgement{version_figures(t.canary), version_figures(t.stable)};
     });
     if (d.changed || d.route) (void)carry_out(d);
   }

@@ -31,6 +31,12 @@ std::string number(double v) {
 
 }  // namespace
 
+VersionFigures version_figures(const TrafficCounts& counts) {
+  auto p99 = duration_quantile_ms(counts, 0.99);
+  if (p99) *p99 = std::round(*p99 * 100) / 100;
+  return {counts.total(), counts.errors(), p99};
+}
+
 std::string percent_text(double ratio) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2f%%", ratio * 100);

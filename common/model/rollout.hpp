@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/core/duration.hpp"
+#include "common/model/traffic.hpp"
 
 namespace dstack::model {
 
@@ -60,6 +61,10 @@ struct VersionFigures {
   }
   bool operator==(const VersionFigures&) const = default;
 };
+
+// A version's figures from its counts: requests, errors, p99 (to 10 us: the buckets are far
+// coarser).
+VersionFigures version_figures(const TrafficCounts& counts);
 
 // How rollouts print their figures (reasons, dw): "1.25%", "48.0 ms".
 std::string percent_text(double ratio);

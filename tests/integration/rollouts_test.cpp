@@ -165,14 +165,24 @@ TEST_F(Rollouts, AFailingVersionIsAbortedInItsFirstStepAndTheRouteIsBackToStable
                       << " ms";
 }
 
-TEST_F(Rollouts, ASlowVersionIsAbortedOnItsP99) {
+// With a one-minute interval: once min_requests are in and so many were slow that the rest of
+// the interval cannot bring the p99 under max_p99, the rollout aborts, long before the minute.
+TEST_F(Rollouts, ASlowVersionIsAbortedOnItsP99WithoutWaitingForTheInterval) {
   ASSERT_EQ(b.set_mode("slow&delay=300ms"), 200);
   auto load = traffic(200, 60, 20);  // enough clients that the slow answers hold few up
-  ASSERT_EQ(start_rollout(quick({{"steps", {50, 100}}, {"max_p99", "100ms"}})).status, 201);
+  const auto t0 = Clock::now();
+  ASSERT_EQ(
+      start_rollout(quick({{"steps", {50, 100}}, {"max_p99", "100ms"}, {"interval", "1m"}})).status,
+      201);
   const json done = wait_phase("aborted", 20s);
+  const auto took = Clock::now() - t0;
   ASSERT_EQ(done["phase"], "aborted") << done.dump();
-  EXPECT_THAT(done["reason"].get<std::string>(), HasSubstr("over max_p99 100.0 ms"));
+  EXPECT_THAT(done["reason"].get<std::string>(), HasSubstr("over max_p99 100.0 ms, "));
+  EXPECT_THAT(done["reason"].get<std::string>(),
+              HasSubstr(" into the interval: too many slow requests for the interval to pass"));
   EXPECT_EQ(route(), "1:100");
+  EXPECT_LT(took, 15s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                       << " ms";
 }
 
 // Both versions of four services answer 503 to 0.5 % of requests, under the 1 % bound: twenty

@@ -38,6 +38,19 @@ Judgement figures(std::uint64_t requests, std::uint64_t errors, double p99,
   return {{requests, errors, p99}, {requests * 9, 0, stable_p99}};
 }
 
+// The early judgement on counts so far: `requests` canary requests, `errors` of them 503s, the
+// slowest `slow` of them taking `slow_ms` and the rest 20 ms; the stable version nine times as
+// many at 20 ms.
+RolloutDecision early(const RolloutState& state, std::int64_t now, std::uint64_t requests,
+                      std::uint64_t errors, std::uint64_t slow = 0, std::int64_t slow_ms = 0) {
+  model::TrafficCounts canary, stable;
+  for (std::uint64_t i = 0; i < requests; ++i)
+    canary.observe(i < errors ? model::CodeClass::c5xx : model::CodeClass::c2xx,
+                   i + slow >= requests ? slow_ms : 20);
+  for (std::uint64_t i = 0; i < requests * 9; ++i) stable.observe(model::CodeClass::c2xx, 20);
+  return early_judgement(state, now, canary, stable);
+}
+
 // Applies a decision as the driver does: the route, then the state, then route_applied.
 struct Driver {
   RolloutState state;
@@ -150,12 +163,12 @@ TEST(RolloutMachine, ABadVersionIsAbortedAsSoonAsItsIntervalCannotPass) {
   Driver d;
   d.take(start_rollout(s), 0);
   // 6 s in, 60 requests: 600 expected by the end, so 6 errors could still pass at 1 %.
-  EXPECT_FALSE(early_judgement(d.state, 6'000, figures(60, 6, 20)).changed);
+  EXPECT_FALSE(early(d.state, 6'000, 60, 6).changed);
   // A good version's own noise (0.9 %), however early: never.
-  EXPECT_FALSE(early_judgement(d.state, 59'000, figures(1000, 9, 20)).changed);
-  EXPECT_FALSE(early_judgement(d.state, 100, figures(1000, 9, 20)).changed);
+  EXPECT_FALSE(early(d.state, 59'000, 1000, 9).changed);
+  EXPECT_FALSE(early(d.state, 100, 1000, 9).changed);
   // 7 errors: over 1 % of 600 whatever comes next.
-  auto e = early_judgement(d.state, 6'000, figures(60, 7, 20));
+  auto e = early(d.state, 6'000, 60, 7);
   ASSERT_TRUE(e.changed);
   EXPECT_EQ(e.state.phase, RolloutPhase::aborted);
   EXPECT_EQ(e.state.reason,
@@ -163,10 +176,45 @@ TEST(RolloutMachine, ABadVersionIsAbortedAsSoonAsItsIntervalCannotPass) {
             "the interval: too many errors for the interval to pass");
   EXPECT_EQ(e.route, (Targets{{"1", 100}}));
   // Few requests: min_requests (100) is the least the interval is taken to hold.
-  EXPECT_FALSE(early_judgement(d.state, 30'000, figures(10, 1, 20)).changed);
-  EXPECT_TRUE(early_judgement(d.state, 30'000, figures(10, 2, 20)).changed);
+  EXPECT_FALSE(early(d.state, 30'000, 10, 1).changed);
+  EXPECT_TRUE(early(d.state, 30'000, 10, 2).changed);
   // At or after the end it is advance()'s to judge.
-  EXPECT_FALSE(early_judgement(d.state, 60'000, figures(60, 60, 20)).changed);
+  EXPECT_FALSE(early(d.state, 60'000, 60, 60).changed);
+}
+
+// Mid-interval, with min_requests in, slow requests that the rest of the interval cannot bring
+// the p99 under max_p99 with abort at once; a p99 under the bound never does.
+TEST(RolloutMachine, ASlowVersionIsAbortedAsSoonAsItsP99CannotPass) {
+  auto s = spec();  // max_p99 500 ms, min_requests 100
+  s.interval = std::chrono::minutes(1);
+  Driver d;
+  d.take(start_rollout(s), 0);
+  // 6 s in, 200 requests, 20 of them taking 2 s: 2,000 expected by the end, of which 20 are 1 %.
+  EXPECT_FALSE(early(d.state, 6'000, 200, 0, 20, 2000).changed);
+  // 21 slow: over 1 % of 2,000 whatever comes next.
+  auto e = early(d.state, 6'000, 200, 0, 21, 2000);
+  ASSERT_TRUE(e.changed);
+  EXPECT_EQ(e.state.phase, RolloutPhase::aborted);
+  EXPECT_THAT(e.state.reason, HasSubstr("at 10%: p99 "));
+  EXPECT_THAT(e.state.reason, HasSubstr(" over max_p99 500.0 ms, 6.0 s into the interval: too many "
+                                        "slow requests for the interval to pass"));
+  EXPECT_EQ(e.route, (Targets{{"1", 100}}));
+  // What the end of the interval would judge with the rest as fast as can be: over the bound too.
+  model::TrafficCounts best;
+  for (int i = 0; i < 21; ++i) best.observe(model::CodeClass::c2xx, 2000);
+  for (int i = 0; i < 2000 - 21; ++i) best.observe(model::CodeClass::c2xx, 0);
+  EXPECT_TRUE(breach(s, {model::version_figures(best), {}}));
+  // Every request slow, but fewer than min_requests: no evidence yet, as at the interval's end.
+  EXPECT_FALSE(early(d.state, 1'000, 99, 0, 99, 2000).changed);
+  EXPECT_TRUE(early(d.state, 1'000, 100, 0, 100, 2000).changed);
+  // A p99 under the bound, however early: never.
+  EXPECT_FALSE(early(d.state, 100, 1000, 0, 1000, 400).changed);
+  // Without max_p99 (max_p99_ratio alone waits for the stable version's figures): never.
+  auto no_bound = s;
+  no_bound.max_p99_ms.reset();
+  Driver n;
+  n.take(start_rollout(no_bound), 0);
+  EXPECT_FALSE(early(n.state, 6'000, 200, 0, 200, 2000).changed);
 }
 
 TEST(RolloutMachine, TheOperatorPausesResumesPromotesAndAborts) {
