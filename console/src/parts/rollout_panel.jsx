@@ -69,7 +69,7 @@ export function RolloutPanel({ rollout, judged, token }) {
   if (rollout.phase === 'running') {
     const left = rollout.judge_at == null ? null : Math.max(0, Math.ceil((rollout.judge_at - now) / 1000));
     const pass = rollout.step + 1 < spec.steps.length ? `${spec.steps[rollout.step + 1]} % to version ${spec.to}` : `succeeded, 100 % to version ${spec.to}`;
-    next = `${left === null ? 'Once the step\'s route is set' : left > 0 ? `In ${howLong(left)}` : 'Now, once the reports are in'}: within the bounds, ${pass}; out of them, aborted, 100 % back to version ${spec.from}. A bad version goes as soon as its errors are certain.`;
+    next = `${left === null ? 'Once the step\'s route is set' : left > 0 ? `In ${howLong(left)}` : 'Now, once the reports are in'}: within the bounds, ${pass}; out of them, aborted, 100 % back to version ${spec.from}. A bad version goes as soon as its errors, or its p99 against max_p99, are certain to be out of bounds.`;
   } else if (rollout.phase === 'paused') {
     next = `Nothing until it is resumed (${spec.steps[rollout.step]} % again, a new interval), promoted or aborted.`;
   } else {
