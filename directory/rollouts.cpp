@@ -252,7 +252,24 @@ void Rollouts::on_report(const std::string& consumer, const model::TrafficRows& 
     const auto counts =
         share_of(row.counts, static_cast<double>(inside) / static_cast<double>(report.interval_ms));
     (row.version == r->spec.to ? tally.canary : tally.stable).add(counts);
+    tally.fresh = tally.fresh || !counts.empty();
   }
+}
+
+std::vector<std::string> Rollouts::fresh_figures() {
+  std::vector<std::string> out;
+  const auto now = wall_();
+  for (auto& [service, tally] : tallies_) {
+    const auto* r = find(service);
+    if (!tally.fresh || !r || r->phase != RolloutPhase::running ||
+        tally.since_ms != r->interval_start_ms)
+      continue;
+    if (tally.given_ms >= 0 && now - tally.given_ms < kFiguresEveryMs) continue;
+    tally.fresh = false;
+    tally.given_ms = now;
+    out.push_back(service);
+  }
+  return out;
 }
 
 void Rollouts::route_changed_by_hand(const std::string& service, const std::string& by) {

@@ -33,6 +33,8 @@ class Rollouts {
   // How long after an interval's end its judgement waits for the reports that cover it: at
   // most the interval itself, and never more than this.
   static constexpr std::int64_t kMaxReportWaitMs = 10'000;
+  // How often, at most, a running rollout's figures so far are given out anew for live views.
+  static constexpr std::int64_t kFiguresEveryMs = 1'000;
 
   using WallClock = std::function<std::int64_t()>;  // ms since the Unix epoch
   // Called after each change kept on disk, with the rollout as it is now, or with only the
@@ -78,6 +80,10 @@ class Rollouts {
 
   // The canary's and the stable version's figures so far in the current interval.
   model::Judgement so_far(const std::string& service) const;
+  // The running rollouts whose figures so far reports changed since they were last given out,
+  // each at most once per kFiguresEveryMs: for the watch stream's rollout events, which
+  // otherwise come only with decisions (docs/api.md#rollout-events).
+  std::vector<std::string> fresh_figures();
 
  private:
   // What the reports say about one rollout's interval.
@@ -86,6 +92,8 @@ class Rollouts {
     model::TrafficCounts canary, stable;
     // When each consumer that sent either version's requests last reported.
     std::map<std::string, std::int64_t> reported_ms;
+    bool fresh = false;          // counts added since fresh_figures() last gave them out
+    std::int64_t given_ms = -1;  // when it did
   };
   // Whether the interval ending at `end_ms` can be judged at `now_ms`: every consumer that sent
   // requests has reported since its end, or the grace for late reports has passed.

@@ -145,8 +145,20 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                          watchers.keepalive(state.revision());
                        }),
                  asio::detached);
-  asio::co_spawn(io, every(std::chrono::milliseconds(250), [&] { rollouts.tick(); }),
-                 asio::detached);
+  asio::co_spawn(
+      io,
+      every(std::chrono::milliseconds(250),
+            [&] {
+              rollouts.tick();
+              // Figures so far, for live views: decisions alone would leave them as they were
+              // when the step began.
+              for (const auto& service : rollouts.fresh_figures()) {
+                if (watchers.rollout_streams() == 0) break;
+                watchers.publish_rollouts(std::make_shared<const std::string>(rollout_event_line(
+                    rollouts, service, rollouts.find(service), state.revision())));
+              }
+            }),
+      asio::detached);
   TrafficEventPacer traffic_events;
   asio::co_spawn(
       io,

@@ -17,6 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using model::RolloutPhase;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const Caller kNobody{};
@@ -168,6 +169,33 @@ TEST_F(RolloutsTest, AStepIsJudgedOnItsOwnIntervalsReportsOnceTheyAreIn) {
 }
 
 // Reports come every few seconds: one that began before the step counts in its share inside it.
+// Live views get a running rollout's figures so far as reports change them, at most once a second.
+TEST_F(RolloutsTest, FiguresSoFarAreGivenOutAsReportsChangeThemAtMostOnceASecond) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre());  // nothing reported yet
+  now_ms_ += 1'000;
+  report("web", counts(10, 0), counts(90, 0));
+  EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre("emitter"));
+  EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre());  // given out already
+  now_ms_ += 500;
+  report("web", counts(10, 0), counts(90, 0));
+  EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre());  // within the second
+  now_ms_ += 500;
+  EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre("emitter"));
+  EXPECT_EQ(rollouts_->so_far("emitter").canary.requests, 20u);
+  now_ms_ += 1'000;
+  report("batch", counts(0, 0), counts(0, 0));  // no requests, or another service's: no change
+  rollouts_->on_report("web", {1000, {{"other", "2", counts(5, 0)}}});
+  EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre());
+  report("web", counts(10, 0), counts(90, 0));
+  EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre("emitter"));
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(
+      rollouts_->command("emitter", Rollouts::Command::pause, "token ops")));
+  now_ms_ += 1'000;
+  report("web", counts(10, 0), counts(90, 0));
+  EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre());  // paused: no figures so far
+}
+
 TEST_F(RolloutsTest, AReportThatBeganBeforeTheIntervalCountsOnlyItsShareInsideIt) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
   now_ms_ += 1'000;
