@@ -288,7 +288,8 @@ test('a rollout shows its steps and figures against the bounds, and Pause, Resum
     await deadline(20000, 'the canary\'s requests in the panel', async () =>
       Number(await text(page, 'tr[data-figure="requests"] td:nth-of-type(1)')) > 0);
     assert.equal(await text(page, 'tr[data-figure="p99"] td:nth-of-type(3)'), '250ms or less');
-    assert.match(await text(page, 'section.rollout .next'), /^In \d+ min( \d+ s)?: within the bounds, 50 % to version 1; out of them, aborted, 100 % back to version 2/);
+    // The countdown to the end of the 1-hour interval: "1 h" for its first second.
+    assert.match(await text(page, 'section.rollout .next'), /^In (1 h|59 min( \d+ s)?): within the bounds, 50 % to version 1; out of them, aborted, 100 % back to version 2/);
     await page.screenshot({ path: join(screenshots, 'rollout.png') });
 
     await page.click('section.rollout button.pause');
