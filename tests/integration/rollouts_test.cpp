@@ -205,7 +205,7 @@ TEST_F(Rollouts, NoFalseAbortInTwentyGoodRolloutsWithTheStableVersionsOwnNoise) 
   ASSERT_EQ(a.set_mode("ok&errors=0.005"), 200);
   ASSERT_EQ(b.set_mode("ok&errors=0.005"), 200);
   for (auto& e : more) ASSERT_EQ(e->set_mode("ok&errors=0.005"), 200);
-  std::vector<std::string> argv{"/usr/bin/h2load", "--h1", "-c", "4", "--rps", "200", "-D", "60"};
+  std::vector<std::string> argv{"/usr/bin/h2load", "--h1", "-c", "4", "--rps", "200", "-D", "120"};
   for (const auto& s : services)
     argv.push_back("http://127.0.0.1:" + std::to_string(sherlock->proxy_port()) + "/" + s + "/");
   Process load(argv, logs.path());
@@ -215,14 +215,16 @@ TEST_F(Rollouts, NoFalseAbortInTwentyGoodRolloutsWithTheStableVersionsOwnNoise) 
     const std::string to = round % 2 ? "1" : "2";  // back and forth between the two
     for (const auto& s : services) {
       directory.del("/v1/rollouts/" + s);
+      // 2 s intervals: about 200 canary requests each at 50 %, twice min_requests, so that a
+      // slow machine (the thread sanitizer's) still brings evidence before three waits.
       const auto started = directory.put(
           "/v1/rollouts/" + s,
-          quick({{"to", to}, {"steps", {50, 100}}, {"interval", "1s"}, {"min_requests", 100}}));
+          quick({{"to", to}, {"steps", {50, 100}}, {"interval", "2s"}, {"min_requests", 100}}));
       ASSERT_EQ(started.status, 201) << s << ": " << started.body;
     }
     for (const auto& s : services) {
       json done;
-      poll_until(20s, [&] {
+      poll_until(40s, [&] {
         done = json::parse(directory.get("/v1/rollouts/" + s).body, nullptr, false);
         return done.is_object() && done["phase"] != "running";
       });
