@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "directory/authority.hpp"
 
-#include <openssl/crypto.h>
-
 #include <cstring>
 
 #include "common/model/json.hpp"
@@ -34,7 +32,7 @@ std::size_t Authority::SecretHash::operator()(std::string_view s) const {
 
 bool Authority::SameSecret::operator()(std::string_view a, std::string_view b) const {
   // Secrets have no fixed length; that a length differs is all a mismatch may tell.
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return constant_time_equal(a, b);
 }
 
 Authority::Authority(AuthorityOptions options, TokenStore& store, UnixClock now)

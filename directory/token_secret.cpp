@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -52,9 +54,28 @@ std::string secret_digest(std::string_view secret) {
   return out;
 }
 
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  std::uint64_t differ = 0;
+  std::size_t i = 0;
+  for (; i + sizeof differ <= a.size(); i += sizeof differ) {
+    std::uint64_t x = 0, y = 0;
+    std::memcpy(&x, a.data() + i, sizeof x);
+    std::memcpy(&y, b.data() + i, sizeof y);
+    differ |= x ^ y;
+    // No instruction: it keeps the compiler from proving it may stop at the first difference.
+    asm("" : "+r"(differ));
+  }
+  for (; i < a.size(); ++i) {
+    differ |= static_cast<unsigned char>(a[i] ^ b[i]);
+    asm("" : "+r"(differ));
+  }
+  return differ == 0;
+}
+
 bool same_digest(std::string_view a, std::string_view b) {
   // Digests have one length; a different one is not a digest, and saying so early leaks nothing.
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return constant_time_equal(a, b);
 }
 
 bool sendable_secret(std::string_view secret) {

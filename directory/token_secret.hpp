@@ -24,6 +24,11 @@ std::string new_token_secret();
 // time that depends on it.
 std::string secret_digest(std::string_view secret);
 
+// Whether two byte strings are equal, in time that depends on their length alone, never on
+// where they differ: eight bytes at a time (CRYPTO_memcmp goes a byte at a time, which was a
+// tenth of a keepalive's check: docs/benchmarks.md#access-controls-cost).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
 // Whether two digests are equal, in time that does not depend on where they differ.
 bool same_digest(std::string_view a, std::string_view b);
 

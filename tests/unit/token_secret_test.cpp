@@ -42,6 +42,21 @@ TEST(TokenSecretTest, DigestsCompareByValue) {
   EXPECT_FALSE(same_digest(d, ""));
 }
 
+TEST(TokenSecretTest, ConstantTimeEqualSeesADifferenceAnywhere) {
+  // Lengths around the eight-byte words it compares, a difference in every byte and bit place.
+  for (std::size_t size = 0; size <= 40; ++size) {
+    const std::string a(size, 'q');
+    EXPECT_TRUE(constant_time_equal(a, std::string(size, 'q'))) << size;
+    EXPECT_FALSE(constant_time_equal(a, a + "q")) << size;
+    for (std::size_t at = 0; at < size; ++at)
+      for (int bit = 0; bit < 8; ++bit) {
+        std::string b = a;
+        b[at] = static_cast<char>(b[at] ^ (1 << bit));
+        EXPECT_FALSE(constant_time_equal(a, b)) << size << " " << at << " " << bit;
+      }
+  }
+}
+
 TEST(TokenSecretTest, BearerHeadersAreReadStrictly) {
   EXPECT_EQ(bearer_secret("Bearer abc"), "abc");
   EXPECT_EQ(bearer_secret("bearer abc"), "abc");
