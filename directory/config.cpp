@@ -74,6 +74,7 @@ DirectoryConfig read_config(const config::Document& doc, config::Errors& errors,
     lease.error("default_ttl", "must lie between lease.min_ttl and lease.max_ttl");
   cfg.state.sync_grace = r.duration("sync_grace", 0ms, {0ms, 24h});
   cfg.watch_keepalive = r.duration("watch_keepalive", cfg.watch_keepalive, {100ms, 1h});
+  cfg.watch_io_uring = r.boolean("watch_io_uring", cfg.watch_io_uring);
   cfg.traffic_window = r.duration("traffic_window", cfg.traffic_window, {1min, 1h});
 
   auto l = r.map("limits");

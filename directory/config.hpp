@@ -23,6 +23,9 @@ struct DirectoryConfig {
   StateOptions state;  // lease.*, sync_grace, limits.max_instances_per_lease
   net::ServerLimits limits;
   Duration watch_keepalive = std::chrono::seconds(5);
+  // Each change goes to every watch stream in one io_uring submission
+  // (docs/directory.md#watch-fan-out).
+  bool watch_io_uring = true;
   // How long consumers' traffic reports are kept (docs/insight.md#the-fleets-view).
   Duration traffic_window = std::chrono::minutes(10);
   std::string log_level = "info";

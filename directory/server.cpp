@@ -37,6 +37,23 @@ std::int64_t unix_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
 }
 
+// The watch streams' batch (docs/directory.md#watch-fan-out), or none, and the log says which.
+std::unique_ptr<net::SendBatch> open_send_batch(bool wanted, spdlog::logger& log) {
+  if (!wanted) {
+    log.info("watch streams: one send per stream (watch_io_uring: false)");
+    return nullptr;
+  }
+  std::string why;
+  // Room for this many sends per system call; more watchers take a few.
+  constexpr unsigned kBatchEntries = 1024;
+  auto batch = net::SendBatch::open(kBatchEntries, why);
+  if (batch)
+    log.info("watch streams: each change in one io_uring submission");
+  else
+    log.info("watch streams: one send per stream ({})", why);
+  return batch;
+}
+
 // Runs `tick` every `period` until the io_context stops.
 awaitable<void> every(Duration period, std::function<void()> tick) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -88,7 +105,7 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   // Before the watchers: the streams they hold own timers of this io_context, so they must go
   // first when run() returns.
   asio::io_context io(1);
-  Watchers watchers;
+  Watchers watchers(open_send_batch(config.watch_io_uring, *log));
   state.set_listener(
       [&](std::uint64_t, const EventHistory::Line& line) { watchers.publish(line); });
   consumers.on_change([&](const std::string& name, const model::Consumer* now) {

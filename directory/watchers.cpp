@@ -60,8 +60,13 @@ void Watchers::send(const EventHistory::Line& line, To to) {
                       (to == To::consumers && !it->topics.consumers) ||
                       (to == To::rollouts && !it->topics.rollouts);
     ++it;
-    if (!skip && !sink->write(chunk)) ++cut_off_;
+    if (skip) continue;
+    const bool open = batch_ ? sink->write(chunk, *batch_) : sink->write(chunk);
+    if (!open) ++cut_off_;
   }
+  if (!batch_ || batch_->empty()) return;
+  for (const auto& send : batch_->flush())
+    if (!static_cast<net::StreamSink*>(send.tag)->sent(chunk, send.result)) ++cut_off_;
 }
 
 std::size_t Watchers::close_if(const std::function<bool(const std::string& token)>& revoked) {

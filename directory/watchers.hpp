@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/net/http.hpp"
+#include "common/net/send_batch.hpp"
 #include "directory/event_history.hpp"
 
 namespace dstack::directory {
@@ -24,6 +25,9 @@ struct WatchTopics {
 
 class Watchers {
  public:
+  // With a batch, an event goes to every stream that keeps up in one system call
+  // (docs/directory.md#watch-fan-out); without, in one send each.
+  explicit Watchers(std::unique_ptr<net::SendBatch> batch = nullptr) : batch_(std::move(batch)) {}
   // Adds a stream opened with the token called `token` ("" for none), which asked for `topics`;
   // it leaves the set by itself when it ends.
   void add(std::shared_ptr<net::StreamSink> sink, std::string token = {}, WatchTopics topics = {});
@@ -54,6 +58,7 @@ class Watchers {
   enum class To { all, traffic, consumers, rollouts };
   void send(const EventHistory::Line& line, To to);
   using List = std::list<Stream>;
+  std::unique_ptr<net::SendBatch> batch_;
   std::shared_ptr<List> sinks_ = std::make_shared<List>();
   std::uint64_t cut_off_ = 0;
 };

@@ -28,6 +28,8 @@ struct HttpRequest {
   std::optional<std::string> query_param(std::string_view name) const;
 };
 
+class SendBatch;  // common/net/send_batch.hpp
+
 // A long-lived chunked response (the watch stream). The server owns the connection; the
 // application pushes chunks, framed once (frame_chunk) and shared, so one event fans out to many
 // watchers as the same bytes. The queue is bounded: a reader that falls too far behind is cut off.
@@ -37,6 +39,13 @@ class StreamSink {
   virtual ~StreamSink() = default;
   // Queues a chunk; false when the stream has ended (or just ended because the bound was hit).
   virtual bool write(Chunk chunk) = 0;
+  // As write(), except that a chunk that can go straight to the socket is added to `batch`,
+  // with this sink as its tag, instead of sent at once: whoever flushes the batch hands this
+  // send's result to sent(). `chunk` must stay alive until then.
+  virtual bool write(const Chunk& chunk, SendBatch& batch) = 0;
+  // The result of this sink's send in a flushed batch (SendBatch::Sent::result): false when the
+  // stream ended because of it (what the socket did not take went over the bound).
+  virtual bool sent(const Chunk& chunk, long result) = 0;
   // Ends the stream after what is queued has been sent.
   virtual void close() = 0;
   virtual bool closed() const = 0;

@@ -7,12 +7,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <list>
 #include <system_error>
 
 #include "common/log/log.hpp"
 #include "common/net/http_beast.hpp"
 #include "common/net/read_size.hpp"
+#include "common/net/send_batch.hpp"
 
 namespace dstack::net {
 
@@ -61,9 +63,10 @@ class Registration {
 
 // A watch stream's server side. Chunks come framed (frame_chunk), shared by every stream. A
 // stream whose writer is idle with nothing queued, on a plain TCP socket, gets the chunk in one
-// non-blocking send() there and then: most watchers keep up, and this spares waking their writer
-// coroutine, arming a write timer and copying the chunk, once per watcher per event. Whatever
-// the socket does not take at once is queued for the writer, which has a write timeout.
+// non-blocking send there and then: most watchers keep up, and this spares waking their writer
+// coroutine, arming a write timer and copying the chunk, once per watcher per event. With a
+// SendBatch those sends, one per watcher, go in one system call. Whatever the socket does not
+// take at once is queued for the writer, which has a write timeout.
 class Sink final : public StreamSink {
  public:
   // `socket`: the plain TCP socket to send to directly; null (TLS) to always go through the
@@ -73,15 +76,42 @@ class Sink final : public StreamSink {
 
   bool write(Chunk chunk) override {
     if (ended_ || close_requested_) return false;
-    std::size_t sent = 0;
-    // (Not once the server has closed the socket on stop: its number may be another's by now.)
-    if (socket_ != nullptr && idle_ && queue_.empty() && socket_->is_open()) {
-      const ssize_t n = ::send(socket_->native_handle(), chunk->data(), chunk->size(),
-                               MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n == static_cast<ssize_t>(chunk->size())) return true;
-      if (n > 0) sent = static_cast<std::size_t>(n);
-      // Otherwise the socket is full, or failed: the writer finds out which.
+    if (!can_send_directly()) return queue(std::move(chunk), 0);
+    const ssize_t n =
+        ::send(socket_->native_handle(), chunk->data(), chunk->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    return sent(chunk, n >= 0 ? static_cast<long>(n) : -static_cast<long>(errno));
+  }
+  bool write(const Chunk& chunk, SendBatch& batch) override {
+    if (ended_ || close_requested_) return false;
+    if (!can_send_directly()) return queue(chunk, 0);
+    batch.add(socket_->native_handle(), chunk->data(), chunk->size(),
+              static_cast<StreamSink*>(this));
+    return true;
+  }
+  bool sent(const Chunk& chunk, long result) override {
+    if (result == static_cast<long>(chunk->size())) return true;
+    if (result == -ECANCELED) {  // unknown whether it went: the watcher resumes from a revision
+      end();
+      return true;
     }
+    // Part of it went, or none (the socket is full, or failed: the writer finds out which).
+    return queue(chunk, result > 0 ? static_cast<std::size_t>(result) : 0);
+  }
+  void close() override {
+    close_requested_ = true;
+    signal_.cancel();
+  }
+  bool closed() const override { return ended_ || close_requested_; }
+  void on_close(std::function<void()> callback) override { on_close_ = std::move(callback); }
+
+  // Whether a chunk may go straight to the socket: a plain one, whose writer waits with nothing
+  // queued (so the bytes stay in order). Not once the server has closed the socket on stop:
+  // its number may be another's by now.
+  bool can_send_directly() const {
+    return socket_ != nullptr && idle_ && queue_.empty() && socket_->is_open();
+  }
+  // Queues what of `chunk` the socket did not take (all but its first `sent` bytes).
+  bool queue(Chunk chunk, std::size_t sent) {
     const std::size_t left = chunk->size() - sent;
     if (queued_bytes_ + left > limit_) {
       end();  // a reader this far behind resumes from a revision instead
@@ -93,12 +123,6 @@ class Sink final : public StreamSink {
     if (idle_) signal_.cancel();
     return true;
   }
-  void close() override {
-    close_requested_ = true;
-    signal_.cancel();
-  }
-  bool closed() const override { return ended_ || close_requested_; }
-  void on_close(std::function<void()> callback) override { on_close_ = std::move(callback); }
 
   void end() {
     if (ended_) return;

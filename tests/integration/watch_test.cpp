@@ -300,12 +300,30 @@ void put_big_instances(Directory& d, int n) {
   }
 }
 
+// How the directory sends a change to its watch streams (docs/directory.md#watch-fan-out): all in
+// one io_uring submission (the default), or one send(2) each. Each delivery test runs both ways,
+// and checks from the log that it ran the way it meant to.
+const char* const kBatched = "watch_io_uring: true\n";
+const char* const kOneByOne = "watch_io_uring: false\n";
+
+void expect_fan_out(Directory& d, const std::string& config) {
+  const std::string log = d.process().stderr_text();
+  if (config == kBatched)
+    EXPECT_NE(log.find("watch streams: each change in one io_uring submission"), std::string::npos)
+        << log;
+  else
+    EXPECT_NE(log.find("watch streams: one send per stream (watch_io_uring: false)"),
+              std::string::npos)
+        << log;
+}
+
 // Most watchers take each event at once, straight from the change; one that pauses gets what its
 // socket does not take queued, starting mid-event, and must still read every event whole and
 // in order when it reads again.
-TEST(Watch, AReaderThatPausesGetsEveryEventWholeAndInOrder) {
-  Directory d({.config = "limits:\n  watch_buffer: 64MiB\n"});
+void a_reader_that_pauses_gets_every_event(const std::string& fan_out) {
+  Directory d({.config = "limits:\n  watch_buffer: 64MiB\n" + fan_out});
   d.start();
+  expect_fan_out(d, fan_out);
   const auto rev = d.revision();
   LineStream s(d.port(), watch_from(d, rev));
   ASSERT_EQ(s.head().status, 200);
@@ -320,11 +338,20 @@ TEST(Watch, AReaderThatPausesGetsEveryEventWholeAndInOrder) {
   EXPECT_EQ(d.metric("dstack_directory_watchers_cut_off_total"), 0);
 }
 
+TEST(Watch, AReaderThatPausesGetsEveryEventWholeAndInOrder) {
+  a_reader_that_pauses_gets_every_event(kBatched);
+}
+
+TEST(Watch, AReaderThatPausesGetsEveryEventWholeAndInOrderSentOneByOne) {
+  a_reader_that_pauses_gets_every_event(kOneByOne);
+}
+
 // One that stops reading altogether is cut off once watch_buffer bytes wait for it: it resumes
 // from its revision, and what it got before the cut is whole.
-TEST(Watch, AReaderFarBehindIsCutOffAfterWholeEvents) {
-  Directory d({.config = "limits:\n  watch_buffer: 64KiB\n"});
+void a_reader_far_behind_is_cut_off(const std::string& fan_out) {
+  Directory d({.config = "limits:\n  watch_buffer: 64KiB\n" + fan_out});
   d.start();
+  expect_fan_out(d, fan_out);
   const auto rev = d.revision();
   LineStream s(d.port(), watch_from(d, rev));
   ASSERT_EQ(s.head().status, 200);
@@ -344,6 +371,47 @@ TEST(Watch, AReaderFarBehindIsCutOffAfterWholeEvents) {
   EXPECT_TRUE(s.ended()) << "the stream was not ended";
   EXPECT_GT(events, 0);
   EXPECT_LT(events, 1000);
+}
+
+TEST(Watch, AReaderFarBehindIsCutOffAfterWholeEvents) {
+  a_reader_far_behind_is_cut_off(kBatched);
+}
+
+TEST(Watch, AReaderFarBehindIsCutOffAfterWholeEventsSentOneByOne) {
+  a_reader_far_behind_is_cut_off(kOneByOne);
+}
+
+// Many watchers, most reading as the events come and a few not at all for a while: each gets
+// every event, in order, whichever way the directory sends them.
+void many_watchers_get_every_event(const std::string& fan_out) {
+  Directory d({.config = fan_out});
+  d.start();
+  expect_fan_out(d, fan_out);
+  const auto rev = d.revision();
+  std::vector<std::unique_ptr<LineStream>> streams;
+  for (int i = 0; i < 50; ++i) {
+    streams.push_back(std::make_unique<LineStream>(d.port(), watch_from(d, rev)));
+    ASSERT_EQ(streams.back()->head().status, 200);
+  }
+  ASSERT_TRUE(poll_until(5s, [&] { return d.metric("dstack_directory_watchers") == 50; }));
+  const auto lease = d.grant(60);
+  constexpr int kChanges = 200;
+  for (int i = 0; i < kChanges; ++i) d.put_instance("emitter", "i" + std::to_string(i), lease);
+  for (std::size_t w = 0; w < streams.size(); ++w)
+    for (int i = 0; i < kChanges; ++i) {
+      auto e = next_event(*streams[w]);
+      ASSERT_FALSE(e.is_null()) << "watcher " << w << ": event " << i << " missing or torn";
+      ASSERT_EQ(e["revision"], rev + 1 + i) << "watcher " << w;
+    }
+  EXPECT_EQ(d.metric("dstack_directory_watchers_cut_off_total"), 0);
+}
+
+TEST(Watch, ManyWatchersGetEveryEvent) {
+  many_watchers_get_every_event(kBatched);
+}
+
+TEST(Watch, ManyWatchersGetEveryEventSentOneByOne) {
+  many_watchers_get_every_event(kOneByOne);
 }
 
 TEST(Watch, WatchersAreCountedAndReleasedOnDisconnect) {

@@ -90,6 +90,7 @@ void expect_defaults(const DirectoryConfig& cfg) {
   EXPECT_EQ(cfg.limits.max_connections, 10000u);
   EXPECT_EQ(cfg.limits.max_stream_buffer, 8u << 20);
   EXPECT_EQ(cfg.watch_keepalive, 5s);
+  EXPECT_TRUE(cfg.watch_io_uring);
   EXPECT_EQ(cfg.log_level, "info");
 }
 
@@ -164,6 +165,15 @@ limits:
   EXPECT_EQ(cfg.limits.max_stream_buffer, 1u << 20);
   EXPECT_EQ(cfg.state.max_instances_per_lease, 50u);
   EXPECT_EQ(cfg.state.history, 2000u);
+}
+
+TEST_F(DirectoryConfigTest, WatchIoUringCanBeTurnedOff) {
+  EXPECT_FALSE(load("watch_io_uring: false\n").watch_io_uring);
+  EXPECT_TRUE(load("watch_io_uring: on\n").watch_io_uring);
+  const auto found = problems("watch_io_uring: sometimes\n");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_NE(found[0].find("watch_io_uring"), std::string::npos) << found[0];
+  EXPECT_NE(found[0].find("sometimes"), std::string::npos) << found[0];
 }
 
 TEST_F(DirectoryConfigTest, Ipv6Listen) {
