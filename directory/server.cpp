@@ -117,14 +117,18 @@ int run(const DirectoryConfig& config, const Identity& identity) {
   consumers.on_report([&](const std::string& name, const model::TrafficRows& report) {
     rollouts.on_report(name, report);
   });
+  // A rollout event (docs/api.md#rollout-events) to the streams that asked for them.
+  const auto publish_rollout = [&](const std::string& service, const model::RolloutState* now) {
+    if (watchers.rollout_streams() == 0) return;
+    watchers.publish_rollouts(std::make_shared<const std::string>(
+        rollout_event_line(rollouts, service, now, state.revision())));
+  };
   rollouts.set_listener([&](const std::string& service, const model::RolloutState* now) {
     if (now)
       log->info("rollout of {}: {} at step {} of {}{}{}", service, model::to_string(now->phase),
                 now->step + 1, now->spec.steps.size(), now->reason.empty() ? "" : ": ",
                 now->reason);
-    if (watchers.rollout_streams() == 0) return;
-    watchers.publish_rollouts(std::make_shared<const std::string>(
-        rollout_event_line(rollouts, service, now, state.revision())));
+    publish_rollout(service, now);
   });
   for (const auto& problem : rollouts.recover()) log->error("{}; tried again each second", problem);
 
@@ -162,20 +166,16 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                          watchers.keepalive(state.revision());
                        }),
                  asio::detached);
-  asio::co_spawn(
-      io,
-      every(std::chrono::milliseconds(250),
-            [&] {
-              rollouts.tick();
-              // Figures so far, for live views: decisions alone would leave them as they were
-              // when the step began.
-              for (const auto& service : rollouts.fresh_figures()) {
-                if (watchers.rollout_streams() == 0) break;
-                watchers.publish_rollouts(std::make_shared<const std::string>(rollout_event_line(
-                    rollouts, service, rollouts.find(service), state.revision())));
-              }
-            }),
-      asio::detached);
+  asio::co_spawn(io,
+                 every(std::chrono::milliseconds(250),
+                       [&] {
+                         rollouts.tick();
+                         // Figures so far, for live views: decisions alone would leave them as
+                         // they were when the step began.
+                         for (const auto& service : rollouts.fresh_figures())
+                           publish_rollout(service, rollouts.find(service));
+                       }),
+                 asio::detached);
   TrafficEventPacer traffic_events;
   asio::co_spawn(
       io,

@@ -168,7 +168,6 @@ TEST_F(RolloutsTest, AStepIsJudgedOnItsOwnIntervalsReportsOnceTheyAreIn) {
   EXPECT_EQ(rollout().waits, 1) << "no report: no evidence";
 }
 
-// Reports come every few seconds: one that began before the step counts in its share inside it.
 // Live views get a running rollout's figures so far as reports change them, at most once a second.
 TEST_F(RolloutsTest, FiguresSoFarAreGivenOutAsReportsChangeThemAtMostOnceASecond) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
@@ -196,6 +195,7 @@ TEST_F(RolloutsTest, FiguresSoFarAreGivenOutAsReportsChangeThemAtMostOnceASecond
   EXPECT_THAT(rollouts_->fresh_figures(), ElementsAre());  // paused: no figures so far
 }
 
+// Reports come every few seconds: one that began before the step counts in its share inside it.
 TEST_F(RolloutsTest, AReportThatBeganBeforeTheIntervalCountsOnlyItsShareInsideIt) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
   now_ms_ += 1'000;
