@@ -23,7 +23,23 @@ namespace dstack::net::detail {
 
 namespace http = boost::beast::http;
 
-using RequestParser = http::request_parser<http::string_body>;
+// Beast's request parser, except that the first Authorization and the first Accept-Encoding field
+// are kept apart rather than stored in the message's fields: storing one costs an allocation and an
+// insertion in Beast's name-ordered set, and every request with a token carries an Authorization
+// field (docs/benchmarks.md#access-controls-cost). Later copies of either go to the fields.
+class RequestParser : public http::request_parser<http::string_body> {
+ public:
+  std::string authorization;    // the first Authorization field's value, "" when none came
+  std::string accept_encoding;  // the first Accept-Encoding field's value, "" when none came
+
+ private:
+  void on_field_impl(http::field name, boost::beast::string_view name_string,
+                     boost::beast::string_view value, error_code& ec) override;
+
+  bool has_authorization_ = false;
+  bool has_accept_encoding_ = false;
+};
+
 using ResponseParser = http::response_parser<http::string_body>;
 using StreamParser = http::response_parser<http::buffer_body>;
 
@@ -36,9 +52,10 @@ std::string error_json(std::string_view code, std::string_view message);
 // The server's bounds on one request.
 void limit_request(RequestParser& parser, std::size_t max_header, std::size_t max_body);
 
-// The request as handlers see it; false (and `bad` set) when the target is malformed.
-bool to_request(const http::request<http::string_body>& req, const std::string& remote,
-                HttpRequest& r, HttpResponse& bad);
+// The request as handlers see it, the parser's body and kept fields moved into it; false (and
+// `bad` set) when the target is malformed.
+bool to_request(RequestParser& parser, const std::string& remote, HttpRequest& r,
+                HttpResponse& bad);
 
 // What the server answers, before closing, to a request it could not read (400, 413, 431);
 // nullopt when the client is gone or too slow, so there is no one to answer.

@@ -28,24 +28,28 @@ void limit_request(RequestParser& parser, std::size_t max_header, std::size_t ma
   parser.body_limit(max_body);
 }
 
-bool to_request(const http::request<http::string_body>& req, const std::string& remote,
-                HttpRequest& r, HttpResponse& bad) {
+void RequestParser::on_field_impl(http::field name, boost::beast::string_view name_string,
+                                  boost::beast::string_view value, error_code&) {
+  // The first of a repeated field counts, as a lookup by name in the fields would find it.
+  if (name == http::field::authorization && !has_authorization_) {
+    authorization.assign(value.data(), value.size());
+    has_authorization_ = true;
+  } else if (name == http::field::accept_encoding && !has_accept_encoding_) {
+    accept_encoding.assign(value.data(), value.size());
+    has_accept_encoding_ = true;
+  } else {
+    get().insert(name, name_string, value);
+  }
+}
+
+bool to_request(RequestParser& parser, const std::string& remote, HttpRequest& r,
+                HttpResponse& bad) {
+  auto& req = parser.get();
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
-  r.body = req.body();
-  // One walk over the fields, comparing their known-name codes: a lookup by name compares the
-  // name a letter at a time, twice, and every keepalive carries an Authorization field.
-  // The first of a repeated field counts, as a lookup by name would find it.
-  bool authorization = false, accept_encoding = false;
-  for (const auto& field : req) {
-    if (field.name() == http::field::authorization && !authorization) {
-      r.authorization = std::string(field.value());
-      authorization = true;
-    } else if (field.name() == http::field::accept_encoding && !accept_encoding) {
-      r.accept_encoding = std::string(field.value());
-      accept_encoding = true;
-    }
-  }
+  r.body = std::move(req.body());
+  r.authorization = std::move(parser.authorization);
+  r.accept_encoding = std::move(parser.accept_encoding);
   r.remote = remote;
   if (split_target(r.target, r.path, r.query)) return true;
   bad = {400, "application/json",
@@ -172,7 +176,7 @@ std::vector<ServerRead> read_requests(std::string_view bytes, std::size_t max_he
     const auto& req = parser.get();
     HttpRequest r;
     HttpResponse bad;
-    if (to_request(req, kPeer, r, bad))
+    if (to_request(parser, kPeer, r, bad))
       read.request = std::move(r);
     else
       read.answer = std::move(bad);

@@ -263,11 +263,10 @@ HttpResponse handler_failed(State& st, const HttpRequest& r, const std::exceptio
   return {500, "application/json", error_json("internal", "internal error")};
 }
 
-HttpResponse call_handler(State& st, const http::request<http::string_body>& req,
-                          const std::string& remote) {
+HttpResponse call_handler(State& st, detail::RequestParser& parser, const std::string& remote) {
   HttpRequest r;
   HttpResponse bad;
-  if (!detail::to_request(req, remote, r, bad)) return bad;
+  if (!detail::to_request(parser, remote, r, bad)) return bad;
   try {
     return st.handler(r);
   } catch (const std::exception& e) {
@@ -275,11 +274,11 @@ HttpResponse call_handler(State& st, const http::request<http::string_body>& req
   }
 }
 
-awaitable<HttpResponse> call_async_handler(State& st, const http::request<http::string_body>& req,
+awaitable<HttpResponse> call_async_handler(State& st, detail::RequestParser& parser,
                                            const std::string& remote) {
   HttpRequest r;
   HttpResponse bad;
-  if (!detail::to_request(req, remote, r, bad)) co_return bad;
+  if (!detail::to_request(parser, remote, r, bad)) co_return bad;
   HttpRequest copy = r;  // the handler owns its request across its waits; `r` stays for the log
   try {
     auto answer = st.async_handler(std::move(copy));
@@ -361,10 +360,10 @@ awaitable<void> serve(std::shared_ptr<State> st, Stream stream) {
       auto flushed = flush(st, stream, pending);
       if (!co_await std::move(flushed)) break;
       lowest.expires_never();
-      auto answer = call_async_handler(*st, req, remote);
+      auto answer = call_async_handler(*st, parser, remote);
       resp = co_await std::move(answer);
     } else {
-      resp = call_handler(*st, req, remote);  // the directory's path: no coroutine frame
+      resp = call_handler(*st, parser, remote);  // the directory's path: no coroutine frame
     }
     if (resp.start_stream) {
       auto flushed = flush(st, stream, pending);
