@@ -401,9 +401,14 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
   }
   HttpResponse res{200, "application/x-ndjson", {}, {}, {}};
   res.start_stream = [this, since, traffic, consumers, rollouts,
-                      token = caller.name](std::shared_ptr<net::StreamSink> sink) {
+                      key = std::string(caller.key)](std::shared_ptr<net::StreamSink> sink) {
     // Runs right after this handler, before any other change can slip in between the backlog
-    // and the live events.
+    // and the live events; but after the answers pipelined before it were written, which may
+    // take a slow reader a while: a token revoked in that time gets no stream.
+    if (!authority_.still_valid(key)) {
+      sink->close();
+      return;
+    }
     auto backlog = state_.history().since(since);
     if (!backlog) {
       sink->close();
@@ -420,7 +425,7 @@ HttpResponse Api::watch(const HttpRequest& r, const Caller& caller) {
         return;
     if (rollouts)  // the list as it stands; rollout_put and rollout_delete follow it
       if (!sink->write(net::frame_chunk(rollouts_event_line(rollouts_, state_.revision())))) return;
-    watchers_.add(sink, token, {traffic, consumers, rollouts});
+    watchers_.add(sink, key, {traffic, consumers, rollouts});
   };
   return res;
 }

@@ -130,7 +130,7 @@ HttpResponse Api::tokens(const HttpRequest& r, const std::vector<std::string>& p
   auto done = authority_.revoke(name);
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
   // Its open watch streams end now rather than at the next keep-alive.
-  watchers_.close_if([&](const std::string& token) { return token == name; });
+  watchers_.close_if([&](const std::string& key) { return !authority_.still_valid(key); });
   return net::json_response(200, json{{"name", name}, {"revoked", true}});
 }
 

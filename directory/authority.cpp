@@ -135,9 +135,9 @@ Outcome<> Authority::revoke(const std::string& name) {
   return Done{};
 }
 
-bool Authority::still_valid(const std::string& name) const {
-  if (name.empty() || name == kAdminName) return true;
-  const Token* token = store_.find(name);
+bool Authority::still_valid(std::string_view key) const {
+  if (key.empty() || key == kAdminName) return true;
+  const Token* token = store_.find_by_digest(key);
   return token && !token->expired_at(now_());
 }
 

@@ -60,9 +60,11 @@ class Authority {
   // 404 for an unknown name, 503 when the store fails. Effective on the next request.
   Outcome<> revoke(const std::string& name);
 
-  // Whether the token called `name` still lets its holder in: false once revoked or expired.
-  // Callers without a stored token (admin, anonymous, access control off) always are.
-  bool still_valid(const std::string& name) const;
+  // Whether the token whose key is `key` (Caller::key: its digest) still lets its holder in:
+  // false once revoked or expired, and for a token made anew under a revoked one's name, whose
+  // key differs. Callers without a stored token (admin, anonymous, access control off) always
+  // are.
+  bool still_valid(std::string_view key) const;
   // When a token last got a request in, since this process started.
   std::optional<std::uint64_t> last_used(const std::string& name) const;
   const TokenStore& store() const { return store_; }

@@ -162,7 +162,7 @@ int run(const DirectoryConfig& config, const Identity& identity) {
                        [&] {
                          // A token revoked or expired since the last tick ends its streams.
                          watchers.close_if(
-                             [&](const std::string& name) { return !authority.still_valid(name); });
+                             [&](const std::string& key) { return !authority.still_valid(key); });
                          watchers.keepalive(state.revision());
                        }),
                  asio::detached);

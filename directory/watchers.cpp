@@ -5,8 +5,8 @@
 
 namespace dstack::directory {
 
-void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string token, WatchTopics topics) {
-  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(token), topics});
+void Watchers::add(std::shared_ptr<net::StreamSink> sink, std::string key, WatchTopics topics) {
+  auto it = sinks_->insert(sinks_->end(), Stream{sink, std::move(key), topics});
   // The list outlives nothing it must not: the callback holds it weakly.
   std::weak_ptr<List> list = sinks_;
   sink->on_close([list, it] {
@@ -69,12 +69,12 @@ void Watchers::send(const EventHistory::Line& line, To to) {
     if (!static_cast<net::StreamSink*>(send.tag)->sent(chunk, send.result)) ++cut_off_;
 }
 
-std::size_t Watchers::close_if(const std::function<bool(const std::string& token)>& revoked) {
+std::size_t Watchers::close_if(const std::function<bool(const std::string& key)>& revoked) {
   std::size_t closed = 0;
   // close() may erase the stream from the list: step first, as publish() does.
   for (auto it = sinks_->begin(); it != sinks_->end();) {
     net::StreamSink* sink = it->sink.get();
-    const bool end = !sink->closed() && revoked(it->token);
+    const bool end = !sink->closed() && revoked(it->key);
     ++it;
     if (end) {
       sink->close();

@@ -28,11 +28,11 @@ class Watchers {
   // With a batch, an event goes to every stream that keeps up in one system call
   // (docs/directory.md#watch-fan-out); without, in one send each.
   explicit Watchers(std::unique_ptr<net::SendBatch> batch = nullptr) : batch_(std::move(batch)) {}
-  // Adds a stream opened with the token called `token` ("" for none), which asked for `topics`;
-  // it leaves the set by itself when it ends.
-  void add(std::shared_ptr<net::StreamSink> sink, std::string token = {}, WatchTopics topics = {});
-  // Ends every stream whose token `revoked` says may no longer read. Returns how many.
-  std::size_t close_if(const std::function<bool(const std::string& token)>& revoked);
+  // Adds a stream opened by the caller whose key (Caller::key) is `key` ("" for none), which
+  // asked for `topics`; it leaves the set by itself when it ends.
+  void add(std::shared_ptr<net::StreamSink> sink, std::string key = {}, WatchTopics topics = {});
+  // Ends every stream whose caller's key `revoked` says may no longer read. Returns how many.
+  std::size_t close_if(const std::function<bool(const std::string& key)>& revoked);
   // Sends one line (an event, unframed) to every stream.
   void publish(const EventHistory::Line& line);
   // Sends a traffic event to the streams that asked for them.
@@ -51,7 +51,7 @@ class Watchers {
  private:
   struct Stream {
     std::shared_ptr<net::StreamSink> sink;
-    std::string token;
+    std::string key;  // the caller's (Caller::key)
     WatchTopics topics;
   };
   // Which streams a line goes to.

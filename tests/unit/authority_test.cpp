@@ -166,11 +166,11 @@ TEST_F(AuthorityTest, ExpiredTokenIsRefusedFromItsExpirySecond) {
   const std::string bearer = "Bearer " + created.secret;
   now_ += 59;
   EXPECT_EQ(ask(a, bearer, model::Permission{Kind::read, ""}), "allowed short");
-  EXPECT_TRUE(a.still_valid("short"));
+  EXPECT_TRUE(a.still_valid(created.token.digest));
   now_ += 1;
   EXPECT_EQ(ask(a, bearer, model::Permission{Kind::read, ""}),
             "401 the token is not valid: unknown, revoked or expired");
-  EXPECT_FALSE(a.still_valid("short"));
+  EXPECT_FALSE(a.still_valid(created.token.digest));
 }
 
 TEST_F(AuthorityTest, RevocationTakesEffectOnTheNextRequest) {
@@ -181,12 +181,24 @@ TEST_F(AuthorityTest, RevocationTakesEffectOnTheNextRequest) {
   ASSERT_TRUE(std::holds_alternative<Done>(a.revoke("vm101")));
   EXPECT_EQ(ask(a, bearer, model::Permission{Kind::read, ""}),
             "401 the token is not valid: unknown, revoked or expired");
-  EXPECT_FALSE(a.still_valid("vm101"));
+  EXPECT_FALSE(a.still_valid(created.token.digest));
   EXPECT_TRUE(a.still_valid("admin"));
   EXPECT_TRUE(a.still_valid(""));
   auto again = a.revoke("vm101");
   ASSERT_TRUE(std::holds_alternative<ApiError>(again));
   EXPECT_EQ(std::get<ApiError>(again).status, 404);
+}
+
+// The streams a revoked secret opened must not live on when a token is made again under its
+// name, as docs/security.md says to replace one.
+TEST_F(AuthorityTest, ATokenMadeAgainUnderARevokedOnesNameDoesNotRevalidateIt) {
+  auto a = make();
+  auto first = std::get<Authority::Created>(a.create("vm101", policies({"read"}), std::nullopt));
+  ASSERT_TRUE(std::holds_alternative<Done>(a.revoke("vm101")));
+  auto second = std::get<Authority::Created>(a.create("vm101", policies({"read"}), std::nullopt));
+  EXPECT_FALSE(a.still_valid(first.token.digest));
+  EXPECT_TRUE(a.still_valid(second.token.digest));
+  EXPECT_FALSE(a.still_valid("vm101"));  // a name is not a key
 }
 
 TEST_F(AuthorityTest, CreateRefusesBadNamesTtlsAndTakenNames) {

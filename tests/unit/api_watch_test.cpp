@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// The start of a watch stream (directory/api.cpp) over the real State, stores and Authority.
+// The server starts a stream only after writing the answers pipelined before it, which a slow
+// reader can hold up for seconds: a token revoked meanwhile, even one made again under its name
+// as docs/security.md says to replace a token, must not get the stream its old secret asked for.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "common/core/clock.hpp"
+#include "directory/api.hpp"
+#include "directory/token_secret.hpp"
+#include "unit/temp_dir.hpp"
+
+namespace dstack::directory {
+namespace {
+
+// Records what the API does with a stream.
+class RecordingSink final : public net::StreamSink {
+ public:
+  bool write(Chunk chunk) override {
+    if (closed_) return false;
+    lines.push_back(*chunk);
+    return true;
+  }
+  bool write(const Chunk& chunk, net::SendBatch&) override { return write(chunk); }
+  bool sent(const Chunk&, long) override { return !closed_; }
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    if (on_close_) on_close_();
+  }
+  bool closed() const override { return closed_; }
+  void on_close(std::function<void()> callback) override { on_close_ = std::move(callback); }
+
+  std::vector<std::string> lines;
+
+ private:
+  bool closed_ = false;
+  std::function<void()> on_close_;
+};
+
+class ApiWatchTest : public ::testing::Test {
+ protected:
+  ApiWatchTest()
+      : data_(DataDir::open(dir_.path())),
+        routes_(RouteStore::open(data_)),
+        policies_(PolicyStore::open(data_)),
+        rollout_store_(RolloutStore::open(data_)),
+        tokens_(TokenStore::open(data_)),
+        state_(StateOptions{}, clock_, routes_, policies_, "epoch"),
+        consumers_(state_, clock_),
+        rollouts_(rollout_store_, state_, [] { return std::int64_t{1'700'000'000'000}; }),
+        authority_({secret_digest("admin-secret"), Anonymous::none}, tokens_,
+                   [] { return std::uint64_t{1'700'000'000}; }),
+        api_({}, state_, consumers_, rollouts_, watchers_, authority_) {}
+
+  std::string make_token() {
+    auto made = authority_.create("vm101", {std::get<model::Policy>(model::parse_policy("read"))},
+                                  std::nullopt);
+    return std::get<Authority::Created>(made).secret;
+  }
+  // The answer to GET /v1/watch with `secret`, its stream not yet started.
+  net::HttpResponse watch(const std::string& secret) {
+    net::HttpRequest r;
+    r.method = "GET";
+    r.target = r.path = "/v1/watch";
+    r.authorization = "Bearer " + secret;
+    return api_.handle(r);
+  }
+
+  test::TempDir dir_;
+  FakeClock clock_;
+  std::shared_ptr<DataDir> data_;
+  RouteStore routes_;
+  PolicyStore policies_;
+  RolloutStore rollout_store_;
+  TokenStore tokens_;
+  State state_;
+  Consumers consumers_;
+  Rollouts rollouts_;
+  Watchers watchers_;
+  Authority authority_;
+  Api api_;
+};
+
+TEST_F(ApiWatchTest, AStreamStartsForATokenStillValid) {
+  auto answer = watch(make_token());
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  ASSERT_TRUE(answer.start_stream);
+  auto sink = std::make_shared<RecordingSink>();
+  answer.start_stream(sink);
+  EXPECT_FALSE(sink->closed());
+  EXPECT_EQ(watchers_.size(), 1u);
+}
+
+TEST_F(ApiWatchTest, ATokenRevokedBeforeItsStreamStartsGetsNone) {
+  auto answer = watch(make_token());
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  ASSERT_TRUE(std::holds_alternative<Done>(authority_.revoke("vm101")));
+  auto sink = std::make_shared<RecordingSink>();
+  answer.start_stream(sink);
+  EXPECT_TRUE(sink->closed());
+  EXPECT_TRUE(sink->lines.empty());
+  EXPECT_EQ(watchers_.size(), 0u);
+}
+
+TEST_F(ApiWatchTest, ATokenMadeAgainUnderTheNameDoesNotRevalidateTheOldSecretsStream) {
+  auto answer = watch(make_token());
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  ASSERT_TRUE(std::holds_alternative<Done>(authority_.revoke("vm101")));
+  make_token();  // the same name, another secret
+  auto sink = std::make_shared<RecordingSink>();
+  answer.start_stream(sink);
+  EXPECT_TRUE(sink->closed());
+  EXPECT_EQ(watchers_.size(), 0u);
+}
+
+// The keep-alive tick's check (directory/server.cpp) ends a running stream whose secret was
+// revoked, whatever token now has the name.
+TEST_F(ApiWatchTest, TheKeepAliveCheckEndsAStreamWhoseSecretWasRevokedAndItsNameMadeAgain) {
+  auto answer = watch(make_token());
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  auto sink = std::make_shared<RecordingSink>();
+  answer.start_stream(sink);
+  ASSERT_EQ(watchers_.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<Done>(authority_.revoke("vm101")));
+  make_token();
+  EXPECT_EQ(
+      watchers_.close_if([&](const std::string& key) { return !authority_.still_valid(key); }), 1u);
+  EXPECT_TRUE(sink->closed());
+  EXPECT_EQ(watchers_.size(), 0u);
+}
+
+}  // namespace
+}  // namespace dstack::directory
