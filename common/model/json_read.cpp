@@ -230,6 +230,11 @@ std::variant<Snapshot, Problems> snapshot_from_text(std::string_view text) {
       key = parsed.get<std::string>();
     } else if (depth == 1 && event == Event::array_start) {
       in_instances = key == "instances";
+      // A key given twice: the last one counts, as in the tree reader (nlohmann's).
+      if (in_instances) {
+        instances.clear();
+        instance_problems.clear();
+      }
     } else if (depth == 1 && event == Event::array_end) {
       in_instances = false;
     } else if (in_instances && depth == 2 &&

@@ -245,6 +245,27 @@ TEST(RoundTrip, SnapshotFromTextIsSnapshotFromJson) {
   EXPECT_THAT(problems_of(snapshot_from_text("[]")), ElementsAre(::testing::HasSubstr("snapshot")));
 }
 
+// A key given twice counts once, the last time, in both readers: the streaming one had added
+// the instances of every "instances" list (found by the model_json fuzz target).
+TEST(RoundTrip, SnapshotFromTextTakesTheLastOfARepeatedKeyAsTheTreeReaderDoes) {
+  const Snapshot s = sample_snapshot();
+  ASSERT_GE(s.instances.size(), 2u);
+  json first = to_json(s);
+  first["instances"].erase(0);  // one instance fewer, in the list given first
+  json last = to_json(s);
+  last["instances"][0]["weight"] = 999;  // and an invalid one in the list given last
+  // {"instances":FIRST, ...the rest..., "instances":LAST}: the text carries both lists.
+  std::string text = last.dump();
+  text.insert(1, "\"instances\":" + first["instances"].dump() + ",");
+  const json tree = json::parse(text);
+  EXPECT_EQ(problems_of(snapshot_from_text(text)), problems_of(snapshot_from_json(tree)));
+  last["instances"][0]["weight"] = s.instances[0].weight;
+  text = last.dump();
+  text.insert(1, "\"instances\":" + first["instances"].dump() + ",");
+  EXPECT_EQ(value_of(snapshot_from_text(text)), s);
+  EXPECT_EQ(value_of(snapshot_from_json(json::parse(text))), s);
+}
+
 TEST(RoundTrip, EveryEventType) {
   Event put;
   put.type = Event::Type::instance_put;
