@@ -141,6 +141,39 @@ RolloutDecision early_judgement(const RolloutState& given, std::int64_t now_ms,
   return changed(std::move(state), step_route(spec, 0));
 }
 
+RolloutDecision recovered(const RolloutState& kept,
+                          const std::optional<std::vector<model::RouteTarget>>& route_now,
+                          std::int64_t now_ms) {
+  const auto& spec = kept.spec;
+  if (kept.phase != RolloutPhase::running) return {kept, std::nullopt, false};
+  const auto step_now = step_route(spec, spec.steps[kept.step]);
+  if (!kept.route_applied) return {kept, step_now, true};
+  if (route_now == step_now) return {route_applied(kept, now_ms), std::nullopt, true};
+  const std::string at = "at step " + std::to_string(kept.step + 1) + " of " +
+                         std::to_string(spec.steps.size()) + " (" +
+                         std::to_string(spec.steps[kept.step]) + "%)";
+  const std::string unkept = ", set before the directory stopped, which kept no record of why";
+  if (kept.step + 1 < spec.steps.size() &&
+      route_now == step_route(spec, spec.steps[kept.step + 1])) {
+    RolloutState state = kept;
+    ++state.step;
+    state.waits = 0;
+    state.route_applied = false;
+    return changed(std::move(state), step_route(spec, spec.steps[kept.step + 1]));
+  }
+  if (route_now == step_route(spec, 0))
+    return abort(kept,
+                 "aborted " + at + ": the route was back at 100% version " + spec.from + unkept);
+  if (route_now == step_route(spec, 100)) {
+    auto d = promote(kept);
+    d.state.reason = "succeeded " + at + ": the route was 100% version " + spec.to + unkept;
+    return d;
+  }
+  return pause(kept, "after a restart the route of " + spec.service + " was not that of " +
+                         at.substr(3) + ": changed by a person just before the directory " +
+                         "stopped?; resume sets the step's route again");
+}
+
 RolloutDecision pause(const RolloutState& given, std::string reason) {
   if (given.phase != RolloutPhase::running) return {given, std::nullopt, false};
   RolloutState state = given;

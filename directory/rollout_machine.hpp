@@ -67,6 +67,17 @@ RolloutDecision early_judgement(const RolloutState& state, std::int64_t now_ms,
                                 const model::TrafficCounts& canary,
                                 const model::TrafficCounts& stable);
 
+// After a restart: a running rollout as it was kept, and its route as it is on disk now. The
+// route of a decision is set before the state that follows it is kept, so a route that is not
+// the step's is that of a decision the directory died before keeping (the next step, an abort,
+// a promotion: carried on as decided, though the figures that made it died with the process),
+// or a person's change, whose pause was not kept: any other route pauses the rollout, the route
+// left as it is. A step whose route may not have been set gets it again; a step whose route is
+// in place starts its interval again.
+RolloutDecision recovered(const RolloutState& kept,
+                          const std::optional<std::vector<model::RouteTarget>>& route_now,
+                          std::int64_t now_ms);
+
 // The operator's commands (and a person's own route change, which pauses a rollout).
 RolloutDecision pause(const RolloutState& state, std::string reason);
 RolloutDecision resume(const RolloutState& state, std::int64_t now_ms);

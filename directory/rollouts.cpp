@@ -115,12 +115,9 @@ std::vector<std::string> Rollouts::recover() {
   for (const auto& [service, r] : store_.rollouts())
     if (r.phase == RolloutPhase::running) running.push_back(r);
   for (auto& r : running) {
-    RolloutDecision d{r, std::nullopt, true};
-    // A step whose route may not be on disk gets it again (the same route: no harm).
-    if (!r.route_applied)
-      d.route = step_route(r.spec, r.spec.steps[r.step]);
-    else
-      d.state = route_applied(r, wall_());
+    std::optional<std::vector<model::RouteTarget>> route_now;
+    if (auto route = state_.route(r.spec.service, r.spec.consumer)) route_now = route->targets;
+    auto d = recovered(r, route_now, wall_());
     auto done = carry_out(d);
     if (auto* e = std::get_if<ApiError>(&done))
       problems.push_back("rollout of " + r.spec.service + ": " + e->message);

@@ -281,12 +281,8 @@ TEST(RolloutMachine, ADeathAtAnyMomentSkipsNoStepAndJudgesNoneTwice) {
           alive = carry_out(start_rollout(spec()));
           continue;
         }
-        // Restart: a running step whose route may not be on disk gets it again.
-        if (disk.phase == RolloutPhase::running && !disk.route_applied) {
-          routes.push_back(step_route(disk.spec, disk.spec.steps[disk.step]));
-          disk = route_applied(disk, now);
-        }
-        alive = true;
+        // Restart: the rollout as kept, and the route on disk.
+        alive = carry_out(recovered(disk, routes.back(), now));
         continue;
       }
       now += 10'000;
@@ -309,6 +305,96 @@ TEST(RolloutMachine, ADeathAtAnyMomentSkipsNoStepAndJudgesNoneTwice) {
     for (std::size_t i = 1; i < judged_steps.size(); ++i)
       EXPECT_LE(judged_steps[i - 1], judged_steps[i]) << "crash at " << crash_at;
   }
+}
+
+// The same deaths with a bad canary: whenever the directory dies, the rollout ends aborted with
+// the route back at 100 % stable, never judged past the first step; an abort whose route was set
+// but not kept is not mistaken for a step without traffic.
+TEST(RolloutMachine, ADeathAtAnyMomentOfAnAbortStillAborts) {
+  for (int crash_at = 0; crash_at < 12; ++crash_at) {
+    int point = 0;
+    RolloutState disk;
+    bool kept = false;
+    std::vector<Targets> routes;
+    std::int64_t now = 0;
+    const auto carry_out = [&](RolloutDecision d) -> bool {
+      if (d.route) {
+        if (point++ == crash_at) return false;
+        routes.push_back(*d.route);
+      }
+      if (point++ == crash_at) return false;
+      disk = d.state;
+      kept = true;
+      if (d.route && disk.phase == RolloutPhase::running) {
+        if (point++ == crash_at) return false;
+        disk = route_applied(disk, now);
+      }
+      return true;
+    };
+    bool alive = carry_out(start_rollout(spec()));
+    for (int round = 0; round < 10 && disk.phase != RolloutPhase::aborted; ++round) {
+      if (!kept) {  // never acknowledged: the start is done again
+        alive = carry_out(start_rollout(spec()));
+        continue;
+      }
+      if (!alive) {
+        alive = carry_out(recovered(disk, routes.back(), now));
+        continue;
+      }
+      now += 10'000;
+      // The canary gets traffic only while the route gives it some: 10 % of its requests fail.
+      const bool canary_routed = routes.back() != Targets{{"1", 100}};
+      alive = carry_out(advance(
+          disk, now, [&] { return canary_routed ? figures(1000, 100, 20) : figures(0, 0, 20); }));
+    }
+    EXPECT_EQ(disk.phase, RolloutPhase::aborted) << "crash at " << crash_at;
+    EXPECT_EQ(disk.step, 0u) << "crash at " << crash_at;
+    ASSERT_FALSE(routes.empty());
+    EXPECT_EQ(routes.back(), (Targets{{"1", 100}})) << "crash at " << crash_at;
+  }
+}
+
+// What a restart makes of a running rollout kept with its route applied, by the route on disk.
+TEST(RolloutMachine, ARestartReadsAnUnkeptDecisionFromTheRoute) {
+  Driver d;
+  d.take(start_rollout(spec()), 0);
+  const RolloutState kept = d.state;  // step 1 of 3 (10%), applied
+  const auto after = [&](std::optional<Targets> route) { return recovered(kept, route, 5'000); };
+
+  auto same = after(Targets{{"2", 10}, {"1", 90}});
+  EXPECT_EQ(same.state.phase, RolloutPhase::running);
+  EXPECT_EQ(same.state.interval_start_ms, 5'000);  // the interval begins again
+  EXPECT_FALSE(same.route);
+
+  auto next = after(Targets{{"2", 50}, {"1", 50}});  // a next step set, not kept
+  EXPECT_EQ(next.state.phase, RolloutPhase::running);
+  EXPECT_EQ(next.state.step, 1u);
+  EXPECT_EQ(next.route, (Targets{{"2", 50}, {"1", 50}}));
+
+  auto aborted = after(Targets{{"1", 100}});  // an abort set, not kept
+  EXPECT_EQ(aborted.state.phase, RolloutPhase::aborted);
+  EXPECT_THAT(aborted.state.reason,
+              HasSubstr("aborted at step 1 of 3 (10%): the route was back at 100% version 1"));
+  EXPECT_EQ(aborted.route, (Targets{{"1", 100}}));
+
+  auto promoted = after(Targets{{"2", 100}});
+  EXPECT_EQ(promoted.state.phase, RolloutPhase::succeeded);
+  EXPECT_THAT(promoted.state.reason, HasSubstr("the route was 100% version 2"));
+
+  for (const auto& other : {std::optional<Targets>{Targets{{"2", 30}, {"1", 70}}},
+                            std::optional<Targets>{}}) {  // a person's route, or none at all
+    auto paused = after(other);
+    EXPECT_EQ(paused.state.phase, RolloutPhase::paused);
+    EXPECT_THAT(paused.state.reason,
+                HasSubstr("after a restart the route of emitter was not that of step 1 of 3"));
+    EXPECT_FALSE(paused.route);  // left as it is
+  }
+
+  RolloutState unapplied = kept;
+  unapplied.route_applied = false;
+  auto again = recovered(unapplied, Targets{{"1", 100}}, 5'000);
+  EXPECT_EQ(again.state.phase, RolloutPhase::running);
+  EXPECT_EQ(again.route, (Targets{{"2", 10}, {"1", 90}}));  // the step's route, set again
 }
 
 TEST(RolloutSpec, EveryProblemIsNamedWithItsValueAndRule) {

@@ -279,6 +279,30 @@ TEST_F(RolloutsTest, ARestartSetsAStepsRouteThatMayNotHaveBeenSet) {
   EXPECT_TRUE(rollout().route_applied);
 }
 
+// The directory died after setting an abort's route and before keeping the abort: a restart
+// must not take the rollout up again on a route that gives the canary nothing.
+TEST_F(RolloutsTest, ARestartFinishesAnAbortWhoseRouteWasSetButNotKept) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  ASSERT_TRUE(std::holds_alternative<Done>(state_->put_route({"emitter", "", {{"1", 100}}, 0})));
+  open();
+  EXPECT_TRUE(rollouts_->recover().empty());
+  EXPECT_EQ(rollout().phase, RolloutPhase::aborted);
+  EXPECT_THAT(rollout().reason, HasSubstr("the route was back at 100% version 1"));
+  EXPECT_EQ(route(), "1:100");
+}
+
+// A route that is none of the rollout's own (a person's, whose pause died with the directory)
+// pauses it after a restart, the route as the person left it.
+TEST_F(RolloutsTest, ARestartPausesARolloutWhoseRouteIsNoneOfItsOwn) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  ASSERT_TRUE(
+      std::holds_alternative<Done>(state_->put_route({"emitter", "", {{"2", 25}, {"1", 75}}, 0})));
+  open();
+  EXPECT_TRUE(rollouts_->recover().empty());
+  EXPECT_EQ(rollout().phase, RolloutPhase::paused);
+  EXPECT_EQ(route(), "2:25 1:75");
+}
+
 TEST_F(RolloutsTest, CommandsAndRemovalSayWhatTheRolloutIs) {
   auto none = rollouts_->command("emitter", Rollouts::Command::pause, "token ops");
   ASSERT_TRUE(std::holds_alternative<ApiError>(none));
