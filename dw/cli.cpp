@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   rollout_start->add_option("--steps", rf.steps, "the new version's percents (5,25,50,100)");
   rollout_start->add_option("--interval", rf.interval, "how long each step runs (1m)");
   rollout_start->add_option("--max-error-ratio", rf.max_error_ratio, "abort above (1%)");
-  rollout_start->add_option("--max-p99", rf.max_p99, "abort when the p99 is above (500ms)");
+  rollout_start->add_option("--max-p99", rf.max_p99, "abort when the p99 is above (none)");
   rollout_start->add_option("--max-p99-ratio", rf.max_p99_ratio,
                             "abort when the p99 is above this times the stable version's");
   rollout_start->add_option("--min-requests", rf.min_requests,
