@@ -10,7 +10,7 @@
 // that route is on disk the step's interval starts; at its end the canary is judged on that
 // interval's traffic:
 //   - fewer than min_requests canary requests: no evidence; the interval goes on for one more
-//     length, its figures adding up, and after 3 such waits the rollout pauses with that reason
+//     length, its figures adding up, and the third time the rollout pauses with that reason
 //     (no promotion without evidence) — unless its errors alone already put the error ratio over
 //     its bound at min_requests, which aborts;
 //   - error ratio over its bound, p99 over its bound, or p99 over max_p99_ratio times the stable
