@@ -6,7 +6,10 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,6 +52,29 @@ std::string received(const Connection& c) {
     if (n <= 0) return out;
     out.append(buf, static_cast<std::size_t>(n));
   }
+}
+
+// Fills `c` as a reader that stopped reading leaves it: the sender takes nothing more, not even a
+// byte, and nothing will make room later. The send buffer gets a fixed size (the kernel's tuning
+// could grow it after the fill), and the fill is done again until every byte sent has been
+// acknowledged, so no acknowledgement still on its way frees room once it is over.
+void fill(const Connection& c) {
+  const int size = 64 << 10;
+  ASSERT_EQ(::setsockopt(c.sender.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
+  const std::string block(4096, 'x');
+  for (int attempt = 0; attempt < 5000; ++attempt) {
+    for (std::size_t chunk = block.size(); chunk > 0;) {
+      if (::send(c.sender.get(), block.data(), chunk, MSG_DONTWAIT) >= 0) continue;
+      ASSERT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << errno;
+      chunk /= 2;
+    }
+    int queued = 0, unsent = 0;
+    ASSERT_EQ(::ioctl(c.sender.get(), SIOCOUTQ, &queued), 0);
+    ASSERT_EQ(::ioctl(c.sender.get(), SIOCOUTQNSD, &unsent), 0);
+    if (queued == unsent && ::send(c.sender.get(), "x", 1, MSG_DONTWAIT) < 0) return;
+    ::poll(nullptr, 0, 1);  // acknowledgements on their way: let them in, then fill again
+  }
+  FAIL() << "the socket never stayed full";
 }
 
 std::unique_ptr<SendBatch> open_batch(unsigned entries) {
@@ -103,18 +129,7 @@ TEST(SendBatchTest, AFullSocketAnswersEagainAndTheOthersStillGo) {
   auto batch = open_batch(64);
   ASSERT_NE(batch, nullptr);
   Connection full = connect_pair(), fine = connect_pair();
-  // Fill the sender's buffer and the receiver's window: a reader that stopped reading.
-  const std::string block(65536, 'x');
-  std::size_t queued = 0;
-  while (true) {
-    const ssize_t n = ::send(full.sender.get(), block.data(), block.size(), MSG_DONTWAIT);
-    if (n < 0) {
-      ASSERT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << errno;
-      break;
-    }
-    queued += static_cast<std::size_t>(n);
-    ASSERT_LT(queued, 1u << 30) << "the socket never filled";
-  }
+  fill(full);
   const std::string text = "after\n";
   batch->add(full.sender.get(), text.data(), text.size(), &full);
   batch->add(fine.sender.get(), text.data(), text.size(), &fine);
