@@ -170,8 +170,8 @@ RolloutDecision recovered(const RolloutState& kept,
     return d;
   }
   return pause(kept, "after a restart the route of " + spec.service + " was not that of " +
-                         at.substr(3) + ": changed by a person just before the directory " +
-                         "stopped?; resume sets the step's route again");
+                         at.substr(3) + " nor one the rollout would set next: a person " +
+                         "changed it; resume sets the step's route again");
 }
 
 RolloutDecision pause(const RolloutState& given, std::string reason) {

@@ -17,8 +17,9 @@
 //     version's p99: abort, the route back to 100 % stable at once, the reason with the figures;
 //   - otherwise the next step, or after the last one: succeeded, the route 100 % canary.
 // A route the machine asks for is set before the state that follows it is kept as "applied", so
-// after a crash a step's route is set again (the same route: no harm), no step is skipped, and a
-// step is judged again only when the directory died before keeping the judgement it made.
+// after a crash a step's route is set again (the same route: no harm), a decision whose route
+// was set is read from it (recovered()), no step is skipped, and a step is judged again only
+// when the directory died before its judgement set a route or was kept.
 
 #include <cstdint>
 #include <optional>
