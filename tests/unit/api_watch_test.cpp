@@ -69,6 +69,13 @@ class ApiWatchTest : public ::testing::Test {
     return api_.handle(r);
   }
 
+  // Starts the stream of an answer to a watch, as the server does once it may.
+  static std::shared_ptr<RecordingSink> start(const net::HttpResponse& answer) {
+    auto sink = std::make_shared<RecordingSink>();
+    if (answer.start_stream) answer.start_stream(sink);
+    return sink;
+  }
+
   test::TempDir dir_;
   FakeClock clock_;
   std::shared_ptr<DataDir> data_;
@@ -88,8 +95,7 @@ TEST_F(ApiWatchTest, AStreamStartsForATokenStillValid) {
   auto answer = watch(make_token());
   ASSERT_EQ(answer.status, 200) << answer.body;
   ASSERT_TRUE(answer.start_stream);
-  auto sink = std::make_shared<RecordingSink>();
-  answer.start_stream(sink);
+  auto sink = start(answer);
   EXPECT_FALSE(sink->closed());
   EXPECT_EQ(watchers_.size(), 1u);
 }
@@ -98,8 +104,7 @@ TEST_F(ApiWatchTest, ATokenRevokedBeforeItsStreamStartsGetsNone) {
   auto answer = watch(make_token());
   ASSERT_EQ(answer.status, 200) << answer.body;
   ASSERT_TRUE(std::holds_alternative<Done>(authority_.revoke("vm101")));
-  auto sink = std::make_shared<RecordingSink>();
-  answer.start_stream(sink);
+  auto sink = start(answer);
   EXPECT_TRUE(sink->closed());
   EXPECT_TRUE(sink->lines.empty());
   EXPECT_EQ(watchers_.size(), 0u);
@@ -110,8 +115,7 @@ TEST_F(ApiWatchTest, ATokenMadeAgainUnderTheNameDoesNotRevalidateTheOldSecretsSt
   ASSERT_EQ(answer.status, 200) << answer.body;
   ASSERT_TRUE(std::holds_alternative<Done>(authority_.revoke("vm101")));
   make_token();  // the same name, another secret
-  auto sink = std::make_shared<RecordingSink>();
-  answer.start_stream(sink);
+  auto sink = start(answer);
   EXPECT_TRUE(sink->closed());
   EXPECT_EQ(watchers_.size(), 0u);
 }
@@ -121,8 +125,7 @@ TEST_F(ApiWatchTest, ATokenMadeAgainUnderTheNameDoesNotRevalidateTheOldSecretsSt
 TEST_F(ApiWatchTest, TheKeepAliveCheckEndsAStreamWhoseSecretWasRevokedAndItsNameMadeAgain) {
   auto answer = watch(make_token());
   ASSERT_EQ(answer.status, 200) << answer.body;
-  auto sink = std::make_shared<RecordingSink>();
-  answer.start_stream(sink);
+  auto sink = start(answer);
   ASSERT_EQ(watchers_.size(), 1u);
   ASSERT_TRUE(std::holds_alternative<Done>(authority_.revoke("vm101")));
   make_token();
