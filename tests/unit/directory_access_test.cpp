@@ -61,6 +61,19 @@ TEST(DirectoryAccessTest, RoutesNeedRoutesForTheirService) {
   EXPECT_EQ(needs("POST", {"v1", "policies"}), "read");  // answered 405
 }
 
+TEST(DirectoryAccessTest, RolloutsNeedRoutesForTheirServiceAndConsumersReport) {
+  // A rollout sets its service's route.
+  EXPECT_EQ(needs("PUT", {"v1", "rollouts", "emitter"}), "routes:emitter");
+  EXPECT_EQ(needs("DELETE", {"v1", "rollouts", "emitter"}), "routes:emitter");
+  EXPECT_EQ(needs("POST", {"v1", "rollouts", "payments", "abort"}), "routes:payments");
+  EXPECT_EQ(needs("GET", {"v1", "rollouts"}), "read");
+  // A sherlock's registration and its traffic reports.
+  EXPECT_EQ(needs("PUT", {"v1", "consumers", "web1"}), "report");
+  EXPECT_EQ(needs("PUT", {"v1", "consumers", "web1", "traffic"}), "report");
+  EXPECT_EQ(needs("GET", {"v1", "consumers"}), "read");
+  EXPECT_EQ(needs("GET", {"v1", "traffic", "series"}), "read");
+}
+
 TEST(DirectoryAccessTest, TokensNeedAdminWhateverTheMethod) {
   EXPECT_EQ(needs("GET", {"v1", "tokens"}), "admin");
   EXPECT_EQ(needs("POST", {"v1", "tokens"}), "admin");
@@ -72,6 +85,7 @@ TEST(DirectoryAccessTest, AMethodAPathDoesNotServeNeedsWhatItsReadNeeds) {
   EXPECT_EQ(needs("POST", {"v1", "snapshot"}), "read");
   EXPECT_EQ(needs("PUT", {"v1", "watch"}), "read");
   EXPECT_EQ(needs("PUT", {"v1", "services", "emitter"}), "read");
+  EXPECT_EQ(needs("POST", {"metrics"}), "read");
 }
 
 TEST(DirectoryAccessTest, UnknownPathsNeedReadToAskAndAdminToWrite) {
@@ -80,6 +94,7 @@ TEST(DirectoryAccessTest, UnknownPathsNeedReadToAskAndAdminToWrite) {
   EXPECT_EQ(needs("PUT", {"v1", "nothing"}), "admin");
   EXPECT_EQ(needs("PATCH", {"v2", "routes", "emitter"}), "admin");
   EXPECT_EQ(needs("PUT", {}), "admin");
+  EXPECT_EQ(needs("POST", {"v1", "traffic", "series"}), "admin");
 }
 
 }  // namespace
