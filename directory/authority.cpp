@@ -38,12 +38,12 @@ bool Authority::SameSecret::operator()(std::string_view a, std::string_view b) c
 Authority::Authority(AuthorityOptions options, TokenStore& store, UnixClock now)
     : options_(std::move(options)), store_(store), now_(std::move(now)) {}
 
-std::optional<ApiError> Authority::authorize(std::string_view authorization,
+std::optional<ApiError> Authority::authorize(const std::optional<std::string>& authorization,
                                              const std::optional<model::Permission>& needed,
                                              Caller& caller) {
   caller = {};
   if (!enabled() || !needed) return std::nullopt;
-  if (authorization.empty()) {
+  if (!authorization) {
     if (options_.anonymous == Anonymous::read && needed->kind == model::Policy::Kind::read)
       return std::nullopt;
     return unauthorized("this request needs a token with " + model::to_string(*needed) +
@@ -55,7 +55,7 @@ std::optional<ApiError> Authority::authorize(std::string_view authorization,
         "printable ASCII characters without spaces");
   };
   // The secret's bytes are checked only when it is not one remembered: those were checked.
-  const auto secret = after_bearer_scheme(authorization);
+  const auto secret = after_bearer_scheme(*authorization);
   if (!secret) return malformed();
   const Token* token = nullptr;
   Recent* remembered = nullptr;

@@ -41,7 +41,8 @@ class Authority {
   // its name), and the refusal if any: 401 `unauthorized` for a missing token where one is
   // needed, a malformed Authorization header, or a secret no live token has (unknown, revoked,
   // expired); 403 `forbidden` naming the token and what it lacks. `needed` nullopt: anyone.
-  std::optional<ApiError> authorize(std::string_view authorization,
+  // `authorization` is the request's Authorization field, nullopt when it had none.
+  std::optional<ApiError> authorize(const std::optional<std::string>& authorization,
                                     const std::optional<model::Permission>& needed, Caller& caller);
 
   // What is wrong with a token to create, every problem named: the name rule, the reserved

@@ -21,7 +21,9 @@ struct HttpRequest {
   std::string path;    // the path as sent (still percent-encoded), without the query
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::string body;
-  std::string authorization;
+  // The first Authorization field's value; nullopt when the request had none, "" when it was
+  // empty (a malformed one, docs/security.md#token-secrets).
+  std::optional<std::string> authorization;
   std::string accept_encoding;  // the console's files are sent gzip-compressed when it allows
   std::string remote;           // peer address, for logs
 

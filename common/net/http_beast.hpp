@@ -29,14 +29,13 @@ namespace http = boost::beast::http;
 // field (docs/benchmarks.md#access-controls-cost). Later copies of either go to the fields.
 class RequestParser : public http::request_parser<http::string_body> {
  public:
-  std::string authorization;    // the first Authorization field's value, "" when none came
+  std::optional<std::string> authorization;  // the first Authorization field's value
   std::string accept_encoding;  // the first Accept-Encoding field's value, "" when none came
 
  private:
   void on_field_impl(http::field name, boost::beast::string_view name_string,
                      boost::beast::string_view value, error_code& ec) override;
 
-  bool has_authorization_ = false;
   bool has_accept_encoding_ = false;
 };
 

@@ -31,9 +31,8 @@ void limit_request(RequestParser& parser, std::size_t max_header, std::size_t ma
 void RequestParser::on_field_impl(http::field name, boost::beast::string_view name_string,
                                   boost::beast::string_view value, error_code&) {
   // The first of a repeated field counts, as a lookup by name in the fields would find it.
-  if (name == http::field::authorization && !has_authorization_) {
-    authorization.assign(value.data(), value.size());
-    has_authorization_ = true;
+  if (name == http::field::authorization && !authorization) {
+    authorization.emplace(value.data(), value.size());
   } else if (name == http::field::accept_encoding && !has_accept_encoding_) {
     accept_encoding.assign(value.data(), value.size());
     has_accept_encoding_ = true;

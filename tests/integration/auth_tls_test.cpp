@@ -52,6 +52,7 @@ TEST_F(Auth, WritesWithoutOrWithAWrongTokenAnswer401AndChangeNothing) {
       {"Basic s3cret-token", malformed},
       {"s3cret-token", malformed},
       {"Bearer ", malformed},
+      {"", malformed},  // a field that came empty is not one that did not come
       {"Bearer s3cret token", malformed},
   };
   for (const auto& [auth, message] : cases) {

@@ -28,8 +28,8 @@ class AuthorityTest : public ::testing::Test {
     return Authority({admin.empty() ? "" : secret_digest(admin), anonymous}, store_,
                      [this] { return now_; });
   }
-  // "allowed NAME" or "STATUS message".
-  static std::string ask(Authority& a, const std::string& authorization,
+  // "allowed NAME" or "STATUS message"; `authorization` nullopt: the request had no such field.
+  static std::string ask(Authority& a, const std::optional<std::string>& authorization,
                          std::optional<model::Permission> needed) {
     Caller caller;
     auto refused = a.authorize(authorization, needed, caller);
@@ -116,25 +116,29 @@ TEST_F(AuthorityTest, AdminPolicyMakesAnAdminAndA403StillNamesTheCaller) {
 
 TEST_F(AuthorityTest, AnonymousMayReadOnlyWhenConfigured) {
   auto open = make(Anonymous::read);
-  EXPECT_EQ(ask(open, "", model::Permission{Kind::read, ""}), "allowed -");
-  EXPECT_EQ(ask(open, "", model::Permission{Kind::routes, "web"}),
+  EXPECT_EQ(ask(open, std::nullopt, model::Permission{Kind::read, ""}), "allowed -");
+  EXPECT_EQ(ask(open, std::nullopt, model::Permission{Kind::routes, "web"}),
             "401 this request needs a token with routes:web: send Authorization: Bearer SECRET");
   auto closed = make(Anonymous::none);
-  EXPECT_EQ(ask(closed, "", model::Permission{Kind::read, ""}),
+  EXPECT_EQ(ask(closed, std::nullopt, model::Permission{Kind::read, ""}),
             "401 this request needs a token with read: send Authorization: Bearer SECRET");
-  EXPECT_EQ(ask(closed, "", std::nullopt), "allowed -");
+  EXPECT_EQ(ask(closed, std::nullopt, std::nullopt), "allowed -");
 }
 
 TEST_F(AuthorityTest, WithoutTokenFileEverythingIsAllowed) {
   auto off = make(Anonymous::none, "");
   EXPECT_FALSE(off.enabled());
-  EXPECT_EQ(ask(off, "", model::Permission{Kind::admin, ""}), "allowed -");
+  EXPECT_EQ(ask(off, std::nullopt, model::Permission{Kind::admin, ""}), "allowed -");
   EXPECT_EQ(ask(off, "Bearer whatever", model::Permission{Kind::routes, "web"}), "allowed -");
 }
 
 TEST_F(AuthorityTest, MalformedHeadersAre401WithoutEchoingThem) {
   auto a = make();
-  const std::vector<std::string> headers = {"Basic YWRtaW4=",
+  // An empty field is not the same as none: it is refused even for a read, which here needs no
+  // token (anonymous: read).
+  const std::vector<std::string> headers = {"",
+                                            "  ",
+                                            "Basic YWRtaW4=",
                                             "Bearer",
                                             "Bearer a b",
                                             "Bearer \x01secret",

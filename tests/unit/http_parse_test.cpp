@@ -56,7 +56,14 @@ TEST(ReadRequests, TheFirstAuthorizationAndAcceptEncodingCountInAnyCase) {
 
   auto none = read_requests("GET /v1/snapshot HTTP/1.1\r\nHost: d\r\n\r\n", 1024, 1024, kWhole);
   ASSERT_TRUE(none.at(0).request);
-  EXPECT_EQ(none[0].request->authorization, "");
+  EXPECT_EQ(none[0].request->authorization, std::nullopt);
+  EXPECT_EQ(none[0].request->accept_encoding, "");
+
+  // An empty field is one that came: the directory refuses it as malformed (docs/security.md).
+  auto empty =
+      read_requests("GET /v1/snapshot HTTP/1.1\r\nAuthorization:  \r\n\r\n", 1024, 1024, kWhole);
+  ASSERT_TRUE(empty.at(0).request);
+  EXPECT_EQ(empty[0].request->authorization, "");
   EXPECT_EQ(none[0].request->accept_encoding, "");
 }
 
