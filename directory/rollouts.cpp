@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <utility>
+#include <variant>
 
 #include "common/model/json.hpp"
 
@@ -241,15 +243,22 @@ void Rollouts::on_report(const std::string& consumer, const model::TrafficRows& 
     auto& tally = tally_of(*r);
     tally.reported_ms[consumer] = now;
     // The report covers the interval_ms before now, requests spread evenly over it: what lies
-    // between the interval's start and its end counts.
+    // between the interval's start and its end counts; what lies after the end is kept aside,
+    // in case the judgement lengthens the interval over it.
+    if (report.interval_ms <= 0) continue;
     const auto end = judge_at_ms(*r);
-    const auto inside =
-        std::min(now, end) - std::max(now - report.interval_ms, r->interval_start_ms);
-    if (inside <= 0 || report.interval_ms <= 0) continue;
-    const auto counts =
-        share_of(row.counts, static_cast<double>(inside) / static_cast<double>(report.interval_ms));
-    (row.version == r->spec.to ? tally.canary : tally.stable).add(counts);
-    tally.fresh = tally.fresh || !counts.empty();
+    const auto from = std::max(now - report.interval_ms, r->interval_start_ms);
+    const bool canary = row.version == r->spec.to;
+    if (const auto inside = std::min(now, end) - from; inside > 0) {
+      const auto counts = share_of(
+          row.counts, static_cast<double>(inside) / static_cast<double>(report.interval_ms));
+      (canary ? tally.canary : tally.stable).add(counts);
+      tally.fresh = tally.fresh || !counts.empty();
+    }
+    if (const auto after = now - std::max(from, end); after > 0)
+      (canary ? tally.canary_after : tally.stable_after)
+          .add(share_of(row.counts,
+                        static_cast<double>(after) / static_cast<double>(report.interval_ms)));
   }
 }
 
@@ -315,7 +324,15 @@ void Rollouts::tick() {
       auto& t = tally_of(r);
       return model::Judgement{version_figures(t.canary), version_figures(t.stable)};
     });
-    if (d.changed || d.route) (void)carry_out(d);
+    if (!d.changed && !d.route) continue;
+    const bool lengthened = d.state.phase == RolloutPhase::running && d.state.waits > r.waits;
+    if (std::holds_alternative<model::RolloutState>(carry_out(d)) && lengthened) {
+      // The interval now runs past the reports' time after its old end: they count in it.
+      auto& t = tally_of(r);
+      t.canary.add(std::exchange(t.canary_after, {}));
+      t.stable.add(std::exchange(t.stable_after, {}));
+      t.fresh = true;
+    }
   }
 }
 

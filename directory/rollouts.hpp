@@ -68,7 +68,8 @@ class Rollouts {
   // A consumer's report, received now: each running rollout of a service in it counts its
   // canary's and its stable version's requests (only from its consumer, when it has one). A
   // report counts in the share of it that falls inside the rollout's interval (reports come every
-  // few seconds, and a step begins and ends in the middle of one).
+  // few seconds, and a step begins and ends in the middle of one); its share past the interval's
+  // end counts too if the judgement lengthens the interval.
   void on_report(const std::string& consumer, const model::TrafficRows& report);
   // A person changed a route of `service` (put, delete, rollback): its running rollout pauses,
   // and says so. The person wins; resume sets the step's route again.
@@ -90,6 +91,9 @@ class Rollouts {
   struct Tally {
     std::int64_t since_ms = -1;  // the interval_start_ms it counts for
     model::TrafficCounts canary, stable;
+    // What reports held of the time after the interval's end, while its judgement waited for
+    // them: counted in when that judgement lengthens the interval, which then covers it.
+    model::TrafficCounts canary_after, stable_after;
     // When each consumer that sent either version's requests last reported.
     std::map<std::string, std::int64_t> reported_ms;
     bool fresh = false;          // counts added since fresh_figures() last gave them out

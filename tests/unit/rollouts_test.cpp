@@ -168,6 +168,31 @@ TEST_F(RolloutsTest, AStepIsJudgedOnItsOwnIntervalsReportsOnceTheyAreIn) {
   EXPECT_EQ(rollout().waits, 1) << "no report: no evidence";
 }
 
+// A judgement waits for the reports that cover the interval's end, and those cover some time
+// after it too. When it finds too little traffic and lengthens the interval, that time is
+// inside the interval: its requests count, rather than falling between the two.
+TEST_F(RolloutsTest, ReportsPastTheEndCountWhenTheIntervalIsLengthened) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  now_ms_ += 5'000;
+  report("web", counts(20, 0), counts(180, 0), 5'000);
+  now_ms_ += 7'000;
+  report("web", counts(50, 0), counts(450, 0), 5'000);  // 3 s of 5 inside, 2 after
+  rollouts_->tick();
+  EXPECT_EQ(rollout().waits, 1) << "50 of min_requests 100";
+  ASSERT_TRUE(rollout().last);
+  EXPECT_EQ(rollout().last->canary.requests, 50u);
+  EXPECT_EQ(rollouts_->so_far("emitter").canary.requests, 70u);  // the 2 s after, too
+  EXPECT_EQ(rollouts_->so_far("emitter").stable.requests, 630u);
+  now_ms_ += 5'000;
+  report("web", counts(25, 0), counts(225, 0), 5'000);
+  now_ms_ += 4'000;
+  report("web", counts(12, 0), counts(108, 0), 4'000);  // 3 s of 4 inside
+  rollouts_->tick();
+  EXPECT_EQ(rollout().step, 1u) << "70 + 25 + 9 requests in the lengthened interval";
+  ASSERT_TRUE(rollout().last);
+  EXPECT_EQ(rollout().last->canary.requests, 104u);
+}
+
 // Live views get a running rollout's figures so far as reports change them, at most once a second.
 TEST_F(RolloutsTest, FiguresSoFarAreGivenOutAsReportsChangeThemAtMostOnceASecond) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
