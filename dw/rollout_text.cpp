@@ -122,6 +122,8 @@ std::string next_line(const model::RolloutView& v, std::int64_t now_ms) {
 std::variant<model::RolloutSpec, std::vector<std::string>> parse_rollout_flags(
     const std::string& service, const RolloutFlags& flags) {
   std::vector<std::string> problems;
+  // The fields whose flag could not be read: their values are not checked again below.
+  std::vector<std::string_view> unread;
   model::RolloutSpec spec;
   spec.service = service;
   spec.to = flags.to;
@@ -138,49 +140,61 @@ std::variant<model::RolloutSpec, std::vector<std::string>> parse_rollout_flags(
       if (ok) spec.steps.push_back(*step);
       at = comma + 1;
     }
-    if (!ok)
+    if (!ok) {
       problems.push_back(model::invalid(
           "--steps", text, "must be percents separated by commas, such as 5,25,50,100"));
+      unread.push_back("steps");
+    }
   }
   if (flags.interval) {
-    if (auto d = parse_duration(*flags.interval))
+    if (auto d = parse_duration(*flags.interval)) {
       spec.interval = *d;
-    else
+    } else {
       problems.push_back(
           model::invalid("--interval", *flags.interval, "must be a duration such as 30s or 1m"));
+      unread.push_back("interval");
+    }
   }
   if (flags.max_error_ratio) {
     const std::string& text = *flags.max_error_ratio;
-    if (auto v = parse_ratio(text))
+    if (auto v = parse_ratio(text)) {
       spec.max_error_ratio = *v;
-    else
+    } else {
       problems.push_back(model::invalid("--max-error-ratio", text,
                                         "must be a percent such as 1% or a ratio such as 0.01"));
+      unread.push_back("max_error_ratio");
+    }
   }
   if (flags.max_p99) {
-    if (auto d = parse_duration(*flags.max_p99))
+    if (auto d = parse_duration(*flags.max_p99)) {
       spec.max_p99_ms = static_cast<double>(d->count());
-    else
+    } else {
       problems.push_back(
           model::invalid("--max-p99", *flags.max_p99, "must be a duration such as 500ms"));
+      unread.push_back("max_p99");
+    }
   }
   if (flags.max_p99_ratio) {
-    if (auto v = parse_number<double>(*flags.max_p99_ratio))
+    if (auto v = parse_number<double>(*flags.max_p99_ratio)) {
       spec.max_p99_ratio = *v;
-    else
+    } else {
       problems.push_back(
           model::invalid("--max-p99-ratio", *flags.max_p99_ratio, "must be a number such as 1.5"));
+      unread.push_back("max_p99_ratio");
+    }
   }
   if (flags.min_requests) {
     const std::string& text = *flags.min_requests;
-    if (auto v = parse_number<std::uint64_t>(text))
+    if (auto v = parse_number<std::uint64_t>(text)) {
       spec.min_requests = *v;
-    else
+    } else {
       problems.push_back(
           model::invalid("--min-requests", text, "must be a whole number such as 200"));
+      unread.push_back("min_requests");
+    }
   }
-  if (!problems.empty()) return problems;
-  problems = model::validate_rollout_spec(spec, /*from_required=*/false);
+  for (auto& problem : model::validate_rollout_spec(spec, /*from_required=*/false, unread))
+    problems.push_back(std::move(problem));
   if (!problems.empty()) return problems;
   return spec;
 }

@@ -80,9 +80,18 @@ std::variant<RolloutSpec, std::vector<std::string>> rollout_spec_from_request(
   detail::Fields f(body, problems);
   f.refuse_unknown({"to", "from", "consumer", "steps", "interval", "max_error_ratio", "max_p99",
                     "max_p99_ratio", "min_requests"});
+  // The fields whose reading added a problem: their values are not checked again below.
+  std::vector<std::string_view> unread;
+  auto mark = [&, told = problems.size()](std::string_view field) mutable {
+    if (problems.size() > told) unread.push_back(field);
+    told = problems.size();
+  };
   if (auto to = f.string("to", true)) out.to = *to;
+  mark("to");
   if (auto from = f.string("from", false)) out.from = *from;
+  mark("from");
   if (auto consumer = f.string("consumer", false)) out.consumer = *consumer;
+  mark("consumer");
   if (const json* steps = f.member("steps", false)) {
     if (!steps->is_array()) {
       f.wrong_type(f.name("steps"), "an array", *steps);
@@ -102,18 +111,25 @@ std::variant<RolloutSpec, std::vector<std::string>> rollout_spec_from_request(
       }
     }
   }
+  mark("steps");
   if (auto interval = f.duration("interval", false)) out.interval = *interval;
+  mark("interval");
   if (auto ratio = f.number("max_error_ratio", false)) out.max_error_ratio = *ratio;
+  mark("max_error_ratio");
   if (auto p99 = f.duration("max_p99", false)) out.max_p99_ms = static_cast<double>(p99->count());
+  mark("max_p99");
   out.max_p99_ratio = f.number("max_p99_ratio", false);
+  mark("max_p99_ratio");
   if (const json* n = f.member("min_requests", false)) {
     if (auto c = count_of(*n))
       out.min_requests = *c;
     else
       f.add(f.name("min_requests") + ": expected an integer of 0 or more, got " + n->dump());
   }
-  if (!problems.empty()) return problems;
-  problems = validate_rollout_spec(out, false);  // `from` is the directory's to fill
+  mark("min_requests");
+  // `from` is the directory's to fill.
+  for (auto& problem : validate_rollout_spec(out, false, unread))
+    problems.push_back(std::move(problem));
   if (!problems.empty()) return problems;
   return out;
 }
@@ -279,46 +295,59 @@ std::variant<RolloutView, std::vector<std::string>> rollout_view_from_json(
   return out;
 }
 
-std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec, bool from_required) {
+std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec, bool from_required,
+                                               const std::vector<std::string_view>& unread) {
   std::vector<std::string> problems;
   const auto add = [&](const Problem& p) {
     if (p) problems.push_back(*p);
   };
+  // A field that could not be read keeps its default or what of it could be read: not checked.
+  const auto check = [&](std::string_view field) {
+    return std::ranges::find(unread, field) == unread.end();
+  };
   add(check_service_name(spec.service));
-  if (!spec.consumer.empty()) add(check_consumer_name(spec.consumer));
-  add(check_version(spec.to, "to"));
-  if (!spec.from.empty())
-    add(check_version(spec.from, "from"));
-  else if (from_required)
-    problems.push_back(invalid("from", spec.from, "the stable version is needed"));
+  if (!spec.consumer.empty() && check("consumer")) add(check_consumer_name(spec.consumer));
+  if (check("to")) add(check_version(spec.to, "to"));
+  if (check("from")) {
+    if (!spec.from.empty())
+      add(check_version(spec.from, "from"));
+    else if (from_required)
+      problems.push_back(invalid("from", spec.from, "the stable version is needed"));
+  }
   if (!spec.to.empty() && spec.to == spec.from)
     problems.push_back(invalid("from", spec.from, "must differ from to"));
 
-  if (spec.steps.empty() || spec.steps.size() > kMaxRolloutSteps)
-    problems.push_back("steps: " + std::to_string(spec.steps.size()) + " given, 1.." +
-                       std::to_string(kMaxRolloutSteps) + " allowed");
-  for (std::size_t i = 0; i < spec.steps.size(); ++i) {
-    const std::string field = "steps[" + std::to_string(i) + "]";
-    add(check_range(spec.steps[i], 1, 100, field));
-    if (i > 0 && spec.steps[i] <= spec.steps[i - 1])
-      problems.push_back(field + " " + std::to_string(spec.steps[i]) +
-                         " is not above the step before it (" + std::to_string(spec.steps[i - 1]) +
-                         "): steps must increase");
+  if (check("steps")) {
+    if (spec.steps.empty() || spec.steps.size() > kMaxRolloutSteps)
+      problems.push_back("steps: " + std::to_string(spec.steps.size()) + " given, 1.." +
+                         std::to_string(kMaxRolloutSteps) + " allowed");
+    for (std::size_t i = 0; i < spec.steps.size(); ++i) {
+      const std::string field = "steps[" + std::to_string(i) + "]";
+      add(check_range(spec.steps[i], 1, 100, field));
+      if (i > 0 && spec.steps[i] <= spec.steps[i - 1])
+        problems.push_back(field + " " + std::to_string(spec.steps[i]) +
+                           " is not above the step before it (" +
+                           std::to_string(spec.steps[i - 1]) + "): steps must increase");
+    }
   }
-  if (spec.interval < kMinRolloutInterval || spec.interval > kMaxRolloutInterval)
+  if (check("interval") &&
+      (spec.interval < kMinRolloutInterval || spec.interval > kMaxRolloutInterval))
     problems.push_back(invalid("interval", format_duration(spec.interval),
                                "must be from " + format_duration(kMinRolloutInterval) + " to " +
                                    format_duration(kMaxRolloutInterval)));
-  if (!(spec.max_error_ratio >= 0 && spec.max_error_ratio <= 1))
+  if (check("max_error_ratio") && !(spec.max_error_ratio >= 0 && spec.max_error_ratio <= 1))
     problems.push_back(invalid("max_error_ratio", number(spec.max_error_ratio),
                                "must be from 0 to 1 (1% is 0.01)"));
-  if (spec.max_p99_ms && !(*spec.max_p99_ms > 0 && std::isfinite(*spec.max_p99_ms)))
+  if (check("max_p99") && spec.max_p99_ms &&
+      !(*spec.max_p99_ms > 0 && std::isfinite(*spec.max_p99_ms)))
     problems.push_back(invalid("max_p99", number(*spec.max_p99_ms) + "ms", "must be above 0"));
-  if (spec.max_p99_ratio && !(*spec.max_p99_ratio >= 1 && std::isfinite(*spec.max_p99_ratio)))
+  if (check("max_p99_ratio") && spec.max_p99_ratio &&
+      !(*spec.max_p99_ratio >= 1 && std::isfinite(*spec.max_p99_ratio)))
     problems.push_back(invalid("max_p99_ratio", number(*spec.max_p99_ratio),
                                "must be at least 1 (the canary's p99 over the stable version's)"));
-  add(check_range(static_cast<long long>(std::min<std::uint64_t>(spec.min_requests, 1LL << 62)), 1,
-                  1'000'000'000, "min_requests"));
+  if (check("min_requests"))
+    add(check_range(static_cast<long long>(std::min<std::uint64_t>(spec.min_requests, 1LL << 62)),
+                    1, 1'000'000'000, "min_requests"));
   return problems;
 }
 

@@ -112,6 +112,9 @@ std::variant<RolloutView, std::vector<std::string>> rollout_view_from_json(const
 // 1..100, strictly increasing), the interval (1s..24h), the bounds (error ratio 0..1, p99 above
 // 0, p99 ratio at least 1) and min_requests (1..1,000,000,000).
 // `from_required`: false for a request, where an empty `from` is the directory's to fill.
-std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec, bool from_required = true);
+// `unread`: the fields whose value could not be read (a wrong type, a malformed duration), whose
+// problem is named already: not checked again, so a request's every problem is named at once.
+std::vector<std::string> validate_rollout_spec(const RolloutSpec& spec, bool from_required = true,
+                                               const std::vector<std::string_view>& unread = {});
 
 }  // namespace dstack::model

@@ -86,6 +86,17 @@ TEST(RolloutFlags, EachBadFlagIsNamedWithItsValueAndRule) {
               HasSubstr("steps[1] 25 is not above the step before it (50)"));
   EXPECT_THAT(all(std::get<1>(parse_rollout_flags("emitter", g))),
               HasSubstr("interval \"48h\" is invalid: must be from 1s to 24h"));
+  // A flag that could not be read and another whose value is wrong: both named at once, the
+  // unread one not judged again on what of it was read.
+  RolloutFlags h;
+  h.to = "2";
+  h.steps = "50,25,x";
+  h.max_p99_ratio = "0.5";
+  EXPECT_EQ(all(std::get<1>(parse_rollout_flags("emitter", h))),
+            "--steps \"50,25,x\" is invalid: must be percents separated by commas, such as "
+            "5,25,50,100\n"
+            "max_p99_ratio \"0.5\" is invalid: must be at least 1 (the canary's p99 over the "
+            "stable version's)\n");
 }
 
 TEST(RolloutStatus, ARunningStepShowsTheFiguresSoFarBesideTheBoundsAndWhenItIsJudged) {

@@ -459,6 +459,18 @@ TEST(RolloutSpec, TheRequestBodyReadsBackAndRefusesWhatIsWrong) {
   EXPECT_THAT(problems_of(nlohmann::json{{"to", "2"}, {"from", "2"}, {"steps", {50, 25}}}),
               HasSubstr("steps[1] 25 is not above the step before it (50)"));
   EXPECT_THAT(problems_of(nlohmann::json::array()), HasSubstr("expected a JSON object"));
+  // Problems of reading and of values at once, and a field that could not be read is not judged
+  // on what of it was read (nor its default): one problem each.
+  EXPECT_EQ(problems_of(nlohmann::json::parse(
+                R"({"to":"2","steps":[50,"x",25],"interval":"soon","max_error_ratio":2,)"
+                R"("min_requests":0})")),
+            "steps[1]: expected an integer, got a string\n"
+            "interval \"soon\" is invalid: must be a duration like 250ms, 5s or 1m\n"
+            "max_error_ratio \"2\" is invalid: must be from 0 to 1 (1% is 0.01)\n"
+            "min_requests 0 is out of range 1..1000000000\n");
+  EXPECT_EQ(problems_of(nlohmann::json{{"steps", {50, 25}}}),
+            "missing field \"to\"\nsteps[1] 25 is not above the step before it (50): steps must "
+            "increase\n");
 }
 
 // A rollout as the directory will keep it: its place (phase, step, whether the step's route is on
