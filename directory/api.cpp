@@ -126,9 +126,10 @@ HttpResponse Api::route_history(const HttpRequest& r, const std::string& service
     return json_response(200, body);
   }
   if (r.method != "POST") return method_not_allowed(r, "POST");
+  if (auto refused = state_.rollback_refusal(service, consumer)) return error(*refused);
+  if (auto e = rollouts_.pause_for_route_change(service, who(caller))) return error(*e);
   auto done = state_.rollback_route(service, consumer);
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
-  rollouts_.route_changed_by_hand(service, who(caller));
   if (auto route = state_.route(service, consumer))
     return json_response(200, model::to_json(*route));
   return json_response(200, revision_body(state_));  // it went back to no route
@@ -278,9 +279,10 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
     return json_response(200, model::to_json(*route));
   }
   if (r.method == "DELETE") {
+    if (!state_.route(service, consumer)) return error(no_route(service, consumer));
+    if (auto e = rollouts_.pause_for_route_change(service, who(caller))) return error(*e);
     auto done = state_.delete_route(service, consumer);
     if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
-    rollouts_.route_changed_by_hand(service, who(caller));
     return json_response(200, revision_body(state_));
   }
   if (r.method != "PUT") return method_not_allowed(r, "GET, PUT, DELETE");
@@ -311,10 +313,10 @@ HttpResponse Api::routes(const HttpRequest& r, const std::vector<std::string>& p
     }
     if (!unknown.empty()) return error({400, "invalid_route", model::join(unknown)});
   }
+  // The person wins: a rollout of this service pauses first rather than overwrite their route.
+  if (auto e = rollouts_.pause_for_route_change(service, who(caller))) return error(*e);
   auto done = state_.put_route(std::get<model::Route>(std::move(parsed)));
   if (auto* e = std::get_if<ApiError>(&done)) return error(*e);
-  // The person wins: a rollout of this service pauses rather than overwrite their route.
-  rollouts_.route_changed_by_hand(service, who(caller));
   return json_response(200, model::to_json(*state_.route(service, consumer)));
 }
 

@@ -176,7 +176,26 @@ Outcome<model::RolloutState> Rollouts::start(model::RolloutSpec spec) {
   if (auto problems = model::validate_rollout_spec(spec); !problems.empty())
     return ApiError{400, "invalid_rollout", model::join(problems)};
   tallies_.erase(spec.service);
-  return carry_out(start_rollout(std::move(spec)));
+  std::optional<std::vector<model::RouteTarget>> route_before;
+  if (auto route = state_.route(spec.service, spec.consumer)) route_before = route->targets;
+  const auto service = spec.service;
+  const auto consumer = spec.consumer;
+  auto started = carry_out(start_rollout(std::move(spec)));
+  const auto* e = std::get_if<ApiError>(&started);
+  if (!e) return started;
+  // Kept, though not yet as applied: it runs, and the next tick keeps it so (as after a restart).
+  if (const auto* kept = find(service); kept && kept->phase == RolloutPhase::running) return *kept;
+  // Not kept: the first step's route, if it was set, goes back to what it was.
+  auto route_now = state_.route(service, consumer);
+  const bool changed = route_now ? route_now->targets != route_before : route_before.has_value();
+  if (!changed) return *e;
+  auto put_back = route_before ? state_.put_route({service, consumer, *route_before, 0})
+                               : state_.delete_route(service, consumer);
+  if (auto* failed = std::get_if<ApiError>(&put_back))
+    return ApiError{e->status, e->code,
+                    e->message + "; the route of " + service +
+                        " is its first step's and could not be put back: " + failed->message};
+  return *e;
 }
 
 Outcome<model::RolloutState> Rollouts::command(const std::string& service, Command command,
@@ -278,11 +297,17 @@ std::vector<std::string> Rollouts::fresh_figures() {
   return out;
 }
 
-void Rollouts::route_changed_by_hand(const std::string& service, const std::string& by) {
+std::optional<ApiError> Rollouts::pause_for_route_change(const std::string& service,
+                                                         const std::string& by) {
   const auto* r = find(service);
-  if (!r || r->phase != RolloutPhase::running) return;
-  (void)carry_out(pause(*r, "a route of " + service + " was changed by " + by + " at " +
-                                step_text(*r) + "; resume sets the step's route again"));
+  if (!r || r->phase != RolloutPhase::running) return std::nullopt;
+  auto paused = carry_out(pause(*r, "a route of " + service + " was changed by " + by + " at " +
+                                        step_text(*r) + "; resume sets the step's route again"));
+  if (auto* e = std::get_if<ApiError>(&paused))
+    return ApiError{e->status, e->code,
+                    "the rollout of " + service +
+                        " could not be paused, so the route was not changed: " + e->message};
+  return std::nullopt;
 }
 
 model::Judgement Rollouts::so_far(const std::string& service) const {

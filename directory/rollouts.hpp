@@ -52,7 +52,8 @@ class Rollouts {
   // A new rollout, validated here against the service: `to` and `from` must be versions its
   // instances have; an empty `from` is the stable version (the route's heaviest target but `to`,
   // or the one version the instances have besides `to`). Refused (409) while the service has a
-  // running or paused rollout. Its first step's route is set before this returns.
+  // running or paused rollout. Its first step's route is set before this returns. Refused when
+  // the rollout cannot be kept (503), with the route put back as it was.
   Outcome<model::RolloutState> start(model::RolloutSpec spec);
 
   enum class Command { pause, resume, promote, abort };
@@ -71,9 +72,11 @@ class Rollouts {
   // few seconds, and a step begins and ends in the middle of one); its share past the interval's
   // end counts too if the judgement lengthens the interval.
   void on_report(const std::string& consumer, const model::TrafficRows& report);
-  // A person changed a route of `service` (put, delete, rollback): its running rollout pauses,
-  // and says so. The person wins; resume sets the step's route again.
-  void route_changed_by_hand(const std::string& service, const std::string& by);
+  // A person is about to change a route of `service` (put, delete, rollback): its running
+  // rollout pauses first, and says so, so that it cannot set a step's route over theirs. The
+  // person wins; resume sets the step's route again. The refusal (503) when the pause could not
+  // be kept: the route must then not change.
+  std::optional<ApiError> pause_for_route_change(const std::string& service, const std::string& by);
 
   // Judges each running rollout whose interval has ended and whose consumers have reported
   // since (or, at the latest, after kMaxReportWait); sets again a route that failed.

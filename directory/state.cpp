@@ -222,16 +222,22 @@ ApiError no_route(const std::string& service, const std::string& consumer) {
           (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer)};
 }
 
-Outcome<> State::rollback_route(const std::string& service, const std::string& consumer) {
+std::optional<ApiError> State::rollback_refusal(const std::string& service,
+                                                const std::string& consumer) const {
   if (!routes_.contains({service, consumer})) return no_route(service, consumer);
-  const auto previous = store_.previous(service, consumer);
-  if (!previous.known)
+  if (!store_.previous(service, consumer).known)
     return ApiError{
         409, "no_previous_route",
         "the route of " + service +
             (consumer.empty() ? std::string(" for everyone") : " for consumer " + consumer) +
             " was set before this directory kept what a route replaced: nothing to "
             "roll back to"};
+  return std::nullopt;
+}
+
+Outcome<> State::rollback_route(const std::string& service, const std::string& consumer) {
+  if (auto refused = rollback_refusal(service, consumer)) return *refused;
+  const auto previous = store_.previous(service, consumer);
   if (!previous.targets) return delete_route(service, consumer);
   model::Route route;
   route.service = service;

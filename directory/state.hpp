@@ -86,6 +86,9 @@ class State {
   // previous route in turn, so a second rollback undoes the first. 404 route_not_found without
   // a route; 409 no_previous_route when what it replaced is not known.
   Outcome<> rollback_route(const std::string& service, const std::string& consumer);
+  // Why rollback_route() would refuse (404, 409), asked before it is tried.
+  std::optional<ApiError> rollback_refusal(const std::string& service,
+                                           const std::string& consumer) const;
   route_log::Previous previous_route(const std::string& service,
                                      const std::string& consumer) const {
     return store_.previous(service, consumer);

@@ -8,13 +8,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 
+#include "unit/file_size_limit.hpp"
 #include "unit/temp_dir.hpp"
 
 namespace dstack::directory {
 namespace {
 
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using model::RolloutPhase;
 using ::testing::ElementsAre;
@@ -262,7 +265,7 @@ TEST_F(RolloutsTest, AFailingCanaryIsAbortedAndTheRouteGoesBackToStable) {
 TEST_F(RolloutsTest, APersonsRouteChangePausesItAndResumeSetsTheStepAgain) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
   ASSERT_TRUE(std::holds_alternative<Done>(state_->put_route({"emitter", "", {{"1", 100}}, 0})));
-  rollouts_->route_changed_by_hand("emitter", "token ops");
+  ASSERT_EQ(rollouts_->pause_for_route_change("emitter", "token ops"), std::nullopt);
   EXPECT_EQ(rollout().phase, RolloutPhase::paused);
   EXPECT_THAT(rollout().reason, HasSubstr("changed by token ops at step 1 of 3 (10%)"));
   EXPECT_EQ(route(), "1:100");
@@ -273,6 +276,61 @@ TEST_F(RolloutsTest, APersonsRouteChangePausesItAndResumeSetsTheStepAgain) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(resumed));
   EXPECT_EQ(route(), "2:10 1:90");
   EXPECT_EQ(rollout().interval_start_ms, now_ms_);
+}
+
+// The person wins only if the rollout is paused first: a pause that cannot be kept (a full disk)
+// refuses the route change, and the rollout goes on as it was.
+TEST_F(RolloutsTest, APauseThatCannotBeKeptRefusesTheRouteChange) {
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  const int kept_before = kept_;
+  std::optional<ApiError> refused;
+  {
+    test::FileSizeLimit full(fs::file_size(dir_.path() / "rollouts.log"));
+    refused = rollouts_->pause_for_route_change("emitter", "token ops");
+  }
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->code, "store_failed");
+  EXPECT_THAT(refused->message,
+              HasSubstr("the rollout of emitter could not be paused, so the route was not "
+                        "changed: rollout not saved: "));
+  EXPECT_EQ(rollout().phase, RolloutPhase::running);
+  EXPECT_EQ(kept_, kept_before);
+  open();  // and on disk
+  EXPECT_EQ(rollout().phase, RolloutPhase::running);
+}
+
+// A rollout that cannot be kept does not start, and leaves no route of its own behind.
+TEST_F(RolloutsTest, ARolloutThatCannotBeKeptLeavesTheRouteAsItWas) {
+  // An earlier rollout, paused and aborted by someone with a long name, makes rollouts.log the
+  // larger file, so that a file size limit can stop its writes and not those of routes.log.
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(rollouts_->start(spec())));
+  const std::string someone(4000, 'x');
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(
+      rollouts_->command("emitter", Rollouts::Command::pause, someone)));
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(
+      rollouts_->command("emitter", Rollouts::Command::abort, someone)));
+  ASSERT_TRUE(std::holds_alternative<Done>(rollouts_->remove("emitter")));
+  ASSERT_EQ(route(), "1:100");
+  const auto rollouts_size = fs::file_size(dir_.path() / "rollouts.log");
+  ASSERT_LT(fs::file_size(dir_.path() / "routes.log") + 1000, rollouts_size);
+  Outcome<model::RolloutState> started;
+  {
+    test::FileSizeLimit full(rollouts_size + 10);  // too little for a rollout record
+    started = rollouts_->start(spec());
+  }
+  ASSERT_TRUE(std::holds_alternative<ApiError>(started));
+  EXPECT_EQ(std::get<ApiError>(started).status, 503);
+  EXPECT_THAT(std::get<ApiError>(started).message, HasSubstr("rollout not saved: "));
+  EXPECT_EQ(rollouts_->find("emitter"), nullptr);
+  EXPECT_EQ(route(), "1:100");
+  // It was set and then put back: what the last put replaced is the first step's route.
+  const auto previous = state_->previous_route("emitter", "");
+  ASSERT_TRUE(previous.targets);
+  EXPECT_EQ(previous.targets->size(), 2u);
+  open();
+  EXPECT_EQ(rollouts_->find("emitter"), nullptr);
+  EXPECT_EQ(route(), "1:100");
 }
 
 TEST_F(RolloutsTest, ARestartStartsTheRunningStepsIntervalAgainAndKeepsItsRoute) {

@@ -5,11 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include "unit/temp_dir.hpp"
 
-#include <csignal>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -17,6 +14,8 @@
 #include "directory/policy_log_format.hpp"
 #include "directory/policy_store.hpp"
 #include "directory/route_log_format.hpp"
+#include "unit/file_size_limit.hpp"
+#include "unit/temp_dir.hpp"
 
 namespace dstack::directory {
 namespace {
@@ -473,15 +472,11 @@ TEST(RouteStore, FailedWriteLeavesNoFragment) {
   ASSERT_FALSE(store.put(route("web", "")));
   const auto size = store.file_size();
 
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit old_limit{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  rlimit limit = old_limit;
-  limit.rlim_cur = size + 10;  // room for part of the next record only
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
-  const auto ec = store.put(route("api", ""));
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  std::signal(SIGXFSZ, old_handler);
+  std::error_code ec;
+  {
+    test::FileSizeLimit full(size + 10);  // room for part of the next record only
+    ec = store.put(route("api", ""));
+  }
 
   EXPECT_EQ(ec, std::errc::file_too_large);
   EXPECT_EQ(store.get("api", ""), std::nullopt);

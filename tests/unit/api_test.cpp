@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// The start of a watch stream (directory/api.cpp) over the real State, stores and Authority.
-// The server starts a stream only after writing the answers pipelined before it, which a slow
-// reader can hold up for seconds: a token revoked meanwhile, even one made again under its name
-// as docs/security.md says to replace a token, must not get the stream its old secret asked for.
+// The API (directory/api.cpp) over the real State, stores and Authority, for what needs its
+// order of steps: the start of a watch stream, and a person's route change during a rollout.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "common/core/clock.hpp"
 #include "directory/api.hpp"
 #include "directory/token_secret.hpp"
+#include "unit/file_size_limit.hpp"
 #include "unit/temp_dir.hpp"
 
 namespace dstack::directory {
@@ -40,9 +41,9 @@ class RecordingSink final : public net::StreamSink {
   std::function<void()> on_close_;
 };
 
-class ApiWatchTest : public ::testing::Test {
+class ApiTest : public ::testing::Test {
  protected:
-  ApiWatchTest()
+  ApiTest()
       : data_(DataDir::open(dir_.path())),
         routes_(RouteStore::open(data_)),
         policies_(PolicyStore::open(data_)),
@@ -59,6 +60,15 @@ class ApiWatchTest : public ::testing::Test {
     auto made = authority_.create("vm101", {std::get<model::Policy>(model::parse_policy("read"))},
                                   std::nullopt);
     return std::get<Authority::Created>(made).secret;
+  }
+  net::HttpResponse admin(const std::string& method, const std::string& target,
+                          std::string body = "") {
+    net::HttpRequest r;
+    r.method = method;
+    r.target = r.path = target;
+    r.body = std::move(body);
+    r.authorization = "Bearer admin-secret";
+    return api_.handle(r);
   }
   // The answer to GET /v1/watch with `secret`, its stream not yet started.
   net::HttpResponse watch(const std::string& secret) {
@@ -91,7 +101,10 @@ class ApiWatchTest : public ::testing::Test {
   Api api_;
 };
 
-TEST_F(ApiWatchTest, AStreamStartsForATokenStillValid) {
+// The server starts a stream only after writing the answers pipelined before it, which a slow
+// reader can hold up for seconds: a token revoked meanwhile, even one made again under its name
+// as docs/security.md says to replace a token, must not get the stream its old secret asked for.
+TEST_F(ApiTest, AStreamStartsForATokenStillValid) {
   auto answer = watch(make_token());
   ASSERT_EQ(answer.status, 200) << answer.body;
   ASSERT_TRUE(answer.start_stream);
@@ -100,7 +113,7 @@ TEST_F(ApiWatchTest, AStreamStartsForATokenStillValid) {
   EXPECT_EQ(watchers_.size(), 1u);
 }
 
-TEST_F(ApiWatchTest, ATokenRevokedBeforeItsStreamStartsGetsNone) {
+TEST_F(ApiTest, ATokenRevokedBeforeItsStreamStartsGetsNone) {
   auto answer = watch(make_token());
   ASSERT_EQ(answer.status, 200) << answer.body;
   ASSERT_TRUE(std::holds_alternative<Done>(authority_.revoke("vm101")));
@@ -110,7 +123,7 @@ TEST_F(ApiWatchTest, ATokenRevokedBeforeItsStreamStartsGetsNone) {
   EXPECT_EQ(watchers_.size(), 0u);
 }
 
-TEST_F(ApiWatchTest, ATokenMadeAgainUnderTheNameDoesNotRevalidateTheOldSecretsStream) {
+TEST_F(ApiTest, ATokenMadeAgainUnderTheNameDoesNotRevalidateTheOldSecretsStream) {
   auto answer = watch(make_token());
   ASSERT_EQ(answer.status, 200) << answer.body;
   ASSERT_TRUE(std::holds_alternative<Done>(authority_.revoke("vm101")));
@@ -122,7 +135,7 @@ TEST_F(ApiWatchTest, ATokenMadeAgainUnderTheNameDoesNotRevalidateTheOldSecretsSt
 
 // The keep-alive tick's check (directory/server.cpp) ends a running stream whose secret was
 // revoked, whatever token now has the name.
-TEST_F(ApiWatchTest, TheKeepAliveCheckEndsAStreamWhoseSecretWasRevokedAndItsNameMadeAgain) {
+TEST_F(ApiTest, TheKeepAliveCheckEndsAStreamWhoseSecretWasRevokedAndItsNameMadeAgain) {
   auto answer = watch(make_token());
   ASSERT_EQ(answer.status, 200) << answer.body;
   auto sink = start(answer);
@@ -133,6 +146,54 @@ TEST_F(ApiWatchTest, TheKeepAliveCheckEndsAStreamWhoseSecretWasRevokedAndItsName
       watchers_.close_if([&](const std::string& key) { return !authority_.still_valid(key); }), 1u);
   EXPECT_TRUE(sink->closed());
   EXPECT_EQ(watchers_.size(), 0u);
+}
+
+// A person's route change pauses a running rollout first (docs/rollouts.md): when the pause
+// cannot be kept (a full disk), the change is refused and nothing changes, rather than the route
+// changing under a rollout that goes on running and sets its next step's route over it.
+TEST_F(ApiTest, ARouteChangeWhoseRolloutCannotBePausedChangesNothing) {
+  const auto lease = std::get<model::Lease>(state_.grant(60, "vm", Caller{})).id;
+  for (const auto& [id, version] : {std::pair{"a", "1"}, {"b", "2"}}) {
+    model::Instance in;
+    in.service = "emitter";
+    in.id = id;
+    in.url = std::string("http://10.0.0.1:900") + version + "/";
+    in.version = version;
+    in.lease = lease;
+    ASSERT_TRUE(std::holds_alternative<Done>(state_.put_instance(in, Caller{})));
+  }
+  ASSERT_EQ(
+      admin("PUT", "/v1/routes/emitter", R"({"targets":[{"version":"1","weight":100}]})").status,
+      200);
+  auto started = admin("PUT", "/v1/rollouts/emitter", R"({"to":"2","steps":[10,50]})");
+  ASSERT_EQ(started.status, 201) << started.body;
+  // Paused once by someone with a long name: rollouts.log is now the larger file, so a file size
+  // limit stops its writes and not those of routes.log.
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(
+      rollouts_.command("emitter", Rollouts::Command::pause, std::string(4000, 'x'))));
+  ASSERT_TRUE(std::holds_alternative<model::RolloutState>(
+      rollouts_.command("emitter", Rollouts::Command::resume, "ops")));
+  const auto rollouts_log = std::filesystem::file_size(dir_.path() / "rollouts.log");
+  ASSERT_LT(std::filesystem::file_size(dir_.path() / "routes.log") + 1000, rollouts_log);
+  const auto route_before = state_.route("emitter", "")->targets;
+  const auto revision_before = state_.revision();
+
+  std::vector<net::HttpResponse> answers;
+  {
+    test::FileSizeLimit full(rollouts_log + 10);
+    answers.push_back(
+        admin("PUT", "/v1/routes/emitter", R"({"targets":[{"version":"1","weight":100}]})"));
+    answers.push_back(admin("DELETE", "/v1/routes/emitter"));
+    answers.push_back(admin("POST", "/v1/routes/emitter/rollback"));
+  }
+  for (const auto& answer : answers) {
+    EXPECT_EQ(answer.status, 503) << answer.body;
+    EXPECT_THAT(answer.body,
+                ::testing::HasSubstr("could not be paused, so the route was not changed"));
+  }
+  EXPECT_EQ(state_.route("emitter", "")->targets, route_before);
+  EXPECT_EQ(state_.revision(), revision_before);
+  EXPECT_EQ(rollouts_.find("emitter")->phase, model::RolloutPhase::running);
 }
 
 }  // namespace
