@@ -87,7 +87,7 @@ RolloutDecision judged(const RolloutState& given, const Judgement& j) {
   state.waits = 0;
   if (state.step + 1 >= spec.steps.size()) {
     state.phase = RolloutPhase::succeeded;
-    state.reason = "every step passed";
+    state.reason = model::kEveryStepPassed;
     state.route_applied = false;
     return changed(std::move(state), step_route(spec, 100));
   }

@@ -36,7 +36,6 @@ std::string whose(const model::RolloutSpec& spec) {
 }
 
 std::string steps_line(const model::RolloutState& r) {
-  const auto last = r.spec.steps.size() - 1;
   std::string out;
   for (std::size_t i = 0; i < r.spec.steps.size(); ++i) {
     out += (i ? ", " : "") + std::to_string(r.spec.steps[i]) + "%";
@@ -53,7 +52,8 @@ std::string steps_line(const model::RolloutState& r) {
           mark = " aborted";
           break;
         case RolloutPhase::succeeded:
-          mark = r.step == last ? " passed" : " promoted";
+          // The last step passed, or this one was promoted by hand (the last one, too, may be).
+          mark = r.reason == model::kEveryStepPassed ? " passed" : " promoted";
           break;
       }
     } else if (r.phase == RolloutPhase::succeeded) {

@@ -20,6 +20,8 @@ namespace dstack::model {
 inline constexpr Duration kMinRolloutInterval = std::chrono::seconds(1);
 inline constexpr Duration kMaxRolloutInterval = std::chrono::hours(24);
 inline constexpr std::size_t kMaxRolloutSteps = 20;
+// The reason of a rollout that succeeded on its figures, where one promoted by hand names who.
+inline constexpr std::string_view kEveryStepPassed = "every step passed";
 
 struct RolloutSpec {
   std::string service;

@@ -139,8 +139,14 @@ TEST(RolloutStatus, ASucceededOnePassedEveryStepAndAPausedOneSaysHowToGoOn) {
   EXPECT_THAT(text, HasSubstr("steps     5% passed, 25% passed, 50% passed, 100% passed\n"));
   EXPECT_THAT(text, HasSubstr("route     100% to 2\n"));
   auto promoted = view(RolloutPhase::succeeded, 1);
+  promoted.state.reason = "promoted by token ops at step 2 of 4 (25%)";
   EXPECT_THAT(all(rollout_status_lines(promoted, 0)),
               HasSubstr("steps     5% passed, 25% promoted, 50% skipped, 100% skipped\n"));
+  // Promoted at the last step, before its judgement: not passed.
+  auto promoted_last = view(RolloutPhase::succeeded, 3);
+  promoted_last.state.reason = "promoted by token ops at step 4 of 4 (100%)";
+  EXPECT_THAT(all(rollout_status_lines(promoted_last, 0)),
+              HasSubstr("steps     5% passed, 25% passed, 50% passed, 100% promoted\n"));
   auto paused = view(RolloutPhase::paused, 2);
   paused.state.reason = "paused by token ops\x1b[2J";  // nothing from outside steers the terminal
   const auto p = all(rollout_status_lines(paused, 0));

@@ -8,22 +8,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { request } from '../api.js';
 import { Confirm } from './confirm.jsx';
 import { howLong, ms, ratio, time } from './format.js';
+import { stepMarks } from '../step_marks.js';
 
 const errorRatio = (f) => (f && f.requests > 0 ? f.errors / f.requests : null);
-
-// "passed", "now", "aborted", "promoted", "skipped" or "" for each step, as dw shows them.
-export function stepMarks(rollout) {
-  const last = rollout.spec.steps.length - 1;
-  return rollout.spec.steps.map((_, i) => {
-    if (i < rollout.step) return 'passed';
-    if (i === rollout.step) {
-      if (rollout.phase === 'aborted') return 'aborted';
-      if (rollout.phase === 'succeeded') return rollout.step === last ? 'passed' : 'promoted';
-      return 'now';
-    }
-    return rollout.phase === 'succeeded' ? 'skipped' : '';
-  });
-}
 
 function useNow(running) {
   const [now, setNow] = useState(Date.now());
