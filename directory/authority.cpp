@@ -73,9 +73,11 @@ std::optional<ApiError> Authority::authorize(const std::optional<std::string>& a
     token = store_.find_by_digest(digest);
     if (token) {
       if (recent_.size() >= kMaxRecent) recent_.clear();
-      remembered =
-          &recent_.insert_or_assign(std::string(*secret), Recent{token, store_.generation()})
-               .first->second;
+      const bool admin = model::allows(token->policies, {model::Policy::Kind::admin, ""});
+      remembered = &recent_
+                        .insert_or_assign(std::string(*secret),
+                                          Recent{token, store_.generation(), nullptr, admin})
+                        .first->second;
     }
   }
   const std::uint64_t now = now_();
@@ -84,8 +86,7 @@ std::optional<ApiError> Authority::authorize(const std::optional<std::string>& a
     return unauthorized("the token is not valid: unknown, revoked or expired");
   if (!remembered->last_used) remembered->last_used = &last_used_[token->name];
   *remembered->last_used = now;
-  caller = {token->name, model::allows(token->policies, {model::Policy::Kind::admin, ""}),
-            token->digest};
+  caller = {token->name, remembered->admin, token->digest};
   if (!model::allows(token->policies, *needed))
     return ApiError{403, "forbidden",
                     "token " + token->name + " lacks " + model::to_string(*needed)};

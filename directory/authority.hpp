@@ -81,6 +81,7 @@ class Authority {
     // Its token's entry in last_used_, once it got a request in (erased only by a revocation,
     // which makes a new generation).
     std::uint64_t* last_used = nullptr;
+    bool admin = false;  // whether its policies include admin
   };
   // Lookups by a presented secret: compared in constant time, so how much of a secret matches
   // a remembered one does not show in the answer's time.

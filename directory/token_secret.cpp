@@ -96,6 +96,9 @@ std::optional<std::string_view> bearer_secret(std::string_view authorization) {
 }
 
 std::optional<std::string_view> after_bearer_scheme(std::string_view authorization) {
+  // What every client here sends, first: the header is read on every request with a token.
+  if (authorization.size() > 7 && authorization.starts_with("Bearer ") && authorization[7] != ' ')
+    return authorization.substr(7);
   constexpr std::string_view kScheme = "bearer";
   if (authorization.size() <= kScheme.size()) return std::nullopt;
   for (std::size_t i = 0; i < kScheme.size(); ++i) {

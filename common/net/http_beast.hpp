@@ -29,6 +29,11 @@ namespace http = boost::beast::http;
 // field (docs/benchmarks.md#access-controls-cost). Later copies of either go to the fields.
 class RequestParser : public http::request_parser<http::string_body> {
  public:
+  RequestParser() = default;
+  // The Authorization field's value is copied into `buffer` and moved out of it, so that the
+  // allocation of one request's serves the next on the same connection, which hands it back.
+  explicit RequestParser(std::string& buffer) : buffer_(&buffer) {}
+
   std::optional<std::string> authorization;  // the first Authorization field's value
   std::string accept_encoding;  // the first Accept-Encoding field's value, "" when none came
 
@@ -36,6 +41,7 @@ class RequestParser : public http::request_parser<http::string_body> {
   void on_field_impl(http::field name, boost::beast::string_view name_string,
                      boost::beast::string_view value, error_code& ec) override;
 
+  std::string* buffer_ = nullptr;
   bool has_accept_encoding_ = false;
 };
 

@@ -32,7 +32,12 @@ void RequestParser::on_field_impl(http::field name, boost::beast::string_view na
                                   boost::beast::string_view value, error_code&) {
   // The first of a repeated field counts, as a lookup by name in the fields would find it.
   if (name == http::field::authorization && !authorization) {
-    authorization.emplace(value.data(), value.size());
+    if (buffer_) {
+      buffer_->assign(value.data(), value.size());
+      authorization = std::move(*buffer_);
+    } else {
+      authorization.emplace(value.data(), value.size());
+    }
   } else if (name == http::field::accept_encoding && !has_accept_encoding_) {
     accept_encoding.assign(value.data(), value.size());
     has_accept_encoding_ = true;

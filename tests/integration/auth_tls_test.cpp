@@ -99,6 +99,27 @@ TEST_F(Auth, TheRightTokenWritesAndReadsNeedNone) {
   EXPECT_EQ(d_.snapshot()["instances"], json::array());
 }
 
+// Requests on one kept-alive connection are each judged on their own header: one with the
+// token, then one without, one with another, one empty, then the token again. (The server reuses
+// one buffer for the header's value across a connection's requests: none may inherit another's.)
+TEST_F(Auth, EachRequestOfAConnectionIsJudgedOnItsOwnToken) {
+  const std::string put = "PUT /v1/routes/emitter HTTP/1.1\r\nHost: d\r\nContent-Length: " +
+                          std::to_string(kRoute.size()) + "\r\n";
+  const auto request = [&](const std::string& header) { return put + header + "\r\n" + kRoute; };
+  Conn c = Conn::connect(d_.port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.send(request("Authorization: Bearer s3cret-token\r\n") + request("") +
+                     request("Authorization: Bearer s3cret-tokeN\r\n") +
+                     request("Authorization:\r\n") +
+                     request("Authorization: Bearer s3cret-token\r\nConnection: close\r\n")));
+  const std::string answers = c.read_all(10s);
+  std::vector<std::string> statuses;
+  for (std::size_t at = answers.find("HTTP/1.1 "); at != std::string::npos;
+       at = answers.find("HTTP/1.1 ", at + 1))
+    statuses.push_back(answers.substr(at + 9, 3));
+  EXPECT_EQ(statuses, (std::vector<std::string>{"200", "401", "401", "401", "200"})) << answers;
+}
+
 TEST(AuthConfig, AnUnreadableOrEmptyTokenFileIsAConfigError) {
   TempDir tmp;
   auto config = tmp.write("directory.yaml", "");
