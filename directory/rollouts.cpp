@@ -178,6 +178,7 @@ Outcome<model::RolloutState> Rollouts::start(model::RolloutSpec spec) {
   tallies_.erase(spec.service);
   std::optional<std::vector<model::RouteTarget>> route_before;
   if (auto route = state_.route(spec.service, spec.consumer)) route_before = route->targets;
+  auto replaced_before = state_.previous_route(spec.service, spec.consumer);
   const auto service = spec.service;
   const auto consumer = spec.consumer;
   auto started = carry_out(start_rollout(std::move(spec)));
@@ -189,7 +190,9 @@ Outcome<model::RolloutState> Rollouts::start(model::RolloutSpec spec) {
   auto route_now = state_.route(service, consumer);
   const bool changed = route_now ? route_now->targets != route_before : route_before.has_value();
   if (!changed) return *e;
-  auto put_back = route_before ? state_.put_route({service, consumer, *route_before, 0})
+  // As it was, what a rollback would go back to included.
+  auto put_back = route_before ? state_.put_route({service, consumer, *route_before, 0},
+                                                  std::move(replaced_before))
                                : state_.delete_route(service, consumer);
   if (auto* failed = std::get_if<ApiError>(&put_back))
     return ApiError{e->status, e->code,
@@ -301,8 +304,9 @@ std::optional<ApiError> Rollouts::pause_for_route_change(const std::string& serv
                                                          const std::string& by) {
   const auto* r = find(service);
   if (!r || r->phase != RolloutPhase::running) return std::nullopt;
-  auto paused = carry_out(pause(*r, "a route of " + service + " was changed by " + by + " at " +
-                                        step_text(*r) + "; resume sets the step's route again"));
+  // Kept before the route changes, and so worded, true even if the route's own write fails.
+  auto paused = carry_out(pause(*r, "paused for a route change by " + by + " at " + step_text(*r) +
+                                        "; resume sets the step's route again"));
   if (auto* e = std::get_if<ApiError>(&paused))
     return ApiError{e->status, e->code,
                     "the rollout of " + service +

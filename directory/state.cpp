@@ -197,10 +197,12 @@ Outcome<> State::delete_instance(const std::string& service, const std::string& 
   return Done{};
 }
 
-Outcome<> State::put_route(model::Route route) {
+Outcome<> State::put_route(model::Route route, std::optional<route_log::Previous> replaced) {
   route.revision = 0;
   route_log::Previous previous{true, std::nullopt};
-  if (auto it = routes_.find({route.service, route.consumer}); it != routes_.end())
+  if (replaced)
+    previous = std::move(*replaced);
+  else if (auto it = routes_.find({route.service, route.consumer}); it != routes_.end())
     previous.targets = it->second.targets;
   if (auto ec = store_.put(route, previous))
     return ApiError{503, "store_failed", "route not saved: " + ec.message()};

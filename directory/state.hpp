@@ -79,7 +79,10 @@ class State {
   Outcome<> delete_instance(const std::string& service, const std::string& id,
                             const Caller& caller);
 
-  Outcome<> put_route(model::Route route);  // validated by the caller; durable on success
+  // Validated by the caller; durable on success. `replaced`: what a rollback is to go back to,
+  // when not the route this one replaces (a route put back as it was keeps its own).
+  Outcome<> put_route(model::Route route,
+                      std::optional<route_log::Previous> replaced = std::nullopt);
   Outcome<> delete_route(const std::string& service, const std::string& consumer);
   // Puts back what the route's last put replaced (docs/api.md#post-v1routessvcrollbackconsumerc):
   // its targets, or no route when there was none. What the rollback replaced becomes the

@@ -2,6 +2,7 @@
 // The console marks a rollout's steps as `dw rollout status` does (docs/rollouts.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { EVERY_STEP_PASSED, stepMarks } from '../src/step_marks.js';
 
 const rollout = (phase, step, reason = '') => ({ phase, step, reason, spec: { steps: [5, 25, 50, 100] } });
@@ -21,4 +22,9 @@ test('one promoted by hand was promoted at its step, the last one included', () 
     ['passed', 'promoted', 'skipped', 'skipped']);
   assert.deepEqual(stepMarks(rollout('succeeded', 3, 'promoted by token ops at step 4 of 4 (100%)')),
     ['passed', 'passed', 'passed', 'promoted']);
+});
+
+test('the reason it reads is the one the directory gives a rollout that passed every step', () => {
+  const header = readFileSync(new URL('../../common/model/rollout.hpp', import.meta.url), 'utf8');
+  assert.equal(header.match(/kEveryStepPassed = "([^"]*)"/)?.[1], EVERY_STEP_PASSED);
 });

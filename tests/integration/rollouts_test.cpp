@@ -255,7 +255,7 @@ TEST_F(Rollouts, APersonsRouteChangePausesTheRolloutAndResumeSetsTheStepAgain) {
   const json paused = rollout();
   EXPECT_EQ(paused["phase"], "paused");
   EXPECT_THAT(paused["reason"].get<std::string>(),
-              HasSubstr("a route of emitter was changed by a request without a token"));
+              HasSubstr("paused for a route change by a request without a token"));
   EXPECT_EQ(route(), "1:100");  // the person's route stands
   const auto resumed = directory.post("/v1/rollouts/emitter/resume", json::object());
   ASSERT_EQ(resumed.status, 200) << resumed.body;

@@ -267,7 +267,7 @@ TEST_F(RolloutsTest, APersonsRouteChangePausesItAndResumeSetsTheStepAgain) {
   ASSERT_TRUE(std::holds_alternative<Done>(state_->put_route({"emitter", "", {{"1", 100}}, 0})));
   ASSERT_EQ(rollouts_->pause_for_route_change("emitter", "token ops"), std::nullopt);
   EXPECT_EQ(rollout().phase, RolloutPhase::paused);
-  EXPECT_THAT(rollout().reason, HasSubstr("changed by token ops at step 1 of 3 (10%)"));
+  EXPECT_THAT(rollout().reason, HasSubstr("paused for a route change by token ops at step 1 of 3 (10%)"));
   EXPECT_EQ(route(), "1:100");
   now_ms_ += 60'000;
   rollouts_->tick();  // paused: nothing is judged
@@ -311,7 +311,12 @@ TEST_F(RolloutsTest, ARolloutThatCannotBeKeptLeavesTheRouteAsItWas) {
   ASSERT_TRUE(std::holds_alternative<model::RolloutState>(
       rollouts_->command("emitter", Rollouts::Command::abort, someone)));
   ASSERT_TRUE(std::holds_alternative<Done>(rollouts_->remove("emitter")));
-  ASSERT_EQ(route(), "1:100");
+  // Set again by hand: a rollback now goes to 100 % version 1, not to any step's route.
+  ASSERT_TRUE(std::holds_alternative<Done>(state_->put_route({"emitter", "", {{"1", 100}}, 0})));
+  const auto replaced = state_->previous_route("emitter", "");
+  ASSERT_TRUE(replaced.targets);
+  ASSERT_EQ(replaced.targets->size(), 1u);
+  const auto revision = state_->revision();
   const auto rollouts_size = fs::file_size(dir_.path() / "rollouts.log");
   ASSERT_LT(fs::file_size(dir_.path() / "routes.log") + 1000, rollouts_size);
   Outcome<model::RolloutState> started;
@@ -324,13 +329,13 @@ TEST_F(RolloutsTest, ARolloutThatCannotBeKeptLeavesTheRouteAsItWas) {
   EXPECT_THAT(std::get<ApiError>(started).message, HasSubstr("rollout not saved: "));
   EXPECT_EQ(rollouts_->find("emitter"), nullptr);
   EXPECT_EQ(route(), "1:100");
-  // It was set and then put back: what the last put replaced is the first step's route.
-  const auto previous = state_->previous_route("emitter", "");
-  ASSERT_TRUE(previous.targets);
-  EXPECT_EQ(previous.targets->size(), 2u);
+  EXPECT_EQ(state_->revision(), revision + 2) << "set, then put back";
+  // As it was: a rollback goes where it went before the start, not to the first step's route.
+  EXPECT_EQ(state_->previous_route("emitter", "").targets, replaced.targets);
   open();
   EXPECT_EQ(rollouts_->find("emitter"), nullptr);
   EXPECT_EQ(route(), "1:100");
+  EXPECT_EQ(state_->previous_route("emitter", "").targets, replaced.targets);
 }
 
 TEST_F(RolloutsTest, ARestartStartsTheRunningStepsIntervalAgainAndKeepsItsRoute) {
