@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A disk that fills up, for one scope: no file of this process may grow past `bytes`, so a write
-// that would fails (EFBIG) as on a full disk, and the stores' failure paths can be tested.
+// that would grow one past it fails (EFBIG) as on a full disk, and the stores' failure paths can
+// be tested.
 
 #include <signal.h>
 #include <sys/resource.h>

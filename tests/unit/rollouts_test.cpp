@@ -267,7 +267,8 @@ TEST_F(RolloutsTest, APersonsRouteChangePausesItAndResumeSetsTheStepAgain) {
   ASSERT_TRUE(std::holds_alternative<Done>(state_->put_route({"emitter", "", {{"1", 100}}, 0})));
   ASSERT_EQ(rollouts_->pause_for_route_change("emitter", "token ops"), std::nullopt);
   EXPECT_EQ(rollout().phase, RolloutPhase::paused);
-  EXPECT_THAT(rollout().reason, HasSubstr("paused for a route change by token ops at step 1 of 3 (10%)"));
+  EXPECT_THAT(rollout().reason,
+              HasSubstr("paused for a route change by token ops at step 1 of 3 (10%)"));
   EXPECT_EQ(route(), "1:100");
   now_ms_ += 60'000;
   rollouts_->tick();  // paused: nothing is judged
