@@ -14,6 +14,7 @@
 #include "common/log/log.hpp"
 #include "common/net/http_beast.hpp"
 #include "common/net/read_size.hpp"
+#include "common/net/response_text.hpp"
 #include "common/net/send_batch.hpp"
 
 namespace dstack::net {
@@ -22,6 +23,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using asio::redirect_error;
+using detail::append_response;
 using detail::error_json;
 
 struct HttpServer::State {
@@ -206,36 +208,6 @@ awaitable<void> run_stream(std::shared_ptr<State> st, Stream& stream, HttpRespon
   }
   sink->end();
   --st->stats.streams_open;
-}
-
-// Answers are serialised by hand into one buffer per connection, so the answers to pipelined
-// requests leave in one write instead of one system call each. Header names and values come
-// from this codebase, never from a client.
-// A HEAD answer has the headers of the GET answer and no body (RFC 9110 §9.3.2): a body would
-// be read as the start of the next answer.
-void append_response(std::string& out, const HttpResponse& r, unsigned version, bool keep_alive,
-                     bool head = false) {
-  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  out += std::to_string(r.status);
-  out += ' ';
-  auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
-  out.append(reason.data(), reason.size());
-  out += "\r\nServer: dstack\r\nContent-Type: ";
-  out += r.content_type;
-  for (auto& [k, v] : r.headers) {
-    out += "\r\n";
-    out += k;
-    out += ": ";
-    out += v;
-  }
-  out += "\r\nContent-Length: ";
-  out += std::to_string(r.body.size());
-  if (!keep_alive)
-    out += "\r\nConnection: close";
-  else if (version == 10)
-    out += "\r\nConnection: keep-alive";
-  out += "\r\n\r\n";
-  if (!head) out += r.body;
 }
 
 // Writes what is pending, if anything. False when the connection failed.
