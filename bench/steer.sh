@@ -19,7 +19,9 @@ steer_receive() {
     on | none)
       can_steer_receive || return 0
       [[ -n $steer_saved ]] || steer_saved=$(<"$steer_file")
-      if [[ $1 == on ]]; then printf '%x' $((1 << $2)) >"$steer_file"; else echo 0 >"$steer_file"; fi
+      local mask=0
+      [[ $1 == on ]] && mask=$(printf '%x' $((1 << $2)))
+      echo "$mask" >"$steer_file"
       ;;
     restore)
       [[ -n $steer_saved ]] && echo "$steer_saved" >"$steer_file"
