@@ -27,6 +27,7 @@ namespace http = boost::beast::http;
 // are kept apart rather than stored in the message's fields: storing one costs an allocation and an
 // insertion in Beast's name-ordered set, and every request with a token carries an Authorization
 // field (docs/benchmarks.md#access-controls-cost). Later copies of either go to the fields.
+// Fields of a chunked body's trailer are dropped.
 class RequestParser : public http::request_parser<http::string_body> {
  public:
   RequestParser() = default;

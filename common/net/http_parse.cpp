@@ -30,6 +30,9 @@ void limit_request(RequestParser& parser, std::size_t max_header, std::size_t ma
 
 void RequestParser::on_field_impl(http::field name, boost::beast::string_view name_string,
                                   boost::beast::string_view value, error_code&) {
+  // Trailer fields (after a chunked body) are dropped: no handler reads them, and one named
+  // Authorization must not stand in for the header's (RFC 9110 §6.5.1; docs/security.md).
+  if (is_header_done()) return;
   // The first of a repeated field counts, as a lookup by name in the fields would find it.
   if (name == http::field::authorization && !authorization) {
     if (buffer_) {

@@ -120,6 +120,26 @@ TEST_F(Auth, EachRequestOfAConnectionIsJudgedOnItsOwnToken) {
   EXPECT_EQ(statuses, (std::vector<std::string>{"200", "401", "401", "401", "200"})) << answers;
 }
 
+// A token sent as a chunked body's trailer field is no token (docs/security.md#token-secrets).
+TEST_F(Auth, AnAuthorizationTrailerIsNotAToken) {
+  const auto chunked = [&](const std::string& header, const std::string& trailer) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", kRoute.size());
+    return "PUT /v1/routes/emitter HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n" + header +
+           "\r\n" + size + "\r\n" + kRoute + "\r\n0\r\n" + trailer + "\r\n";
+  };
+  Conn c = Conn::connect(d_.port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.send(chunked("", "Authorization: Bearer s3cret-token\r\n") +
+                     chunked("Authorization: Bearer s3cret-token\r\nConnection: close\r\n", "")));
+  const std::string answers = c.read_all(10s);
+  std::vector<std::string> statuses;
+  for (std::size_t at = answers.find("HTTP/1.1 "); at != std::string::npos;
+       at = answers.find("HTTP/1.1 ", at + 1))
+    statuses.push_back(answers.substr(at + 9, 3));
+  EXPECT_EQ(statuses, (std::vector<std::string>{"401", "200"})) << answers;
+}
+
 TEST(AuthConfig, AnUnreadableOrEmptyTokenFileIsAConfigError) {
   TempDir tmp;
   auto config = tmp.write("directory.yaml", "");

@@ -66,6 +66,27 @@ TEST(ReadRequests, TheFirstAuthorizationAndAcceptEncodingCountInAnyCase) {
   EXPECT_EQ(empty[0].request->authorization, "");
 }
 
+// A trailer is not the header: an Authorization field after a chunked body is no token.
+TEST(ReadRequests, FieldsOfAChunkedBodysTrailerAreDropped) {
+  const std::string chunked =
+      "PUT /v1/routes/emitter HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n";
+  const std::string body_and_trailer =
+      "2\r\n{}\r\n0\r\nAuthorization: Bearer trailer\r\nAccept-Encoding: gzip\r\n\r\n";
+  for (std::size_t piece : {std::size_t{1}, kWhole}) {
+    auto only_trailer = read_requests(chunked + "\r\n" + body_and_trailer, 1024, 1024, piece);
+    ASSERT_EQ(only_trailer.size(), 1u) << piece;
+    ASSERT_TRUE(only_trailer[0].request) << piece;
+    EXPECT_EQ(only_trailer[0].request->body, "{}");
+    EXPECT_EQ(only_trailer[0].request->authorization, std::nullopt) << piece;
+    EXPECT_EQ(only_trailer[0].request->accept_encoding, "") << piece;
+
+    auto both = read_requests(chunked + "Authorization: Bearer header\r\n\r\n" + body_and_trailer,
+                              1024, 1024, piece);
+    ASSERT_TRUE(both.at(0).request) << piece;
+    EXPECT_EQ(both[0].request->authorization, "Bearer header") << piece;
+  }
+}
+
 TEST(ReadRequests, TheServerAnswersOversizeAndMalformedRequestsItself) {
   auto body = read_requests("PUT / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 1024, 1024, kWhole);
   ASSERT_EQ(body.size(), 1u);
