@@ -24,6 +24,11 @@ using nlohmann::json;
 
 namespace {
 
+// Reads are not audited (docs/security.md#the-audit-trail).
+bool is_read(const HttpRequest& r) {
+  return r.method == "GET" || r.method == "HEAD";
+}
+
 json revision_body(const State& state) {
   return json{{"revision", state.revision()}};
 }
@@ -49,27 +54,41 @@ HttpResponse Api::handle(const HttpRequest& r) {
   // seconds: it would drown the trail (docs/security.md#the-audit-trail).
   const bool keepalive =
       r.method == "PUT" && response.status == 200 && r.path.starts_with("/v1/leases/");
-  if (r.method != "GET" && !keepalive && options_.audit)
+  if (!is_read(r) && !keepalive && options_.audit)
     options_.audit(caller, r, response.status, audit_note_);
   return response;
 }
 
+void Api::identify(const HttpRequest& r, Caller& caller) {
+  if (!authority_.enabled() || is_read(r)) return;
+  // Any permission will do: the caller is known before the token's policies are matched.
+  (void)authority_.authorize(r.authorization, model::Permission{}, caller);
+}
+
 HttpResponse Api::checked(const HttpRequest& r, Caller& caller) {
-  if (r.path.empty() || r.path.front() != '/') return not_found(r);
+  // Answers that hold nothing and change nothing come before the permission check, which needs
+  // the path's segments; the audit line still names who asked.
+  const auto early = [&](HttpResponse response) {
+    identify(r, caller);
+    return response;
+  };
+  if (r.path.empty() || r.path.front() != '/') return early(not_found(r));
   // The console's files hold no data: anyone may load them (its requests are checked below).
-  if (auto file = console_file(r)) return std::move(*file);
+  if (auto file = console_file(r)) return early(std::move(*file));
   auto segments = net::path_segments(r.path);
   if (!segments)
-    return error({400, "bad_request", "malformed percent-encoding in the path " + r.path});
+    return early(error({400, "bad_request", "malformed percent-encoding in the path " + r.path}));
   const auto& parts = *segments;
   for (auto& p : parts)
-    if (p.empty()) return not_found(r);
+    if (p.empty()) return early(not_found(r));
   // Before routing: a caller without the policy changes nothing and learns nothing. Without
   // access control anyone may do anything, so no request pays for working out its permission.
-  if (authority_.enabled())
-    if (auto refused =
-            authority_.authorize(r.authorization, required_permission(r.method, parts), caller))
+  if (authority_.enabled()) {
+    const auto needed = required_permission(r.method, parts);
+    if (auto refused = authority_.authorize(r.authorization, needed, caller))
       return error(*refused);
+    if (!needed) identify(r, caller);  // anyone may: who asked is for the audit line
+  }
   return route(r, parts, caller);
 }
 

@@ -20,7 +20,7 @@ namespace dstack::directory {
 struct ApiOptions {
   std::string name;       // -n, reported by /v1/health
   std::string advertise;  // -a, reported by /v1/health
-  // Called once for every request other than a GET the API answered, after it was answered,
+  // Called once for every request other than a GET or HEAD the API answered, after it was answered,
   // except granted lease keep-alives: the audit trail. `note` says more where the request line
   // does not (the token a POST /v1/tokens created); usually empty.
   std::function<void(const Caller&, const net::HttpRequest&, int status, const std::string& note)>
@@ -41,6 +41,9 @@ class Api {
 
  private:
   net::HttpResponse checked(const net::HttpRequest& request, Caller& caller);
+  // Who sent a request that is answered without a permission check (a malformed path, the
+  // health check), for its audit line alone: the answer is the same whoever sent it.
+  void identify(const net::HttpRequest& request, Caller& caller);
   net::HttpResponse route(const net::HttpRequest& request, const std::vector<std::string>& parts,
                           const Caller& caller);
   net::HttpResponse leases(const net::HttpRequest& request, const std::vector<std::string>& parts,

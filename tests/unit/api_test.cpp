@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The API (directory/api.cpp) over the real State, stores and Authority, for what needs its
-// order of steps: the start of a watch stream, and a person's route change during a rollout.
+// order of steps: the start of a watch stream, a person's route change during a rollout, and
+// who the audit line names.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -54,21 +55,31 @@ class ApiTest : public ::testing::Test {
         rollouts_(rollout_store_, state_, [] { return std::int64_t{1'700'000'000'000}; }),
         authority_({secret_digest("admin-secret"), Anonymous::none}, tokens_,
                    [] { return std::uint64_t{1'700'000'000}; }),
-        api_({}, state_, consumers_, rollouts_, watchers_, authority_) {}
+        api_({.audit =
+                  [this](const Caller& caller, const net::HttpRequest& r, int status,
+                         const std::string&) {
+                    audited_.push_back((caller.name.empty() ? "-" : caller.name) + " " + r.method +
+                                       " " + r.target + " " + std::to_string(status));
+                  }},
+             state_, consumers_, rollouts_, watchers_, authority_) {}
 
   std::string make_token() {
     auto made = authority_.create("vm101", {std::get<model::Policy>(model::parse_policy("read"))},
                                   std::nullopt);
     return std::get<Authority::Created>(made).secret;
   }
-  net::HttpResponse admin(const std::string& method, const std::string& target,
-                          std::string body = "") {
+  net::HttpResponse as(const std::string& secret, const std::string& method,
+                       const std::string& target, std::string body = "") {
     net::HttpRequest r;
     r.method = method;
     r.target = r.path = target;
     r.body = std::move(body);
-    r.authorization = "Bearer admin-secret";
+    r.authorization = "Bearer " + secret;
     return api_.handle(r);
+  }
+  net::HttpResponse admin(const std::string& method, const std::string& target,
+                          std::string body = "") {
+    return as("admin-secret", method, target, std::move(body));
   }
   // The answer to GET /v1/watch with `secret`, its stream not yet started.
   net::HttpResponse watch(const std::string& secret) {
@@ -98,6 +109,7 @@ class ApiTest : public ::testing::Test {
   Rollouts rollouts_;
   Watchers watchers_;
   Authority authority_;
+  std::vector<std::string> audited_;  // "TOKEN METHOD TARGET STATUS", one per audit line
   Api api_;
 };
 
@@ -194,6 +206,24 @@ TEST_F(ApiTest, ARouteChangeWhoseRolloutCannotBePausedChangesNothing) {
   EXPECT_EQ(state_.route("emitter", "")->targets, route_before);
   EXPECT_EQ(state_.revision(), revision_before);
   EXPECT_EQ(rollouts_.find("emitter")->phase, model::RolloutPhase::running);
+}
+
+// Requests answered before their permission is worked out (a malformed path, the health check)
+// are audited under the token that sent them, as every other write; reads are not audited.
+TEST_F(ApiTest, TheAuditLineNamesTheTokenOfEveryWriteWhateverItsAnswer) {
+  const std::string secret = make_token();
+  EXPECT_EQ(as(secret, "DELETE", "/v1/services//x").status, 404);
+  EXPECT_EQ(as(secret, "PUT", "/v1/routes/e%zz").status, 400);
+  EXPECT_EQ(as(secret, "POST", "/v1/health").status, 405);
+  EXPECT_EQ(as(secret, "POST", "/ui/").status, 405);
+  EXPECT_EQ(as(secret, "PUT", "/v1/routes/emitter", "{}").status, 403);
+  EXPECT_EQ(as("not-a-token", "POST", "/v1/health").status, 405);
+  EXPECT_EQ(as(secret, "HEAD", "/v1/services").status, 405);  // a read all the same
+  EXPECT_EQ(as(secret, "GET", "/v1/services").status, 200);
+  EXPECT_THAT(audited_, ::testing::ElementsAre(
+                            "vm101 DELETE /v1/services//x 404", "vm101 PUT /v1/routes/e%zz 400",
+                            "vm101 POST /v1/health 405", "vm101 POST /ui/ 405",
+                            "vm101 PUT /v1/routes/emitter 403", "- POST /v1/health 405"));
 }
 
 }  // namespace
