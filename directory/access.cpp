@@ -22,8 +22,7 @@ std::optional<Permission> required_permission(const std::string& method,
   if (n == 1 && parts[0] == std::string_view("metrics")) return read;
   if (what == "tokens") return admin;
   // A method the path does not serve needs what its GET needs: the answer is then 405.
-  const std::string_view m = method;
-  if (m == "GET" || m == "HEAD") return read;
+  if (is_read(method)) return read;
   if (!v1) return admin;
   if (what == "leases" && n <= 3) return Permission{Kind::register_, {}};
   // /v1/services/SVC/instances/ID

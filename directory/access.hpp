@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/model/policy.hpp"
@@ -18,5 +19,10 @@ namespace dstack::directory {
 // known.
 std::optional<model::Permission> required_permission(const std::string& method,
                                                      const std::vector<std::string>& parts);
+
+// GET and HEAD: reads, which need `read` and are not audited (docs/security.md#the-audit-trail).
+inline bool is_read(std::string_view method) {
+  return method == "GET" || method == "HEAD";
+}
 
 }  // namespace dstack::directory

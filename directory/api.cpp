@@ -24,11 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-// Reads are not audited (docs/security.md#the-audit-trail).
-bool is_read(const HttpRequest& r) {
-  return r.method == "GET" || r.method == "HEAD";
-}
-
 json revision_body(const State& state) {
   return json{{"revision", state.revision()}};
 }
@@ -54,22 +49,16 @@ HttpResponse Api::handle(const HttpRequest& r) {
   // seconds: it would drown the trail (docs/security.md#the-audit-trail).
   const bool keepalive =
       r.method == "PUT" && response.status == 200 && r.path.starts_with("/v1/leases/");
-  if (!is_read(r) && !keepalive && options_.audit)
+  if (!is_read(r.method) && !keepalive && options_.audit)
     options_.audit(caller, r, response.status, audit_note_);
   return response;
 }
 
-void Api::identify(const HttpRequest& r, Caller& caller) {
-  if (!authority_.enabled() || is_read(r)) return;
-  // Any permission will do: the caller is known before the token's policies are matched.
-  (void)authority_.authorize(r.authorization, model::Permission{}, caller);
-}
-
 HttpResponse Api::checked(const HttpRequest& r, Caller& caller) {
   // Answers that hold nothing and change nothing come before the permission check, which needs
-  // the path's segments; the audit line still names who asked.
+  // the path's segments; the audit line of a write still names who asked.
   const auto early = [&](HttpResponse response) {
-    identify(r, caller);
+    if (authority_.enabled() && !is_read(r.method)) authority_.identify(r.authorization, caller);
     return response;
   };
   if (r.path.empty() || r.path.front() != '/') return early(not_found(r));
@@ -87,7 +76,7 @@ HttpResponse Api::checked(const HttpRequest& r, Caller& caller) {
     const auto needed = required_permission(r.method, parts);
     if (auto refused = authority_.authorize(r.authorization, needed, caller))
       return error(*refused);
-    if (!needed) identify(r, caller);  // anyone may: who asked is for the audit line
+    if (!needed && !is_read(r.method)) authority_.identify(r.authorization, caller);  // anyone may
   }
   return route(r, parts, caller);
 }

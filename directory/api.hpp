@@ -41,9 +41,6 @@ class Api {
 
  private:
   net::HttpResponse checked(const net::HttpRequest& request, Caller& caller);
-  // Who sent a request that is answered without a permission check (a malformed path, the
-  // health check), for its audit line alone: the answer is the same whoever sent it.
-  void identify(const net::HttpRequest& request, Caller& caller);
   net::HttpResponse route(const net::HttpRequest& request, const std::vector<std::string>& parts,
                           const Caller& caller);
   net::HttpResponse leases(const net::HttpRequest& request, const std::vector<std::string>& parts,

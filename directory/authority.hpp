@@ -44,6 +44,10 @@ class Authority {
   // `authorization` is the request's Authorization field, nullopt when it had none.
   std::optional<ApiError> authorize(const std::optional<std::string>& authorization,
                                     const std::optional<model::Permission>& needed, Caller& caller);
+  // Who is asking, into `caller`, with nothing judged: for the audit line of a request answered
+  // without a permission check (a malformed path, the health check). Nobody for a token that is
+  // not valid.
+  void identify(const std::optional<std::string>& authorization, Caller& caller);
 
   // What is wrong with a token to create, every problem named: the name rule, the reserved
   // name, no policies, the ttl range. A null pointer skips that field (its type was wrong).
